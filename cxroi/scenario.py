@@ -1,0 +1,458 @@
+"""Scenario files: the one format the model, calibration, batch, reports and app share.
+
+A scenario is a YAML file describing a company's segments, the touchpoints an initiative
+changes (each with a lever: today's value, the target and a ramp), the *links* of the
+flywheel (each a value with a low-high range and its provenance: calibrated, benchmark or
+assumption), the programme's costs and the finance settings. See ``docs/scenario.md``.
+
+Loading validates everything at the door and reports every problem at once with the file,
+the key path and the fix (:class:`cxroi.errors.ScenarioError`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import tempfile
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cxroi.errors import Problem, ScenarioError
+
+Provenance = Literal["calibrated", "benchmark", "assumption"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Link(_Frozen):
+    """One arrow of the flywheel: a value, its plausible range and where it came from.
+
+    ``provenance`` is ``calibrated`` (``low``/``high`` are the fit's 95% interval and
+    ``source`` says which data and fit), ``benchmark`` (``source`` is an id from
+    ``cxroi/resources/benchmarks.yaml``) or ``assumption`` (``source`` is the rationale and
+    ``low``/``high`` a judgement range).
+    """
+
+    value: float = Field(description="the most likely value")
+    low: float = Field(description="low end of the range (P5-ish, or the 95% interval's low end)")
+    high: float = Field(description="high end of the range")
+    provenance: Provenance = Field(description="calibrated | benchmark | assumption")
+    source: str = Field(min_length=1, description="benchmark id, data and fit, or rationale")
+    note: str = ""
+
+
+class Lever(_Frozen):
+    """The experience metric an initiative moves: today's value to the target over a ramp."""
+
+    today: float
+    target: float
+    ramp_months: Annotated[int, Field(ge=0)] = 6
+    start_month: Annotated[int, Field(ge=0)] = 0
+
+
+class TouchpointLinks(_Frozen):
+    """Links of one touchpoint: experience -> emotion, then emotion -> behaviour.
+
+    All behaviour effects are *gaps*: the difference between an event that ends with a
+    positive emotional outcome and one that ends with a negative one.
+    """
+
+    positive_share_today: Link
+    odds_ratio: Link
+    churn_gap: Link
+    expansion_gap: Link
+    repeat_contacts: Link
+    nps_gap: Link
+    csat_gap: Link
+
+
+class Touchpoint(_Frozen):
+    """Something customers go through, whose quality an initiative changes."""
+
+    label: str = Field(min_length=1)
+    metric: str = Field(min_length=1, description="e.g. resolution_days")
+    unit: str = ""
+    better: Literal["lower", "higher"]
+    scale: Literal["log2", "linear"] = Field(
+        description="log2: odds ratio per doubling of the metric; linear: per `step` units"
+    )
+    step: Annotated[float, Field(gt=0)] = 1.0
+    minimum: float | None = None
+    maximum: float | None = None
+    lever: Lever
+    links: TouchpointLinks
+
+
+class Volume(_Frozen):
+    """How often a segment's accounts go through a touchpoint, and what it costs to serve."""
+
+    events_per_year: Annotated[float, Field(ge=0)]
+    contacts_per_event: Annotated[float, Field(ge=0)] = 1.0
+    cost_per_contact: Annotated[float, Field(ge=0)] = 0.0
+
+
+class Segment(_Frozen):
+    """A group of accounts with its own economics (measured from the books, not uncertain)."""
+
+    name: str = Field(min_length=1)
+    accounts: Annotated[int, Field(gt=0)]
+    arpa: Annotated[float, Field(gt=0, description="annual revenue per account")]
+    gross_margin: Annotated[float, Field(gt=0, le=1)]
+    churn: Annotated[float, Field(ge=0, lt=1, description="annual churn rate, a share")]
+    expansion_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    expansion_value: Annotated[float, Field(ge=0)] = 0.0
+    promoters: Annotated[float, Field(ge=0, le=1)] = 0.3
+    detractors: Annotated[float, Field(ge=0, le=1)] = 0.3
+    csat: Annotated[float, Field(ge=1, le=5)] = 3.8
+    volumes: dict[str, Volume]
+
+
+class GlobalLinks(_Frozen):
+    """Links that do not belong to one touchpoint."""
+
+    referrals_per_promoter: Link
+
+
+class Costs(_Frozen):
+    """What the initiative costs: once at the start, and every year it runs."""
+
+    one_off: Annotated[float, Field(ge=0)] = 0.0
+    running_per_year: Annotated[float, Field(ge=0)] = 0.0
+
+
+class Risk(_Frozen):
+    """Forrester-TEI style risk adjustment: a haircut per benefit line, an uplift on costs."""
+
+    retention_savings: Annotated[float, Field(ge=0, le=1)] = 0.10
+    cross_sell: Annotated[float, Field(ge=0, le=1)] = 0.15
+    cost_to_serve_savings: Annotated[float, Field(ge=0, le=1)] = 0.05
+    advocacy: Annotated[float, Field(ge=0, le=1)] = 0.25
+    cost_uplift: Annotated[float, Field(ge=0, le=1)] = 0.10
+
+
+class Finance(_Frozen):
+    horizon_months: Annotated[int, Field(ge=1, le=120)] = 36
+    discount_rate: Annotated[float, Field(ge=0, lt=1)] = 0.10
+    risk: Risk = Risk()
+
+
+class Simulation(_Frozen):
+    draws: Annotated[int, Field(ge=1, le=200_000)] = 4000
+    seed: int = 20261123
+
+
+class Scenario(_Frozen):
+    """A whole business case: who the customers are, what changes, what it costs."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    currency: str = "USD"
+    segments: list[Segment] = Field(min_length=1)
+    touchpoints: dict[str, Touchpoint] = Field(min_length=1)
+    links: GlobalLinks
+    costs: Costs = Costs()
+    finance: Finance = Finance()
+    simulation: Simulation = Simulation()
+
+    def with_lever(self, touchpoint: str, **changes: float) -> Scenario:
+        """A copy with one touchpoint's lever changed (``today``, ``target``, ...)."""
+        tp = self.touchpoints[touchpoint]
+        new_tp = tp.model_copy(update={"lever": tp.lever.model_copy(update=changes)})
+        return self.model_copy(update={"touchpoints": {**self.touchpoints, touchpoint: new_tp}})
+
+    def with_link(self, path: str, **changes: Any) -> Scenario:
+        """A copy with one link changed; ``path`` as in :func:`link_paths`."""
+        parts = path.split(".")
+        if parts[0] == "links":
+            gl = self.links
+            new = getattr(gl, parts[1]).model_copy(update=changes)
+            return self.model_copy(update={"links": gl.model_copy(update={parts[1]: new})})
+        _, name, _, link = parts
+        tp = self.touchpoints[name]
+        new_link = getattr(tp.links, link).model_copy(update=changes)
+        new_tp = tp.model_copy(update={"links": tp.links.model_copy(update={link: new_link})})
+        return self.model_copy(update={"touchpoints": {**self.touchpoints, name: new_tp}})
+
+    def link_paths(self) -> dict[str, Link]:
+        """Every link of the scenario by key path, e.g. ``touchpoints.complaints.links.churn_gap``."""
+        out = {
+            f"touchpoints.{name}.links.{k}": getattr(tp.links, k)
+            for name, tp in self.touchpoints.items()
+            for k in TouchpointLinks.model_fields
+        }
+        out.update({f"links.{k}": getattr(self.links, k) for k in GlobalLinks.model_fields})
+        return out
+
+
+# --------------------------------------------------------------------------------------
+# Domains and fixes: registries, not if-chains.
+# --------------------------------------------------------------------------------------
+
+#: (lowest, highest, plain name, fix hint) for every link; bounds are inclusive.
+LINK_DOMAINS: dict[str, tuple[float, float, str]] = {
+    "positive_share_today": (0.0, 1.0, "a share between 0 and 1, e.g. 0.35"),
+    "odds_ratio": (1e-6, 1e6, "a positive odds ratio, e.g. 0.75 per doubling"),
+    "churn_gap": (0.0, 1.0, "an extra probability of leaving between 0 and 1, e.g. 0.04"),
+    "expansion_gap": (0.0, 1.0, "an extra probability of buying more between 0 and 1"),
+    "repeat_contacts": (0.0, 50.0, "extra contacts per negative event, e.g. 0.8"),
+    "nps_gap": (0.0, 200.0, "NPS points between 0 and 200, e.g. 40"),
+    "csat_gap": (0.0, 4.0, "CSAT points on the 1-5 scale, between 0 and 4"),
+    "referrals_per_promoter": (0.0, 5.0, "new accounts per extra promoter per year, e.g. 0.03"),
+}
+
+_PYDANTIC_FIXES: dict[str, str] = {
+    "missing": "add this key",
+    "float_parsing": "write a plain number such as 0.12 (no % sign, no thousands separators)",
+    "float_type": "write a plain number such as 0.12",
+    "int_parsing": "write a whole number such as 36",
+    "int_type": "write a whole number such as 36",
+    "int_from_float": "write a whole number such as 36",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a value at least this large",
+    "less_than": "use a smaller value",
+    "less_than_equal": "use a value at most this large",
+    "literal_error": "use one of the allowed words",
+    "string_too_short": "write something here",
+    "too_short": "give at least one entry",
+    "string_type": "write text here",
+    "dict_type": "write a mapping of `key: value` lines here",
+    "list_type": "write a list (`- ...` lines) here",
+    "model_type": "write a mapping of `key: value` lines here",
+    "bool_parsing": "write true or false",
+}
+
+_FIELD_HINTS: dict[str, str] = {
+    "churn": "give annual churn as a share, e.g. 0.12 for 12%",
+    "gross_margin": "give gross margin as a share, e.g. 0.65 for 65%",
+    "provenance": "say where the number comes from: calibrated, benchmark or assumption",
+    "source": "cite the benchmark id, the data and fit, or the rationale",
+    "one_off": "costs are positive amounts; a saving belongs in a benefit link, not a cost",
+    "running_per_year": "costs are positive amounts; a saving belongs in a benefit link",
+    "discount_rate": "give the annual discount rate as a share, e.g. 0.10 for 10%",
+}
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names allowed at the parent of ``loc`` (for 'did you mean')."""
+    model: Any = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            # dict keys (touchpoint or volume names): step into the value type
+            ann = getattr(model, "__args__", None)
+            model = ann[-1] if ann else None
+            continue
+        ann = field.annotation
+        args = getattr(ann, "__args__", None)
+        model = args[-1] if args and not hasattr(ann, "model_fields") else ann
+    return list(getattr(model, "model_fields", {}) or [])
+
+
+def _problem_from_pydantic(err: dict[str, Any]) -> Problem:
+    loc = tuple(err["loc"])
+    where = _key_path(loc)
+    etype = err["type"]
+    if etype == "extra_forbidden":
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, _allowed_keys(loc), n=1)
+        fix = f"did you mean '{close[0]}'?" if close else "remove it or check its spelling"
+        return Problem(where, f"unknown key '{key}'", fix)
+    field = str(loc[-1]) if loc else ""
+    got = err.get("input")
+    got_text = "" if etype == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
+    fix = _FIELD_HINTS.get(field) or _PYDANTIC_FIXES.get(etype, "correct this value")
+    if etype == "missing" and field in {"provenance", "source"}:
+        fix = _FIELD_HINTS[field]
+    return Problem(where, f"{err['msg'].rstrip('.').lower()}{got_text}", fix)
+
+
+def _check_link(where: str, name: str, link: Link, known_benchmarks: set[str]) -> list[Problem]:
+    lo_d, hi_d, hint = (*LINK_DOMAINS[name][:2], LINK_DOMAINS[name][2])
+    probs = []
+    for attr in ("value", "low", "high"):
+        v = getattr(link, attr)
+        if not (math.isfinite(v) and lo_d <= v <= hi_d):
+            probs.append(Problem(f"{where}.{attr}", f"{v} is outside the allowed range", hint))
+    if not link.low <= link.value <= link.high:
+        probs.append(
+            Problem(where, f"needs low <= value <= high (got {link.low}, {link.value}, {link.high})",
+                    "order the range so that low is the smallest and high the largest")
+        )
+    if link.provenance == "benchmark" and link.source not in known_benchmarks:
+        close = difflib.get_close_matches(link.source, sorted(known_benchmarks), n=1)
+        probs.append(
+            Problem(f"{where}.source", f"'{link.source}' is not a known benchmark id",
+                    f"did you mean '{close[0]}'?" if close
+                    else "use an id from cxroi/resources/benchmarks.yaml or change provenance")
+        )
+    return probs
+
+
+def check_scenario(sc: Scenario) -> list[Problem]:
+    """Cross-field checks that a schema alone cannot express.
+
+    Returns
+    -------
+    list of Problem
+        Empty when the scenario is usable.
+    """
+    probs: list[Problem] = []
+    known = set(load_benchmarks())
+    horizon = sc.finance.horizon_months
+    for name, tp in sc.touchpoints.items():
+        base = f"touchpoints.{name}"
+        lv = tp.lever
+        worse = lv.target > lv.today if tp.better == "lower" else lv.target < lv.today
+        if worse:
+            probs.append(
+                Problem(f"{base}.lever.target",
+                        f"target {lv.target} is worse than today ({lv.today}); "
+                        f"{tp.metric} is better when {tp.better}",
+                        f"set a target {'below' if tp.better == 'lower' else 'above'} "
+                        f"or equal to {lv.today}")
+            )
+        if lv.start_month + lv.ramp_months > horizon:
+            probs.append(
+                Problem(f"{base}.lever.ramp_months",
+                        f"start month {lv.start_month} + ramp {lv.ramp_months} months is longer "
+                        f"than the horizon of {horizon} months",
+                        "shorten the ramp or lengthen finance.horizon_months")
+            )
+        lo_m = tp.minimum if tp.minimum is not None else (0.0 if tp.scale == "log2" else -math.inf)
+        hi_m = tp.maximum if tp.maximum is not None else math.inf
+        for attr in ("today", "target"):
+            v = getattr(lv, attr)
+            bad = v <= 0 if tp.scale == "log2" else False
+            if bad or not (lo_m <= v <= hi_m):
+                probs.append(
+                    Problem(f"{base}.lever.{attr}", f"{v} is outside the metric's range",
+                            f"use a value between {tp.minimum} and {tp.maximum}"
+                            + (" (log2 scale needs a positive value)" if tp.scale == "log2" else ""))
+                )
+        for lname in TouchpointLinks.model_fields:
+            probs += _check_link(f"{base}.links.{lname}", lname, getattr(tp.links, lname), known)
+        orat = tp.links.odds_ratio.value
+        if (tp.better == "lower" and orat > 1) or (tp.better == "higher" and orat < 1):
+            direction = "lower" if tp.better == "lower" else "higher"
+            probs.append(
+                Problem(f"{base}.links.odds_ratio.value",
+                        f"{orat} says a worse {tp.metric} makes a positive outcome more likely, "
+                        f"but the touchpoint says {direction} is better",
+                        f"use a value {'<=' if direction == 'lower' else '>='} 1 or flip `better`")
+            )
+    for lname in GlobalLinks.model_fields:
+        probs += _check_link(f"links.{lname}", lname, getattr(sc.links, lname), known)
+    names = [s.name for s in sc.segments]
+    for i, seg in enumerate(sc.segments):
+        where = f"segments[{i}]"
+        if names.count(seg.name) > 1:
+            probs.append(Problem(f"{where}.name", f"segment name '{seg.name}' is used twice",
+                                 "give every segment its own name"))
+        if seg.promoters + seg.detractors > 1 + 1e-9:
+            probs.append(
+                Problem(f"{where}.promoters",
+                        f"promoters {seg.promoters} + detractors {seg.detractors} exceed 1",
+                        "give both as shares of respondents; passives are the rest")
+            )
+        for tp_name in sc.touchpoints:
+            if tp_name not in seg.volumes:
+                probs.append(Problem(f"{where}.volumes", f"no volume for touchpoint '{tp_name}'",
+                                     f"add `{tp_name}: {{events_per_year: ...}}` under volumes"))
+        for vname in seg.volumes:
+            if vname not in sc.touchpoints:
+                close = difflib.get_close_matches(vname, list(sc.touchpoints), n=1)
+                probs.append(Problem(f"{where}.volumes.{vname}", f"unknown touchpoint '{vname}'",
+                                     f"did you mean '{close[0]}'?" if close
+                                     else "define it under touchpoints or remove it"))
+    return probs
+
+
+# --------------------------------------------------------------------------------------
+# Loading and saving
+# --------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def load_benchmarks() -> dict[str, dict[str, str]]:
+    """The published benchmarks cxroi cites, by id (``cxroi/resources/benchmarks.yaml``)."""
+    text = resources.files("cxroi").joinpath("resources/benchmarks.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate a parsed scenario mapping; raise :class:`ScenarioError` listing every problem."""
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [Problem("(top level)", "the file is not a mapping of keys",
+                                             "start from one of data/scenarios/*.yaml")])
+    try:
+        sc = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(source, [_problem_from_pydantic(e) for e in exc.errors()]) from None
+    probs = check_scenario(sc)
+    if probs:
+        raise ScenarioError(source, probs)
+    return sc
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read and validate a scenario YAML file.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, each key path and its fix; never a bare traceback.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(str(p), [Problem("(file)", "file not found",
+                                             "check the path; examples are in data/scenarios/")])
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        msg = getattr(exc, "problem", None) or "not valid YAML"
+        raise ScenarioError(str(p), [Problem(where, f"YAML syntax: {msg}",
+                                             "check indentation and colons")]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(p), [Problem("(file)", "not a UTF-8 text file",
+                                             "save the scenario as UTF-8 YAML")]) from None
+    return scenario_from_dict(data, str(p))
+
+
+def scenario_to_yaml(sc: Scenario) -> str:
+    """YAML text that :func:`load_scenario` reads back to an equal scenario."""
+    return yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False, allow_unicode=True,
+                          width=100)
+
+
+def save_scenario(sc: Scenario, path: str | os.PathLike[str]) -> Path:
+    """Write a scenario atomically (temporary file, then rename); return the path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(scenario_to_yaml(sc))
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
