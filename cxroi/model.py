@@ -1,0 +1,402 @@
+r"""The flywheel: touchpoint experience -> emotion -> behaviour -> money, month by month.
+
+Two arms run side by side per segment over the horizon: the *baseline* (levers stay at
+today's values) and the *initiative* (levers ramp to their targets). An account kept this
+month still pays next month, so benefits compound. ``docs/model.md`` gives every equation;
+the short form:
+
+.. math::
+
+    p_k(t) &= \sigma\big(\operatorname{logit} p_{k,0} + \ln OR_k\,[g_k(x_k(t)) - g_k(x_{k,0})]\big),
+    \qquad \Delta p_k(t) = p_k(t) - p_{k,0} \\
+    h^I_s(t) &= \big[h_s - \textstyle\sum_k \tfrac{\lambda_{sk}}{12} \Delta p_k(t)\,\gamma^{churn}_k\big]_0^1,
+    \qquad h_s = 1 - (1 - c_s)^{1/12} \\
+    \epsilon^I_s(t) &= \big[\tfrac{e_s}{12} + \textstyle\sum_k \tfrac{\lambda_{sk}}{12} \Delta p_k(t)\,\gamma^{exp}_k\big]_0^1 \\
+    A^X_s(t) &= N_s \textstyle\prod_{u \le t} (1 - h^X_s(u)), \qquad
+    R^X_s(t) = \mathrm{ARPA}_s \textstyle\prod_{u \le t} (1 + \epsilon^X_s(u)\, v_s)
+
+Money per month: retention savings :math:`m_s (A^I - A^B) R^B / 12`, cross-sell
+:math:`m_s A^I (R^I - R^B) / 12`, cost-to-serve savings
+:math:`A^I \sum_k \tfrac{\lambda_{sk}}{12} \Delta p_k \rho_k \kappa_{sk}`, advocacy
+:math:`m_s A^{ref}_s \mathrm{ARPA}_s / 12` from accounts referred by extra promoters.
+
+The hot path is :func:`run_flywheel`: pure numpy over a leading ``draw`` axis, no Python
+loop over draws or months. :func:`compile_inputs` turns a validated
+:class:`~cxroi.scenario.Scenario` into arrays once, so a slider move costs one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cxroi import finance
+from cxroi.scenario import GlobalLinks, Scenario, Touchpoint, TouchpointLinks
+
+Array = NDArray[np.float64]
+
+#: Metric transforms g(x): the scale on which the odds ratio acts (registry, not if-chain).
+SCALES: dict[str, Callable[[Array, float], Array]] = {
+    "log2": lambda x, step: np.log2(x),
+    "linear": lambda x, step: np.asarray(x, float) / step,
+}
+
+TOUCHPOINT_LINKS: tuple[str, ...] = tuple(TouchpointLinks.model_fields)
+GLOBAL_LINKS: tuple[str, ...] = tuple(GlobalLinks.model_fields)
+BENEFIT_LINES: tuple[str, ...] = (
+    "retention_savings", "cross_sell", "cost_to_serve_savings", "advocacy",
+)
+
+#: Every scalar output: (label a CX leader recognises, unit). Units: money, share, points,
+#: month, ratio, accounts, csat.
+OUTPUTS: dict[str, tuple[str, str]] = {
+    "retention_savings": ("Retention savings (margin kept)", "money"),
+    "cross_sell": ("Cross-sell margin", "money"),
+    "cost_to_serve_savings": ("Cost-to-serve savings", "money"),
+    "advocacy": ("Advocacy margin (referrals)", "money"),
+    "total_benefits": ("Total benefits", "money"),
+    "one_off_cost": ("One-off cost", "money"),
+    "running_costs": ("Running costs", "money"),
+    "total_costs": ("Total costs", "money"),
+    "pv_benefits": ("PV of benefits", "money"),
+    "pv_costs": ("PV of costs", "money"),
+    "npv": ("NPV", "money"),
+    "npv_risk_adjusted": ("Risk-adjusted NPV", "money"),
+    "roi": ("ROI", "share"),
+    "roi_risk_adjusted": ("Risk-adjusted ROI", "share"),
+    "payback_month": ("Payback month", "month"),
+    "irr": ("IRR (annual)", "share"),
+    "accounts_kept": ("Extra accounts at horizon end", "accounts"),
+    "nrr_before": ("NRR before", "share"),
+    "nrr_after": ("NRR after", "share"),
+    "clv_before": ("CLV per account before", "money"),
+    "clv_after": ("CLV per account after", "money"),
+    "nps_before": ("NPS before", "points"),
+    "nps_after": ("NPS after", "points"),
+    "nps_change": ("NPS change", "points"),
+    "csat_before": ("CSAT before", "csat"),
+    "csat_after": ("CSAT after", "csat"),
+    "csat_change": ("CSAT change", "csat"),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """A scenario compiled to arrays: ``S`` segments, ``K`` touchpoints, ``H`` months."""
+
+    segments: tuple[str, ...]
+    touchpoints: tuple[str, ...]
+    accounts: Array  # (S,)
+    arpa: Array  # (S,)
+    margin: Array  # (S,)
+    churn: Array  # (S,) annual
+    expansion_rate: Array  # (S,) annual
+    expansion_value: Array  # (S,) share of ARPA
+    promoters: Array  # (S,)
+    detractors: Array  # (S,)
+    csat: Array  # (S,)
+    events: Array  # (S, K) per account-year
+    contacts: Array  # (S, K) per event
+    cost_per_contact: Array  # (S, K)
+    lever_path: Array  # (K, H) metric value in months 1..H
+    shift: Array  # (K, H) g(x(t)) - g(today)
+    shift_full: Array  # (K,) g(target) - g(today)
+    one_off: float
+    running_per_year: float
+    horizon: int
+    discount_rate: float
+    haircuts: Array  # (4,) per benefit line, order of BENEFIT_LINES
+    cost_uplift: float
+
+
+def lever_path(today: float, target: float, ramp_months: int, start_month: int,
+               horizon: int) -> Array:
+    r"""Lever value in months 1..H: flat until ``start_month``, then linear to the target.
+
+    .. math:: x(t) = x_0 + (x_1 - x_0)\,\min\!\big(1, \max(0, (t - t_0) / R)\big)
+
+    with :math:`R = \max(1, \text{ramp\_months})` so a zero ramp gives the full effect from
+    month :math:`t_0 + 1`.
+    """
+    t = np.arange(1, horizon + 1, dtype=float)
+    frac = np.clip((t - start_month) / max(ramp_months, 1), 0.0, 1.0)
+    return today + (target - today) * frac
+
+
+def _shift(tp: Touchpoint, x: Array) -> Array:
+    g = SCALES[tp.scale]
+    return g(np.asarray(x, float), tp.step) - g(np.asarray(tp.lever.today, float), tp.step)
+
+
+def compile_inputs(sc: Scenario) -> Inputs:
+    """Turn a validated scenario into the arrays :func:`run_flywheel` needs (done once)."""
+    tps = tuple(sc.touchpoints)
+    segs = sc.segments
+    h = sc.finance.horizon_months
+    paths = np.array([lever_path(tp.lever.today, tp.lever.target, tp.lever.ramp_months,
+                                 tp.lever.start_month, h) for tp in sc.touchpoints.values()])
+    shift = np.array([_shift(tp, p) for tp, p in zip(sc.touchpoints.values(), paths, strict=True)])
+    shift_full = np.array([float(_shift(tp, tp.lever.target)) for tp in sc.touchpoints.values()])
+
+    def seg(attr: str) -> Array:
+        return np.array([getattr(s, attr) for s in segs], float)
+
+    def vol(attr: str) -> Array:
+        return np.array([[getattr(s.volumes[k], attr) for k in tps] for s in segs], float)
+
+    risk = sc.finance.risk
+    return Inputs(
+        segments=tuple(s.name for s in segs), touchpoints=tps,
+        accounts=seg("accounts"), arpa=seg("arpa"), margin=seg("gross_margin"),
+        churn=seg("churn"), expansion_rate=seg("expansion_rate"),
+        expansion_value=seg("expansion_value"), promoters=seg("promoters"),
+        detractors=seg("detractors"), csat=seg("csat"),
+        events=vol("events_per_year"), contacts=vol("contacts_per_event"),
+        cost_per_contact=vol("cost_per_contact"),
+        lever_path=paths, shift=shift, shift_full=shift_full,
+        one_off=sc.costs.one_off, running_per_year=sc.costs.running_per_year, horizon=h,
+        discount_rate=sc.finance.discount_rate,
+        haircuts=np.array([getattr(risk, b) for b in BENEFIT_LINES], float),
+        cost_uplift=risk.cost_uplift,
+    )
+
+
+def likely_params(sc: Scenario) -> dict[str, Array]:
+    """Every link at its most likely value, with a draw axis of length 1.
+
+    Touchpoint links have shape ``(1, K)``, global links ``(1,)``.
+    """
+    out = {name: np.array([[getattr(tp.links, name).value for tp in sc.touchpoints.values()]])
+           for name in TOUCHPOINT_LINKS}
+    out.update({name: np.array([getattr(sc.links, name).value]) for name in GLOBAL_LINKS})
+    return out
+
+
+def _sigmoid(z: Array) -> Array:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _logit(p: Array) -> Array:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p / (1.0 - p))
+
+
+#: Draws per chunk on the hot path: keeps the (draw, segment, month) arrays in cache.
+CHUNK = 1024
+
+
+def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False
+                 ) -> dict[str, Array]:
+    """Run both arms for every draw at once.
+
+    Parameters
+    ----------
+    inp : Inputs
+        From :func:`compile_inputs`.
+    params : mapping of str to ndarray
+        Touchpoint links of shape ``(D, K)`` and global links of shape ``(D,)``, as from
+        :func:`likely_params` or :func:`cxroi.uncertainty.sample_params`.
+    monthly : bool
+        Also return monthly series: ``<benefit line>_monthly`` of shape ``(D, H)``;
+        ``net_cash`` and ``net_cash_risk_adjusted`` of shape ``(D, H + 1)`` (month 0 is the
+        one-off cost); revenue of both arms; ``positive_share_monthly`` ``(D, K, H)``.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Every key of :data:`OUTPUTS`, each of shape ``(D,)``.
+
+    Notes
+    -----
+    Draws are processed in chunks of :data:`CHUNK` so the working arrays stay in the CPU
+    cache; each chunk is fully vectorised (no loop over draws or months).
+    """
+    d = np.asarray(params["positive_share_today"]).shape[0]
+    if d <= CHUNK:
+        out = _run(inp, params, monthly)
+    else:
+        parts = [_run(inp, {k: v[i:i + CHUNK] for k, v in params.items()}, monthly)
+                 for i in range(0, d, CHUNK)]
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    # payback and IRR work on whole cash-flow rows: cheaper once over all draws
+    net = out["net_cash"] if monthly else out.pop("net_cash")
+    out["payback_month"] = finance.payback_period(net)
+    out["irr"] = finance.irr(net)
+    return out
+
+
+def _draws_last(x: Array) -> Array:
+    """(D, K) -> contiguous (K, D): strided operands would cost the hot path its SIMD."""
+    return np.ascontiguousarray(np.asarray(x, float).T)
+
+
+def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool) -> dict[str, Array]:
+    """One chunk of draws. Internally the draw axis is *last* -- arrays are (S, H, D) and
+    (K, H, D) -- so month-wise cumulative products and segment sums run over contiguous
+    draws; outputs are transposed back to draw-first."""
+    p0 = _draws_last(params["positive_share_today"])  # (K, D)
+    d = p0.shape[1]
+    logit0 = _logit(p0)
+    log_or = np.log(_draws_last(params["odds_ratio"]))
+    dp = _sigmoid(logit0[:, None, :] + log_or[:, None, :] * inp.shift[:, :, None])
+    dp -= p0[:, None, :]  # (K, H, D): change in the share of positive outcomes
+    dp_full = _sigmoid(logit0 + log_or * inp.shift_full[:, None]) - p0  # (K, D) at target
+
+    lam = inp.events / 12.0  # (S, K) events per account-month
+    n_seg = lam.shape[0]
+    h = inp.horizon
+    tgrid = np.arange(1, h + 1, dtype=float)
+
+    def per_segment(gap: str, weights: Array, delta: Array) -> Array:
+        """out[s, ..., d] = sum_k weights[s, k] * gap[d, k] * delta[k, ..., d]."""
+        g = _draws_last(params[gap])  # (K, D)
+        out = np.zeros((n_seg, *delta.shape[1:]))
+        for k in range(g.shape[0]):  # loop over touchpoints (a handful), never draws
+            gd = delta[k] * g[k]
+            for s in range(n_seg):
+                if weights[s, k]:
+                    out[s] += weights[s, k] * gd
+        return out
+
+    def seg_sum(weights: Array, *arrays: Array) -> Array:
+        """sum_s weights[s] * prod(arrays)[s] -> (H, D); weights (S,) or (S, H)."""
+        acc = np.zeros(arrays[0].shape[1:])
+        for s in range(n_seg):
+            term = arrays[0][s] * (weights[s][:, None] if np.ndim(weights[s]) else weights[s])
+            for extra in arrays[1:]:
+                term *= extra[s]
+            acc += term
+        return acc
+
+    # --- churn and survival: S(t) = prod (1 - h_I(u)) --------------------------------------
+    h_base = 1.0 - (1.0 - inp.churn) ** (1.0 / 12.0)  # (S,)
+    surv = per_segment("churn_gap", lam, dp)  # churn reduction, reused in place
+    np.subtract(h_base[:, None, None], surv, out=surv)
+    np.clip(surv, 0.0, 1.0, out=surv)
+    np.subtract(1.0, surv, out=surv)
+    np.cumprod(surv, axis=1, out=surv)  # (S, H, D) survival of the initiative arm
+    surv_base = (1.0 - h_base)[:, None] ** tgrid[None, :]  # (S, H)
+
+    # --- expansion: revenue per account grows by prod (1 + eps(u) v) ----------------------
+    e_base = inp.expansion_rate / 12.0
+    grow = per_segment("expansion_gap", lam, dp)
+    np.add(e_base[:, None, None], grow, out=grow)
+    np.clip(grow, 0.0, 1.0, out=grow)
+    grow *= inp.expansion_value[:, None, None]
+    grow += 1.0
+    np.cumprod(grow, axis=1, out=grow)  # (S, H, D) revenue per account / ARPA
+    grow_base = (1.0 + e_base * inp.expansion_value)[:, None] ** tgrid[None, :]  # (S, H)
+
+    # margin per month of the whole segment at ARPA
+    w = inp.margin * inp.accounts * inp.arpa / 12.0  # (S,)
+    base_margin = (w[:, None] * surv_base * grow_base).sum(axis=0)  # (H,)
+    kept = seg_sum(w[:, None] * grow_base, surv)  # initiative accounts at baseline spend
+    retention = kept - base_margin[:, None]
+    cross_sell = seg_sum(w, surv, grow) - kept
+
+    # cost to serve: accounts x sum_k lam * cost * repeat_gap * dp
+    cts = per_segment("repeat_contacts", lam * inp.cost_per_contact, dp)
+    cost_to_serve = seg_sum(inp.accounts, surv, cts)
+
+    # --- survey view and advocacy -------------------------------------------------------
+    # New referred accounts per month: A_I * max(dNPS, 0)/200 * phi/12; each then survives
+    # with the initiative arm's hazard, so A_ref(t) = S(t) * cumsum(N * dNPS+ * phi / 2400).
+    exposure = 1.0 - np.exp(-inp.events)  # share of accounts with >= 1 event a year
+    ref = per_segment("nps_gap", exposure, dp)  # (S, H, D) NPS points
+    phi = np.asarray(params["referrals_per_promoter"], float)  # (D,)
+    np.maximum(ref, 0.0, out=ref)
+    ref *= (inp.accounts[:, None] * phi[None, :] / 2400.0)[:, None, :]
+    np.cumsum(ref, axis=1, out=ref)
+    ref *= surv  # referred accounts alive, (S, H, D)
+    advocacy = seg_sum(inp.margin * inp.arpa / 12.0, ref)
+
+    lines = np.stack([retention, cross_sell, cost_to_serve, advocacy])  # (4, H, D)
+    running = np.full(h, inp.running_per_year / 12.0)
+    costs = np.concatenate([[inp.one_off], running])  # (H + 1,)
+    benefits = lines.sum(axis=0)  # (H, D)
+    net = np.empty((h + 1, d))
+    net[0] = 0.0
+    net[1:] = benefits
+    net -= costs[:, None]
+    adj_benefits = np.tensordot(1.0 - inp.haircuts, lines, axes=1)
+    net_adj = np.empty((h + 1, d))
+    net_adj[0] = 0.0
+    net_adj[1:] = adj_benefits
+    net_adj -= costs[:, None] * (1.0 + inp.cost_uplift)
+
+    df = finance.discount_factors(h, inp.discount_rate)
+    pv_b = df[1:] @ benefits
+    pv_c = float(costs @ df)
+    pv_b_adj = df[1:] @ adj_benefits
+    pv_c_adj = pv_c * (1.0 + inp.cost_uplift)
+
+    # --- steady state (levers at target) for NRR, CLV, NPS, CSAT: arrays (S, D) -----------
+    hz_full = np.clip(h_base[:, None] - per_segment("churn_gap", lam, dp_full), 0.0, 1.0)
+    eps_full = np.clip(e_base[:, None] + per_segment("expansion_gap", lam, dp_full), 0.0, 1.0)
+    ret_b, ret_a = (1.0 - h_base) ** 12, (1.0 - hz_full) ** 12
+    grow_b = (1.0 + e_base * inp.expansion_value) ** 12
+    grow_a = (1.0 + eps_full * inp.expansion_value[:, None]) ** 12
+    rev0 = inp.accounts * inp.arpa
+    nrr_b = float((rev0 * ret_b * grow_b).sum() / rev0.sum())
+    nrr_a = (rev0 / rev0.sum()) @ (ret_a * grow_a)
+    w_acc = inp.accounts / inp.accounts.sum()
+    annual_margin = inp.margin * inp.arpa
+    clv_b = float(w_acc @ finance.clv(annual_margin, ret_b, inp.discount_rate, grow_b - 1.0))
+    clv_a = w_acc @ finance.clv(annual_margin[:, None], ret_a, inp.discount_rate, grow_a - 1.0)
+
+    nps_b_seg = 100.0 * (inp.promoters - inp.detractors)
+    nps_a_seg = np.clip(nps_b_seg[:, None] + per_segment("nps_gap", exposure, dp_full),
+                        -100.0, 100.0)
+    nps_b = float(w_acc @ nps_b_seg)
+    nps_a = w_acc @ nps_a_seg
+    ev_tot = inp.events.sum(axis=1, keepdims=True)
+    ev_share = np.divide(inp.events, ev_tot, out=np.zeros_like(inp.events), where=ev_tot > 0)
+    csat_a_seg = np.clip(inp.csat[:, None] + per_segment("csat_gap", ev_share, dp_full),
+                         1.0, 5.0)
+    csat_b = float(w_acc @ inp.csat)
+    csat_a = w_acc @ csat_a_seg
+
+    totals = lines.sum(axis=1)  # (4, D)
+    ones = np.ones(d)
+    out: dict[str, Array] = dict(zip(BENEFIT_LINES, totals, strict=True))
+    out.update(
+        total_benefits=totals.sum(axis=0),
+        one_off_cost=inp.one_off * ones,
+        running_costs=running.sum() * ones,
+        total_costs=costs.sum() * ones,
+        pv_benefits=pv_b,
+        pv_costs=pv_c * ones,
+        npv=df @ net,
+        npv_risk_adjusted=df @ net_adj,
+        roi=finance.roi(pv_b, pv_c * ones),
+        roi_risk_adjusted=finance.roi(pv_b_adj, pv_c_adj * ones),
+        accounts_kept=inp.accounts @ (surv[:, -1, :] - surv_base[:, -1:]) + ref[:, -1].sum(0),
+        nrr_before=nrr_b * ones, nrr_after=nrr_a,
+        clv_before=clv_b * ones, clv_after=clv_a,
+        nps_before=nps_b * ones, nps_after=nps_a, nps_change=nps_a - nps_b,
+        csat_before=csat_b * ones, csat_after=csat_a, csat_change=csat_a - csat_b,
+        net_cash=net.T,
+    )
+    if monthly:
+        for name, series in zip(BENEFIT_LINES, lines, strict=True):
+            out[f"{name}_monthly"] = series.T
+        out["net_cash_risk_adjusted"] = net_adj.T
+        rev_w = inp.accounts * inp.arpa / 12.0
+        out["revenue_baseline_monthly"] = np.broadcast_to(
+            (rev_w[:, None] * surv_base * grow_base).sum(axis=0), (d, h))
+        out["revenue_initiative_monthly"] = (seg_sum(rev_w, surv, grow)
+                                             + seg_sum(inp.arpa / 12.0, ref)).T
+        out["positive_share_monthly"] = (p0[:, None, :] + dp).transpose(2, 0, 1)  # (D, K, H)
+    return out
+
+
+def evaluate(sc: Scenario, monthly: bool = False) -> dict[str, float | Array]:
+    """Deterministic run with every link at its most likely value.
+
+    Returns scalars for :data:`OUTPUTS` (and 1-D monthly series when ``monthly``).
+    """
+    res = run_flywheel(compile_inputs(sc), likely_params(sc), monthly=monthly)
+    return {k: (float(v[0]) if v.ndim == 1 else v[0]) for k, v in res.items()}

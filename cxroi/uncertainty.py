@@ -1,0 +1,274 @@
+r"""Uncertainty: every link is a distribution; Monte Carlo over all of them at once.
+
+Distributions by provenance (registry :data:`SAMPLERS`):
+
+- ``calibrated``: normal on the link's natural scale (log for odds ratios, logit for
+  shares, identity otherwise) with :math:`\sigma = (q(high) - q(low)) / (2 \cdot 1.96)`,
+  centred on :math:`q(value)` -- the fit's 95% interval read back as a sampling
+  distribution.
+- ``benchmark`` and ``assumption``: beta-PERT on ``low`` / ``value`` / ``high``,
+  :math:`\alpha = 1 + 4 (m - a) / (b - a)`, :math:`\beta = 1 + 4 (b - m) / (b - a)`.
+
+Draws are clipped to each link's domain (:data:`cxroi.scenario.LINK_DOMAINS`). Links are
+sampled independently. One vectorised model call evaluates all draws (no Python loop over
+draws), so thousands of draws take milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxroi.model import (
+    GLOBAL_LINKS,
+    OUTPUTS,
+    TOUCHPOINT_LINKS,
+    Array,
+    Inputs,
+    compile_inputs,
+    likely_params,
+    run_flywheel,
+)
+from cxroi.scenario import LINK_DOMAINS, Link, Scenario
+
+QUANTILES = (0.10, 0.50, 0.90)
+_LOG_LINKS = {"odds_ratio"}
+_LOGIT_LINKS = {"positive_share_today"}
+
+
+def _pert(link: Link, n: int, rng: np.random.Generator) -> Array:
+    a, m, b = link.low, link.value, link.high
+    if b - a <= 0:
+        return np.full(n, m)
+    alpha = 1.0 + 4.0 * (m - a) / (b - a)
+    beta = 1.0 + 4.0 * (b - m) / (b - a)
+    return a + (b - a) * rng.beta(alpha, beta, size=n)
+
+
+def _normal_on_scale(name: str) -> Callable[[Link, int, np.random.Generator], Array]:
+    def sample(link: Link, n: int, rng: np.random.Generator) -> Array:
+        if name in _LOG_LINKS:
+            fwd, back = np.log, np.exp
+        elif name in _LOGIT_LINKS:
+            def fwd(p):  # noqa: ANN001, ANN202
+                p = np.clip(p, 1e-6, 1 - 1e-6)
+                return np.log(p / (1 - p))
+
+            def back(z):  # noqa: ANN001, ANN202
+                return 1.0 / (1.0 + np.exp(-z))
+        else:
+            def fwd(x):  # noqa: ANN001, ANN202
+                return np.asarray(x, float)
+
+            back = fwd
+        lo, mid, hi = (fwd(np.asarray(v, float)) for v in (link.low, link.value, link.high))
+        sd = (hi - lo) / (2 * 1.959964)
+        if sd <= 0:
+            return np.full(n, link.value)
+        return back(rng.normal(mid, sd, size=n))
+
+    return sample
+
+
+def sample_link(name: str, link: Link, n: int, rng: np.random.Generator) -> Array:
+    """``n`` draws of one link, by its provenance, clipped to the link's domain."""
+    sampler = _normal_on_scale(name) if link.provenance == "calibrated" else _pert
+    lo, hi, _ = LINK_DOMAINS[name]
+    return np.clip(sampler(link, n, rng), lo, hi)
+
+
+def sample_params(sc: Scenario, draws: int, rng: np.random.Generator) -> dict[str, Array]:
+    """Draw every link: touchpoint links ``(draws, K)``, global links ``(draws,)``."""
+    out: dict[str, Array] = {}
+    for name in TOUCHPOINT_LINKS:
+        cols = [sample_link(name, getattr(tp.links, name), draws, rng)
+                for tp in sc.touchpoints.values()]
+        out[name] = np.stack(cols, axis=1)
+    for name in GLOBAL_LINKS:
+        out[name] = sample_link(name, getattr(sc.links, name), draws, rng)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """Monte Carlo result of one scenario.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    draws : dict of str to ndarray
+        Every output of :data:`cxroi.model.OUTPUTS` per draw, plus monthly series.
+    likely : dict of str to float
+        The deterministic run with every link at its most likely value.
+    """
+
+    scenario: Scenario
+    inputs: Inputs
+    params: dict[str, Array]
+    draws: dict[str, Array]
+    likely: dict[str, Any]
+    seed: int
+    n_draws: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n_draws", int(self.draws["npv"].shape[0]))
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """P10 / P50 / P90, mean and likely value of every output (rows), with label and unit."""
+        rows = []
+        for key, (label, unit) in OUTPUTS.items():
+            x = self.draws[key]
+            finite = x[np.isfinite(x)]
+            q = (np.quantile(finite, QUANTILES) if finite.size else [np.nan] * 3)
+            rows.append({"metric": key, "label": label, "unit": unit,
+                         "p10": q[0], "p50": q[1], "p90": q[2],
+                         "mean": finite.mean() if finite.size else np.nan,
+                         "likely": self.likely[key],
+                         "share_defined": finite.size / x.size})
+        return pd.DataFrame(rows).set_index("metric")
+
+    @property
+    def prob_loss(self) -> float:
+        """Probability that NPV < 0."""
+        return float(np.mean(self.draws["npv"] < 0))
+
+    def quantile(self, metric: str, q: float) -> float:
+        x = self.draws[metric]
+        x = x[np.isfinite(x)]
+        return float(np.quantile(x, q)) if x.size else float("nan")
+
+    def band(self, series: str, cumulative: bool = True) -> pd.DataFrame:
+        """P10 / P50 / P90 of a monthly series (e.g. ``net_cash``) by month."""
+        x = self.draws[series]
+        if cumulative:
+            x = np.cumsum(x, axis=-1)
+        q = np.quantile(x, QUANTILES, axis=0)
+        start = 0 if x.shape[-1] == self.inputs.horizon + 1 else 1
+        return pd.DataFrame({"month": np.arange(start, start + x.shape[-1]),
+                             "p10": q[0], "p50": q[1], "p90": q[2],
+                             "likely": np.cumsum(self.likely[series]) if cumulative
+                             else self.likely[series]})
+
+
+def simulate(sc: Scenario, draws: int | None = None, seed: int | None = None,
+             inputs: Inputs | None = None) -> SimulationResult:
+    """Monte Carlo over all links at once.
+
+    Parameters
+    ----------
+    sc : Scenario
+    draws, seed : int, optional
+        Default to the scenario's ``simulation`` settings. The same seed gives the same
+        result, draw for draw.
+    inputs : Inputs, optional
+        Pre-compiled inputs (saves ~0.1 ms when the caller already has them).
+    """
+    n = draws if draws is not None else sc.simulation.draws
+    s = seed if seed is not None else sc.simulation.seed
+    inp = inputs if inputs is not None else compile_inputs(sc)
+    rng = np.random.default_rng(s)
+    params = sample_params(sc, n, rng)
+    out = run_flywheel(inp, params, monthly=True)
+    likely_raw = run_flywheel(inp, likely_params(sc), monthly=True)
+    likely = {k: (float(v[0]) if v.ndim == 1 else v[0]) for k, v in likely_raw.items()}
+    return SimulationResult(sc, inp, params, out, likely, s)
+
+
+def tornado(sc: Scenario, metric: str = "npv", inputs: Inputs | None = None) -> pd.DataFrame:
+    """Which links move ``metric`` most: each link at its low and high, the others likely.
+
+    All ``2 L`` variants run in one vectorised call. Sorted by swing, largest first.
+    """
+    inp = inputs if inputs is not None else compile_inputs(sc)
+    base = likely_params(sc)
+    rows: list[dict[str, Any]] = []
+    variants: dict[str, list[Array]] = {k: [] for k in base}
+    for path, link in sc.link_paths().items():
+        parts = path.split(".")
+        name = parts[-1]
+        k = list(sc.touchpoints).index(parts[1]) if parts[0] == "touchpoints" else None
+        for end in ("low", "high"):
+            for key, arr in base.items():
+                row = arr[0].copy()
+                if key == name:
+                    if k is None:
+                        row = np.asarray(getattr(link, end), float)
+                    else:
+                        row[k] = getattr(link, end)
+                variants[key].append(row)
+        tp_label = sc.touchpoints[parts[1]].label if k is not None else "all touchpoints"
+        rows.append({"link": path, "name": name, "touchpoint": tp_label,
+                     "provenance": link.provenance, "source": link.source,
+                     "low": link.low, "likely": link.value, "high": link.high})
+    params = {k: np.stack(v) for k, v in variants.items()}
+    res = run_flywheel(inp, params)[metric]
+    base_val = float(run_flywheel(inp, base)[metric][0])
+    df = pd.DataFrame(rows)
+    df[f"{metric}_at_low"] = res[0::2]
+    df[f"{metric}_at_high"] = res[1::2]
+    df["base"] = base_val
+    df["swing"] = (df[f"{metric}_at_high"] - df[f"{metric}_at_low"]).abs()
+    return df.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Breakeven:
+    """How far a lever must move for the programme to break even within the horizon.
+
+    ``target`` is the lever value at which likely NPV = 0 (a discounted payback exactly at
+    the horizon's end); ``None`` when even the best value in range does not pay back, in
+    which case ``reason`` says so.
+    """
+
+    touchpoint: str
+    metric: str
+    today: float
+    planned_target: float
+    target: float | None
+    npv_at_planned: float
+    reason: str = ""
+
+
+def breakeven(sc: Scenario, touchpoint: str, tolerance: float = 1e-4) -> Breakeven:
+    """Lever value at which likely NPV crosses zero, by bisection between today and the
+    metric's best bound (``minimum`` / ``maximum`` of the touchpoint).
+
+    NPV is monotone in the target (a better target never lowers any benefit), so bisection
+    on the target is exact to ``tolerance`` (relative).
+    """
+    tp = sc.touchpoints[touchpoint]
+    today = tp.lever.today
+    best = tp.minimum if tp.better == "lower" else tp.maximum
+    if best is None:
+        best = today / 1024 if tp.better == "lower" else today + 100 * tp.step
+
+    def npv_at(x: float) -> float:
+        return float(run_flywheel(compile_inputs(sc.with_lever(touchpoint, target=x)),
+                                  likely_params(sc))["npv"][0])
+
+    planned = npv_at(tp.lever.target)
+    common = dict(touchpoint=touchpoint, metric=tp.metric, today=today,
+                  planned_target=tp.lever.target, npv_at_planned=planned)
+    if npv_at(today) >= 0:
+        return Breakeven(target=today, reason="pays back with no improvement at all", **common)
+    if npv_at(best) < 0:
+        return Breakeven(target=None, reason=f"does not pay back within "
+                         f"{sc.finance.horizon_months} months even at {best} {tp.unit}",
+                         **common)
+    lo, hi = today, best  # npv(lo) < 0 <= npv(hi)
+    log = tp.scale == "log2"
+    for _ in range(100):
+        mid = float(np.sqrt(lo * hi)) if log else 0.5 * (lo + hi)
+        if npv_at(mid) >= 0:
+            hi = mid
+        else:
+            lo = mid
+        if abs(hi - lo) <= tolerance * max(abs(hi), 1e-9):
+            break
+    return Breakeven(target=hi, **common)
