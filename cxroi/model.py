@@ -103,6 +103,8 @@ class Inputs:
     cost_per_contact: Array  # (S, K)
     lever_path: Array  # (K, H) metric value in months 1..H
     shift: Array  # (K, H) g(x(t)) - g(today)
+    shift_unique: Array  # (K, U) the distinct month-columns of ``shift`` (ramp + flat)
+    month_index: Array  # (H,) int: month t uses column month_index[t] of shift_unique
     shift_full: Array  # (K,) g(target) - g(today)
     one_off: float
     running_per_year: float
@@ -140,6 +142,9 @@ def compile_inputs(sc: Scenario) -> Inputs:
                                  tp.lever.start_month, h) for tp in sc.touchpoints.values()])
     shift = np.array([_shift(tp, p) for tp, p in zip(sc.touchpoints.values(), paths, strict=True)])
     shift_full = np.array([float(_shift(tp, tp.lever.target)) for tp in sc.touchpoints.values()])
+    # Once every lever has ramped, months repeat: the hot path evaluates each distinct
+    # month-column once and expands with an index.
+    shift_unique, month_index = np.unique(shift, axis=1, return_inverse=True)
 
     def seg(attr: str) -> Array:
         return np.array([getattr(s, attr) for s in segs], float)
@@ -157,6 +162,7 @@ def compile_inputs(sc: Scenario) -> Inputs:
         events=vol("events_per_year"), contacts=vol("contacts_per_event"),
         cost_per_contact=vol("cost_per_contact"),
         lever_path=paths, shift=shift, shift_full=shift_full,
+        shift_unique=shift_unique, month_index=month_index.ravel(),
         one_off=sc.costs.one_off, running_per_year=sc.costs.running_per_year, horizon=h,
         discount_rate=sc.finance.discount_rate,
         haircuts=np.array([getattr(risk, b) for b in BENEFIT_LINES], float),
@@ -188,8 +194,8 @@ def _logit(p: Array) -> Array:
 CHUNK = 1024
 
 
-def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False
-                 ) -> dict[str, Array]:
+def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
+                 detail: bool = False) -> dict[str, Array]:
     """Run both arms for every draw at once.
 
     Parameters
@@ -202,7 +208,10 @@ def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False
     monthly : bool
         Also return monthly series: ``<benefit line>_monthly`` of shape ``(D, H)``;
         ``net_cash`` and ``net_cash_risk_adjusted`` of shape ``(D, H + 1)`` (month 0 is the
-        one-off cost); revenue of both arms; ``positive_share_monthly`` ``(D, K, H)``.
+        one-off cost).
+    detail : bool
+        Also return ``revenue_baseline_monthly``, ``revenue_initiative_monthly`` ``(D, H)``
+        and ``positive_share_monthly`` ``(D, K, H)`` (for charts of the likely run).
 
     Returns
     -------
@@ -216,9 +225,9 @@ def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False
     """
     d = np.asarray(params["positive_share_today"]).shape[0]
     if d <= CHUNK:
-        out = _run(inp, params, monthly)
+        out = _run(inp, params, monthly, detail)
     else:
-        parts = [_run(inp, {k: v[i:i + CHUNK] for k, v in params.items()}, monthly)
+        parts = [_run(inp, {k: v[i:i + CHUNK] for k, v in params.items()}, monthly, detail)
                  for i in range(0, d, CHUNK)]
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     # payback and IRR work on whole cash-flow rows: cheaper once over all draws
@@ -233,7 +242,8 @@ def _draws_last(x: Array) -> Array:
     return np.ascontiguousarray(np.asarray(x, float).T)
 
 
-def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool) -> dict[str, Array]:
+def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
+         ) -> dict[str, Array]:
     """One chunk of draws. Internally the draw axis is *last* -- arrays are (S, H, D) and
     (K, H, D) -- so month-wise cumulative products and segment sums run over contiguous
     draws; outputs are transposed back to draw-first."""
@@ -241,8 +251,10 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool) -> dict[str, A
     d = p0.shape[1]
     logit0 = _logit(p0)
     log_or = np.log(_draws_last(params["odds_ratio"]))
-    dp = _sigmoid(logit0[:, None, :] + log_or[:, None, :] * inp.shift[:, :, None])
-    dp -= p0[:, None, :]  # (K, H, D): change in the share of positive outcomes
+    # (K, U, D): change in the share of positive outcomes, on distinct month-columns only
+    dp = _sigmoid(logit0[:, None, :] + log_or[:, None, :] * inp.shift_unique[:, :, None])
+    dp -= p0[:, None, :]
+    months = inp.month_index  # (H,) column of dp for each month
     dp_full = _sigmoid(logit0 + log_or * inp.shift_full[:, None]) - p0  # (K, D) at target
 
     lam = inp.events / 12.0  # (S, K) events per account-month
@@ -251,7 +263,10 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool) -> dict[str, A
     tgrid = np.arange(1, h + 1, dtype=float)
 
     def per_segment(gap: str, weights: Array, delta: Array) -> Array:
-        """out[s, ..., d] = sum_k weights[s, k] * gap[d, k] * delta[k, ..., d]."""
+        """out[s, ..., d] = sum_k weights[s, k] * gap[d, k] * delta[k, ..., d].
+
+        With ``delta = dp`` the result is expanded from distinct columns to all H months.
+        """
         g = _draws_last(params[gap])  # (K, D)
         out = np.zeros((n_seg, *delta.shape[1:]))
         for k in range(g.shape[0]):  # loop over touchpoints (a handful), never draws
@@ -259,7 +274,7 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool) -> dict[str, A
             for s in range(n_seg):
                 if weights[s, k]:
                     out[s] += weights[s, k] * gd
-        return out
+        return np.take(out, months, axis=1) if delta.ndim == 3 else out
 
     def seg_sum(weights: Array, *arrays: Array) -> Array:
         """sum_s weights[s] * prod(arrays)[s] -> (H, D); weights (S,) or (S, H)."""
@@ -384,19 +399,20 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool) -> dict[str, A
         for name, series in zip(BENEFIT_LINES, lines, strict=True):
             out[f"{name}_monthly"] = series.T
         out["net_cash_risk_adjusted"] = net_adj.T
+    if detail:
         rev_w = inp.accounts * inp.arpa / 12.0
         out["revenue_baseline_monthly"] = np.broadcast_to(
             (rev_w[:, None] * surv_base * grow_base).sum(axis=0), (d, h))
         out["revenue_initiative_monthly"] = (seg_sum(rev_w, surv, grow)
                                              + seg_sum(inp.arpa / 12.0, ref)).T
-        out["positive_share_monthly"] = (p0[:, None, :] + dp).transpose(2, 0, 1)  # (D, K, H)
+        out["positive_share_monthly"] = (p0[:, None, :] + dp[:, months]).transpose(2, 0, 1)
     return out
 
 
 def evaluate(sc: Scenario, monthly: bool = False) -> dict[str, float | Array]:
     """Deterministic run with every link at its most likely value.
 
-    Returns scalars for :data:`OUTPUTS` (and 1-D monthly series when ``monthly``).
+    Returns scalars for :data:`OUTPUTS` (and monthly series, with detail, when ``monthly``).
     """
-    res = run_flywheel(compile_inputs(sc), likely_params(sc), monthly=monthly)
+    res = run_flywheel(compile_inputs(sc), likely_params(sc), monthly=monthly, detail=monthly)
     return {k: (float(v[0]) if v.ndim == 1 else v[0]) for k, v in res.items()}

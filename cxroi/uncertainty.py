@@ -102,9 +102,11 @@ class SimulationResult:
     ----------
     scenario : Scenario
     draws : dict of str to ndarray
-        Every output of :data:`cxroi.model.OUTPUTS` per draw, plus monthly series.
-    likely : dict of str to float
-        The deterministic run with every link at its most likely value.
+        Every output of :data:`cxroi.model.OUTPUTS` per draw, plus the monthly benefit
+        lines and net cash flows (``run_flywheel(monthly=True)``).
+    likely : dict of str to float or ndarray
+        The deterministic run with every link at its most likely value, with monthly series
+        and detail (revenue of both arms, positive share by touchpoint and month).
     """
 
     scenario: Scenario
@@ -175,7 +177,7 @@ def simulate(sc: Scenario, draws: int | None = None, seed: int | None = None,
     rng = np.random.default_rng(s)
     params = sample_params(sc, n, rng)
     out = run_flywheel(inp, params, monthly=True)
-    likely_raw = run_flywheel(inp, likely_params(sc), monthly=True)
+    likely_raw = run_flywheel(inp, likely_params(sc), monthly=True, detail=True)
     likely = {k: (float(v[0]) if v.ndim == 1 else v[0]) for k, v in likely_raw.items()}
     return SimulationResult(sc, inp, params, out, likely, s)
 

@@ -1,0 +1,69 @@
+"""Model speed, run on demand: ``.venv/bin/python benchmarks/bench_model.py``.
+
+Targets (issue: the flywheel engine), on the 2-core machine:
+- one deterministic scenario, 3 segments x 3 touchpoints x 36 months: <= 1 ms;
+- Monte Carlo, 10,000 draws (sampling + model + finance): <= 50 ms;
+- the ratio against a straightforward per-draw Python loop of the same model.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from cxroi.model import compile_inputs, likely_params, run_flywheel
+from cxroi.scenario import load_scenario
+from cxroi.uncertainty import sample_params, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "data" / "scenarios" / "cx-programme.yaml"  # 3 segments x 3 touchpoints
+
+
+def timeit(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Median and best wall time in milliseconds."""
+    fn()  # warm up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times), min(times)
+
+
+def main() -> None:
+    sc = load_scenario(SCENARIO)
+    inp = compile_inputs(sc)
+    shape = (len(inp.segments), len(inp.touchpoints), inp.horizon)
+    print(f"scenario: {SCENARIO.name}  segments x touchpoints x months = {shape}")
+
+    likely = likely_params(sc)
+    med, best = timeit(lambda: run_flywheel(inp, likely), 500)
+    print(f"deterministic run_flywheel: median {med:.3f} ms, best {best:.3f} ms (target <= 1 ms)")
+    med, best = timeit(lambda: compile_inputs(sc), 200)
+    print(f"compile_inputs (once per scenario edit): median {med:.3f} ms")
+
+    n = 10_000
+    med, best = timeit(lambda: simulate(sc, draws=n, seed=1, inputs=inp), 15)
+    print(f"Monte Carlo {n:,} draws, simulate() incl. monthly series: median {med:.1f} ms, "
+          f"best {best:.1f} ms (target <= 50 ms)")
+    params = sample_params(sc, n, np.random.default_rng(1))
+    med_v, best_v = timeit(lambda: run_flywheel(inp, params), 15)
+    print(f"Monte Carlo {n:,} draws, run_flywheel only: median {med_v:.1f} ms, best {best_v:.1f} ms")
+
+    def per_draw_loop(k: int) -> None:
+        for i in range(k):
+            run_flywheel(inp, {key: v[i:i + 1] for key, v in params.items()})
+
+    k = 1000
+    med_l, _ = timeit(lambda: per_draw_loop(k), 3)
+    loop_ms = med_l * n / k
+    print(f"per-draw Python loop of the same model: {loop_ms:.0f} ms for {n:,} draws "
+          f"(measured on {k:,}, scaled); vectorised is {loop_ms / med_v:.0f}x faster")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""The ``cxroi`` command line: run, validate, demo, calibrate, batch, app.
+
+Every user error (a :class:`~cxroi.errors.CxroiError`) is printed as a plain message and
+exits with code 2; no traceback reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cxroi.errors import CxroiError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Turn a customer-experience improvement into the money a CFO understands.",
+)
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly(fn: F) -> F:
+    """Print CxroiError messages plainly and exit 2 instead of showing a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CxroiError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe: NaN/inf -> null, numpy scalars -> float."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if hasattr(x, "item"):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def result_payload(path: str, draws: int | None = None, seed: int | None = None,
+                   breakeven_for: str | None = None) -> dict[str, Any]:
+    """Everything ``cxroi run --json`` prints for one scenario file."""
+    from cxroi.pitch import pitch
+    from cxroi.scenario import load_scenario
+    from cxroi.uncertainty import breakeven, simulate, tornado
+
+    sc = load_scenario(path)
+    res = simulate(sc, draws=draws, seed=seed)
+    summ = res.summary
+    metrics = {
+        name: {c: row[c] for c in ("label", "unit", "p10", "p50", "p90", "mean", "likely")}
+        for name, row in summ.iterrows()
+    }
+    tor = tornado(sc, inputs=res.inputs)
+    moved = [k for k, tp in sc.touchpoints.items() if tp.lever.target != tp.lever.today]
+    be = [breakeven(sc, k) for k in ([breakeven_for] if breakeven_for else moved)]
+    return _clean({
+        "scenario": sc.name,
+        "file": str(path),
+        "currency": sc.currency,
+        "draws": res.n_draws,
+        "seed": res.seed,
+        "horizon_months": sc.finance.horizon_months,
+        "pitch": pitch(res),
+        "prob_npv_negative": res.prob_loss,
+        "metrics": metrics,
+        "tornado": tor[["link", "provenance", "low", "likely", "high", "npv_at_low",
+                        "npv_at_high", "swing"]].head(10).to_dict(orient="records"),
+        "breakeven": [b.__dict__ for b in be],
+    })
+
+
+def _print_result(payload: dict[str, Any]) -> None:
+    from cxroi.pitch import fmt, lever_value
+    from cxroi.scenario import load_scenario
+
+    cur = payload["currency"]
+    table = Table(title=f"{payload['scenario']}  ({payload['draws']:,} draws, seed "
+                        f"{payload['seed']})", title_justify="left")
+    table.add_column("Metric")
+    for c in ("P10", "P50", "P90", "Likely"):
+        table.add_column(c, justify="right")
+    for m in payload["metrics"].values():
+        vals = [m[k] if m[k] is not None else float("nan")
+                for k in ("p10", "p50", "p90", "likely")]
+        table.add_row(m["label"], *(fmt(v, m["unit"], cur) for v in vals))
+    out.print(table)
+    out.print(f"P(NPV < 0) = {payload['prob_npv_negative']:.1%}")
+    sc = load_scenario(payload["file"])
+    for b in payload["breakeven"]:
+        tp = sc.touchpoints[b["touchpoint"]]
+        if b["target"] is None:
+            out.print(f"Breakeven, {tp.label}: {b['reason']}.")
+        else:
+            out.print(f"Breakeven, {tp.label}: the programme pays back within "
+                      f"{payload['horizon_months']} months (NPV ≥ 0) once it reaches "
+                      f"{lever_value(tp, round(b['target'], 2))} "
+                      f"(planned {lever_value(tp, b['planned_target'])}).")
+    out.print()
+    out.print(f"[bold]{payload['pitch']}[/]", highlight=False)
+
+
+@app.command()
+@_friendly
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file")],
+    draws: Annotated[int | None, typer.Option(help="Monte Carlo draws (default: the file's)")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the file's)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Run one scenario: summary table (P10/P50/P90), breakeven and the pitch sentence."""
+    payload = result_payload(str(scenario), draws, seed)
+    if as_json:
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    else:
+        _print_result(payload)
+
+
+@app.command()
+@_friendly
+def validate(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files")],
+) -> None:
+    """Check scenario files; list every problem with its key path and fix."""
+    from cxroi.errors import ScenarioError
+    from cxroi.scenario import load_scenario
+
+    failed = []
+    for path in scenarios:
+        try:
+            load_scenario(path)
+            out.print(f"[green]ok[/]  {path}", highlight=False)
+        except ScenarioError as exc:
+            failed.append(exc)
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+@_friendly
+def demo(
+    scenario_dir: Annotated[Path, typer.Option(help="Folder of scenario files")] = Path(
+        "data/scenarios"),
+    reports: Annotated[Path, typer.Option(help="Where rendered reports go")] = Path("reports"),
+    draws: Annotated[int | None, typer.Option(help="Monte Carlo draws")] = None,
+) -> None:
+    """The main job on the bundled demo data: every example scenario, summarised."""
+    files = sorted(scenario_dir.glob("*.yaml"))
+    if not files:
+        raise CxroiError(f"{scenario_dir}: no scenario files (*.yaml) found. Fix: point "
+                         "--scenario-dir at a folder of scenarios, e.g. data/scenarios")
+    for f in files:
+        out.rule(str(f))
+        _print_result(result_payload(str(f), draws))
+    out.print(f"\n{len(files)} scenarios run from {scenario_dir}.")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

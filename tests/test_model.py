@@ -1,0 +1,202 @@
+"""The flywheel model: a case computed by hand, and properties that must always hold."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cxroi.model import OUTPUTS, compile_inputs, evaluate, likely_params, run_flywheel
+from cxroi.scenario import scenario_from_dict
+from cxroi.uncertainty import sample_params, simulate
+
+
+def reference_tiny(months: int = 12) -> dict[str, float]:
+    """Month-by-month loop of the tiny scenario, written out plainly (no numpy).
+
+    p goes 1/2 -> 2/3, so dp = 1/6 with one event a month: hazard 0.02 -> 0.01, expansion
+    probability 0.01 -> 0.02 (each expansion adds half of ARPA), 2 extra contacts at $10 for
+    each negative outcome avoided, NPS +60 * dp * (1 - e^-12) points, 0.12 referrals per
+    extra promoter a year.
+    """
+    n, arpa, m = 1000.0, 12000.0, 0.5
+    dp = 2 / 3 - 1 / 2
+    exposure = 1 - math.exp(-12)
+    s_b = s_i = 1.0
+    g_b = g_i = 1.0
+    ref = 0.0
+    tot = {"retention_savings": 0.0, "cross_sell": 0.0, "cost_to_serve_savings": 0.0,
+           "advocacy": 0.0}
+    for _ in range(months):
+        s_b *= 1 - 0.02
+        s_i *= 1 - (0.02 - 1.0 * dp * 0.06)
+        g_b *= 1 + 0.01 * 0.5
+        g_i *= 1 + (0.01 + 1.0 * dp * 0.06) * 0.5
+        ref *= 1 - (0.02 - dp * 0.06)
+        ref += n * s_i * (60 * dp * exposure / 200) * 0.12 / 12
+        tot["retention_savings"] += m * n * (s_i - s_b) * arpa * g_b / 12
+        tot["cross_sell"] += m * n * s_i * arpa * (g_i - g_b) / 12
+        tot["cost_to_serve_savings"] += n * s_i * 1.0 * dp * 2.0 * 10.0
+        tot["advocacy"] += m * ref * arpa / 12
+    return tot
+
+
+def test_tiny_case_first_month_by_hand(tiny: dict) -> None:
+    out = evaluate(scenario_from_dict(tiny), monthly=True)
+    # month 1: 0.5 margin * 1000 accounts * (0.99 - 0.98) * $12,000/12 * 1.005 = $5,025
+    assert out["retention_savings_monthly"][0] == pytest.approx(5025.0, rel=1e-12)
+    # month 1 cross-sell: 0.5 * 1000 * 0.99 * 1000 * (1.01 - 1.005) = $2,475
+    assert out["cross_sell_monthly"][0] == pytest.approx(2475.0, rel=1e-12)
+    # month 1 cost to serve: 1000 * 0.99 * 1/6 * 2 contacts * $10 = $3,300
+    assert out["cost_to_serve_savings_monthly"][0] == pytest.approx(3300.0, rel=1e-12)
+    # month 0 is the one-off cost, months 1.. carry $2,000 running cost
+    assert out["net_cash"][0] == -100000.0
+
+
+def test_tiny_case_matches_reference_loop(tiny: dict) -> None:
+    out = evaluate(scenario_from_dict(tiny))
+    ref = reference_tiny()
+    for key, value in ref.items():
+        assert out[key] == pytest.approx(value, rel=1e-12), key
+    benefits = sum(ref.values())
+    assert out["npv"] == pytest.approx(benefits - 100000 - 24000, rel=1e-12)
+    assert out["roi"] == pytest.approx((benefits - 124000) / 124000, rel=1e-12)
+    assert out["nps_change"] == pytest.approx(60 / 6 * (1 - math.exp(-12)), rel=1e-12)
+    assert out["csat_change"] == pytest.approx(1.2 / 6, rel=1e-12)
+    # NRR before: (0.98 ** 12) * (1.005 ** 12)
+    assert out["nrr_before"] == pytest.approx(0.98 ** 12 * 1.005 ** 12, rel=1e-12)
+    assert out["nrr_after"] == pytest.approx(0.99 ** 12 * 1.01 ** 12, rel=1e-12)
+
+
+def test_vectorised_equals_per_draw(tiny: dict) -> None:
+    sc = scenario_from_dict(tiny)
+    inp = compile_inputs(sc)
+    params = sample_params(sc, 7, np.random.default_rng(3))
+    together = run_flywheel(inp, params)
+    for i in range(7):
+        alone = run_flywheel(inp, {k: v[i:i + 1] for k, v in params.items()})
+        for key in OUTPUTS:
+            np.testing.assert_allclose(together[key][i], alone[key][0], rtol=1e-12,
+                                       err_msg=key)
+
+
+def test_chunked_equals_unchunked(lead_dict: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cxroi.model as model
+
+    sc = scenario_from_dict(lead_dict)
+    inp = compile_inputs(sc)
+    params = sample_params(sc, 300, np.random.default_rng(5))
+    whole = run_flywheel(inp, params, monthly=True)
+    monkeypatch.setattr(model, "CHUNK", 64)
+    parts = run_flywheel(inp, params, monthly=True)
+    for key in whole:
+        np.testing.assert_allclose(whole[key], parts[key], rtol=1e-12, err_msg=key)
+
+
+# ---------------------------------------------------------------------------------------
+# Properties
+# ---------------------------------------------------------------------------------------
+
+MONEY_LINES = ("retention_savings", "cross_sell", "cost_to_serve_savings", "advocacy")
+FAST = settings(max_examples=40, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _lead(lead_dict: dict, **lever: float) -> dict:
+    lead_dict["touchpoints"]["complaints"]["lever"].update(lever)
+    return lead_dict
+
+
+@FAST
+@given(today=st.floats(0.5, 200), one_off=st.floats(0, 1e6), running=st.floats(0, 1e6))
+def test_zero_improvement_zero_benefit(lead_dict: dict, today: float, one_off: float,
+                                       running: float) -> None:
+    d = _lead(lead_dict, today=today, target=today)
+    d["costs"] = {"one_off": one_off, "running_per_year": running}
+    sc = scenario_from_dict(d)
+    res = simulate(sc, draws=64, seed=0)
+    for line in (*MONEY_LINES, "total_benefits", "nps_change", "csat_change", "accounts_kept"):
+        assert np.allclose(res.draws[line], 0.0, atol=1e-6), line
+    pv_costs = res.draws["pv_costs"]
+    np.testing.assert_allclose(res.draws["npv"], -pv_costs, rtol=1e-12, atol=1e-6)
+
+
+@FAST
+@given(a=st.floats(0.2, 30), b=st.floats(0.2, 30))
+def test_faster_resolution_never_lowers_retention(lead_dict: dict, a: float, b: float) -> None:
+    better, worse = min(a, b), max(a, b)
+    sc_better = scenario_from_dict(_lead(lead_dict, today=30, target=better))
+    sc_worse = sc_better.with_lever("complaints", target=worse)
+    params = sample_params(sc_better, 64, np.random.default_rng(11))
+    r_b = run_flywheel(compile_inputs(sc_better), params)
+    r_w = run_flywheel(compile_inputs(sc_worse), params)
+    for key in ("retention_savings", "total_benefits", "npv", "nps_change"):
+        assert np.all(r_b[key] >= r_w[key] - 1e-6), key
+
+
+@FAST
+@given(k=st.integers(2, 5))
+def test_scaling_accounts_scales_money(lead_dict: dict, k: int) -> None:
+    sc = scenario_from_dict(lead_dict)
+    d2 = lead_dict
+    for seg in d2["segments"]:
+        seg["accounts"] *= k
+    sc2 = scenario_from_dict(d2)
+    one, many = evaluate(sc), evaluate(sc2)
+    for key in (*MONEY_LINES, "total_benefits", "pv_benefits", "accounts_kept"):
+        assert many[key] == pytest.approx(k * one[key], rel=1e-9), key
+    for key in ("nps_change", "nrr_after", "clv_after", "csat_change"):
+        assert many[key] == pytest.approx(one[key], rel=1e-9), key
+
+
+@FAST
+@given(r1=st.floats(0.0, 0.5), r2=st.floats(0.0, 0.5))
+def test_higher_discount_rate_lowers_npv_of_positive_flows(lead_dict: dict, r1: float,
+                                                           r2: float) -> None:
+    lead_dict["costs"] = {"one_off": 0, "running_per_year": 0}
+    lo, hi = min(r1, r2), max(r1, r2)
+    lead_dict["finance"]["discount_rate"] = lo
+    n_lo = evaluate(scenario_from_dict(lead_dict))["npv"]
+    lead_dict["finance"]["discount_rate"] = hi
+    n_hi = evaluate(scenario_from_dict(lead_dict))["npv"]
+    assert n_lo > 0
+    assert n_hi <= n_lo + 1e-6
+
+
+def test_quantiles_ordered_for_every_metric(lead_dict: dict) -> None:
+    res = simulate(scenario_from_dict(lead_dict), draws=2000, seed=3)
+    s = res.summary
+    assert (s["p10"] <= s["p50"] + 1e-9).all()
+    assert (s["p50"] <= s["p90"] + 1e-9).all()
+    assert 0.0 <= res.prob_loss <= 1.0
+
+
+def test_risk_adjusted_below_unadjusted(lead_dict: dict) -> None:
+    res = simulate(scenario_from_dict(lead_dict), draws=500, seed=2)
+    assert np.all(res.draws["npv_risk_adjusted"] <= res.draws["npv"])
+
+
+def test_seeded_and_reproducible(lead_dict: dict) -> None:
+    sc = scenario_from_dict(lead_dict)
+    a, b = simulate(sc, draws=300, seed=9), simulate(sc, draws=300, seed=9)
+    c = simulate(sc, draws=300, seed=10)
+    np.testing.assert_array_equal(a.draws["npv"], b.draws["npv"])
+    assert not np.array_equal(a.draws["npv"], c.draws["npv"])
+
+
+def test_ramp_delays_benefits(lead_dict: dict) -> None:
+    fast = scenario_from_dict(_lead(lead_dict, ramp_months=0))
+    slow = fast.with_lever("complaints", ramp_months=12)
+    assert evaluate(fast)["npv"] > evaluate(slow)["npv"]
+    late = fast.with_lever("complaints", start_month=6)
+    assert evaluate(late, monthly=True)["retention_savings_monthly"][:6] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_likely_params_shapes(tiny: dict) -> None:
+    sc = scenario_from_dict(tiny)
+    p = likely_params(sc)
+    assert p["churn_gap"].shape == (1, 1)
+    assert p["referrals_per_promoter"].shape == (1,)
