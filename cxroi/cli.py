@@ -110,7 +110,7 @@ def _print_result(payload: dict[str, Any]) -> None:
     sc = load_scenario(payload["file"])
     for b in payload["breakeven"]:
         tp = sc.touchpoints[b["touchpoint"]]
-        if b["target"] is None:
+        if b["reason"]:
             out.print(f"Breakeven, {tp.label}: {b['reason']}.")
         else:
             out.print(f"Breakeven, {tp.label}: the programme pays back within "
@@ -160,13 +160,53 @@ def validate(
 
 @app.command()
 @_friendly
+def calibrate(
+    data: Annotated[Path, typer.Argument(help="Folder of the four tables (CSV/Parquet), an .xlsx "
+                                              "or a .duckdb file")],
+    out: Annotated[Path, typer.Option(help="Calibrated scenario to write")] = Path(
+        "data/scenarios/calibrated.yaml"),
+    mapping: Annotated[Path | None, typer.Option(help="Mapping file for your column names, "
+                                                      "date formats and codes")] = None,
+    base: Annotated[Path | None, typer.Option(help="Scenario supplying costs and any link the "
+                                                   "data cannot estimate")] = None,
+    report: Annotated[Path | None, typer.Option(help="Calibration report (Markdown)")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for intervals")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 20261123,
+) -> None:
+    """Calibrate the flywheel's links from a company's own data; write a scenario file."""
+    from cxroi.calibrate import run_calibration
+
+    cal = run_calibration(data, mapping, out, base=base, report=report, n_boot=n_boot, seed=seed)
+    for sentence in cal.verdicts:
+        out.print(f"- {sentence}", highlight=False)
+    out.print(f"\nCalibrated scenario: {out} (run it with `cxroi run {out}`)",
+                      highlight=False)
+
+
+@app.command()
+@_friendly
 def demo(
     scenario_dir: Annotated[Path, typer.Option(help="Folder of scenario files")] = Path(
         "data/scenarios"),
     reports: Annotated[Path, typer.Option(help="Where rendered reports go")] = Path("reports"),
     draws: Annotated[int | None, typer.Option(help="Monte Carlo draws")] = None,
 ) -> None:
-    """The main job on the bundled demo data: every example scenario, summarised."""
+    """The main job on the bundled demo data: calibrate the demo company, run every
+    scenario, and render the executive reports with an index."""
+    from cxroi.calibrate import run_calibration
+    from cxroi.demo import write_demo
+
+    demo_data = Path("data/demo")
+    if not (demo_data / "accounts.csv").is_file():
+        out.print(f"Generating the demo company in {demo_data} ...")
+        write_demo(demo_data)
+    out.rule("Calibration from the demo company's data")
+    calibrated = scenario_dir / "calibrated-demo.yaml"
+    cal = run_calibration(demo_data, None, calibrated, base=scenario_dir / "complaints-30-to-1.yaml",
+                          report=reports / "calibration-demo.md")
+    for sentence in cal.verdicts:
+        out.print(f"- {sentence}", highlight=False)
+    out.print(f"Calibrated scenario written to {calibrated}.", highlight=False)
     files = sorted(scenario_dir.glob("*.yaml"))
     if not files:
         raise CxroiError(f"{scenario_dir}: no scenario files (*.yaml) found. Fix: point "
@@ -174,7 +214,51 @@ def demo(
     for f in files:
         out.rule(str(f))
         _print_result(result_payload(str(f), draws))
-    out.print(f"\n{len(files)} scenarios run from {scenario_dir}.")
+    out.rule("Executive reports")
+    from cxroi.batch import run_batch
+
+    res = run_batch(scenario_dir, reports)
+    out.print(res.summary(), highlight=False)
+    out.print(f"\n{len(files)} scenarios run from {scenario_dir}; open {res.index} "
+              f"for the reports.", highlight=False)
+    if res.exit_code:
+        raise typer.Exit(res.exit_code)
+
+
+@app.command()
+@_friendly
+def batch(
+    spec: Annotated[Path, typer.Argument(help="Batch YAML file or a folder of scenarios")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where reports go")] = Path("reports"),
+    workers: Annotated[int | None, typer.Option(help="Parallel workers (default: cores)")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")] = None,
+    force: Annotated[bool, typer.Option(help="Redo runs whose inputs have not changed")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+) -> None:
+    """Run many business cases in parallel: reports, index.html and a results table."""
+    from cxroi.batch import run_batch
+
+    res = run_batch(spec, out_dir, workers=workers, scheduler=scheduler, force=force,
+                    progress=progress)
+    out.print(res.summary(), highlight=False)
+    raise typer.Exit(res.exit_code)
+
+
+@app.command(name="app")
+@_friendly
+def app_command(
+    port: Annotated[int | None, typer.Option(help="Port (default 8866 or a free one)")] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the browser")] = False,
+    scenario_dir: Annotated[Path, typer.Option(help="Scenarios to pick from and save to")] = Path(
+        "data/scenarios"),
+    reports_dir: Annotated[Path, typer.Option(help="Where 'make report' writes")] = Path("reports"),
+) -> None:
+    """Start the Voila app for CX leaders on 127.0.0.1 and print its address."""
+    from cxroi.app import serve
+
+    serve(port=port, open_browser=open_browser, scenario_dir=scenario_dir,
+          reports_dir=reports_dir)
 
 
 def main() -> None:  # pragma: no cover - console entry

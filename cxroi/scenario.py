@@ -27,6 +27,9 @@ from cxroi.errors import Problem, ScenarioError
 
 Provenance = Literal["calibrated", "benchmark", "assumption"]
 
+#: libyaml's safe loader when available (about 8x faster), else the pure-Python one.
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -424,7 +427,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         raise ScenarioError(str(p), [Problem("(file)", "file not found",
                                              "check the path; examples are in data/scenarios/")])
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_YamlLoader)  # noqa: S506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"

@@ -258,7 +258,11 @@ def breakeven(sc: Scenario, touchpoint: str, tolerance: float = 1e-4) -> Breakev
     common = dict(touchpoint=touchpoint, metric=tp.metric, today=today,
                   planned_target=tp.lever.target, npv_at_planned=planned)
     if npv_at(today) >= 0:
-        return Breakeven(target=today, reason="pays back with no improvement at all", **common)
+        others = any(o.lever.target != o.lever.today
+                     for k, o in sc.touchpoints.items() if k != touchpoint)
+        reason = ("pays back even with this lever left where it is (the other levers carry it)"
+                  if others else "pays back with no improvement at all")
+        return Breakeven(target=today, reason=reason, **common)
     if npv_at(best) < 0:
         return Breakeven(target=None, reason=f"does not pay back within "
                          f"{sc.finance.horizon_months} months even at {best} {tp.unit}",

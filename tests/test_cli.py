@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import yaml
-from conftest import LEAD  # noqa: I001
 from typer.testing import CliRunner
 
 from cxroi.cli import app
@@ -14,6 +13,7 @@ from cxroi.pitch import headline, pitch
 from cxroi.scenario import load_scenario
 from cxroi.uncertainty import simulate
 
+LEAD = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "complaints-30-to-1.yaml"
 runner = CliRunner()
 
 

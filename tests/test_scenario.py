@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SCENARIOS  # noqa: I001
 
 from cxroi.errors import ScenarioError
 from cxroi.scenario import (
@@ -17,6 +16,7 @@ from cxroi.scenario import (
     scenario_to_yaml,
 )
 
+SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 EXAMPLES = sorted(SCENARIOS.glob("*.yaml"))
 
 

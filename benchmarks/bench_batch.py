@@ -1,0 +1,122 @@
+"""Benchmark: a 50-run batch to HTML reports vs the naive chain.
+
+The naive chain is what an analyst would script by hand, per run and one after another::
+
+    papermill notebooks/02-business-case.ipynb out.ipynb -p scenario <file>
+    jupyter nbconvert --to html --no-input out.ipynb
+
+It starts two Python processes and a kernel per run, so it is measured on a few runs
+(``--naive-runs``, default 3) and extrapolated linearly to the batch size (its per-run
+cost does not depend on the run). The batch is measured in full, from a cold start (new
+worker processes and kernels) with an empty reports folder.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_batch.py            # 50 runs, 3 naive runs
+    .venv/bin/python benchmarks/bench_batch.py --runs 20 --naive-runs 2 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SCENARIOS = ["complaints-30-to-1", "fcr-60-to-80", "order-simplification", "cx-programme"]
+
+
+def make_spec(folder: Path, runs: int) -> Path:
+    """A batch of ``runs`` runs: the example initiatives × two segments × cost variants."""
+    inits = [{"path": str(ROOT / "data/scenarios" / f"{s}.yaml"), "name": s} for s in SCENARIOS]
+    inits.append({"path": str(ROOT / "data/scenarios/complaints-30-to-1.yaml"),
+                  "name": "complaints-copy"})
+    per = len(inits) * 2
+    n_var = -(-runs // per)
+    variants = {f"cost-x{1 + 0.1 * i:.1f}": {"costs.one_off": {"times": 1 + 0.1 * i}}
+                for i in range(n_var)}
+    spec = {"name": f"benchmark batch ({runs} runs)", "initiatives": inits,
+            "segments": ["all", "Enterprise"], "variants": variants}
+    path = folder / "bench.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def naive(folder: Path, n: int) -> list[float]:
+    """Seconds per run of papermill CLI + nbconvert CLI, sequentially."""
+    nb = ROOT / "notebooks/02-business-case.ipynb"
+    times = []
+    for i in range(n):
+        scen = ROOT / "data/scenarios" / f"{SCENARIOS[i % len(SCENARIOS)]}.yaml"
+        out = folder / f"naive-{i}.ipynb"
+        t0 = time.perf_counter()
+        subprocess.run([str(BIN / "papermill"), str(nb), str(out), "-p", "scenario", str(scen),
+                        "--cwd", str(nb.parent), "--no-progress-bar", "--log-level", "ERROR"],
+                       check=True, capture_output=True)
+        subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input",
+                        str(out)], check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+        print(f"  naive run {i + 1}/{n}: {times[-1]:.1f} s", flush=True)
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--naive-runs", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args()
+
+    from cxroi.batch import run_batch
+
+    with tempfile.TemporaryDirectory(prefix="cxroi-bench-") as tmp:
+        folder = Path(tmp)
+        print(f"naive chain on {args.naive_runs} runs (papermill CLI + nbconvert CLI):")
+        nt = naive(folder, args.naive_runs)
+        naive_per_run = sum(nt) / len(nt)
+
+        spec = make_spec(folder, args.runs)
+        out = folder / "reports"
+        shutil.rmtree(out, ignore_errors=True)
+        print(f"cxroi batch, {args.runs} runs, workers={args.workers or os.cpu_count()}:")
+        t0 = time.perf_counter()
+        res = run_batch(spec, out, workers=args.workers, progress=True)
+        batch_s = time.perf_counter() - t0
+        n = len(res.runs)
+        sizes = [r.report.stat().st_size for r in res.runs if r.report]
+        run_s = [r.seconds for r in res.rendered]
+        t1 = time.perf_counter()
+        again = run_batch(spec, out, workers=args.workers, progress=False)
+        rerun_s = time.perf_counter() - t1
+
+    naive_total = naive_per_run * n
+    figures = {
+        "runs": n, "failed": res.n_failed, "cores": os.cpu_count(),
+        "naive_seconds_per_run": round(naive_per_run, 2),
+        "naive_seconds_extrapolated": round(naive_total, 1),
+        "batch_seconds": round(batch_s, 1),
+        "batch_seconds_per_run_wall": round(batch_s / n, 3),
+        "worker_seconds_per_run_mean": round(sum(run_s) / max(len(run_s), 1), 3),
+        "speedup": round(naive_total / batch_s, 1),
+        "rerun_unchanged_seconds": round(rerun_s, 2),
+        "rerun_skipped": len(again.skipped),
+        "report_kb_mean": round(sum(sizes) / max(len(sizes), 1) / 1024, 1),
+        "report_kb_max": round(max(sizes, default=0) / 1024, 1),
+    }
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

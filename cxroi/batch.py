@@ -1,0 +1,797 @@
+"""Batches of business cases: initiatives × segments × variants, in parallel, cached.
+
+A batch is a YAML file (or a folder of scenario files, or one scenario file)::
+
+    name: Demo batch
+    initiatives:                       # scenario files, relative to this file
+      - data/scenarios/complaints-30-to-1.yaml
+      - {path: data/scenarios/fcr-60-to-80.yaml, name: fcr}
+    segments: [all, Enterprise, SMB]   # optional; `all` = the whole scenario
+    segment_costs: allocate            # allocate (by revenue share, default) | full
+    variants:                          # optional; each a set of overrides
+      base: {}
+      slow-ramp: {touchpoints.*.lever.ramp_months: 12}
+      dearer: {costs.one_off: {times: 1.5}}
+    draws: 2000                        # optional: simulation settings for every run
+    seed: 7
+    data_fingerprint: null
+    timeout: 600                       # seconds per notebook cell
+
+Each run executes ``notebooks/02-business-case.ipynb`` (the notebook the report renders
+from) through :func:`cxroi.report.execute_report`.
+
+Speed: a kernel start and the imports of pandas / altair / vl-convert cost seconds, the
+notebook itself under one. Every worker process keeps **one long-lived kernel**
+(:class:`cxroi.nbrun.KernelRunner`) and executes run after run on it (the namespace is
+reset in between), so the start-up is paid once per worker, not once per run.
+
+Safety: every file is written to a temporary file and renamed; the run's manifest is
+written last, so a run killed midway has no manifest and is redone next time. A run is
+skipped when its content hash (resolved scenario, notebook, cxroi version and code,
+parameters) matches its manifest and its report exists.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import os
+import re
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+import cxroi
+from cxroi.errors import BatchError, CxroiError
+from cxroi.report import (
+    business_case_notebook,
+    execute_report,
+    notebooks_dir,
+    render_index,
+    write_atomic,
+)
+from cxroi.scenario import scenario_from_dict, scenario_to_yaml
+
+SPEC_KEYS = {"name", "initiatives", "segments", "segment_costs", "variants", "draws", "seed",
+             "data_fingerprint", "timeout", "notebook"}
+#: Summary columns taken from each run's metrics into the results table.
+TABLE_QUANTILES = ("p10", "p50", "p90", "mean")
+
+
+# --------------------------------------------------------------------------------------
+# The plan
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a batch, resolved and hashed before anything executes.
+
+    ``scenario_yaml`` is ``None`` and ``error`` says why when the run cannot be built
+    (a broken scenario file, an override that does not apply).
+    """
+
+    run_id: str
+    initiative: str
+    segment: str
+    variant: str
+    source: str
+    scenario_yaml: str | None
+    scenario_name: str
+    currency: str
+    key: str
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    """What happened to one run.
+
+    Attributes
+    ----------
+    status : {"ok", "skipped", "failed"}
+        ``skipped``: inputs unchanged since a successful run, report kept.
+    error : str or None
+        The message of a failed run.
+    report, notebook, log : Path or None
+        The run's files (report only when it succeeded).
+    results : dict
+        Headline numbers (``cxroi run --json`` shape) of a successful run.
+    """
+
+    run: PlannedRun
+    status: str
+    error: str | None = None
+    report: Path | None = None
+    notebook: Path | None = None
+    log: Path | None = None
+    seconds: float = 0.0
+    worker: str = ""
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    def row(self, out_dir: Path) -> dict[str, Any]:
+        """A flat row for the index and the results table."""
+        r = self.run
+        row: dict[str, Any] = {
+            "run_id": r.run_id, "scenario": r.scenario_name, "initiative": r.initiative,
+            "segment": r.segment, "variant": r.variant, "source": r.source,
+            "status": self.status, "error": self.error, "currency": r.currency,
+            "report": self.report.relative_to(out_dir).as_posix() if self.report else None,
+            "notebook": self.notebook.relative_to(out_dir).as_posix() if self.notebook
+            else None,
+            "log": self.log.relative_to(out_dir).as_posix() if self.log else None,
+            "seconds": self.seconds, "worker": self.worker, "key": r.key,
+            "prob_npv_negative": self.results.get("prob_npv_negative"),
+        }
+        for metric, vals in self.results.get("metrics", {}).items():
+            for q in TABLE_QUANTILES:
+                row[f"{metric}_{q}"] = vals.get(q)
+        return row
+
+
+@dataclass
+class BatchResult:
+    """The outcome of :func:`run_batch`.
+
+    Attributes
+    ----------
+    runs : list of RunResult
+        In plan order.
+    out_dir : Path
+    index : Path
+        ``out_dir/index.html``.
+    table : Path
+        ``out_dir/results.parquet`` (one row per run).
+    seconds : float
+        Wall time of the whole batch.
+    """
+
+    runs: list[RunResult]
+    out_dir: Path
+    index: Path
+    table: Path
+    seconds: float
+
+    @property
+    def failed(self) -> list[RunResult]:
+        return [r for r in self.runs if r.status == "failed"]
+
+    @property
+    def skipped(self) -> list[RunResult]:
+        return [r for r in self.runs if r.status == "skipped"]
+
+    @property
+    def rendered(self) -> list[RunResult]:
+        return [r for r in self.runs if r.status == "ok"]
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.failed)
+
+    @property
+    def ok(self) -> bool:
+        """True when no run failed (the CLI exits non-zero otherwise)."""
+        return not self.failed
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """One row per run (the same table as ``results.parquet``)."""
+        return pd.DataFrame([r.row(self.out_dir) for r in self.runs])
+
+    def summary(self) -> str:
+        """``12 runs: 9 rendered, 2 unchanged, 1 failed in 14.2 s; index: ...``."""
+        text = (f"{len(self.runs)} runs: {len(self.rendered)} rendered, "
+                f"{len(self.skipped)} unchanged (skipped), {self.n_failed} failed "
+                f"in {self.seconds:.1f} s. Index: {self.index}")
+        for r in self.failed:
+            text += f"\n  FAILED {r.run_id}: {r.error}"
+        return text
+
+
+def slug(text: str) -> str:
+    """File-name-safe id: lower case, ``a-z0-9`` and dashes."""
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return s[:80] or "run"
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 over cxroi's own source and resources: a code change redoes every run."""
+    h = hashlib.sha256(cxroi.__version__.encode())
+    root = resources.files("cxroi")
+    for p in sorted(Path(str(root)).rglob("*")):
+        if p.is_file() and p.suffix in {".py", ".yaml", ".j2", ".css"} and \
+                "__pycache__" not in p.parts:
+            h.update(p.relative_to(Path(str(root))).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _content_key(scenario_yaml: str, notebook_text: str, params: dict[str, Any]) -> str:
+    h = hashlib.sha256()
+    for part in (scenario_yaml, notebook_text, cxroi.__version__, code_fingerprint(),
+                 json.dumps(params, sort_keys=True)):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise BatchError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)}). "
+                         "Fix: check indentation and colons") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BatchError(f"{path}: cannot read the file ({exc}). Fix: check the path") from None
+
+
+def _is_scenario(data: Any) -> bool:
+    return isinstance(data, dict) and "touchpoints" in data and "segments" in data
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """A parsed batch file: what to run and with which settings."""
+
+    name: str
+    initiatives: list[tuple[str, Path]]
+    segments: list[str]
+    variants: dict[str, dict[str, Any]]
+    segment_costs: str = "allocate"
+    draws: int | None = None
+    seed: int | None = None
+    data_fingerprint: str | None = None
+    timeout: int = 600
+    notebook: Path | None = None
+
+
+def load_spec(spec: Path) -> BatchSpec:
+    """Read a batch file, a folder of scenario files or one scenario file.
+
+    Raises
+    ------
+    BatchError
+        Naming the file, the key and the fix.
+    """
+    spec = Path(spec)
+    if spec.is_dir():
+        files = sorted([*spec.glob("*.yaml"), *spec.glob("*.yml")])
+        if not files:
+            raise BatchError(f"{spec}: no scenario files (*.yaml) in this folder. Fix: point "
+                             "at a folder of scenarios, e.g. data/scenarios, or a batch file")
+        return BatchSpec(name=f"cxroi batch: {spec.name}",
+                         initiatives=[(f.stem, f) for f in files], segments=["all"],
+                         variants={"base": {}})
+    if not spec.is_file():
+        raise BatchError(f"{spec}: no such batch file or folder. Fix: give a batch YAML, a "
+                         "folder of scenario files or a scenario file")
+    data = _read_yaml(spec)
+    if _is_scenario(data):
+        return BatchSpec(name=f"cxroi batch: {spec.stem}", initiatives=[(spec.stem, spec)],
+                         segments=["all"], variants={"base": {}})
+    if not isinstance(data, dict):
+        raise BatchError(f"{spec}: a batch file is a mapping with an `initiatives` list. "
+                         "Fix: see docs/batch.md")
+    unknown = set(data) - SPEC_KEYS
+    for k in sorted(unknown):
+        close = difflib.get_close_matches(k, sorted(SPEC_KEYS), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(sorted(SPEC_KEYS))}"
+        raise BatchError(f"{spec}: unknown key '{k}'. Fix: {hint}")
+    inits = data.get("initiatives")
+    if not isinstance(inits, list) or not inits:
+        raise BatchError(f"{spec}: `initiatives` must be a non-empty list of scenario files. "
+                         "Fix: add `initiatives: [data/scenarios/complaints-30-to-1.yaml]`")
+    base = spec.parent
+    initiatives: list[tuple[str, Path]] = []
+    for i, item in enumerate(inits):
+        if isinstance(item, str):
+            path, name = item, None
+        elif isinstance(item, dict) and isinstance(item.get("path"), str):
+            path, name = item["path"], item.get("name")
+        else:
+            raise BatchError(f"{spec}: initiatives[{i}] must be a file path or "
+                             "{path: ..., name: ...}. Fix: write the scenario file's path")
+        p = Path(path)
+        p = p if p.is_absolute() else base / p
+        if p.is_dir():
+            initiatives += [(f.stem, f) for f in sorted(p.glob("*.yaml"))]
+        else:
+            initiatives.append((str(name) if name else p.stem, p))
+    segments = data.get("segments") or ["all"]
+    if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
+        raise BatchError(f"{spec}: `segments` must be a list of segment names (or `all`). "
+                         "Fix: e.g. `segments: [all, Enterprise]`")
+    variants = data.get("variants") or {"base": {}}
+    if isinstance(variants, list):  # list of names -> no overrides
+        variants = {str(v): {} for v in variants}
+    if not isinstance(variants, dict) or not all(isinstance(v, dict | type(None))
+                                                 for v in variants.values()):
+        raise BatchError(f"{spec}: `variants` must map a variant name to overrides "
+                         "(`key.path: value`). Fix: e.g. `variants: {base: {}, dear: "
+                         "{costs.one_off: 500000}}`")
+    seg_costs = data.get("segment_costs", "allocate")
+    if seg_costs not in {"allocate", "full"}:
+        raise BatchError(f"{spec}: segment_costs must be 'allocate' or 'full' "
+                         f"(got {seg_costs!r}). Fix: use allocate to share costs by revenue")
+    for key in ("draws", "seed", "timeout"):
+        v = data.get(key)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1
+                              and key != "seed"):
+            raise BatchError(f"{spec}: `{key}` must be a whole number (got {v!r}). "
+                             "Fix: e.g. `draws: 2000`")
+    nb = data.get("notebook")
+    return BatchSpec(
+        name=str(data.get("name") or f"cxroi batch: {spec.stem}"), initiatives=initiatives,
+        segments=[str(s) for s in segments],
+        variants={str(k): dict(v or {}) for k, v in variants.items()}, segment_costs=seg_costs,
+        draws=data.get("draws"), seed=data.get("seed"),
+        data_fingerprint=data.get("data_fingerprint"), timeout=int(data.get("timeout") or 600),
+        notebook=(base / nb) if isinstance(nb, str) else None)
+
+
+def _walk(node: Any, parts: list[str], where: str) -> Iterator[tuple[Any, Any]]:
+    """(container, key) pairs addressed by a dotted path; ``*`` matches every key; list
+    items can be addressed by index or by their ``name``."""
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, dict):
+        keys = list(node) if head == "*" else [head]
+        for k in keys:
+            if k not in node:
+                close = difflib.get_close_matches(k, [str(x) for x in node], n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise KeyError(f"'{where}': no key '{k}'{hint}")
+            if rest:
+                yield from _walk(node[k], rest, where)
+            else:
+                yield node, k
+    elif isinstance(node, list):
+        if head == "*":
+            idx = list(range(len(node)))
+        elif head.isdigit() and int(head) < len(node):
+            idx = [int(head)]
+        else:
+            idx = [i for i, item in enumerate(node)
+                   if isinstance(item, dict) and item.get("name") == head]
+            if not idx:
+                raise KeyError(f"'{where}': no item named '{head}'")
+        for i in idx:
+            if rest:
+                yield from _walk(node[i], rest, where)
+            else:
+                yield node, i
+    else:
+        raise KeyError(f"'{where}': cannot go into a {type(node).__name__} at '{head}'")
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a scenario mapping with ``key.path: value`` overrides applied.
+
+    A value may be a number or text (replaces), ``{times: k}`` (multiplies) or
+    ``{plus: k}`` (adds). ``*`` in a path matches every key or list item; segments can be
+    named (``segments.Enterprise.churn``).
+
+    Raises
+    ------
+    KeyError
+        With a message naming the path that does not apply.
+    """
+    out = copy.deepcopy(data)
+    for path, value in overrides.items():
+        for container, key in _walk(out, str(path).split("."), str(path)):
+            if isinstance(value, dict) and set(value) <= {"times", "plus"} and value:
+                cur = container[key]
+                if not isinstance(cur, int | float):
+                    raise KeyError(f"'{path}': {cur!r} is not a number to scale")
+                cur = cur * float(value.get("times", 1.0)) + float(value.get("plus", 0.0))
+                container[key] = cur
+            else:
+                container[key] = copy.deepcopy(value)
+    return out
+
+
+def _select_segment(data: dict[str, Any], segment: str, costs: str) -> dict[str, Any]:
+    segs = data.get("segments") or []
+    names = [s.get("name") for s in segs if isinstance(s, dict)]
+    if segment not in names:
+        close = difflib.get_close_matches(segment, [str(n) for n in names], n=1)
+        raise KeyError(f"segment '{segment}' is not in the scenario (segments: "
+                       f"{', '.join(map(str, names))})"
+                       + (f"; did you mean '{close[0]}'?" if close else ""))
+    out = copy.deepcopy(data)
+    keep = [s for s in out["segments"] if s.get("name") == segment]
+    if costs == "allocate":
+        def revenue(s: dict[str, Any]) -> float:
+            return float(s.get("accounts", 0)) * float(s.get("arpa", 0))
+
+        total = sum(revenue(s) for s in segs) or 1.0
+        share = revenue(keep[0]) / total
+        c = dict(out.get("costs") or {})
+        for k in ("one_off", "running_per_year"):
+            if k in c and isinstance(c[k], int | float):
+                c[k] = c[k] * share
+        out["costs"] = c
+    out["segments"] = keep
+    out["name"] = f"{out.get('name', 'scenario')} — {segment}"
+    return out
+
+
+def plan(spec: BatchSpec, notebook_text: str) -> list[PlannedRun]:
+    """Resolve every initiative × segment × variant to a scenario and a content hash.
+
+    A run whose scenario cannot be built is planned with its ``error`` (it will be
+    reported as failed; the others still run).
+    """
+    params = {"draws": spec.draws, "seed": spec.seed, "data_fingerprint": spec.data_fingerprint}
+    runs: list[PlannedRun] = []
+    used: set[str] = set()
+    for init_name, path in spec.initiatives:
+        raw: Any = None
+        load_error = None
+        try:
+            raw = _read_yaml(path) if path.is_file() else None
+            if raw is None:
+                load_error = f"{path}: scenario file not found or empty. Fix: check the path"
+        except BatchError as exc:
+            load_error = str(exc)
+        for segment in spec.segments:
+            for variant, overrides in spec.variants.items():
+                parts = [init_name]
+                if segment != "all":
+                    parts.append(segment)
+                if len(spec.variants) > 1 or variant != "base":
+                    parts.append(variant)
+                run_id = "__".join(slug(p) for p in parts)
+                n = 2
+                while run_id in used:
+                    run_id = f"{'__'.join(slug(p) for p in parts)}-{n}"
+                    n += 1
+                used.add(run_id)
+                error, text, name, cur = load_error, None, init_name, "USD"
+                if error is None:
+                    try:
+                        data = raw
+                        if segment != "all":
+                            data = _select_segment(data, segment, spec.segment_costs)
+                        data = apply_overrides(data, overrides)
+                        sc = scenario_from_dict(data, str(path))
+                        text, name, cur = scenario_to_yaml(sc), sc.name, sc.currency
+                    except KeyError as exc:
+                        error = (f"{path}: variant '{variant}', segment '{segment}': "
+                                 f"{exc.args[0]}. Fix: correct the batch file's overrides or "
+                                 f"segments")
+                    except CxroiError as exc:
+                        error = str(exc)
+                        if variant != "base" or segment != "all":
+                            error += f"\n  (variant '{variant}', segment '{segment}')"
+                    except (TypeError, AttributeError) as exc:
+                        error = (f"{path}: the scenario is not a mapping of keys ({exc}). Fix: "
+                                 "start from one of data/scenarios/*.yaml")
+                key = _content_key(text or f"ERROR {error}", notebook_text, params)
+                runs.append(PlannedRun(run_id, init_name, segment, variant, str(path), text,
+                                       name, cur, key, error))
+    return runs
+
+
+# --------------------------------------------------------------------------------------
+# Executing one run (in a worker process or a Dask worker)
+# --------------------------------------------------------------------------------------
+
+
+def execute_task(task: dict[str, Any]) -> dict[str, Any]:
+    """Execute one run on this worker's long-lived kernel; return its outputs.
+
+    Runs in a pool worker process or on a Dask worker. It never raises for a failing
+    notebook; the files are written by the caller (so a remote worker needs no shared
+    folder).
+    """
+    import nbformat
+
+    t0 = time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    with tempfile.TemporaryDirectory(prefix="cxroi-run-") as tmp:
+        path = Path(task["scenario_path"])
+        if not path.is_file():  # a remote worker without the batch's folder
+            path = Path(tmp) / "scenario.yaml"
+            path.write_text(task["scenario_yaml"], encoding="utf-8")
+        cwd = task.get("cwd")
+        if not cwd or not Path(cwd).is_dir():
+            cwd = tmp
+        try:
+            nb = nbformat.reads(task["notebook"], as_version=4)
+            run = execute_report(path, task.get("draws"), task.get("seed"),
+                                 task.get("data_fingerprint"), notebook=nb, cwd=cwd,
+                                 timeout=task.get("timeout"))
+        except Exception as exc:  # noqa: BLE001 - reported as the run's error
+            return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                    "html": None, "notebook": None, "results": None,
+                    "log": f"worker {worker}: {type(exc).__name__}: {exc}\n",
+                    "seconds": time.perf_counter() - t0, "worker": worker}
+    return {"status": "failed" if run.error else "ok", "error": run.error, "html": run.html,
+            "notebook": nbformat.writes(run.nb), "results": run.results,
+            "log": f"worker {worker}\n{run.log}", "seconds": time.perf_counter() - t0,
+            "worker": worker}
+
+
+# --------------------------------------------------------------------------------------
+# Files of a run
+# --------------------------------------------------------------------------------------
+
+
+def _paths(out_dir: Path, run_id: str) -> dict[str, Path]:
+    d = out_dir / "runs" / run_id
+    return {"dir": d, "report": out_dir / f"{run_id}.html", "notebook": d / "business-case.ipynb",
+            "log": d / "run.log", "scenario": d / "scenario.yaml", "manifest": d / "manifest.json"}
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _cached(out_dir: Path, run: PlannedRun) -> RunResult | None:
+    """The previous successful result of ``run`` when its inputs are unchanged."""
+    p = _paths(out_dir, run.run_id)
+    m = _read_manifest(p["manifest"])
+    if not m or m.get("key") != run.key or m.get("status") != "ok" or \
+            not p["report"].is_file():
+        return None
+    digest = hashlib.sha256(p["report"].read_bytes()).hexdigest()
+    if digest != m.get("report_sha256"):
+        return None  # the report was changed or is not the one this manifest vouches for
+    return RunResult(run, "skipped", report=p["report"], notebook=p["notebook"], log=p["log"],
+                     seconds=0.0, worker=m.get("worker", ""), results=m.get("results") or {})
+
+
+def _store(out_dir: Path, run: PlannedRun, out: dict[str, Any]) -> RunResult:
+    """Write a finished run's files (each atomically; the manifest last)."""
+    p = _paths(out_dir, run.run_id)
+    if out.get("notebook"):
+        write_atomic(p["notebook"], out["notebook"])
+    write_atomic(p["log"], out.get("log") or "")
+    status = out["status"]
+    report = None
+    if status == "ok" and out.get("html"):
+        write_atomic(p["report"], out["html"])
+        report = p["report"]
+    else:
+        status = "failed"
+        p["report"].unlink(missing_ok=True)  # never leave a stale report for changed inputs
+    manifest = {
+        "run_id": run.run_id, "key": run.key, "status": status, "error": out.get("error"),
+        "report": p["report"].name if report else None,
+        "report_sha256": hashlib.sha256(out["html"].encode("utf-8")).hexdigest()
+        if report else None,
+        "seconds": out.get("seconds"), "worker": out.get("worker"),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "cxroi_version": cxroi.__version__,
+        "results": out.get("results"),
+    }
+    write_atomic(p["manifest"], json.dumps(manifest, indent=1, allow_nan=False, default=str))
+    return RunResult(run, status, out.get("error"), report,
+                     p["notebook"] if out.get("notebook") else None, p["log"],
+                     float(out.get("seconds") or 0.0), out.get("worker", ""),
+                     out.get("results") or {})
+
+
+def _clean_stale_temps(out_dir: Path) -> int:
+    """Remove temporary files left by a killed batch (never complete files)."""
+    n = 0
+    for pattern in (".*.tmp", "runs/*/.*.tmp"):
+        for f in out_dir.glob(pattern):
+            f.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+# --------------------------------------------------------------------------------------
+# Executors
+# --------------------------------------------------------------------------------------
+
+
+def _run_local(tasks: list[dict[str, Any]], workers: int,
+               on_done: Callable[[int, dict[str, Any]], None]) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = mp.get_context("spawn")  # no fork of a process holding threads and sockets
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    try:
+        pending = {pool.submit(execute_task, t): i for i, t in enumerate(tasks)}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = pending.pop(fut)
+                try:
+                    out = fut.result()
+                except BrokenProcessPool:
+                    out = {"status": "failed", "error": "the worker process died (out of "
+                           "memory or killed); rerun the batch to redo this run",
+                           "log": "worker process died\n"}
+                except Exception as exc:  # noqa: BLE001
+                    out = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                           "log": f"{exc}\n"}
+                on_done(i, out)
+    except BaseException:
+        # Ctrl-C or a write error: drop the queued runs instead of finishing them
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_dask(tasks: list[dict[str, Any]], scheduler: str,
+              on_done: Callable[[int, dict[str, Any]], None]) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:  # pragma: no cover - dask[distributed] is a dependency
+        raise BatchError("--scheduler needs dask[distributed]. Fix: pip install "
+                         "'dask[distributed]'") from None
+    try:
+        client = Client(scheduler, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise BatchError(f"cannot reach the Dask scheduler at {scheduler} ({exc}). Fix: start "
+                         "one (`dask scheduler` and `dask worker <address>`) or drop "
+                         "--scheduler to run on this machine") from None
+    try:
+        futures = {client.submit(execute_task, t, key=f"cxroi-{t['run_id']}-{t['key'][:10]}",
+                                 pure=False): i for i, t in enumerate(tasks)}
+        for fut in as_completed(list(futures), loop=client.loop):
+            i = futures[fut]
+            try:
+                out = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a worker crash is the run's error
+                out = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                       "log": f"dask: {exc}\n"}
+            on_done(i, out)
+    finally:
+        client.close()
+
+
+# --------------------------------------------------------------------------------------
+# The batch
+# --------------------------------------------------------------------------------------
+
+
+def run_batch(spec: Path, out_dir: Path = Path("reports"), workers: int | None = None,
+              scheduler: str | None = None, force: bool = False,
+              progress: bool = True) -> BatchResult:
+    """Run a batch of business cases and write their reports, an index and a results table.
+
+    Parameters
+    ----------
+    spec : Path
+        A batch YAML file, a folder of scenario files or one scenario file.
+    out_dir : Path
+        Where reports go: ``<run>.html``, ``runs/<run>/`` (executed notebook, log,
+        resolved scenario, manifest), ``index.html`` and ``results.parquet``.
+    workers : int, optional
+        Parallel worker processes, each with its own long-lived kernel (default: one per
+        core, at most one per run to do).
+    scheduler : str, optional
+        ``tcp://host:port`` of an existing Dask distributed scheduler; runs go to its
+        workers (which need cxroi installed; files are written here).
+    force : bool
+        Redo every run even when its inputs are unchanged.
+    progress : bool
+        Show a progress bar (done / failed / left, elapsed, ETA) on stderr.
+
+    Returns
+    -------
+    BatchResult
+        ``.ok`` is False when any run failed; ``.failed`` lists them with their errors.
+
+    Raises
+    ------
+    BatchError
+        The batch file itself cannot be used (unreadable, unknown keys, no initiatives).
+    """
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    bspec = load_spec(Path(spec))
+    nb_path = bspec.notebook or business_case_notebook()
+    try:
+        notebook_text = nb_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BatchError(f"{nb_path}: cannot read the notebook ({exc}). Fix: check the "
+                         "`notebook` key of the batch file") from None
+    runs = plan(bspec, notebook_text)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"{out_dir}: cannot create the reports folder ({exc}). Fix: choose "
+                         "a folder you can write to") from None
+    _clean_stale_temps(out_dir)
+
+    results: list[RunResult | None] = [None] * len(runs)
+    todo: list[int] = []
+    for i, r in enumerate(runs):
+        cached = None if force or r.error else _cached(out_dir, r)
+        if cached is not None:
+            results[i] = cached
+        elif r.error:
+            results[i] = _store(out_dir, r, {"status": "failed", "error": r.error,
+                                             "log": f"not run: the scenario could not be "
+                                                    f"built\n{r.error}\n"})
+        else:
+            todo.append(i)
+
+    cwd = str(nb_path.parent.resolve()) if nb_path.parent.is_dir() else str(notebooks_dir())
+    tasks = []
+    for i in todo:
+        r = runs[i]
+        p = _paths(out_dir, r.run_id)
+        write_atomic(p["scenario"], r.scenario_yaml or "")
+        tasks.append({"run_id": r.run_id, "key": r.key, "scenario_path": str(p["scenario"].resolve()),
+                      "scenario_yaml": r.scenario_yaml, "notebook": notebook_text, "cwd": cwd,
+                      "draws": bspec.draws, "seed": bspec.seed,
+                      "data_fingerprint": bspec.data_fingerprint, "timeout": bspec.timeout})
+
+    n_skipped = sum(1 for r in results if r is not None and r.status == "skipped")
+    n_failed = sum(1 for r in results if r is not None and r.status == "failed")
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), unit="run", desc=f"cxroi batch ({n_skipped} unchanged)",
+                   dynamic_ncols=True)
+    counts = {"done": 0, "failed": n_failed}
+
+    def on_done(k: int, out: dict[str, Any]) -> None:
+        i = todo[k]
+        res = _store(out_dir, runs[i], out)
+        results[i] = res
+        counts["done"] += 1
+        if res.status == "failed":
+            counts["failed"] += 1
+        if bar is not None:
+            bar.set_postfix_str(f"done {counts['done']}, failed {counts['failed']}, "
+                                f"left {len(tasks) - counts['done']}", refresh=False)
+            bar.update(1)
+
+    try:
+        if tasks:
+            if scheduler:
+                _run_dask(tasks, scheduler, on_done)
+            else:
+                n = workers or os.cpu_count() or 1
+                _run_local(tasks, max(1, min(n, len(tasks))), on_done)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    final = [r if r is not None else RunResult(runs[i], "failed", "not run (interrupted)")
+             for i, r in enumerate(results)]
+    frame = pd.DataFrame([r.row(out_dir) for r in final])
+    table = out_dir / "results.parquet"
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".results.parquet.", suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, table)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    index = render_index(frame, out_dir, title=bspec.name)
+    return BatchResult(final, out_dir, index, table, time.perf_counter() - t0)

@@ -1,0 +1,467 @@
+"""The demo company: a B2B firm generated from KNOWN parameters by the flywheel's own mechanism.
+
+:func:`generate_demo` simulates accounts, complaints (tickets), surveys and orders month by
+month from a :class:`DemoTruth`. Because the truth is known, calibration can be checked: the
+fitted links' 95% intervals must contain the true values (``tests/test_calibrate.py``).
+
+The mechanism is exactly the one the flywheel model (``cxroi.model``) assumes.
+
+* Complaint *j* of account *i* takes :math:`T_j` days to resolve,
+  :math:`\\ln T_j \\sim N(\\ln T_0, \\sigma_T^2)`; it ends with a positive emotional outcome
+  with probability
+
+  .. math:: p(T) = \\sigma\\big(\\operatorname{logit} p_0 + \\ln(\\mathrm{OR})\\,
+            (\\log_2 T - \\log_2 T_0)\\big)
+
+  (``positive_share_today`` :math:`p_0` at :math:`T_0` = ``today_days``, ``odds_ratio``
+  per doubling).
+* In the month *t* a complaint is resolved, each negative outcome adds ``churn_gap`` to the
+  account's churn probability and each positive outcome adds ``expansion_gap`` to its
+  probability of expanding:
+
+  .. math:: P(\\text{leave in } t) = h_s\\,\\phi_i + g_c\\,\\mathrm{NEG}_{it},\\qquad
+            P(\\text{expand in } t) = e_s\\,\\psi_i + g_e\\,\\mathrm{POS}_{it}
+
+  with :math:`h_s = 1-(1-\\text{churn}_s)^{1/12}`, :math:`e_s` likewise from the annual
+  expansion rate, and :math:`\\phi_i = e^{-\\beta_c z_i - \\beta_c^2/2}`,
+  :math:`\\psi_i = e^{\\beta_e z_i - \\beta_e^2/2}` mean-one multipliers of a latent account
+  *health* :math:`z_i \\sim N(0,1)` that also moves relationship-survey answers (NPS,
+  confidence, frustration) and how often the account orders services (behaviour from
+  which the survey gap can be filled). Health is independent of complaints, so it does not confound
+  the complaint links.
+* A negative outcome adds :math:`\\text{Poisson}(\\text{repeat\\_contacts})` contacts.
+* After-complaint surveys: an outcome is *positive* exactly when the respondent rates
+  ``confident`` above ``frustrated`` (the default rule of calibration); NPS and CSAT come from
+  ordered-normal latents whose category means differ by ``nps_gap`` and ``csat_gap``
+  between positive and negative outcomes. The other six emotions are noise.
+* Response (~7%) depends on the experience: after-complaint surveys on
+  :math:`|z|` and the sign of :math:`z = \\log_2(T/T_0)` (extreme and fast experiences answer
+  more), relationship surveys on health (extreme and happy customers answer more).
+* ``nps_informative=False`` makes every NPS answer pure noise (the "verdict is no" case).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy import optimize, special, stats
+
+from cxroi.data import EMOTIONS
+
+
+@dataclass(frozen=True)
+class SegmentTruth:
+    """One segment's true economics and complaint volume."""
+
+    name: str
+    share: float
+    arpa: float
+    churn: float
+    expansion_rate: float
+    expansion_value: float
+    complaints_per_year: float
+    contacts_per_event: float
+    nps_mean: float
+
+
+DEFAULT_SEGMENTS: tuple[SegmentTruth, ...] = (
+    SegmentTruth("Enterprise", 0.05, 90_000, 0.08, 0.25, 0.20, 1.2, 3.0, 7.8),
+    SegmentTruth("Mid-market", 0.20, 18_000, 0.12, 0.20, 0.15, 0.8, 2.5, 7.5),
+    SegmentTruth("SMB", 0.75, 3_000, 0.20, 0.12, 0.10, 0.4, 2.0, 7.3),
+)
+
+
+@dataclass(frozen=True)
+class DemoTruth:
+    """The known parameters the demo company is generated from.
+
+    Link parameters carry the names of the scenario's links (``cxroi.scenario``) so that
+    calibration can be checked against them one to one.
+    """
+
+    segments: tuple[SegmentTruth, ...] = DEFAULT_SEGMENTS
+    start: str = "2023-01-01"
+    years: int = 3
+    active_at_start: float = 0.8
+    size_sigma: float = 0.6
+    complaint_size_elasticity: float = 0.3
+    today_days: float = 30.0
+    resolution_sigma: float = 1.0
+    positive_share_today: float = 0.30
+    odds_ratio: float = 0.72
+    churn_gap: float = 0.05
+    expansion_gap: float = 0.10
+    repeat_contacts: float = 1.0
+    nps_gap: float = 40.0
+    csat_gap: float = 1.5
+    health_churn: float = 0.9
+    health_expansion: float = 0.6
+    health_nps: float = 2.0
+    health_emotion: float = 1.0
+    service_orders_per_month: float = 0.2
+    health_orders: float = 0.6
+    response_rate: float = 0.07
+    response_extreme: float = 0.6
+    response_skew: float = 0.4
+    nps_informative: bool = True
+    expansion_product: str = "expansion"
+
+    def positive_share(self, days: float | np.ndarray) -> np.ndarray:
+        """True :math:`p(T)` at resolution time(s) ``days``."""
+        z = np.log2(np.asarray(days, dtype=float) / self.today_days)
+        return _sigmoid(_logit(self.positive_share_today) + math.log(self.odds_ratio) * z)
+
+    @property
+    def true_nps_gap(self) -> float:
+        """The NPS gap the generator realises (0 when NPS is made uninformative)."""
+        return self.nps_gap if self.nps_informative else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["segments"] = [dataclasses.asdict(s) for s in self.segments]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DemoTruth:
+        d = dict(d)
+        d["segments"] = tuple(SegmentTruth(**s) for s in d.get("segments", []))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def with_complaints(self, factor: float) -> DemoTruth:
+        """A copy with every segment's complaint rate multiplied by ``factor``."""
+        segs = tuple(dataclasses.replace(s, complaints_per_year=s.complaints_per_year * factor)
+                     for s in self.segments)
+        return dataclasses.replace(self, segments=segs)
+
+
+def _sigmoid(x: np.ndarray | float) -> np.ndarray:
+    return special.expit(np.asarray(x, dtype=float))
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+# ----------------------------------------------------------------------------------------
+# Ordered-normal answer scales, shifted to realise an exact gap
+# ----------------------------------------------------------------------------------------
+
+
+def _category_probs(mu: float, sd: float, lo: int, hi: int) -> np.ndarray:
+    cuts = np.arange(lo, hi) + 0.5
+    cdf = stats.norm.cdf((cuts - mu) / sd)
+    return np.diff(np.concatenate([[0.0], cdf, [1.0]]))
+
+
+def _nps_of(mu: float, sd: float) -> float:
+    p = _category_probs(mu, sd, 0, 10)
+    return 100.0 * (p[9:].sum() - p[:7].sum())
+
+
+def _mean_of(mu: float, sd: float, lo: int, hi: int) -> float:
+    return float(_category_probs(mu, sd, lo, hi) @ np.arange(lo, hi + 1))
+
+
+def _half_shift(gap_fn: Any, target: float) -> float:
+    """Half-distance :math:`\\delta` with ``gap_fn(delta) == target`` (0 for a zero gap)."""
+    if target <= 0:
+        return 0.0
+    return float(optimize.brentq(lambda d: gap_fn(d) - target, 0.0, 20.0, xtol=1e-10))
+
+
+NPS_SD, CSAT_SD, POST_NPS_MU, POST_CSAT_MU = 2.0, 1.0, 6.5, 3.4
+
+
+def _draw_ordered(rng: np.random.Generator, mu: np.ndarray, sd: float, lo: int, hi: int) -> np.ndarray:
+    return np.clip(np.floor(mu + sd * rng.standard_normal(mu.shape) + 0.5), lo, hi)
+
+
+def _draw_post_ratings(rng: np.random.Generator, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(confident, frustrated) with ``confident > frustrated`` exactly when positive."""
+    n = len(positive)
+    a = rng.choice([1, 2, 3], size=n, p=[0.5, 0.35, 0.15])
+    pos_d = rng.choice([1, 2, 3], size=n, p=[0.3, 0.45, 0.25])
+    neg_d = rng.choice([0, 1, 2], size=n, p=[0.3, 0.4, 0.3])
+    low = rng.choice([1, 2, 3], size=n, p=[0.45, 0.35, 0.2])
+    conf = np.where(positive, np.minimum(a + pos_d, 5), low)
+    frus = np.where(positive, a, np.minimum(low + neg_d, 5))
+    return conf.astype(float), frus.astype(float)
+
+
+def _noise_ratings(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.choice([1, 2, 3, 4, 5], size=n, p=[0.15, 0.25, 0.3, 0.2, 0.1]).astype(float)
+
+
+def _response_intercept(target: float, terms: np.ndarray) -> float:
+    """Intercept c with mean(sigmoid(c + terms)) == target."""
+    return float(optimize.brentq(lambda c: _sigmoid(c + terms).mean() - target, -30, 30))
+
+
+# ----------------------------------------------------------------------------------------
+# The generator
+# ----------------------------------------------------------------------------------------
+
+
+def generate_demo(seed: int = 20261123, n_accounts: int = 5000,
+                  truth: DemoTruth | None = None) -> dict[str, pd.DataFrame]:
+    """Generate the demo company's four tables from known parameters.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the ``numpy.random.Generator``; the same seed gives the same tables.
+    n_accounts : int
+        Accounts ever seen in the window (``truth.active_at_start`` of them are customers
+        at the window's start, the rest join during it).
+    truth : DemoTruth, optional
+        The parameters; the defaults mirror ``data/scenarios/complaints-30-to-1.yaml``.
+
+    Returns
+    -------
+    dict of DataFrame
+        ``accounts``, ``tickets``, ``surveys``, ``orders`` in the data contract's columns.
+    """
+    tr = truth or DemoTruth()
+    rng = np.random.default_rng(seed)
+    M = 12 * tr.years
+    t0 = pd.Timestamp(tr.start)
+    month_starts = pd.date_range(t0, periods=M + 1, freq="MS")
+    mday = ((month_starts - t0) / pd.Timedelta(days=1)).to_numpy()  # day offset of month starts
+    window_days = mday[-1]
+
+    # --- accounts ------------------------------------------------------------------------
+    shares = np.array([s.share for s in tr.segments], dtype=float)
+    counts = np.floor(shares / shares.sum() * n_accounts).astype(int)
+    counts[np.argmax(shares)] += n_accounts - counts.sum()
+    seg = rng.permutation(np.repeat(np.arange(len(tr.segments)), counts))
+    S = lambda attr: np.array([getattr(s, attr) for s in tr.segments], dtype=float)[seg]  # noqa: E731
+    n = n_accounts
+    size = np.exp(tr.size_sigma * rng.standard_normal(n) - tr.size_sigma**2 / 2)
+    revenue = np.round(S("arpa") * size, 0)
+    health = rng.standard_normal(n)
+    initial = rng.random(n) < tr.active_at_start
+    entry = np.where(initial, 0, rng.integers(1, M, size=n))
+    start_day = np.where(initial, -rng.uniform(30, 6 * 365, size=n),
+                         mday[entry] + rng.uniform(0, 1, size=n) * (mday[entry + 1] - mday[entry]))
+    start_day = np.floor(start_day)
+
+    # --- complaints, as if every account stayed to the end -------------------------------
+    eps, s2 = tr.complaint_size_elasticity, tr.size_sigma**2
+    rate = S("complaints_per_year") * size**eps / math.exp(eps * (eps - 1) * s2 / 2)
+    from_day = np.maximum(start_day, 0.0)
+    exposure_years = (window_days - from_day) / 365.25
+    k = rng.poisson(rate * exposure_years)
+    acc = np.repeat(np.arange(n), k)
+    opened = from_day[acc] + rng.random(acc.size) * (window_days - from_day[acc])
+    days = np.clip(tr.today_days * np.exp(tr.resolution_sigma * rng.standard_normal(acc.size)),
+                   0.05, 365.0)
+    resolved = opened + days
+    positive = rng.random(acc.size) < tr.positive_share(days)
+    open_m = np.searchsorted(mday, opened, side="right") - 1
+    res_m = np.searchsorted(mday, resolved, side="right") - 1  # == M when after the window
+    in_win = res_m < M
+    cell = acc[in_win] * M + res_m[in_win]
+    NEG = np.bincount(cell, weights=(~positive[in_win]).astype(float), minlength=n * M).reshape(n, M)
+    POS = np.bincount(cell, weights=positive[in_win].astype(float), minlength=n * M).reshape(n, M)
+
+    # --- churn and expansion, month by month (vectorised over months) ---------------------
+    months = np.arange(M)
+    at_risk_from = entry[:, None] <= months[None, :]
+    h = 1 - (1 - S("churn")) ** (1 / 12)
+    phi = np.exp(-tr.health_churn * health - tr.health_churn**2 / 2)
+    p_leave = np.clip(h[:, None] * phi[:, None] + tr.churn_gap * NEG, 0, 1)
+    leave = (rng.random((n, M)) < p_leave) & at_risk_from
+    churned = leave.any(axis=1)
+    exit_m = np.where(churned, leave.argmax(axis=1), M - 1)
+    end_day = np.where(churned, mday[np.minimum(exit_m + 1, M)] - 1, np.nan)  # month's last day
+    alive = at_risk_from & (months[None, :] <= exit_m[:, None])
+    e = 1 - (1 - S("expansion_rate")) ** (1 / 12)
+    psi = np.exp(tr.health_expansion * health - tr.health_expansion**2 / 2)
+    p_exp = np.clip(e[:, None] * psi[:, None] + tr.expansion_gap * POS, 0, 1)
+    expand = (rng.random((n, M)) < p_exp) & alive
+
+    # --- tickets that exist (opened while a customer) -------------------------------------
+    keep = open_m <= exit_m[acc]
+    acc, opened, days, resolved, positive, res_m = (
+        x[keep] for x in (acc, opened, days, resolved, positive, res_m))
+    n_t = acc.size
+    base_extra = np.maximum(S("contacts_per_event")[acc] - 1, 0)
+    contacts = 1 + rng.poisson(base_extra) + np.where(positive, 0, rng.poisson(tr.repeat_contacts, n_t))
+    chan = rng.choice(np.array(["phone", "email", "chat", "portal"]), size=n_t, p=[0.4, 0.3, 0.2, 0.1])
+    cats = rng.choice(np.array(["billing", "delivery", "product quality", "service", "technical"]),
+                      size=n_t, p=[0.25, 0.2, 0.2, 0.2, 0.15])
+    resolved_known = res_m < M
+
+    # --- after-complaint surveys ----------------------------------------------------------
+    sent_mask = resolved_known & (res_m <= exit_m[acc])
+    z = np.log2(days / tr.today_days)
+    terms = tr.response_extreme * np.abs(z) - tr.response_skew * z
+    c_post = _response_intercept(tr.response_rate, terms)
+    answers = rng.random(n_t) < _sigmoid(c_post + terms)
+    d_nps = _half_shift(lambda d: _nps_of(POST_NPS_MU + d, NPS_SD) - _nps_of(POST_NPS_MU - d, NPS_SD),
+                        tr.true_nps_gap)
+    d_csat = _half_shift(lambda d: _mean_of(POST_CSAT_MU + d, CSAT_SD, 1, 5)
+                         - _mean_of(POST_CSAT_MU - d, CSAT_SD, 1, 5), tr.csat_gap)
+    sign = np.where(positive, 1.0, -1.0)
+    post_nps = _draw_ordered(rng, POST_NPS_MU + d_nps * sign, NPS_SD, 0, 10)
+    post_csat = _draw_ordered(rng, POST_CSAT_MU + d_csat * sign, CSAT_SD, 1, 5)
+    conf, frus = _draw_post_ratings(rng, positive)
+    post = {"confident": conf, "frustrated": frus}
+    post_em = {em: post.get(em, _noise_ratings(rng, n_t)) for em in EMOTIONS}
+
+    # --- relationship surveys (mid-year, to every active account) --------------------------
+    r_months = np.arange(6, M, 12)
+    ra, rm = np.nonzero(alive[:, r_months])
+    rm = r_months[rm]
+    hz = health[ra]
+    rterms = tr.response_extreme * np.abs(hz) + tr.response_skew * hz
+    c_rel = _response_intercept(tr.response_rate, rterms)
+    r_ans = rng.random(ra.size) < _sigmoid(c_rel + rterms)
+    if tr.nps_informative:
+        nps_mu = np.array([s.nps_mean for s in tr.segments])[seg[ra]] + tr.health_nps * hz
+    else:  # pure noise: not even through segment differences
+        nps_mu = np.full(ra.size, float(np.mean([s.nps_mean for s in tr.segments])))
+    r_nps = _draw_ordered(rng, nps_mu, NPS_SD, 0, 10)
+    r_csat = _draw_ordered(rng, 3.6 + 0.4 * hz, CSAT_SD, 1, 5)
+    rel_em = {em: _noise_ratings(rng, ra.size) for em in EMOTIONS}
+    rel_em["confident"] = np.clip(np.round(3 + tr.health_emotion * hz + 0.8 * rng.standard_normal(ra.size)), 1, 5)
+    rel_em["frustrated"] = np.clip(np.round(3 - tr.health_emotion * hz + 0.8 * rng.standard_normal(ra.size)), 1, 5)
+    if not tr.nps_informative:  # the same noise after complaints and in relationship surveys
+        post_nps = _draw_ordered(rng, np.full(n_t, float(nps_mu[0]) if ra.size else POST_NPS_MU),
+                                 NPS_SD, 0, 10)
+
+    # --- orders: yearly renewals and expansions -----------------------------------------
+    ea, em_ = np.nonzero(expand)
+    exp_day = mday[em_] + rng.random(ea.size) * (mday[em_ + 1] - mday[em_])
+    exp_amount = np.round(S("expansion_value")[ea] * revenue[ea] * rng.uniform(0.8, 1.2, ea.size), 2)
+    start_month_abs = np.floor(start_day / 30.4375).astype(int)
+    first_renewal = entry + np.mod(start_month_abs - entry, 12)
+    n_ren = np.maximum(0, (exit_m - first_renewal) // 12 + 1)
+    ren_a = np.repeat(np.arange(n), n_ren)
+    ren_m = first_renewal[ren_a] + 12 * (np.arange(ren_a.size) - np.repeat(np.cumsum(n_ren) - n_ren, n_ren))
+    ren_day = np.maximum(mday[ren_m], start_day[ren_a])
+
+    # service orders: how often a healthy account orders extras (behaviour that speaks)
+    lam_o = tr.service_orders_per_month * np.exp(tr.health_orders * health - tr.health_orders**2 / 2)
+    n_so = rng.poisson(lam_o[:, None] * alive)
+    so_a, so_m = np.nonzero(n_so)
+    so_k = n_so[so_a, so_m]
+    so_a, so_m = np.repeat(so_a, so_k), np.repeat(so_m, so_k)
+    so_day = mday[so_m] + rng.random(so_a.size) * (mday[so_m + 1] - mday[so_m])
+    so_amount = np.round(0.02 * revenue[so_a] * rng.uniform(0.5, 1.5, so_a.size), 2)
+
+    # --- assemble tables --------------------------------------------------------------------
+    ids = np.char.add("A", np.char.zfill(np.arange(1, n + 1).astype(str), 6))
+
+    def ts(day: np.ndarray, unit: str = "D") -> pd.Series:
+        out = t0 + pd.to_timedelta(day, unit="D")
+        return pd.Series(out).dt.floor("min" if unit == "min" else "D")
+
+    names = np.array([s.name for s in tr.segments])
+    accounts = pd.DataFrame({
+        "account_id": ids, "segment": names[seg], "start_date": ts(start_day),
+        "end_date": ts(end_day), "revenue": revenue,
+    })
+    tickets = pd.DataFrame({
+        "ticket_id": np.char.add("T", np.char.zfill(np.arange(1, n_t + 1).astype(str), 7)),
+        "account_id": ids[acc], "opened_at": ts(opened, "min"),
+        "resolved_at": ts(np.where(resolved_known, resolved, np.nan), "min"),
+        "contacts": contacts.astype(int), "channel": chan, "category": cats,
+    })
+    # keep chronological order of tickets, like an export
+    order = np.argsort(opened, kind="stable")
+    tickets = tickets.iloc[order].reset_index(drop=True)
+    tickets["ticket_id"] = np.char.add("T", np.char.zfill(np.arange(1, n_t + 1).astype(str), 7))
+    tid_of = np.empty(n_t, dtype=object)
+    tid_of[order] = tickets["ticket_id"].to_numpy()
+
+    post_sent = resolved[sent_mask]
+    post_resp_day = post_sent + rng.exponential(3.0, post_sent.size)
+    post_ok = answers[sent_mask] & (post_resp_day < window_days)
+    post_df = pd.DataFrame({
+        "account_id": ids[acc[sent_mask]], "ticket_id": tid_of[sent_mask],
+        "sent_at": ts(post_sent), "responded_at": ts(np.where(post_ok, post_resp_day, np.nan)),
+        "nps": np.where(post_ok, post_nps[sent_mask], np.nan),
+        "csat": np.where(post_ok, post_csat[sent_mask], np.nan),
+        **{em: np.where(post_ok, post_em[em][sent_mask], np.nan) for em in EMOTIONS},
+    })
+    rel_sent = mday[rm] + rng.uniform(0, 20, rm.size)
+    rel_resp = rel_sent + rng.exponential(5.0, rm.size)
+    rel_ok = r_ans & (rel_resp < np.minimum(window_days, np.nan_to_num(end_day[ra], nan=1e9) + 1))
+    rel_df = pd.DataFrame({
+        "account_id": ids[ra], "ticket_id": None, "sent_at": ts(rel_sent),
+        "responded_at": ts(np.where(rel_ok, rel_resp, np.nan)),
+        "nps": np.where(rel_ok, r_nps, np.nan), "csat": np.where(rel_ok, r_csat, np.nan),
+        **{em: np.where(rel_ok, rel_em[em], np.nan) for em in EMOTIONS},
+    })
+    surveys = pd.concat([post_df, rel_df], ignore_index=True).sort_values(
+        "sent_at", kind="stable").reset_index(drop=True)
+
+    orders = pd.concat([
+        pd.DataFrame({"account_id": ids[ren_a], "date": ts(ren_day), "product": "subscription",
+                      "amount": revenue[ren_a]}),
+        pd.DataFrame({"account_id": ids[ea], "date": ts(exp_day), "product": tr.expansion_product,
+                      "amount": exp_amount}),
+        pd.DataFrame({"account_id": ids[so_a], "date": ts(so_day), "product": "services",
+                      "amount": so_amount}),
+    ], ignore_index=True).sort_values("date", kind="stable").reset_index(drop=True)
+    orders.insert(0, "order_id", np.char.add("O", np.char.zfill(np.arange(1, len(orders) + 1).astype(str), 7)))
+    return {"accounts": accounts, "tickets": tickets, "surveys": surveys, "orders": orders}
+
+
+# ----------------------------------------------------------------------------------------
+# Writing the demo data set
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    """Where :func:`write_demo` put the demo data."""
+
+    folder: Path
+    tables: dict[str, Path] = field(default_factory=dict)
+    truth: Path | None = None
+
+
+def write_demo(folder: str | os.PathLike[str] = "data/demo", seed: int = 20261123,
+               n_accounts: int = 5000, truth: DemoTruth | None = None) -> DemoFiles:
+    """Generate the demo company and write ``{accounts,tickets,surveys,orders}.csv`` and
+    ``truth.yaml`` (the known parameters, the seed and the generator's settings)."""
+    tr = truth or DemoTruth()
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = generate_demo(seed=seed, n_accounts=n_accounts, truth=tr)
+    paths = {}
+    for name, df in tables.items():
+        p = out / f"{name}.csv"
+        fmt = "%Y-%m-%d %H:%M" if name == "tickets" else "%Y-%m-%d"
+        df.to_csv(p, index=False, date_format=fmt, float_format="%.10g")
+        paths[name] = p
+    meta = {
+        "generator": "cxroi.demo.generate_demo",
+        "seed": seed,
+        "n_accounts": n_accounts,
+        "rows": {k: len(v) for k, v in tables.items()},
+        "note": ("Known parameters of the demo company. Link parameters use the scenario's "
+                 "link names; churn, expansion_rate and complaints_per_year are the base "
+                 "rates before complaint outcomes and account health."),
+        "truth": tr.to_dict(),
+    }
+    tp = out / "truth.yaml"
+    tp.write_text(yaml.safe_dump(meta, sort_keys=False, width=100), encoding="utf-8")
+    return DemoFiles(out, paths, tp)
+
+
+def load_truth(path: str | os.PathLike[str]) -> DemoTruth:
+    """Read ``truth.yaml`` written by :func:`write_demo` back to a :class:`DemoTruth`."""
+    meta = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return DemoTruth.from_dict(meta["truth"])

@@ -1,0 +1,164 @@
+"""The Voila app in a real browser (Debian's Chromium, headless, via Playwright).
+
+Voila serves ``notebooks/app.ipynb`` on a free loopback port with its own temporary
+scenario and report folders (see ``conftest.py``). The tests move the resolution-time
+slider and check the NPV against ``cxroi run --json``, type impossible values, save and
+reload a scenario, and make the report. A screenshot is kept in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cxroi.app import APP_DRAWS, _fmt
+from cxroi.scenario import load_scenario, save_scenario
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+LEAD = "complaints-30-to-1.yaml"
+TARGET = ".cx-ctl-touchpoints-complaints-lever-target"
+ONE_OFF = ".cx-ctl-costs-one-off"
+
+
+def npv_shown(page: Any) -> tuple[float, str]:
+    card = page.locator(".cx-card[data-metric=npv]")
+    return float(card.get_attribute("data-p50")), card.locator(".cx-card-value").inner_text()
+
+
+def update_stamp(page: Any) -> str:
+    return page.locator(".cx-grid").get_attribute("data-update")
+
+
+def wait_for_update(page: Any, before: str) -> None:
+    page.wait_for_function(
+        "b => { const g = document.querySelector('.cx-grid');"
+        " return g && g.dataset.update !== b; }", arg=before)
+
+
+def drag_slider(page: Any, row: str, fraction: float) -> None:
+    """Press the slider's handle, drag it to ``fraction`` of its track and release."""
+    track = page.locator(f"{row} .noUi-target").bounding_box()
+    handle = page.locator(f"{row} .noUi-handle").bounding_box()
+    y = handle["y"] + handle["height"] / 2
+    page.mouse.move(handle["x"] + handle["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(track["x"] + track["width"] * fraction, y, steps=8)
+    page.mouse.up()
+
+
+def type_value(page: Any, row: str, value: str) -> None:
+    box = page.locator(f"{row} .cx-box input")
+    box.fill(value)
+    box.press("Enter")
+
+
+def cxroi_run_npv(path: Path) -> float:
+    """NPV P50 from ``cxroi run --json`` with the app's draw count."""
+    out = subprocess.run([sys.executable, "-m", "cxroi.cli", "run", str(path), "--json",
+                          "--draws", str(APP_DRAWS)], cwd=ROOT, capture_output=True,
+                         text=True, check=True, timeout=120)
+    return float(json.loads(out.stdout)["metrics"]["npv"]["p50"])
+
+
+def test_page_shows_the_app_without_code_or_tracebacks(browser: Any, app_server: Any,
+                                                       app_page: Any) -> None:
+    page = app_page(browser, app_server.url, height=2300)
+    try:
+        text = page.inner_text("body")
+        assert "CX business case" in text and "NPV" in text
+        for bad in ("Traceback", "build_app", "import ", "Error displaying"):
+            assert bad not in text
+        assert page.locator(".jp-InputArea, .jp-CodeMirrorEditor").count() == 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.wait_for_timeout(300)  # let the charts' fonts settle for the picture
+        page.screenshot(path=str(ARTIFACTS / "app.png"))
+    finally:
+        page.close()
+
+
+def test_moving_the_resolution_slider_updates_npv_to_cxroi_run(page: Any, app_server: Any,
+                                                               tmp_path: Path) -> None:
+    before_npv, before_text = npv_shown(page)
+    stamp = update_stamp(page)
+    drag_slider(page, TARGET, 0.45)  # log scale 0.1..365 days: about 3-5 days
+    wait_for_update(page, stamp)
+    target = float(page.locator(f"{TARGET} .cx-box input").input_value())
+    assert 1.5 < target < 15
+    npv, text = npv_shown(page)
+    assert npv != before_npv and text != before_text
+
+    sc = load_scenario(app_server.scenario_dir / LEAD).with_lever("complaints", target=target)
+    path = save_scenario(sc, tmp_path / "same-inputs.yaml")
+    expected = cxroi_run_npv(path)
+    assert npv == pytest.approx(expected, rel=1e-12)
+    assert text == _fmt(expected, "money", sc.currency)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app-after-slider.png"))
+
+
+def test_impossible_input_shows_a_plain_message_and_keeps_the_result(page: Any) -> None:
+    before = npv_shown(page)
+    type_value(page, TARGET, "45")
+    msg = page.locator(".cx-message")
+    msg.wait_for()
+    assert "worse than today" in msg.inner_text()
+    assert "last valid inputs" in msg.inner_text()
+    assert npv_shown(page) == before
+    type_value(page, TARGET, "1")
+    msg.wait_for(state="detached")
+    type_value(page, ONE_OFF, "-1000")
+    msg.wait_for()
+    assert "One-off" in msg.inner_text() and "Traceback" not in page.inner_text("body")
+    assert npv_shown(page) == before
+
+
+def test_save_a_scenario_and_load_it_back(page: Any, browser: Any, app_server: Any) -> None:
+    stamp = update_stamp(page)
+    type_value(page, TARGET, "3")
+    wait_for_update(page, stamp)
+    saved_npv = npv_shown(page)
+    page.locator(".cx-save-name input").fill("Browser saved case")
+    page.locator("button.cx-save").click()
+    page.locator(".cx-save-status").get_by_text("Saved to").wait_for()
+    path = app_server.scenario_dir / "browser-saved-case.yaml"
+    sc = load_scenario(path)
+    assert sc.name == "Browser saved case"
+    assert sc.touchpoints["complaints"].lever.target == 3
+
+    picker = page.locator(".cx-picker select")
+    stamp = update_stamp(page)
+    picker.select_option(label="Demo · First contact resolution from 60% to 80%")
+    wait_for_update(page, stamp)
+    page.locator(".cx-ctl-touchpoints-first-contact-resolution-lever-today").wait_for()
+    stamp = update_stamp(page)
+    picker.select_option(label="Saved · Browser saved case")
+    wait_for_update(page, stamp)
+    assert page.locator(f"{TARGET} .cx-box input").input_value() == "3"
+    assert npv_shown(page) == saved_npv
+    assert cxroi_run_npv(path) == pytest.approx(saved_npv[0], rel=1e-12)
+
+
+def test_make_report_links_the_html_file(page: Any, app_server: Any) -> None:
+    page.locator("button.cx-report").click()
+    link = page.locator(".cx-report-link")
+    link.wait_for(timeout=180_000)
+    href = link.get_attribute("href")
+    name = link.inner_text()
+    path = app_server.reports_dir / name
+    assert path.is_file() and path.stat().st_size > 1000
+    assert href == f"voila/files/{(app_server.reports_dir / name).relative_to('/').as_posix()}" \
+        or href.endswith(f"/{name}")
+    resp = page.request.get(app_server.url + href)
+    assert resp.status == 200 and "<html" in resp.text().lower()
+    # only reports are served: not the scenarios, not the notebook
+    scen = app_server.scenario_dir / LEAD
+    assert page.request.get(app_server.url + "voila/files/" + scen.as_posix().lstrip("/")
+                            ).status in {403, 404}

@@ -1,0 +1,136 @@
+"""Charts: the right data in each chart, valid Vega-Lite, nothing heavy on import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pytest
+
+from cxroi import charts
+from cxroi.scenario import load_scenario
+from cxroi.uncertainty import simulate, tornado
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "data" / "scenarios"
+LEAD = SCENARIOS / "complaints-30-to-1.yaml"
+
+
+@pytest.fixture(scope="module")
+def lead():
+    sc = load_scenario(LEAD)
+    return sc, simulate(sc, draws=600, seed=5)
+
+
+def _data(chart: alt.TopLevelMixin) -> list[list[dict]]:
+    spec = chart.to_dict()
+    return list(spec.get("datasets", {}).values())
+
+
+def test_every_chart_is_valid_vega_lite(lead):
+    sc, res = lead
+    built = [charts.npv_range_chart(res), charts.cash_flow_chart(res),
+             charts.waterfall_chart(res), charts.tornado_chart(tornado(sc)),
+             charts.flywheel_chart(sc), charts.flywheel_chart(sc, res)]
+    for c in built:
+        assert isinstance(c, alt.TopLevelMixin)
+        spec = c.to_dict()  # validates against the Vega-Lite schema
+        assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+
+
+def test_npv_range_marks_quantiles_and_shares_sum_to_one(lead):
+    _, res = lead
+    sets = _data(charts.npv_range_chart(res, bins=30))
+    hist = next(d for d in sets if d and "share" in d[0])
+    assert len(hist) == 30
+    assert sum(r["share"] for r in hist) == pytest.approx(1.0)
+    marks = next(d for d in sets if d and "name" in d[0] and "value" in d[0])
+    by_name = {m["name"]: m["value"] for m in marks}
+    assert by_name["P50"] == pytest.approx(res.quantile("npv", 0.5))
+    assert by_name["P10"] == pytest.approx(res.quantile("npv", 0.1))
+    assert by_name["P90"] == pytest.approx(res.quantile("npv", 0.9))
+    # bars left of zero are losses, right of zero gains
+    for r in hist:
+        assert r["side"] == ("gain" if (r["start"] + r["end"]) / 2 >= 0 else "loss")
+
+
+def test_cash_flow_band_is_the_simulation_band(lead):
+    _, res = lead
+    sets = _data(charts.cash_flow_chart(res))
+    band = next(d for d in sets if d and "p10" in d[0])
+    want = res.band("net_cash")
+    assert [r["month"] for r in band] == list(want["month"])
+    np.testing.assert_allclose([r["p50"] for r in band], want["p50"])
+    baseline = next(d for d in sets if d and d[0].get("arm") == "Baseline (no initiative)")
+    assert all(r["value"] == 0 for r in baseline)
+
+
+@pytest.mark.parametrize("basis", ["mean", "likely"])
+def test_waterfall_adds_up_to_npv(lead, basis):
+    _, res = lead
+    w = charts.waterfall_data(res, basis)
+    assert list(w["step"]) == ["Retention savings", "Cross-sell", "Cost to serve", "Advocacy",
+                               "Costs", "NPV"]
+    want = float(np.mean(res.draws["npv"])) if basis == "mean" else res.likely["npv"]
+    assert w["end"].iloc[-1] == pytest.approx(want, rel=1e-9)
+    assert w["amount"].iloc[:-2].sum() - float(res.likely["pv_costs"]) == pytest.approx(
+        want, rel=1e-9)
+    assert w.loc[w["step"] == "Costs", "amount"].iloc[0] < 0
+
+
+def test_waterfall_rejects_unknown_basis(lead):
+    with pytest.raises(ValueError, match="basis"):
+        charts.waterfall_data(lead[1], "median")
+
+
+def test_tornado_has_two_bars_per_input_largest_swing_first(lead):
+    sc, _ = lead
+    t = tornado(sc)
+    rows, metric = charts.tornado_rows(t, top=4)
+    assert metric == "npv"
+    assert len(rows) == 8
+    swings = list(dict.fromkeys(rows["swing"]))
+    assert swings == sorted(swings, reverse=True)
+    assert swings[0] == pytest.approx(t["swing"].max())
+    with pytest.raises(ValueError, match="_at_low"):
+        charts.tornado_rows(t.drop(columns=["npv_at_low"]))
+
+
+def test_money_axis_uses_the_scenario_currency():
+    sc = load_scenario(SCENARIOS / "fcr-60-to-80.yaml").model_copy(update={"currency": "EUR"})
+    res = simulate(sc, draws=200, seed=1)
+    spec = charts.waterfall_chart(res).to_dict()
+    assert "€" in str(spec)
+
+
+def test_flywheel_shows_the_scenario(lead):
+    sc, res = lead
+    labels = charts.flywheel_labels(sc, res)
+    assert len(labels) == 5
+    assert "30 days → 1 day" in labels[1]
+    assert "NPV" in labels[4]
+    text = str(charts.flywheel_chart(sc, res).to_dict())
+    for stage in ("Investment", "Experience", "Emotion", "Behaviour", "Money"):
+        assert stage in text
+
+
+def test_building_charts_does_not_load_vl_convert_and_cxroi_import_stays_light():
+    code = (
+        "import sys\n"
+        "import cxroi\n"
+        "heavy = [m for m in ('altair', 'nbconvert', 'papermill', 'vl_convert') "
+        "if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "from cxroi import charts\n"
+        "from cxroi.scenario import load_scenario\n"
+        "from cxroi.uncertainty import simulate, tornado\n"
+        f"sc = load_scenario({str(LEAD)!r}); res = simulate(sc, draws=100)\n"
+        "[c.to_dict() for c in (charts.npv_range_chart(res), charts.cash_flow_chart(res),"
+        " charts.waterfall_chart(res), charts.tornado_chart(tornado(sc)),"
+        " charts.flywheel_chart(sc, res))]\n"
+        "assert 'vl_convert' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
