@@ -54,12 +54,12 @@ import yaml
 
 import cxroi
 from cxroi.errors import BatchError, CxroiError
+from cxroi.files import write_atomic
 from cxroi.report import (
     business_case_notebook,
     execute_report,
     notebooks_dir,
     render_index,
-    write_atomic,
 )
 from cxroi.scenario import scenario_from_dict, scenario_to_yaml
 
@@ -786,12 +786,6 @@ def run_batch(spec: Path, out_dir: Path = Path("reports"), workers: int | None =
              for i, r in enumerate(results)]
     frame = pd.DataFrame([r.row(out_dir) for r in final])
     table = out_dir / "results.parquet"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".results.parquet.", suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, table)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_atomic(table, frame.to_parquet(index=False))
     index = render_index(frame, out_dir, title=bspec.name)
     return BatchResult(final, out_dir, index, table, time.perf_counter() - t0)

@@ -37,7 +37,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from threadpoolctl import threadpool_limits
 
 from cxroi.data import EMOTIONS, NEGATIVE_EMOTIONS, CompanyData, Mapping, Options, from_frames, load
 from cxroi.errors import CalibrationError, DataError, Problem
+from cxroi.files import write_atomic
 from cxroi.scenario import (
     LINK_DOMAINS,
     Scenario,
@@ -1567,18 +1567,6 @@ def _resolve_base(base: Scenario | str | os.PathLike[str] | None) -> Scenario | 
 # ----------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def calibration_markdown(cal: Calibration, scenario_path: Path | None = None) -> str:
     """A short Markdown report: verdicts, links written, exclusions."""
     lines = [f"# Calibration from {cal.data.name}", "",
@@ -1629,8 +1617,8 @@ def run_calibration(data: Path, mapping: Path | None, out: Path, base: Path | No
     stem = out.with_suffix("")
     csv_path = stem.parent / f"{stem.name}.calibration.csv"
     md_path = Path(report) if report else stem.parent / f"{stem.name}.calibration.md"
-    _atomic_write(csv_path, cal.summary.to_csv(index=False))
-    _atomic_write(md_path, calibration_markdown(cal, out))
+    write_atomic(csv_path, cal.summary.to_csv(index=False))
+    write_atomic(md_path, calibration_markdown(cal, out))
     return cal
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 
 import cxroi
 from cxroi.errors import ReportError
+from cxroi.files import write_atomic
 from cxroi.pitch import change_phrase, fmt, headline, money, pitch
 from cxroi.scenario import Scenario, load_benchmarks, load_scenario, scenario_to_yaml
 from cxroi.uncertainty import SimulationResult, breakeven, simulate, tornado
@@ -515,22 +516,6 @@ def notebook_to_html(nb: NotebookNode, title: str) -> str:
         nb, resources={"cxroi": {"title": title, "css": report_css(),
                                  "version": cxroi.__version__}})
     return body
-
-
-def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename, so
-    readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 @dataclass

@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -24,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cxroi.errors import Problem, ScenarioError
+from cxroi.files import write_atomic
 
 Provenance = Literal["calibrated", "benchmark", "assumption"]
 
@@ -448,14 +448,4 @@ def scenario_to_yaml(sc: Scenario) -> str:
 
 def save_scenario(sc: Scenario, path: str | os.PathLike[str]) -> Path:
     """Write a scenario atomically (temporary file, then rename); return the path."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(scenario_to_yaml(sc))
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    return write_atomic(path, scenario_to_yaml(sc))
