@@ -229,12 +229,14 @@ def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False
     else:
         parts = [_run(inp, {k: v[i:i + CHUNK] for k, v in params.items()}, monthly, detail)
                  for i in range(0, d, CHUNK)]
-        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        # every array is draw-last here: joining chunks copies contiguous row segments
+        out = {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
     # payback and IRR work on whole cash-flow rows: cheaper once over all draws
-    net = out["net_cash"] if monthly else out.pop("net_cash")
+    net = np.ascontiguousarray((out["net_cash"] if monthly else out.pop("net_cash")).T)
     out["payback_month"] = finance.payback_period(net)
     out["irr"] = finance.irr(net)
-    return out
+    # the public layout is draw-first: (D,), (D, H), (D, K, H) -- views, no copies
+    return {k: v if v.ndim == 1 else np.moveaxis(v, -1, 0) for k, v in out.items()}
 
 
 def _accumulate_months(x: Array, op: np.ufunc) -> Array:
@@ -260,7 +262,7 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
          ) -> dict[str, Array]:
     """One chunk of draws. Internally the draw axis is *last* -- arrays are (S, H, D) and
     (K, H, D) -- so month-wise cumulative products and segment sums run over contiguous
-    draws; outputs are transposed back to draw-first."""
+    draws; outputs stay draw-last and :func:`run_flywheel` turns them draw-first."""
     p0 = _draws_last(params["positive_share_today"])  # (K, D)
     d = p0.shape[1]
     logit0 = _logit(p0)
@@ -407,19 +409,19 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
         clv_before=clv_b * ones, clv_after=clv_a,
         nps_before=nps_b * ones, nps_after=nps_a, nps_change=nps_a - nps_b,
         csat_before=csat_b * ones, csat_after=csat_a, csat_change=csat_a - csat_b,
-        net_cash=net.T,
+        net_cash=net,
     )
     if monthly:
         for name, series in zip(BENEFIT_LINES, lines, strict=True):
-            out[f"{name}_monthly"] = series.T
-        out["net_cash_risk_adjusted"] = net_adj.T
+            out[f"{name}_monthly"] = series
+        out["net_cash_risk_adjusted"] = net_adj
     if detail:
         rev_w = inp.accounts * inp.arpa / 12.0
         out["revenue_baseline_monthly"] = np.broadcast_to(
-            (rev_w[:, None] * surv_base * grow_base).sum(axis=0), (d, h))
+            (rev_w[:, None] * surv_base * grow_base).sum(axis=0)[:, None], (h, d))
         out["revenue_initiative_monthly"] = (seg_sum(rev_w, surv, grow)
-                                             + seg_sum(inp.arpa / 12.0, ref)).T
-        out["positive_share_monthly"] = (p0[:, None, :] + dp[:, months]).transpose(2, 0, 1)
+                                             + seg_sum(inp.arpa / 12.0, ref))
+        out["positive_share_monthly"] = p0[:, None, :] + dp[:, months]  # (K, H, D)
     return out
 
 
