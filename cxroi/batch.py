@@ -61,7 +61,7 @@ from cxroi.report import (
     notebooks_dir,
     render_index,
 )
-from cxroi.scenario import scenario_from_dict, scenario_to_yaml
+from cxroi.scenario import scenario_files, scenario_from_dict, scenario_to_yaml
 
 SPEC_KEYS = {"name", "initiatives", "segments", "segment_costs", "variants", "draws", "seed",
              "data_fingerprint", "timeout", "notebook"}
@@ -277,7 +277,7 @@ def load_spec(spec: Path) -> BatchSpec:
     """
     spec = Path(spec)
     if spec.is_dir():
-        files = sorted([*spec.glob("*.yaml"), *spec.glob("*.yml")])
+        files = scenario_files(spec)
         if not files:
             raise BatchError(f"{spec}: no scenario files (*.yaml) in this folder. Fix: point "
                              "at a folder of scenarios, e.g. data/scenarios, or a batch file")

@@ -25,8 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Turn a customer-experience improvement into the money a CFO understands.",
 )
-out = Console()
-err = Console(stderr=True)
+console = Console()
+err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +39,7 @@ def _friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except CxroiError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -69,7 +69,8 @@ def result_payload(path: str, draws: int | None = None, seed: int | None = None,
     res = simulate(sc, draws=draws, seed=seed)
     summ = res.summary
     metrics = {
-        name: {c: row[c] for c in ("label", "unit", "p10", "p50", "p90", "mean", "likely")}
+        name: {c: row[c] for c in ("label", "unit", "p10", "p50", "p90", "mean", "likely",
+                                   "share_defined")}
         for name, row in summ.iterrows()
     }
     tor = tornado(sc, inputs=res.inputs)
@@ -84,6 +85,7 @@ def result_payload(path: str, draws: int | None = None, seed: int | None = None,
         "horizon_months": sc.finance.horizon_months,
         "pitch": pitch(res),
         "prob_npv_negative": res.prob_loss,
+        "share_draws_churn_floored": res.churn_floor_share,
         "metrics": metrics,
         "tornado": tor[["link", "provenance", "low", "likely", "high", "npv_at_low",
                         "npv_at_high", "swing"]].head(10).to_dict(orient="records"),
@@ -105,20 +107,25 @@ def _print_result(payload: dict[str, Any]) -> None:
         vals = [m[k] if m[k] is not None else float("nan")
                 for k in ("p10", "p50", "p90", "likely")]
         table.add_row(m["label"], *(fmt(v, m["unit"], cur) for v in vals))
-    out.print(table)
-    out.print(f"P(NPV < 0) = {payload['prob_npv_negative']:.1%}")
+    console.print(table)
+    console.print(f"P(NPV < 0) = {payload['prob_npv_negative']:.1%}")
+    floored = payload["share_draws_churn_floored"]
+    if floored:
+        console.print(f"[yellow]warning:[/] in {floored:.0%} of draws the links claim more churn "
+                      "reduction than a segment has churn (churn floored at 0); check churn_gap "
+                      "and events_per_year.", highlight=False)
     sc = load_scenario(payload["file"])
     for b in payload["breakeven"]:
         tp = sc.touchpoints[b["touchpoint"]]
         if b["reason"]:
-            out.print(f"Breakeven, {tp.label}: {b['reason']}.")
+            console.print(f"Breakeven, {tp.label}: {b['reason']}.")
         else:
-            out.print(f"Breakeven, {tp.label}: the programme pays back within "
+            console.print(f"Breakeven, {tp.label}: the programme pays back within "
                       f"{payload['horizon_months']} months (NPV ≥ 0) once it reaches "
                       f"{lever_value(tp, round(b['target'], 2))} "
                       f"(planned {lever_value(tp, b['planned_target'])}).")
-    out.print()
-    out.print(f"[bold]{payload['pitch']}[/]", highlight=False)
+    console.print()
+    console.print(f"[bold]{payload['pitch']}[/]", highlight=False)
 
 
 @app.command()
@@ -150,10 +157,10 @@ def validate(
     for path in scenarios:
         try:
             load_scenario(path)
-            out.print(f"[green]ok[/]  {path}", highlight=False)
+            console.print(f"[green]ok[/]  {path}", highlight=False)
         except ScenarioError as exc:
             failed.append(exc)
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
     if failed:
         raise typer.Exit(2)
 
@@ -178,8 +185,8 @@ def calibrate(
 
     cal = run_calibration(data, mapping, out, base=base, report=report, n_boot=n_boot, seed=seed)
     for sentence in cal.verdicts:
-        out.print(f"- {sentence}", highlight=False)
-    out.print(f"\nCalibrated scenario: {out} (run it with `cxroi run {out}`)",
+        console.print(f"- {sentence}", highlight=False)
+    console.print(f"\nCalibrated scenario: {out} (run it with `cxroi run {out}`)",
                       highlight=False)
 
 
@@ -195,31 +202,32 @@ def demo(
     scenario, and render the executive reports with an index."""
     from cxroi.calibrate import run_calibration
     from cxroi.demo import write_demo
+    from cxroi.scenario import scenario_files
 
     demo_data = Path("data/demo")
     if not (demo_data / "accounts.csv").is_file():
-        out.print(f"Generating the demo company in {demo_data} ...")
+        console.print(f"Generating the demo company in {demo_data} ...")
         write_demo(demo_data)
-    out.rule("Calibration from the demo company's data")
+    console.rule("Calibration from the demo company's data")
     calibrated = scenario_dir / "calibrated-demo.yaml"
     cal = run_calibration(demo_data, None, calibrated, base=scenario_dir / "complaints-30-to-1.yaml",
                           report=reports / "calibration-demo.md")
     for sentence in cal.verdicts:
-        out.print(f"- {sentence}", highlight=False)
-    out.print(f"Calibrated scenario written to {calibrated}.", highlight=False)
-    files = sorted(scenario_dir.glob("*.yaml"))
+        console.print(f"- {sentence}", highlight=False)
+    console.print(f"Calibrated scenario written to {calibrated}.", highlight=False)
+    files = scenario_files(scenario_dir)
     if not files:
         raise CxroiError(f"{scenario_dir}: no scenario files (*.yaml) found. Fix: point "
                          "--scenario-dir at a folder of scenarios, e.g. data/scenarios")
     for f in files:
-        out.rule(str(f))
+        console.rule(str(f))
         _print_result(result_payload(str(f), draws))
-    out.rule("Executive reports")
+    console.rule("Executive reports")
     from cxroi.batch import run_batch
 
     res = run_batch(scenario_dir, reports)
-    out.print(res.summary(), highlight=False)
-    out.print(f"\n{len(files)} scenarios run from {scenario_dir}; open {res.index} "
+    console.print(res.summary(), highlight=False)
+    console.print(f"\n{len(files)} scenarios run from {scenario_dir}; open {res.index} "
               f"for the reports.", highlight=False)
     if res.exit_code:
         raise typer.Exit(res.exit_code)
@@ -241,7 +249,7 @@ def batch(
 
     res = run_batch(spec, out_dir, workers=workers, scheduler=scheduler, force=force,
                     progress=progress)
-    out.print(res.summary(), highlight=False)
+    console.print(res.summary(), highlight=False)
     raise typer.Exit(res.exit_code)
 
 

@@ -15,7 +15,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
 
     The data go to a temporary file in the same folder, which is then renamed over
     ``path``: a reader (or a run killed midway) sees the old file or the new one, never a
-    partial one. The file gets the usual permissions (0666 less the umask), not the
+    partial one, even after a power cut (the data are synced before the rename). The file gets the usual permissions (0666 less the umask), not the
     private 0600 of a temporary file, so reports can be shared.
     """
     p = Path(path)
@@ -24,6 +24,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())  # the data are on disk before the name points at them
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, p)
     except BaseException:

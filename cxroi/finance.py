@@ -39,7 +39,7 @@ def roi(pv_benefits: ArrayLike, pv_costs: ArrayLike) -> Array:
     NaN where there is no cost.
     """
     b, c = np.asarray(pv_benefits, float), np.asarray(pv_costs, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(c > 0, (b - c) / np.where(c > 0, c, 1.0), np.nan)
 
 
@@ -59,13 +59,14 @@ def payback_period(cash: ArrayLike) -> Array:
     return np.where(out > c.shape[-1] - 1, np.nan, out)
 
 
-def irr(cash: ArrayLike, per_year: int = 12, newton_steps: int = 4) -> Array:
+def irr(cash: ArrayLike, per_year: int = 12, tol: float = 1e-11, max_iter: int = 100) -> Array:
     r"""Annual internal rate of return of periodic cash flows, vectorised over draws.
 
     Solves :math:`f(x) = \sum_t c_t x^t = 0` for the discount factor
-    :math:`x = 1 / (1 + r)`: a matrix product brackets the root on a grid of 96 rates
-    (-90% to +1000% per period), linear interpolation starts Newton's method (Horner's rule
-    for :math:`f` and :math:`f'`), kept inside the bracket. The periodic rate is
+    :math:`x = 1 / (1 + r)`. A matrix product brackets the root on a grid of 96 rates
+    (-90% to +1000% per period); then a safeguarded Newton iteration (Horner's rule for
+    :math:`f` and :math:`f'`, bisection whenever a step would leave the bracket, which
+    shrinks every step) runs until every draw has converged to ``tol``. The periodic rate is
     annualised, :math:`(1 + r)^n - 1`. Where flows change sign once (cost first, benefits
     later) the root is unique (Descartes' rule); otherwise the highest-rate root is taken.
     NaN where the flows have no root in the bracket (no cost, or never pays back).
@@ -80,18 +81,35 @@ def irr(cash: ArrayLike, per_year: int = 12, newton_steps: int = 4) -> Array:
     ok = change.any(axis=1)
     g = np.argmax(change, axis=1)
     rows = np.arange(c.shape[0])
-    x_lo, x_hi = xs[g], xs[g + 1]
-    f_lo, f_hi = f_grid[rows, g], f_grid[rows, g + 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(ok, x_lo - f_lo * (x_hi - x_lo) / (f_hi - f_lo), 1.0)
-        cols = np.ascontiguousarray(c.T[::-1])
-        for _ in range(newton_steps):
-            f = np.zeros_like(x)
-            fp = np.zeros_like(x)
-            for ct in cols:
-                fp = fp * x + f
-                f = f * x + ct
-            x = np.clip(x - np.where(fp != 0, f / fp, 0.0), x_lo, x_hi)
+    lo, hi = xs[g], xs[g + 1]
+    f_lo = f_grid[rows, g]
+    cols = np.ascontiguousarray(c.T[::-1])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        x = np.where(ok, lo - f_lo * (hi - lo) / (f_grid[rows, g + 1] - f_lo), 1.0)
+        idx = np.flatnonzero(ok)  # draws still iterating
+        sub = cols[:, idx]
+        for _ in range(max_iter):
+            if idx.size == 0:
+                break
+            xa = x[idx]
+            f = np.zeros_like(xa)
+            fp = np.zeros_like(xa)
+            for ct in sub:
+                fp = fp * xa + f
+                f = f * xa + ct
+            # shrink the bracket around the root with the sign of f
+            same = np.sign(f) == np.sign(f_lo[idx])
+            lo_a = np.where(same, xa, lo[idx])
+            hi_a = np.where(same, hi[idx], xa)
+            f_lo[idx] = np.where(same, f, f_lo[idx])
+            lo[idx], hi[idx] = lo_a, hi_a
+            newton = xa - np.where(fp != 0, f / fp, np.inf)
+            inside = (newton > np.minimum(lo_a, hi_a)) & (newton < np.maximum(lo_a, hi_a))
+            new = np.where(f == 0, xa, np.where(inside, newton, 0.5 * (lo_a + hi_a)))
+            x[idx] = new
+            going = ~((np.abs(new - xa) <= tol * np.abs(xa)) | (f == 0))
+            if not going.all():
+                idx, sub = idx[going], sub[:, going]
         annual = (1.0 / x) ** per_year - 1.0
     return np.where(ok, annual, np.nan).reshape(lead)
 

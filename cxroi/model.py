@@ -99,7 +99,6 @@ class Inputs:
     detractors: Array  # (S,)
     csat: Array  # (S,)
     events: Array  # (S, K) per account-year
-    contacts: Array  # (S, K) per event
     cost_per_contact: Array  # (S, K)
     lever_path: Array  # (K, H) metric value in months 1..H
     shift: Array  # (K, H) g(x(t)) - g(today)
@@ -159,7 +158,7 @@ def compile_inputs(sc: Scenario) -> Inputs:
         churn=seg("churn"), expansion_rate=seg("expansion_rate"),
         expansion_value=seg("expansion_value"), promoters=seg("promoters"),
         detractors=seg("detractors"), csat=seg("csat"),
-        events=vol("events_per_year"), contacts=vol("contacts_per_event"),
+        events=vol("events_per_year"),
         cost_per_contact=vol("cost_per_contact"),
         lever_path=paths, shift=shift, shift_full=shift_full,
         shift_unique=shift_unique, month_index=month_index.ravel(),
@@ -306,6 +305,8 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     h_base = 1.0 - (1.0 - inp.churn) ** (1.0 / 12.0)  # (S,)
     surv = per_segment("churn_gap", lam, dp)  # churn reduction, reused in place
     np.subtract(h_base[:, None, None], surv, out=surv)
+    # a hazard pushed below 0 means the links claim more churn than the segment has
+    floored = (surv < 0.0).any(axis=(0, 1))  # (D,)
     np.clip(surv, 0.0, 1.0, out=surv)
     np.subtract(1.0, surv, out=surv)
     _accumulate_months(surv, np.multiply)  # (S, H, D) survival of the initiative arm
@@ -338,7 +339,8 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     exposure = 1.0 - np.exp(-inp.events)  # share of accounts with >= 1 event a year
     ref = per_segment("nps_gap", exposure, dp)  # (S, H, D) NPS points
     phi = np.asarray(params["referrals_per_promoter"], float)  # (D,)
-    np.maximum(ref, 0.0, out=ref)
+    # promoters gained, never beyond NPS +100 (the same ceiling as the NPS after)
+    np.clip(ref, 0.0, (100.0 - 100.0 * (inp.promoters - inp.detractors))[:, None, None], out=ref)
     ref *= (inp.accounts[:, None] * phi[None, :] / 2400.0)[:, None, :]
     _accumulate_months(ref, np.add)
     ref *= surv  # referred accounts alive, (S, H, D)
@@ -352,7 +354,8 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     net[0] = 0.0
     net[1:] = benefits
     net -= costs[:, None]
-    adj_benefits = np.tensordot(1.0 - inp.haircuts, lines, axes=1)
+    # TEI haircut on gains only: a losing line is not made smaller by the risk adjustment
+    adj_benefits = benefits - np.tensordot(inp.haircuts, np.maximum(lines, 0.0), axes=1)
     net_adj = np.empty((h + 1, d))
     net_adj[0] = 0.0
     net_adj[1:] = adj_benefits
@@ -409,6 +412,7 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
         clv_before=clv_b * ones, clv_after=clv_a,
         nps_before=nps_b * ones, nps_after=nps_a, nps_change=nps_a - nps_b,
         csat_before=csat_b * ones, csat_after=csat_a, csat_change=csat_a - csat_b,
+        churn_floored=floored.astype(float),
         net_cash=net,
     )
     if monthly:

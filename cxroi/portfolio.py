@@ -29,7 +29,7 @@ from cxroi.errors import CxroiError
 from cxroi.finance import discount_factors
 from cxroi.model import OUTPUTS
 from cxroi.pitch import money
-from cxroi.scenario import Scenario, load_scenario
+from cxroi.scenario import Scenario, load_scenario, scenario_files
 from cxroi.uncertainty import SimulationResult, simulate
 
 #: How an initiative's cost is counted against the budget.
@@ -142,6 +142,7 @@ class Portfolio:
     cost_basis: str
     currency: str
     total: dict[str, float]
+    overlaps: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     @property
     def selected(self) -> list[str]:
@@ -157,11 +158,15 @@ class Portfolio:
         names = ", ".join(self.selected)
         label = OUTPUTS[self.metric][0]
         label = label[0].lower() + label[1:]
+        caution = "".join(
+            f" Caution: {a} and {b} both move {', '.join(tps)} for the same segments, so their "
+            "benefits overlap and the total overstates them; model them together as one "
+            "scenario." for a, b, tps in self.overlaps)
         return (f"Within a budget of {money(self.budget, cur)}, fund {names}: "
                 f"{money(t['cost'], cur)} ({COST_BASES[self.cost_basis]}) for a "
                 f"{label} of {money(t['p50'], cur)} "
                 f"(P10–P90 {money(t['p10'], cur)} to {money(t['p90'], cur)}, "
-                f"{t['prob_loss'] * 100:.0f}% chance of losing money).")
+                f"{t['prob_loss'] * 100:.0f}% chance of losing money).{caution}")
 
 
 def _collect(scenarios: Iterable[Scenario | str | os.PathLike[str]] | str | os.PathLike[str]
@@ -169,7 +174,7 @@ def _collect(scenarios: Iterable[Scenario | str | os.PathLike[str]] | str | os.P
     if isinstance(scenarios, str | os.PathLike):
         p = Path(scenarios)
         if p.is_dir():
-            files = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+            files = scenario_files(p)
             if not files:
                 raise PortfolioError(f"{p}: no scenario files (*.yaml). Fix: point at a folder "
                                      "of scenarios, e.g. data/scenarios")
@@ -266,4 +271,17 @@ def rank_portfolio(scenarios: Iterable[Scenario | str | os.PathLike[str]] | str 
     else:
         total = {"cost": 0.0, "p10": 0.0, "p50": 0.0, "p90": 0.0, "mean": 0.0,
                  "prob_loss": 0.0}
-    return Portfolio(t, results, float(budget), metric, cost_basis, currencies.pop(), total)
+    picked = dict(zip(names, (sc for _, sc in items), strict=True))
+    chosen_names = list(t.loc[t["selected"], "initiative"])
+    overlaps = tuple(
+        (a, b, tuple(picked[a].touchpoints[k].label for k in shared))
+        for i, a in enumerate(chosen_names) for b in chosen_names[i + 1:]
+        if (shared := _moved(picked[a]) & _moved(picked[b]))
+        and {s.name for s in picked[a].segments} & {s.name for s in picked[b].segments})
+    return Portfolio(t, results, float(budget), metric, cost_basis, currencies.pop(), total,
+                     overlaps)
+
+
+def _moved(sc: Scenario) -> set[str]:
+    """Touchpoints whose lever the scenario moves."""
+    return {k for k, tp in sc.touchpoints.items() if tp.lever.target != tp.lever.today}

@@ -27,12 +27,26 @@ from cxroi.files import write_atomic
 
 Provenance = Literal["calibrated", "benchmark", "assumption"]
 
-#: libyaml's safe loader when available (about 8x faster), else the pure-Python one.
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's safe loader when available (about 8x faster) that refuses duplicate keys,
+    which YAML would otherwise resolve silently to the last value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (only one value can count)",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # strict: `accounts: true` or `arpa: "18k"` are errors, not silent conversions;
+    # no inf/nan: `.inf` is not a cost.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Link(_Frozen):
@@ -286,6 +300,17 @@ def _problem_from_pydantic(err: dict[str, Any]) -> Problem:
     return Problem(where, f"{err['msg'].rstrip('.').lower()}{got_text}", fix)
 
 
+def _range_fix(lo: float | None, hi: float | None, scale: str) -> str:
+    pos = " (a log2 scale needs a positive value)" if scale == "log2" else ""
+    if lo is not None and hi is not None:
+        return f"use a value between {lo} and {hi}{pos}"
+    if lo is not None:
+        return f"use a value of at least {lo}{pos}"
+    if hi is not None:
+        return f"use a value of at most {hi}{pos}"
+    return "use a positive value" if scale == "log2" else "use a finite value"
+
+
 def _check_link(where: str, name: str, link: Link, known_benchmarks: set[str]) -> list[Problem]:
     lo_d, hi_d, hint = (*LINK_DOMAINS[name][:2], LINK_DOMAINS[name][2])
     probs = []
@@ -331,24 +356,27 @@ def check_scenario(sc: Scenario) -> list[Problem]:
                         f"set a target {'below' if tp.better == 'lower' else 'above'} "
                         f"or equal to {lv.today}")
             )
-        if lv.start_month + lv.ramp_months > horizon:
+        if lv.start_month >= horizon or lv.start_month + lv.ramp_months > horizon:
             probs.append(
                 Problem(f"{base}.lever.ramp_months",
                         f"start month {lv.start_month} + ramp {lv.ramp_months} months is longer "
-                        f"than the horizon of {horizon} months",
+                        f"than the horizon of {horizon} months allows (no month would be at the "
+                        "target)",
                         "shorten the ramp or lengthen finance.horizon_months")
             )
         lo_m = tp.minimum if tp.minimum is not None else (0.0 if tp.scale == "log2" else -math.inf)
         hi_m = tp.maximum if tp.maximum is not None else math.inf
-        for attr in ("today", "target"):
-            v = getattr(lv, attr)
-            bad = v <= 0 if tp.scale == "log2" else False
-            if bad or not (lo_m <= v <= hi_m):
-                probs.append(
-                    Problem(f"{base}.lever.{attr}", f"{v} is outside the metric's range",
-                            f"use a value between {tp.minimum} and {tp.maximum}"
-                            + (" (log2 scale needs a positive value)" if tp.scale == "log2" else ""))
-                )
+        if lo_m >= hi_m:
+            probs.append(Problem(f"{base}.minimum", f"minimum {tp.minimum} is not below maximum "
+                                 f"{tp.maximum}", "swap them or correct one"))
+        else:
+            for attr in ("today", "target"):
+                v = getattr(lv, attr)
+                bad = v <= 0 if tp.scale == "log2" else False
+                if bad or not (lo_m <= v <= hi_m):
+                    probs.append(Problem(f"{base}.lever.{attr}",
+                                         f"{v} is outside the metric's range",
+                                         _range_fix(tp.minimum, tp.maximum, tp.scale)))
         for lname in TouchpointLinks.model_fields:
             probs += _check_link(f"{base}.links.{lname}", lname, getattr(tp.links, lname), known)
         orat = tp.links.odds_ratio.value
@@ -397,6 +425,12 @@ def load_benchmarks() -> dict[str, dict[str, str]]:
     """The published benchmarks cxroi cites, by id (``cxroi/resources/benchmarks.yaml``)."""
     text = resources.files("cxroi").joinpath("resources/benchmarks.yaml").read_text("utf-8")
     return yaml.safe_load(text)
+
+
+def scenario_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The scenario files (``*.yaml``, ``*.yml``) in a folder, sorted by name."""
+    p = Path(folder)
+    return sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
 
 
 def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:

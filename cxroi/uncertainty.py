@@ -120,19 +120,45 @@ class SimulationResult:
     def __post_init__(self) -> None:
         object.__setattr__(self, "n_draws", int(self.draws["npv"].shape[0]))
 
+    def ranked(self, metric: str) -> Array:
+        """Draws of ``metric`` with undefined values placed where they rank.
+
+        A payback that never comes within the horizon counts as later than any month
+        (+inf); an IRR that does not exist counts as -inf for a draw that loses money and
+        +inf for one that cannot. Other metrics are returned as they are.
+        """
+        x = self.draws[metric]
+        if metric == "payback_month":
+            return np.where(np.isnan(x), np.inf, x)
+        if metric == "irr":
+            return np.where(np.isnan(x), np.where(self.draws["npv"] < 0, -np.inf, np.inf), x)
+        return x
+
+    def quantile(self, metric: str, q: float) -> float:
+        """Quantile ``q`` of ``metric`` over all draws (see :meth:`ranked`); +-inf when the
+        quantile falls among draws that never pay back."""
+        x = self.ranked(metric)
+        if np.isinf(x).any():  # no interpolation towards infinity
+            return float(np.nanquantile(x, q, method="inverted_cdf"))
+        return float(np.nanquantile(x, q)) if np.isfinite(x).any() else float("nan")
+
     @cached_property
     def summary(self) -> pd.DataFrame:
-        """P10 / P50 / P90, mean and likely value of every output (rows), with label and unit."""
+        """P10 / P50 / P90, mean and likely value of every output (rows), with label and unit.
+
+        ``share_defined`` is the share of draws where the metric exists (for payback: the
+        share that pays back within the horizon); the mean is over those draws.
+        """
         rows = []
         for key, (label, unit) in OUTPUTS.items():
-            x = self.draws[key]
-            finite = x[np.isfinite(x)]
-            q = (np.quantile(finite, QUANTILES) if finite.size else [np.nan] * 3)
+            raw = self.draws[key]
+            finite = raw[np.isfinite(raw)]
+            q = [self.quantile(key, p) for p in QUANTILES]
             rows.append({"metric": key, "label": label, "unit": unit,
                          "p10": q[0], "p50": q[1], "p90": q[2],
                          "mean": finite.mean() if finite.size else np.nan,
                          "likely": self.likely[key],
-                         "share_defined": finite.size / x.size})
+                         "share_defined": finite.size / raw.size})
         return pd.DataFrame(rows).set_index("metric")
 
     @property
@@ -140,10 +166,12 @@ class SimulationResult:
         """Probability that NPV < 0."""
         return float(np.mean(self.draws["npv"] < 0))
 
-    def quantile(self, metric: str, q: float) -> float:
-        x = self.draws[metric]
-        x = x[np.isfinite(x)]
-        return float(np.quantile(x, q)) if x.size else float("nan")
+    @property
+    def churn_floor_share(self) -> float:
+        """Share of draws in which the links claim more churn reduction than a segment has
+        churn (the initiative's hazard was floored at 0): a sign that ``churn_gap`` or
+        ``events_per_year`` is too high."""
+        return float(np.mean(self.draws["churn_floored"]))
 
     def band(self, series: str, cumulative: bool = True) -> pd.DataFrame:
         """P10 / P50 / P90 of a monthly series (e.g. ``net_cash``) by month."""

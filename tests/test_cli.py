@@ -54,3 +54,40 @@ def test_validate(tmp_path: Path) -> None:
     assert ok.exit_code == 0 and "ok" in ok.output
     missing = runner.invoke(app, ["validate", str(tmp_path / "missing.yaml")])
     assert missing.exit_code == 2 and "file not found" in missing.output
+
+
+def test_calibrate_command_writes_a_runnable_scenario(tmp_path: Path) -> None:
+    demo = LEAD.parents[1] / "demo"
+    out = tmp_path / "cal.yaml"
+    res = runner.invoke(app, ["calibrate", str(demo), "--out", str(out), "--base", str(LEAD),
+                              "--n-boot", "20"])
+    assert res.exit_code == 0, res.output
+    assert "Calibrated scenario" in res.output and "hazard" in res.output
+    sc = load_scenario(out)
+    assert any(ln.provenance == "calibrated" for ln in sc.link_paths().values())
+    run = runner.invoke(app, ["run", str(out), "--draws", "200"])
+    assert run.exit_code == 0, run.output
+
+
+def test_calibrate_bad_data_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "accounts.csv").write_text("account_id,segment\n1,A\n1,A\n")
+    res = runner.invoke(app, ["calibrate", str(tmp_path), "--out", str(tmp_path / "x.yaml"),
+                              "--base", str(LEAD)])
+    assert res.exit_code == 2
+    assert "Traceback" not in res.output
+    assert "tickets table" in res.output and "Fix:" in res.output
+
+
+def test_batch_command_reports_a_broken_scenario(tmp_path: Path) -> None:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "good.yaml").write_text(LEAD.read_text())
+    d = yaml.safe_load(LEAD.read_text())
+    d["segments"][0]["churn"] = 3
+    (folder / "broken.yaml").write_text(yaml.safe_dump(d))
+    res = runner.invoke(app, ["batch", str(folder), "--out", str(tmp_path / "reports"),
+                              "--workers", "1", "--no-progress"])
+    assert res.exit_code == 1, res.output
+    assert "1 failed" in res.output and "broken" in res.output
+    assert (tmp_path / "reports" / "good.html").is_file()
+    assert not (tmp_path / "reports" / "broken.html").exists()

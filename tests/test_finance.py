@@ -58,3 +58,32 @@ def test_discount_factors_month_zero_undiscounted() -> None:
     df = finance.discount_factors(12, 0.10)
     assert df[0] == 1.0
     assert df[12] == pytest.approx(1 / 1.1)
+
+
+def test_irr_matches_a_root_finder_on_long_random_flows() -> None:
+    """Reference: scipy.optimize.brentq on the same bracket, up to 120 months.
+
+    >>> brentq(lambda r: np.sum(c * (1 + r) ** -np.arange(len(c))), lo, hi)
+    """
+    from scipy.optimize import brentq
+
+    rng = np.random.default_rng(0)
+    rates = 1.0 / np.geomspace(1.0 / 11.0, 10.0, 96) - 1.0  # the bracket grid, descending
+    checked = 0
+    for _ in range(300):
+        months = int(rng.integers(2, 121))
+        c = rng.normal(100, 300, size=months + 1)
+        c[0] = -abs(rng.normal(5000, 3000))
+        t = np.arange(months + 1)
+        vals = np.array([np.sum(c * (1 + r) ** -t) for r in rates])
+        change = np.flatnonzero(np.sign(vals[:-1]) != np.sign(vals[1:]))
+        got = finance.irr(c)
+        if change.size == 0:
+            assert np.isnan(got)
+            continue
+        j = change[0]
+        root = brentq(lambda r, c=c, t=t: np.sum(c * (1 + r) ** -t), rates[j + 1], rates[j],
+                      xtol=1e-15, rtol=1e-15)
+        assert (1 + got) ** (1 / 12) - 1 == pytest.approx(root, abs=1e-8)
+        checked += 1
+    assert checked > 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxroi.model import OUTPUTS, compile_inputs, evaluate, likely_params, run_flywheel
-from cxroi.scenario import scenario_from_dict
+from cxroi.scenario import load_scenario, scenario_from_dict
 from cxroi.uncertainty import sample_params, simulate
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 
 
 def reference_tiny(months: int = 12) -> dict[str, float]:
@@ -200,3 +203,117 @@ def test_likely_params_shapes(tiny: dict) -> None:
     p = likely_params(sc)
     assert p["churn_gap"].shape == (1, 1)
     assert p["referrals_per_promoter"].shape == (1,)
+
+
+def reference_flywheel(sc) -> dict[str, float]:  # noqa: ANN001
+    """docs/model.md written out as plain loops over months, segments and touchpoints."""
+    h = sc.finance.horizon_months
+    tot = dict.fromkeys(("retention_savings", "cross_sell", "cost_to_serve_savings",
+                         "advocacy"), 0.0)
+    for seg in sc.segments:
+        hb = 1 - (1 - seg.churn) ** (1 / 12)
+        eb = seg.expansion_rate / 12
+        s_b = s_i = g_b = g_i = 1.0
+        ref = 0.0
+        for t in range(1, h + 1):
+            red = grow = nps = cts = 0.0
+            for name, tp in sc.touchpoints.items():
+                lv, ln, vol = tp.lever, tp.links, seg.volumes[name]
+                frac = min(1.0, max(0.0, (t - lv.start_month) / max(lv.ramp_months, 1)))
+                x = lv.today + (lv.target - lv.today) * frac
+                g = (math.log2 if tp.scale == "log2" else (lambda v, s=tp.step: v / s))
+                p0 = ln.positive_share_today.value
+                z = math.log(p0 / (1 - p0)) + math.log(ln.odds_ratio.value) * (g(x) - g(lv.today))
+                dp = 1 / (1 + math.exp(-z)) - p0
+                lam = vol.events_per_year / 12
+                red += lam * dp * ln.churn_gap.value
+                grow += lam * dp * ln.expansion_gap.value
+                cts += lam * dp * ln.repeat_contacts.value * vol.cost_per_contact
+                nps += (1 - math.exp(-vol.events_per_year)) * dp * ln.nps_gap.value
+            s_b *= 1 - hb
+            s_i *= 1 - min(1.0, max(0.0, hb - red))
+            g_b *= 1 + eb * seg.expansion_value
+            g_i *= 1 + min(1.0, max(0.0, eb + grow)) * seg.expansion_value
+            nps_b = 100 * (seg.promoters - seg.detractors)
+            ref = ref * (1 - min(1.0, max(0.0, hb - red)))
+            ref += seg.accounts * s_i * min(max(nps, 0.0), 100 - nps_b) / 200 \
+                * sc.links.referrals_per_promoter.value / 12
+            w = seg.gross_margin * seg.accounts * seg.arpa / 12
+            parts = (w * (s_i - s_b) * g_b, w * s_i * (g_i - g_b),
+                     seg.accounts * s_i * cts, seg.gross_margin * ref * seg.arpa / 12)
+            for key, v in zip(tot, parts, strict=True):
+                tot[key] += v
+    tot["total_benefits"] = sum(tot.values())
+    return tot
+
+
+def test_three_touchpoints_with_different_ramps_match_reference(lead_dict: dict) -> None:
+    """The full programme (3 segments x 3 touchpoints), with a delayed start and no ramp on
+    one lever, equals the plain-loop reference."""
+    from cxroi.scenario import load_scenario
+
+    sc = load_scenario(SCENARIOS / "cx-programme.yaml")
+    sc = sc.with_lever("complaints", start_month=5, ramp_months=0)
+    sc = sc.with_lever("first_contact_resolution", start_month=2, ramp_months=11)
+    got, ref = evaluate(sc), reference_flywheel(sc)
+    for key, value in ref.items():
+        assert got[key] == pytest.approx(value, rel=1e-10), key
+
+
+def test_chunking_does_not_change_three_touchpoint_results(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    import cxroi.model as model
+    from cxroi.scenario import load_scenario
+
+    sc = load_scenario(SCENARIOS / "cx-programme.yaml")
+    inp = compile_inputs(sc)
+    params = sample_params(sc, 700, np.random.default_rng(8))
+    whole = run_flywheel(inp, params, monthly=True)
+    monkeypatch.setattr(model, "CHUNK", 97)
+    parts = run_flywheel(inp, params, monthly=True)
+    for key in whole:
+        np.testing.assert_allclose(whole[key], parts[key], rtol=1e-12, err_msg=key)
+
+
+def test_risk_adjustment_never_flatters_a_loss(lead_dict: dict) -> None:
+    """A calibrated odds ratio whose interval crosses 1 gives losing draws; the haircut must
+    not shrink a loss."""
+    link = lead_dict["touchpoints"]["complaints"]["links"]["odds_ratio"]
+    link.update(value=0.9, low=0.6, high=1.6, provenance="calibrated", source="weak fit")
+    res = simulate(scenario_from_dict(lead_dict), draws=2000, seed=4)
+    assert (res.draws["npv"] < 0).any()
+    assert np.all(res.draws["npv_risk_adjusted"] <= res.draws["npv"] + 1e-9)
+
+
+def test_referrals_stop_at_the_nps_ceiling(lead_dict: dict) -> None:
+    for seg in lead_dict["segments"]:
+        seg.update(promoters=1.0, detractors=0.0)
+    out = evaluate(scenario_from_dict(lead_dict))
+    assert out["nps_change"] == pytest.approx(0.0)
+    assert out["advocacy"] == pytest.approx(0.0)
+
+
+def test_links_claiming_more_churn_than_there_is_are_flagged(lead_dict: dict) -> None:
+    seg = lead_dict["segments"][0]
+    seg["volumes"]["complaints"]["events_per_year"] = 50
+    lead_dict["touchpoints"]["complaints"]["links"]["churn_gap"].update(value=0.5, high=0.6)
+    res = simulate(scenario_from_dict(lead_dict), draws=200, seed=1)
+    assert res.draws["churn_floored"].mean() > 0.9
+    assert res.churn_floor_share > 0.9
+    normal = simulate(load_scenario(SCENARIOS / "complaints-30-to-1.yaml"), draws=200, seed=1)
+    assert normal.churn_floor_share == 0.0
+
+
+def test_payback_counts_draws_that_never_pay_back(lead_dict: dict) -> None:
+    lead_dict["touchpoints"]["complaints"]["lever"]["target"] = 8
+    lead_dict["costs"]["one_off"] = 800_000
+    res = simulate(scenario_from_dict(lead_dict), draws=2000, seed=2)
+    pays = np.isfinite(res.draws["payback_month"])
+    assert 0.05 < pays.mean() < 0.95
+    # P90 is among the draws that never pay back
+    assert res.quantile("payback_month", 0.9) == np.inf
+    s = res.summary.loc["payback_month"]
+    assert s["share_defined"] == pytest.approx(pays.mean())
+    # the median over all draws, not over the ones that pay back
+    finite_median = np.median(res.draws["payback_month"][pays])
+    assert res.quantile("payback_month", 0.5) >= finite_median

@@ -93,3 +93,20 @@ def test_cost_bases():
     assert cost_of(sc, "first_year") == pytest.approx(sc.costs.one_off
                                                       + sc.costs.running_per_year)
     assert cost_of(sc, "one_off") < cost_of(sc, "pv") < cost_of(sc, "total")
+
+
+def test_overlapping_initiatives_are_flagged() -> None:
+    """The full programme and the complaints initiative move the same lever for the same
+    segments: funding both double counts, and the summary says so."""
+    from pathlib import Path
+
+    from cxroi.portfolio import rank_portfolio
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+    pf = rank_portfolio([folder / "complaints-30-to-1.yaml", folder / "cx-programme.yaml"],
+                        budget=1e9, draws=200, seed=1)
+    assert pf.overlaps and "complaint resolution time" in pf.overlaps[0][2]
+    assert "overlap" in pf.summary()
+    alone = rank_portfolio([folder / "complaints-30-to-1.yaml", folder / "fcr-60-to-80.yaml"],
+                           budget=1e9, draws=200, seed=1)
+    assert alone.overlaps == ()

@@ -80,7 +80,7 @@ def test_target_worse_than_today(lead_dict: dict) -> None:
 
 def test_ramp_longer_than_horizon(lead_dict: dict) -> None:
     lead_dict["touchpoints"]["complaints"]["lever"]["ramp_months"] = 48
-    with pytest.raises(ScenarioError, match=r"lever\.ramp_months: .*longer than the horizon of 36"
+    with pytest.raises(ScenarioError, match=r"lever\.ramp_months: .*longer than the horizon of 36 months allows"
                                             r".*Fix: shorten the ramp"):
         scenario_from_dict(lead_dict, "bad.yaml")
 
@@ -150,3 +150,37 @@ def test_adding_a_touchpoint_is_config_only(lead_dict: dict) -> None:
         seg["volumes"]["onboarding"] = {"events_per_year": 0.3}
     sc = scenario_from_dict(lead_dict)
     assert list(sc.touchpoints) == ["complaints", "onboarding"]
+
+
+def test_start_at_horizon_end_is_refused(lead_dict: dict) -> None:
+    lead_dict["touchpoints"]["complaints"]["lever"].update(start_month=36, ramp_months=0)
+    with pytest.raises(ScenarioError, match=r"lever\.ramp_months: start month 36"):
+        scenario_from_dict(lead_dict, "bad.yaml")
+
+
+@pytest.mark.parametrize(("path", "value", "pattern"), [
+    (("costs", "one_off"), float("inf"), r"costs\.one_off: .*finite"),
+    (("segments", 0, "accounts"), True, r"segments\[0\]\.accounts: .*valid integer"),
+    (("segments", 0, "gross_margin"), "0.7", r"segments\[0\]\.gross_margin: .*valid number"),
+])
+def test_no_silent_conversions(lead_dict: dict, path: tuple, value: object, pattern: str) -> None:
+    node = lead_dict
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ScenarioError, match=pattern):
+        scenario_from_dict(lead_dict, "bad.yaml")
+
+
+def test_duplicate_yaml_key_is_refused(tmp_path: Path) -> None:
+    text = SCENARIOS.joinpath("complaints-30-to-1.yaml").read_text()
+    bad = tmp_path / "dup.yaml"
+    bad.write_text(text.replace("currency: USD", "currency: USD\ncurrency: EUR"))
+    with pytest.raises(ScenarioError, match=r"(?s)line \d+.*duplicate key 'currency'"):
+        load_scenario(bad)
+
+
+def test_metric_bounds_must_be_ordered(lead_dict: dict) -> None:
+    lead_dict["touchpoints"]["complaints"].update(minimum=400, maximum=1)
+    with pytest.raises(ScenarioError, match=r"complaints\.minimum: minimum 400.* not below maximum"):
+        scenario_from_dict(lead_dict, "bad.yaml")
