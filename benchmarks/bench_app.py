@@ -177,9 +177,9 @@ def slider_moves(browser: Any, moves: int) -> tuple[list[float], list[float]]:
                     continue
                 page.wait_for_function("() => window.__cx.done !== null", timeout=30_000)
                 page_ms.append(page.evaluate("() => window.__cx.done - window.__cx.t0"))
+                page.wait_for_timeout(150)  # the status line is written after the cards
                 status = page.inner_text(".cx-status")
                 server_ms.append(float(status.split("computed in ")[1].split(" ms")[0]))
-                page.wait_for_timeout(150)
             ARTIFACTS.mkdir(exist_ok=True)
             page.set_viewport_size({"width": 1440, "height": 2300})
             page.wait_for_timeout(500)

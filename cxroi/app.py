@@ -24,8 +24,11 @@ Public API
 The hot path (one slider release) is: apply the control values to the scenario mapping,
 validate it (:func:`cxroi.scenario.scenario_from_dict`), compile it once, run
 :func:`cxroi.uncertainty.simulate` with :data:`APP_DRAWS` draws and the scenario's seed,
-the tornado, and the three charts. Heavy modules (numpy, pandas, altair) are imported on
-first use, so ``cxroi app`` starts without them.
+send the cash-flow and waterfall charts, run the tornado and send its chart, then the
+cards and the sentence. The charts are plain Vega-Lite mappings written by the
+``*_spec`` functions of :mod:`cxroi.charts` (the same specs as its altair charts, without
+building altair objects), so the app's kernel never imports altair; numpy and pandas are
+imported on first use, so ``cxroi app`` itself starts without them.
 """
 
 from __future__ import annotations
@@ -73,6 +76,9 @@ _EMBED_OPTIONS = {"renderer": "svg",
 ENV_SCENARIO_DIR = "CXROI_SCENARIO_DIR"
 ENV_REPORTS_DIR = "CXROI_REPORTS_DIR"
 ENV_FILES_ROOT = "CXROI_APP_FILES_ROOT"
+#: Thread-count variables of the BLAS libraries numpy may use; :func:`serve` sets them to 1
+#: for the app's kernel unless they are set already.
+_BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 _ROOT = Path(__file__).resolve().parents[1]
 
@@ -262,6 +268,30 @@ def _round_display(x: float, kind: str) -> float:
     return round(x, 9)
 
 
+class SharedStyles:
+    """Layout and style models shared by the many small widgets of the controls.
+
+    ipywidgets gives every widget its own layout and style model unless one is passed in;
+    sharing them (they never change) makes the page about 140 models lighter to create,
+    send and restore when it opens, with the same look.
+    """
+
+    def __init__(self) -> None:
+        from ipywidgets.widgets.widget_description import DescriptionStyle
+        from ipywidgets.widgets.widget_string import HTMLStyle
+
+        w = _w()
+        self.slider = w.Layout(width="140px")
+        self.box = w.Layout(width="92px")
+        self.label = w.Layout(width="112px")
+        self.unit = w.Layout(width="58px")
+        self.row = w.Layout(align_items="center", width="100%")
+        self.plain = w.Layout()
+        self.html = HTMLStyle()
+        self.slider_style = w.SliderStyle()
+        self.box_style = DescriptionStyle()
+
+
 class NumberControl:
     """A slider and a typed box for one :class:`ControlSpec`; the box holds the value.
 
@@ -271,14 +301,16 @@ class NumberControl:
     reported. Either way ``on_change(control)`` is called once.
     """
 
-    def __init__(self, spec: ControlSpec, on_change: Callable[[NumberControl], None]):
+    def __init__(self, spec: ControlSpec, on_change: Callable[[NumberControl], None],
+                 shared: SharedStyles | None = None):
         w = _w()
+        shared = shared or SharedStyles()
         self.spec = spec
         self._on_change = on_change
         self._sync = False
         disp = _round_display(spec.value * spec.scale, spec.kind)
         common: dict[str, Any] = dict(readout=False, continuous_update=False,
-                                      layout=w.Layout(width="140px"))
+                                      layout=shared.slider, style=shared.slider_style)
         if spec.kind == "log":
             self.slider = w.FloatLogSlider(value=disp, base=10, min=math.log10(spec.lo),
                                            max=math.log10(spec.hi), step=spec.step, **common)
@@ -289,15 +321,14 @@ class NumberControl:
             self.slider = w.FloatSlider(value=disp, min=spec.lo, max=spec.hi, step=spec.step,
                                         **common)
         box_cls = w.IntText if spec.kind == "int" else w.FloatText
-        self.box = box_cls(value=disp, layout=w.Layout(width="92px"))
+        self.box = box_cls(value=disp, layout=shared.box, style=shared.box_style)
         self.slider.add_class("cx-slider")
         self.box.add_class("cx-box")
         label = w.HTML(f"<span class='cx-ctl-label'>{html.escape(spec.label)}</span>",
-                       layout=w.Layout(width="112px"))
+                       layout=shared.label, style=shared.html)
         unit = w.HTML(f"<span class='cx-ctl-unit'>{html.escape(spec.unit)}</span>",
-                      layout=w.Layout(width="58px"))
-        self.row = w.HBox([label, self.slider, self.box, unit],
-                          layout=w.Layout(align_items="center", width="100%"))
+                      layout=shared.unit, style=shared.html)
+        self.row = w.HBox([label, self.slider, self.box, unit], layout=shared.row)
         self.row.add_class("cx-ctl")
         self.row.add_class(spec.css)
         self.slider.observe(self._from_slider, "value")
@@ -614,18 +645,22 @@ class CxApp:
         self.updates = 0
         self.last_update_ms = float("nan")
         self._loading = False
+        self._shared = SharedStyles()
+
+        def html_box(value: str = "") -> Any:  # an HTML widget with the shared models
+            return w.HTML(value, layout=self._shared.plain, style=self._shared.html)
 
         self.picker = w.Dropdown(description="Scenario", layout=w.Layout(width="520px"),
                                  style={"description_width": "70px"})
         self.picker.add_class("cx-picker")
         self.controls_box = w.VBox()
-        self.message = w.HTML(layout=w.Layout(display="none"))
+        self.message = w.HTML(layout=w.Layout(display="none"), style=self._shared.html)
         self.message.add_class("cx-message-box")
-        self.cards = w.HTML()
+        self.cards = html_box()
         self.cards.add_class("cx-cards")
-        self.pitch_html = w.HTML()
+        self.pitch_html = html_box()
         self.pitch_html.add_class("cx-pitch-box")
-        self.status = w.HTML()
+        self.status = html_box()
         self.status.add_class("cx-status-box")
         self.charts: dict[str, Any] = {}
         chart_boxes = []
@@ -635,7 +670,7 @@ class CxApp:
             out.add_class("cx-chart")
             self.charts[key] = out
             chart_boxes.append(out)
-        self.provenance = w.HTML()
+        self.provenance = html_box()
         self.provenance.add_class("cx-provenance-box")
 
         self.save_name = w.Text(placeholder="Name for this scenario",
@@ -643,23 +678,23 @@ class CxApp:
         self.save_name.add_class("cx-save-name")
         self.save_button = w.Button(description="Save scenario", button_style="primary")
         self.save_button.add_class("cx-save")
-        self.save_status = w.HTML()
+        self.save_status = html_box()
         self.save_status.add_class("cx-save-status")
         self.report_button = w.Button(description="Make report", button_style="success",
                                       layout=w.Layout(width="auto"))
         self.report_button.add_class("cx-report")
-        self.report_status = w.HTML()
+        self.report_status = html_box()
         self.report_status.add_class("cx-report-status")
         self.save_button.on_click(lambda _b: self.save(self.save_name.value))
         self.report_button.on_click(lambda _b: self.make_report())
 
-        header = w.HTML(
+        header = html_box(
             "<div class='cx-header'><h1>CX business case</h1>"
             "<p>Move a lever and see what it is worth: P50 with the P10–P90 range of "
             f"{self.draws:,} simulations. Sliders update on release; you can also type "
             "a value and press Enter.</p></div>")
         actions = w.VBox([
-            w.HTML("<div class='cx-group'>Keep it</div>"),
+            html_box("<div class='cx-group'>Keep it</div>"),
             w.HBox([self.save_name, self.save_button]), self.save_status,
             w.HBox([self.report_button]), self.report_status,
         ])
@@ -676,7 +711,7 @@ class CxApp:
         top = w.HBox([header, self.picker],
                      layout=w.Layout(justify_content="space-between",
                                      align_items="center", width="100%"))
-        self.widget = w.VBox([w.HTML(_CSS), top, body], layout=w.Layout(grid_gap="10px"))
+        self.widget = w.VBox([html_box(_CSS), top, body], layout=w.Layout(grid_gap="10px"))
         self.widget.add_class("cx-app")
 
         files = self.refresh_picker()
@@ -737,13 +772,15 @@ class CxApp:
 
     def _build_controls(self, sc: Scenario) -> None:
         w = _w()
-        self.controls = [NumberControl(s, self._on_control) for s in control_specs(sc)]
+        self.controls = [NumberControl(s, self._on_control, self._shared)
+                         for s in control_specs(sc)]
         rows: list[Any] = []
         group = None
         for c in self.controls:
             if c.spec.group != group:
                 group = c.spec.group
-                rows.append(w.HTML(f"<div class='cx-group'>{_e(group)}</div>"))
+                rows.append(w.HTML(f"<div class='cx-group'>{_e(group)}</div>",
+                                   layout=self._shared.plain, style=self._shared.html))
             rows.append(c.row)
         self.controls_box.children = rows
 
@@ -808,28 +845,39 @@ class CxApp:
 
         inputs = compile_inputs(sc)
         res = simulate(sc, draws=self.draws, seed=sc.simulation.seed, inputs=inputs)
-        tor = tornado(sc, inputs=inputs)
+        # Each chart goes to the page as soon as its numbers are known: the browser draws
+        # it (the longest part of an update) while the rest is computed here. Should
+        # anything fail after that, the charts go back to what they were, so the page
+        # never mixes two sets of inputs.
+        before = {key: out.outputs for key, out in self.charts.items()}
+        try:
+            self.charts["cash_flow"].outputs = (_chart_output(cash_flow_spec(res)),)
+            self.charts["waterfall"].outputs = (_chart_output(waterfall_spec(res)),)
+            tor = tornado(sc, inputs=inputs)
+            self.charts["tornado"].outputs = (_chart_output(tornado_spec(tor, sc.currency)),)
+            cards = self._cards_html(sc, res, self.updates + 1)
+            sentence = _e(pitch(res))
+        except Exception:
+            for key, outputs in before.items():
+                self.charts[key].outputs = outputs
+            raise
         self.updates += 1
-        self.cards.value = self._cards_html(sc, res)
+        self.cards.value = cards
         self.pitch_html.value = (
-            "<div class='cx-pitch'><p class='cx-pitch-text'>" + _e(pitch(res)) + "</p>"
+            "<div class='cx-pitch'><p class='cx-pitch-text'>" + sentence + "</p>"
             f"<button class='cx-copy' type='button' title='Copy the sentence' "
             f"onclick=\"{_e(_COPY_JS)}\">Copy</button></div>")
-        for key, spec in (("cash_flow", cash_flow_spec(res)),
-                          ("waterfall", waterfall_spec(res)),
-                          ("tornado", tornado_spec(tor, sc.currency))):
-            self.charts[key].outputs = (_chart_output(spec),)
         self.scenario, self.result, self.tornado_df = sc, res, tor
 
     # ------------------------------------------------------------------------ output --
 
-    def _cards_html(self, sc: Scenario, res: SimulationResult) -> str:
+    def _cards_html(self, sc: Scenario, res: SimulationResult, update: int) -> str:
         from cxroi.model import OUTPUTS
 
         cur = sc.currency
         vals = headline_values(res)
         h = sc.finance.horizon_months
-        parts = [f"<div class='cx-grid' data-update='{self.updates}'>"]
+        parts = [f"<div class='cx-grid' data-update='{update}'>"]
         for metric, note in CARDS:
             label, unit = OUTPUTS[metric]
             v = vals[metric]
@@ -1111,6 +1159,19 @@ def voila_argv(notebook: Path, port: int, host: str, open_browser: bool, root: P
     ]
 
 
+def _decline_iri_checker() -> None:
+    """Keep ``rfc3987_syntax`` out of the server process (about 1 s of ``cxroi app``'s start).
+
+    jupyter_server validates its event records with jsonschema, and jsonschema imports
+    ``rfc3987_syntax``, when it is installed, only to offer an optional checker for the
+    ``iri`` string format, building its grammar on import. No event schema of the server
+    uses that format; marking the module as absent makes jsonschema skip that checker, as
+    it does wherever the package is not installed. Only this process is affected (the
+    app's kernel never imports jsonschema).
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def serve(port: int | None = None, host: str = "127.0.0.1", open_browser: bool = False,
           scenario_dir: Path = Path("data/scenarios"), reports_dir: Path = Path("reports"),
           ) -> None:
@@ -1136,8 +1197,14 @@ def serve(port: int | None = None, host: str = "127.0.0.1", open_browser: bool =
     port = port or free_port(8866, host)
     os.environ.update({ENV_SCENARIO_DIR: str(scen), ENV_REPORTS_DIR: str(reps),
                        ENV_FILES_ROOT: str(root)})
+    # The app's arrays are small: one BLAS thread computes them as fast as several, while
+    # OpenBLAS's extra threads spin-wait and take a core from the browser (about twice the
+    # CPU time per update on a 2-core machine). The kernel inherits this environment.
+    for var in _BLAS_THREAD_VARS:
+        os.environ.setdefault(var, "1")
     print(f"cxroi app: http://{host}:{port}/  (scenarios in {scen}, reports in {reps}; "
           "Ctrl+C stops it)", flush=True)
+    _decline_iri_checker()
     from voila.app import Voila
 
     Voila.launch_instance(argv=voila_argv(nb, port, host, open_browser, root, reps))

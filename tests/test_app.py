@@ -253,17 +253,96 @@ def test_report_href_outside_the_served_folder_is_a_file_uri(tmp_path: Path, app
     assert app.report_href(tmp_path / "r.html").startswith("file://")
 
 
-def test_fast_data_transformer_gives_the_same_chart_specs(app: CxApp) -> None:
-    import altair as alt
+def test_charts_on_the_page_are_the_report_charts(app: CxApp) -> None:
+    """The app sends Vega-Lite written by the ``*_spec`` functions: the very charts that
+    ``cxroi.charts`` builds with altair for the report."""
+    import base64
 
     from cxroi.charts import cash_flow_chart, tornado_chart, waterfall_chart
 
     res, tor = app.result, app.tornado_df
-    charts = [cash_flow_chart(res), waterfall_chart(res), tornado_chart(tor)]
-    fast = [json.dumps(c.to_dict(validate=False), sort_keys=True) for c in charts]
-    with alt.data_transformers.enable("default"):
-        slow = [json.dumps(c.to_dict(validate=False), sort_keys=True) for c in charts]
-    assert fast == slow
+    want = {"cash_flow": cash_flow_chart(res), "waterfall": waterfall_chart(res),
+            "tornado": tornado_chart(tor, app.scenario.currency)}
+    for key, chart in want.items():
+        (item,) = app.charts[key].outputs
+        spec = dict(item["data"][cxapp.VL_MIME])
+        assert spec.pop("$schema").endswith("/vega-lite/v5.json")  # Voila's Vega-Lite 5
+        expected = chart.to_dict()
+        expected.pop("$schema")
+        assert spec == expected
+        # the placeholder that spares the renderer a PNG copy and a second drawing
+        assert base64.b64decode(item["data"]["image/png"]).startswith(b"\x89PNG\r\n\x1a\n")
+        assert item["metadata"][cxapp.VL_MIME]["embed_options"]["renderer"] == "svg"
+
+
+def test_a_failure_after_the_charts_were_sent_puts_them_back(
+        app: CxApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    charts = {k: o.outputs for k, o in app.charts.items()}
+    cards, result = app.cards.value, app.result
+
+    def boom(*_a: object, **_k: object) -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(CxApp, "_cards_html", boom)
+    control(app, TARGET).box.value = 3
+    assert "Something went wrong" in app.message.value and "Traceback" not in app.message.value
+    assert {k: o.outputs for k, o in app.charts.items()} == charts
+    assert (app.cards.value, app.result) == (cards, result)
+
+
+def test_controls_share_their_layout_and_style_models(app: CxApp) -> None:
+    # one model each for all rows, not one per widget: a lighter page to open
+    for attr in ("slider", "box"):
+        assert len({id(getattr(c, attr).layout) for c in app.controls}) == 1
+        assert len({id(getattr(c, attr).style) for c in app.controls}) == 1
+    assert len({id(c.row.layout) for c in app.controls}) == 1
+
+
+def test_the_app_kernel_never_imports_altair_or_jsonschema(dirs: tuple[Path, Path]) -> None:
+    """What the app's kernel runs (build, one slider move) stays off the slow imports."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from cxroi.app import CxApp\n"
+        f"app = CxApp(Path({str(dirs[0])!r}), Path({str(dirs[1])!r}))\n"
+        "app.controls[1].box.value = 3\n"
+        "assert not app.problems, app.problems\n"
+        "heavy = [m for m in ('altair', 'jsonschema', 'vl_convert') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
+
+
+def test_serve_keeps_the_server_light_and_the_kernel_single_threaded(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    launched: list[list[str]] = []
+
+    class FakeVoila:
+        @staticmethod
+        def launch_instance(argv: list[str]) -> None:
+            launched.append(argv)
+
+    import voila.app
+
+    monkeypatch.setattr(voila.app, "Voila", FakeVoila)
+    for var in (*cxapp._BLAS_THREAD_VARS, cxapp.ENV_SCENARIO_DIR, cxapp.ENV_REPORTS_DIR,
+                cxapp.ENV_FILES_ROOT):
+        monkeypatch.setenv(var, "")  # so that what serve() sets is undone after the test
+        monkeypatch.delenv(var)
+    monkeypatch.setitem(sys.modules, "rfc3987_syntax", sys.modules.get("rfc3987_syntax"))
+    cxapp.serve(port=8999, scenario_dir=tmp_path / "s", reports_dir=tmp_path / "r")
+    assert launched and "--Voila.port=8999" in launched[0]
+    assert all(cxapp.os.environ[v] == "1" for v in cxapp._BLAS_THREAD_VARS)
+    # in a fresh process: the optional IRI checker's grammar is never built
+    code = ("import sys\nfrom cxroi.app import _decline_iri_checker\n_decline_iri_checker()\n"
+            "import voila.app\nassert sys.modules['rfc3987_syntax'] is None\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
 
 
 def test_build_app_returns_the_widget_with_its_app(dirs: tuple[Path, Path]) -> None:

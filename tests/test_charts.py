@@ -134,3 +134,56 @@ def test_building_charts_does_not_load_vl_convert_and_cxroi_import_stays_light()
         "assert 'vl_convert' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def _altair_spec(chart: alt.TopLevelMixin) -> dict:
+    spec = chart.to_dict()  # validated against the Vega-Lite schema
+    spec.pop("$schema")
+    return spec
+
+
+def _spec_cases() -> list:
+    lead = load_scenario(LEAD)
+    costly = lead.model_copy(update={"costs": lead.costs.model_copy(
+        update={"one_off": 5e7})})  # never pays back: no payback marks
+    euro = load_scenario(SCENARIOS / "fcr-60-to-80.yaml").model_copy(update={"currency": "EUR"})
+    return [pytest.param(lead, True, id="lead"), pytest.param(costly, False, id="no-payback"),
+            pytest.param(euro, True, id="eur"),
+            pytest.param(load_scenario(SCENARIOS / "cx-programme.yaml"), True, id="programme")]
+
+
+@pytest.mark.parametrize(("sc", "pays_back"), _spec_cases())
+def test_spec_functions_write_exactly_the_altair_charts(sc, pays_back):
+    """The app draws the ``*_spec`` mappings; they must be the report's charts, to the
+    last key and dataset name (only ``$schema`` is left to the caller)."""
+    res = simulate(sc, draws=500, seed=11)
+    tor = tornado(sc)
+    pairs = [
+        (charts.cash_flow_spec(res), charts.cash_flow_chart(res)),
+        (charts.cash_flow_spec(res, "net_cash_risk_adjusted", width=400, height=150),
+         charts.cash_flow_chart(res, "net_cash_risk_adjusted", width=400, height=150)),
+        (charts.waterfall_spec(res), charts.waterfall_chart(res)),
+        (charts.waterfall_spec(res, "likely"), charts.waterfall_chart(res, "likely")),
+        (charts.tornado_spec(tor, sc.currency), charts.tornado_chart(tor, sc.currency)),
+        (charts.tornado_spec(tor, sc.currency, top=3, width=300),
+         charts.tornado_chart(tor, sc.currency, top=3, width=300)),
+    ]
+    for spec, chart in pairs:
+        assert "$schema" not in spec
+        assert spec == _altair_spec(chart)
+    marks = [layer["mark"]["type"] for layer in pairs[0][0]["layer"]]
+    assert ("rule" in marks) == pays_back == np.isfinite(res.quantile("payback_month", 0.5))
+
+
+def test_spec_functions_do_not_import_altair():
+    code = (
+        "import sys\n"
+        "from cxroi import charts\n"
+        "from cxroi.scenario import load_scenario\n"
+        "from cxroi.uncertainty import simulate, tornado\n"
+        f"sc = load_scenario({str(LEAD)!r}); res = simulate(sc, draws=100)\n"
+        "charts.cash_flow_spec(res); charts.waterfall_spec(res)\n"
+        "charts.tornado_spec(tornado(sc), sc.currency)\n"
+        "assert 'altair' not in sys.modules, 'altair imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
