@@ -18,11 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# The app-server helpers are shared with the browser tests: tests/browser/appserver.py.
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from appserver import drag_slider, free_port, start_server, stop  # noqa: E402
+
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -37,6 +37,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync"]
 TARGET_ROW = ".cx-ctl-touchpoints-complaints-lever-target"
 CHARTS = ("cash_flow", "waterfall", "tornado")
+#: How the bench polls for the server's port (tighter than the tests' defaults, so the
+#: cold-start time is not padded by the polling).
+PORT_POLL = {"connect_timeout": 0.1, "poll": 0.02}
 
 #: Page-side probe: stamps mouse-up and the moment the NPV card and every chart are new.
 PROBE = """
@@ -69,50 +72,6 @@ PROBE = """
 """.replace("CHARTS_JSON", json.dumps(list(CHARTS)))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(base: Path, port: int) -> subprocess.Popen[Any]:
-    scen = base / "scenarios"
-    scen.mkdir(parents=True, exist_ok=True)
-    for f in (ROOT / "data" / "scenarios").glob("*.yaml"):
-        shutil.copy(f, scen / f.name)
-    return subprocess.Popen(
-        [sys.executable, "-m", "cxroi.app", "--port", str(port), "--scenario-dir", str(scen),
-         "--reports-dir", str(base / "reports")],
-        cwd=ROOT, stdout=(base / "voila.log").open("w"), stderr=subprocess.STDOUT,
-        start_new_session=True)
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def wait_port(port: int, proc: subprocess.Popen[Any], timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError("the app server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError("the app server did not start")
-
-
 def wait_app(page: Any, url: str) -> None:
     page.goto(url, timeout=120_000)
     page.wait_for_selector(".cx-card[data-metric=npv]", timeout=120_000)
@@ -127,36 +86,25 @@ def cold_start(browser: Any, runs: int) -> list[float]:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             port = free_port()
             t0 = time.perf_counter()
-            proc = start(Path(tmp), port)
+            server = None
             try:
-                wait_port(port, proc)
-                wait_app(page, f"http://127.0.0.1:{port}/")
+                server = start_server(Path(tmp), port=port, **PORT_POLL)
+                wait_app(page, server.url)
                 out.append(time.perf_counter() - t0)
             finally:
                 page.close()
-                stop(proc)
+                if server is not None:
+                    stop(server.process)
         time.sleep(1.0)
     return out
 
 
-def drag(page: Any, fraction: float) -> None:
-    track = page.locator(f"{TARGET_ROW} .noUi-target").bounding_box()
-    handle = page.locator(f"{TARGET_ROW} .noUi-handle").bounding_box()
-    y = handle["y"] + handle["height"] / 2
-    page.mouse.move(handle["x"] + handle["width"] / 2, y)
-    page.mouse.down()
-    page.mouse.move(track["x"] + track["width"] * fraction, y, steps=4)
-    page.mouse.up()
-
-
 def slider_moves(browser: Any, moves: int) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory(prefix="cxroi-bench-") as tmp:
-        port = free_port()
-        proc = start(Path(tmp), port)
+        server = start_server(Path(tmp), **PORT_POLL)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         try:
-            wait_port(port, proc)
-            wait_app(page, f"http://127.0.0.1:{port}/")
+            wait_app(page, server.url)
             page.wait_for_timeout(3000)  # let Voila refill its kernel pool first
             page.evaluate(PROBE)
             page_ms, server_ms = [], []
@@ -170,7 +118,7 @@ def slider_moves(browser: Any, moves: int) -> tuple[list[float], list[float]]:
                 box = page.locator(f"{TARGET_ROW} .cx-box input")
                 before = box.input_value()
                 page.evaluate("() => window.__cx.arm()")
-                drag(page, positions[i])
+                drag_slider(page, TARGET_ROW, positions[i], steps=4)
                 page.wait_for_timeout(20)
                 if box.input_value() == before and page.evaluate("() => !window.__cx.done"):
                     missed += 1  # the drag landed on the same value: nothing to update
@@ -187,7 +135,7 @@ def slider_moves(browser: Any, moves: int) -> tuple[list[float], list[float]]:
             return page_ms, server_ms
         finally:
             page.close()
-            stop(proc)
+            stop(server.process)
 
 
 def pct(xs: list[float], q: float) -> float:

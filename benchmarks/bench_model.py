@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from cxroi.model import compile_inputs, likely_params, run_flywheel
 from cxroi.scenario import load_scenario
@@ -41,6 +42,13 @@ def timeit(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    # One BLAS thread, as the app runs: OpenBLAS's extra thread spin-waits on tiny matrix
+    # products and takes a core away without making them faster.
+    with threadpool_limits(limits=1):
+        _main()
+
+
+def _main() -> None:
     sc = load_scenario(SCENARIO)
     inp = compile_inputs(sc)
     shape = (len(inp.segments), len(inp.touchpoints), inp.horizon)

@@ -8,18 +8,12 @@ is missing -- unless ``CXROI_REQUIRE_BROWSER=1`` (set by ``.ci/run``), where the
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from appserver import Server, start_server, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,74 +45,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=reason))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app server exited with code {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the app server did not listen on 127.0.0.1:{port} in {timeout} s")
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    """Stop the server we started (SIGINT lets Voila shut its kernels down), then make
-    sure nothing of its own process group is left."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the group we created with start_new_session
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-@dataclass
-class Server:
-    url: str
-    port: int
-    scenario_dir: Path
-    reports_dir: Path
-    log: Path
-    process: subprocess.Popen[Any]
-
-
-def start_server(base: Path, scenario_files: list[Path] | None = None) -> Server:
-    """``python -m cxroi.app`` on a free loopback port with its own scenario and report
-    folders under ``base`` (the demo scenarios copied in)."""
-    scen, reports = base / "scenarios", base / "reports"
-    scen.mkdir(parents=True, exist_ok=True)
-    for f in scenario_files or sorted((ROOT / "data" / "scenarios").glob("*.yaml")):
-        shutil.copy(f, scen / f.name)
-    port = free_port()
-    log = base / "voila.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cxroi.app", "--port", str(port), "--host", "127.0.0.1",
-         "--scenario-dir", str(scen), "--reports-dir", str(reports)],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        start_new_session=True)
-    try:
-        wait_for_port(port, proc)
-    except Exception:
-        stop(proc)
-        raise
-    return Server(f"http://127.0.0.1:{port}/", port, scen, reports, log, proc)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from appserver import drag_slider
 
 from cxroi.app import APP_DRAWS, _fmt
 from cxroi.scenario import load_scenario, save_scenario
@@ -41,17 +42,6 @@ def wait_for_update(page: Any, before: str) -> None:
     page.wait_for_function(
         "b => { const g = document.querySelector('.cx-grid');"
         " return g && g.dataset.update !== b; }", arg=before)
-
-
-def drag_slider(page: Any, row: str, fraction: float) -> None:
-    """Press the slider's handle, drag it to ``fraction`` of its track and release."""
-    track = page.locator(f"{row} .noUi-target").bounding_box()
-    handle = page.locator(f"{row} .noUi-handle").bounding_box()
-    y = handle["y"] + handle["height"] / 2
-    page.mouse.move(handle["x"] + handle["width"] / 2, y)
-    page.mouse.down()
-    page.mouse.move(track["x"] + track["width"] * fraction, y, steps=8)
-    page.mouse.up()
 
 
 def type_value(page: Any, row: str, value: str) -> None:
