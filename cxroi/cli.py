@@ -177,7 +177,8 @@ def calibrate(
     base: Annotated[Path | None, typer.Option(help="Scenario supplying costs and any link the "
                                                    "data cannot estimate")] = None,
     report: Annotated[Path | None, typer.Option(help="Calibration report (Markdown)")] = None,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for intervals")] = 200,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the metric-validity and "
+                                           "survey-gap intervals")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed")] = 20261123,
 ) -> None:
     """Calibrate the flywheel's links from a company's own data; write a scenario file."""

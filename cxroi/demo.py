@@ -17,10 +17,25 @@ The mechanism is exactly the one the flywheel model (``cxroi.model``) assumes.
   per doubling).
 * In the month *t* a complaint is resolved, each negative outcome adds ``churn_gap`` to the
   account's churn probability and each positive outcome adds ``expansion_gap`` to its
-  probability of expanding:
+  probability of expanding (the defaults):
 
   .. math:: P(\\text{leave in } t) = h_s\\,\\phi_i + g_c\\,\\mathrm{NEG}_{it},\\qquad
             P(\\text{expand in } t) = e_s\\,\\psi_i + g_e\\,\\mathrm{POS}_{it}
+
+  Three options (off by default) break the assumptions a simpler calibration would make,
+  so that the recovery tests can catch it. ``churn_lag`` spreads a complaint's churn
+  effect over the resolution month and the following ones (weights :math:`w_l`, summing
+  to 1); ``churn_positive`` lets a positive outcome raise churn too, and
+  ``expansion_negative`` lets a negative outcome move expansion (e.g. lower it):
+
+  .. math:: P(\\text{leave in } t) = h_s\\phi_i + \\sum_l w_l\\big[(c_+ + g_c)\\,\\mathrm{NEG}_{i,t-l}
+            + c_+\\,\\mathrm{POS}_{i,t-l}\\big],\\qquad
+            P(\\text{expand in } t) = e_s\\psi_i + (x_- + g_e)\\,\\mathrm{POS}_{it} + x_-\\,\\mathrm{NEG}_{it}
+
+  so the gaps (negative minus positive for churn, positive minus negative for expansion,
+  summed over the lags) stay exactly ``churn_gap`` and ``expansion_gap``. Probabilities
+  are clipped to [0, 1]; keep ``expansion_negative`` above minus the smallest monthly
+  expansion probability (a few tenths of a point) or the clip eats part of the effect.
 
   with :math:`h_s = 1-(1-\\text{churn}_s)^{1/12}`, :math:`e_s` likewise from the annual
   expansion rate, and :math:`\\phi_i = e^{-\\beta_c z_i - \\beta_c^2/2}`,
@@ -113,6 +128,15 @@ class DemoTruth:
     response_skew: float = 0.4
     nps_informative: bool = True
     expansion_product: str = "expansion"
+    churn_lag: tuple[float, ...] = (1.0,)
+    churn_positive: float = 0.0
+    expansion_negative: float = 0.0
+
+    def __post_init__(self) -> None:
+        lag = tuple(float(w) for w in self.churn_lag)
+        if not lag or min(lag) < 0 or abs(sum(lag) - 1.0) > 1e-9:
+            raise ValueError(f"churn_lag must be non-negative weights summing to 1, got {self.churn_lag}")
+        object.__setattr__(self, "churn_lag", lag)
 
     def positive_share(self, days: float | np.ndarray) -> np.ndarray:
         """True :math:`p(T)` at resolution time(s) ``days``."""
@@ -125,14 +149,22 @@ class DemoTruth:
         return self.nps_gap if self.nps_informative else 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain dict for ``truth.yaml``; the off-by-default options are written only when set,
+        so the default demo's ``truth.yaml`` is unchanged."""
         d = dataclasses.asdict(self)
         d["segments"] = [dataclasses.asdict(s) for s in self.segments]
+        d["churn_lag"] = list(self.churn_lag)
+        for f in ("churn_lag", "churn_positive", "expansion_negative"):
+            if getattr(self, f) == getattr(DemoTruth, f):
+                del d[f]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DemoTruth:
         d = dict(d)
         d["segments"] = tuple(SegmentTruth(**s) for s in d.get("segments", []))
+        if "churn_lag" in d:
+            d["churn_lag"] = tuple(d["churn_lag"])
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -278,7 +310,14 @@ def generate_demo(seed: int = 20261123, n_accounts: int = 5000,
     at_risk_from = entry[:, None] <= months[None, :]
     h = 1 - (1 - S("churn")) ** (1 / 12)
     phi = np.exp(-tr.health_churn * health - tr.health_churn**2 / 2)
-    p_leave = np.clip(h[:, None] * phi[:, None] + tr.churn_gap * NEG, 0, 1)
+    if tr.churn_lag == (1.0,) and tr.churn_positive == 0.0:
+        p_leave = np.clip(h[:, None] * phi[:, None] + tr.churn_gap * NEG, 0, 1)
+    else:  # the effect of an outcome spread over the resolution month and the next ones
+        out = (tr.churn_positive + tr.churn_gap) * NEG + tr.churn_positive * POS
+        spread = np.zeros((n, M))
+        for lag, w in enumerate(tr.churn_lag[:M]):
+            spread[:, lag:] += w * out[:, :M - lag]
+        p_leave = np.clip(h[:, None] * phi[:, None] + spread, 0, 1)
     leave = (rng.random((n, M)) < p_leave) & at_risk_from
     churned = leave.any(axis=1)
     exit_m = np.where(churned, leave.argmax(axis=1), M - 1)
@@ -286,7 +325,11 @@ def generate_demo(seed: int = 20261123, n_accounts: int = 5000,
     alive = at_risk_from & (months[None, :] <= exit_m[:, None])
     e = 1 - (1 - S("expansion_rate")) ** (1 / 12)
     psi = np.exp(tr.health_expansion * health - tr.health_expansion**2 / 2)
-    p_exp = np.clip(e[:, None] * psi[:, None] + tr.expansion_gap * POS, 0, 1)
+    if tr.expansion_negative == 0.0:
+        p_exp = np.clip(e[:, None] * psi[:, None] + tr.expansion_gap * POS, 0, 1)
+    else:
+        p_exp = np.clip(e[:, None] * psi[:, None] + (tr.expansion_negative + tr.expansion_gap) * POS
+                        + tr.expansion_negative * NEG, 0, 1)
     expand = (rng.random((n, M)) < p_exp) & alive
 
     # --- tickets that exist (opened while a customer) -------------------------------------

@@ -110,3 +110,37 @@ def test_committed_demo_matches_its_truth_file():
     acc = pd.read_csv(folder / "accounts.csv")
     assert acc["account_id"].tolist() == regenerated["accounts"]["account_id"].tolist()
     assert np.allclose(acc["revenue"], regenerated["accounts"]["revenue"])
+
+
+def test_off_by_default_options_leave_the_default_company_unchanged():
+    a = generate_demo(seed=7, n_accounts=400)
+    b = generate_demo(seed=7, n_accounts=400, truth=dataclasses.replace(
+        DemoTruth(), churn_lag=(1.0,), churn_positive=0.0, expansion_negative=0.0))
+    for k in a:
+        pd.testing.assert_frame_equal(a[k], b[k])
+    assert "churn_lag" not in DemoTruth().to_dict()  # the committed truth.yaml keeps its keys
+
+
+def test_lag_and_both_outcome_options_change_the_company_and_round_trip(tmp_path):
+    tr = dataclasses.replace(DemoTruth(), churn_lag=(0.5, 0.3, 0.2), churn_positive=0.01,
+                             expansion_negative=-0.003)
+    d0 = generate_demo(seed=7, n_accounts=2000)
+    d1 = generate_demo(seed=7, n_accounts=2000, truth=tr)
+    assert not d0["accounts"]["end_date"].equals(d1["accounts"]["end_date"])
+    files = write_demo(tmp_path, seed=3, n_accounts=100, truth=tr)
+    assert load_truth(files.truth) == tr
+    with pytest.raises(ValueError, match="churn_lag"):
+        DemoTruth(churn_lag=(0.5, 0.4))
+
+
+def test_lagged_churn_effect_arrives_after_the_resolution_month():
+    # the whole effect one month after resolution: leavers follow complaints with a one-month delay
+    tr = dataclasses.replace(DemoTruth(), churn_lag=(0.0, 1.0), churn_gap=0.3).with_complaints(3)
+    d = generate_demo(seed=11, n_accounts=3000, truth=tr)
+    acc = d["accounts"].set_index("account_id")
+    t = d["tickets"].dropna(subset=["resolved_at"])
+    end = acc["end_date"].reindex(t["account_id"]).to_numpy()
+    res = t["resolved_at"].dt.to_period("M").to_numpy()
+    left = pd.notna(end)
+    gap = np.array([(pd.Period(e, "M") - r).n if ok else -99 for e, r, ok in zip(end, res, left, strict=True)])
+    assert (gap == 1).sum() > 2 * (gap == 0).sum()
