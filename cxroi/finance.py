@@ -59,14 +59,20 @@ def payback_period(cash: ArrayLike) -> Array:
     return np.where(out > c.shape[-1] - 1, np.nan, out)
 
 
-def irr(cash: ArrayLike, per_year: int = 12, tol: float = 1e-11, max_iter: int = 100) -> Array:
+#: Points of the rate grid that brackets each IRR (the matrix product over it is most of
+#: the cost; Newton steps from a coarse bracket are cheap).
+GRID = 48
+
+
+def irr(cash: ArrayLike, per_year: int = 12, tol: float = 1e-10, max_iter: int = 100) -> Array:
     r"""Annual internal rate of return of periodic cash flows, vectorised over draws.
 
     Solves :math:`f(x) = \sum_t c_t x^t = 0` for the discount factor
-    :math:`x = 1 / (1 + r)`. A matrix product brackets the root on a grid of 96 rates
+    :math:`x = 1 / (1 + r)`. A matrix product brackets the root on a grid of :data:`GRID` rates
     (-90% to +1000% per period); then a safeguarded Newton iteration (Horner's rule for
-    :math:`f` and :math:`f'`, bisection whenever a step would leave the bracket, which
-    shrinks every step) runs until every draw has converged to ``tol``. The periodic rate is
+    :math:`f` and :math:`f'`, inside a bracket that shrinks every step; when a step would
+    leave it, a Newton step from the bracket's other end, else bisection) runs until every
+    draw has converged to ``tol``. The periodic rate is
     annualised, :math:`(1 + r)^n - 1`. Where flows change sign once (cost first, benefits
     later) the root is unique (Descartes' rule); otherwise the highest-rate root is taken.
     NaN where the flows have no root in the bracket (no cost, or never pays back).
@@ -74,7 +80,7 @@ def irr(cash: ArrayLike, per_year: int = 12, tol: float = 1e-11, max_iter: int =
     c = np.atleast_2d(np.asarray(cash, dtype=float))
     lead = np.asarray(cash).shape[:-1]
     t = np.arange(c.shape[-1], dtype=float)
-    xs = np.geomspace(1.0 / 11.0, 10.0, 96)
+    xs = np.geomspace(1.0 / 11.0, 10.0, GRID)
     f_grid = c @ (xs[None, :] ** t[:, None])  # (D, G)
     neg = f_grid < 0
     change = (neg[:, :-1] != neg[:, 1:]) & (f_grid[:, :-1] != 0) & (f_grid[:, 1:] != 0)
@@ -82,10 +88,12 @@ def irr(cash: ArrayLike, per_year: int = 12, tol: float = 1e-11, max_iter: int =
     g = np.argmax(change, axis=1)
     rows = np.arange(c.shape[0])
     lo, hi = xs[g], xs[g + 1]
-    f_lo = f_grid[rows, g]
-    cols = np.ascontiguousarray(c.T[::-1])
+    f_lo, f_hi = f_grid[rows, g], f_grid[rows, g + 1]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        x = np.where(ok, lo - f_lo * (hi - lo) / (f_grid[rows, g + 1] - f_lo), 1.0)
+        slope = (f_hi - f_lo) / (hi - lo)  # stands in for f' at the grid ends
+        fp_lo, fp_hi = slope.copy(), slope.copy()
+        x = np.where(ok, lo - f_lo / slope, 1.0)
+        cols = np.ascontiguousarray(c.T[::-1])
         idx = np.flatnonzero(ok)  # draws still iterating
         sub = cols[:, idx]
         for _ in range(max_iter):
@@ -97,17 +105,30 @@ def irr(cash: ArrayLike, per_year: int = 12, tol: float = 1e-11, max_iter: int =
             for ct in sub:
                 fp = fp * xa + f
                 f = f * xa + ct
-            # shrink the bracket around the root with the sign of f
+            # xa replaces the bracket end whose f has its sign
             same = np.sign(f) == np.sign(f_lo[idx])
-            lo_a = np.where(same, xa, lo[idx])
-            hi_a = np.where(same, hi[idx], xa)
-            f_lo[idx] = np.where(same, f, f_lo[idx])
-            lo[idx], hi[idx] = lo_a, hi_a
-            newton = xa - np.where(fp != 0, f / fp, np.inf)
-            inside = (newton > np.minimum(lo_a, hi_a)) & (newton < np.maximum(lo_a, hi_a))
-            new = np.where(f == 0, xa, np.where(inside, newton, 0.5 * (lo_a + hi_a)))
+            lo_a, hi_a = np.where(same, xa, lo[idx]), np.where(same, hi[idx], xa)
+            flo, fhi = np.where(same, f, f_lo[idx]), np.where(same, f_hi[idx], f)
+            fplo, fphi = np.where(same, fp, fp_lo[idx]), np.where(same, fp_hi[idx], fp)
+            lo[idx], hi[idx], f_lo[idx], f_hi[idx] = lo_a, hi_a, flo, fhi
+            fp_lo[idx], fp_hi[idx] = fplo, fphi
+            a, b = np.minimum(lo_a, hi_a), np.maximum(lo_a, hi_a)
+            step = xa - f / fp
+            # Newton from xa; if it leaves the bracket (it overshoots on the far side of a
+            # convex f), Newton from the other end, which then converges from its side;
+            # bisection only if both leave it
+            o, fo, fpo = np.where(same, hi_a, lo_a), np.where(same, fhi, flo), np.where(
+                same, fphi, fplo)
+            other = o - fo / fpo
+            ok_step = (step > a) & (step < b)
+            ok_other = (other > a) & (other < b)
+            # the other end may already be the root (its Newton step is below tolerance)
+            at_other = np.abs(fo / fpo) <= tol * np.abs(o)
+            new = np.where(ok_step, step, np.where(ok_other, other, 0.5 * (a + b)))
+            new = np.where(f == 0, xa, np.where(at_other & ~ok_step, o, new))
             x[idx] = new
-            going = ~((np.abs(new - xa) <= tol * np.abs(xa)) | (f == 0))
+            going = ~((np.abs(new - xa) <= tol * np.abs(xa)) & ok_step | (f == 0)
+                      | (at_other & ~ok_step) | (b - a <= tol * np.abs(xa)))
             if not going.all():
                 idx, sub = idx[going], sub[:, going]
         annual = (1.0 / x) ** per_year - 1.0
