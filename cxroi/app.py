@@ -49,6 +49,7 @@ from urllib.parse import quote
 
 from cxroi.errors import CxroiError, Problem, ScenarioError
 from cxroi.scenario import Scenario, load_scenario, save_scenario, scenario_from_dict
+from cxroi.scenario import scenario_files as _scenario_paths
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -439,7 +440,7 @@ def scenario_files(scenario_dir: Path) -> list[ScenarioFile]:
     does not even parse as a mapping is listed as ``Needs fixing``.
     """
     out = []
-    for p in sorted(Path(scenario_dir).glob("*.y*ml")):
+    for p in _scenario_paths(scenario_dir):
         try:
             text = p.read_text(encoding="utf-8")
             data = _quick_yaml(text)

@@ -316,7 +316,7 @@ def load_spec(spec: Path) -> BatchSpec:
         p = Path(path)
         p = p if p.is_absolute() else base / p
         if p.is_dir():
-            initiatives += [(f.stem, f) for f in sorted(p.glob("*.yaml"))]
+            initiatives += [(f.stem, f) for f in scenario_files(p)]
         else:
             initiatives.append((str(name) if name else p.stem, p))
     segments = data.get("segments") or ["all"]

@@ -270,9 +270,5 @@ def app_command(
           reports_dir=reports_dir)
 
 
-def main() -> None:  # pragma: no cover - console entry
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    app()

@@ -100,7 +100,6 @@ class Inputs:
     csat: Array  # (S,)
     events: Array  # (S, K) per account-year
     cost_per_contact: Array  # (S, K)
-    lever_path: Array  # (K, H) metric value in months 1..H
     shift: Array  # (K, H) g(x(t)) - g(today)
     shift_unique: Array  # (K, U) the distinct month-columns of ``shift`` (ramp + flat)
     month_index: Array  # (H,) int: month t uses column month_index[t] of shift_unique
@@ -160,7 +159,7 @@ def compile_inputs(sc: Scenario) -> Inputs:
         detractors=seg("detractors"), csat=seg("csat"),
         events=vol("events_per_year"),
         cost_per_contact=vol("cost_per_contact"),
-        lever_path=paths, shift=shift, shift_full=shift_full,
+        shift=shift, shift_full=shift_full,
         shift_unique=shift_unique, month_index=month_index.ravel(),
         one_off=sc.costs.one_off, running_per_year=sc.costs.running_per_year, horizon=h,
         discount_rate=sc.finance.discount_rate,

@@ -17,36 +17,6 @@ from cxroi.uncertainty import sample_params, simulate
 SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 
 
-def reference_tiny(months: int = 12) -> dict[str, float]:
-    """Month-by-month loop of the tiny scenario, written out plainly (no numpy).
-
-    p goes 1/2 -> 2/3, so dp = 1/6 with one event a month: hazard 0.02 -> 0.01, expansion
-    probability 0.01 -> 0.02 (each expansion adds half of ARPA), 2 extra contacts at $10 for
-    each negative outcome avoided, NPS +60 * dp * (1 - e^-12) points, 0.12 referrals per
-    extra promoter a year.
-    """
-    n, arpa, m = 1000.0, 12000.0, 0.5
-    dp = 2 / 3 - 1 / 2
-    exposure = 1 - math.exp(-12)
-    s_b = s_i = 1.0
-    g_b = g_i = 1.0
-    ref = 0.0
-    tot = {"retention_savings": 0.0, "cross_sell": 0.0, "cost_to_serve_savings": 0.0,
-           "advocacy": 0.0}
-    for _ in range(months):
-        s_b *= 1 - 0.02
-        s_i *= 1 - (0.02 - 1.0 * dp * 0.06)
-        g_b *= 1 + 0.01 * 0.5
-        g_i *= 1 + (0.01 + 1.0 * dp * 0.06) * 0.5
-        ref *= 1 - (0.02 - dp * 0.06)
-        ref += n * s_i * (60 * dp * exposure / 200) * 0.12 / 12
-        tot["retention_savings"] += m * n * (s_i - s_b) * arpa * g_b / 12
-        tot["cross_sell"] += m * n * s_i * arpa * (g_i - g_b) / 12
-        tot["cost_to_serve_savings"] += n * s_i * 1.0 * dp * 2.0 * 10.0
-        tot["advocacy"] += m * ref * arpa / 12
-    return tot
-
-
 def test_tiny_case_first_month_by_hand(tiny: dict) -> None:
     out = evaluate(scenario_from_dict(tiny), monthly=True)
     # month 1: 0.5 margin * 1000 accounts * (0.99 - 0.98) * $12,000/12 * 1.005 = $5,025
@@ -60,11 +30,12 @@ def test_tiny_case_first_month_by_hand(tiny: dict) -> None:
 
 
 def test_tiny_case_matches_reference_loop(tiny: dict) -> None:
-    out = evaluate(scenario_from_dict(tiny))
-    ref = reference_tiny()
+    sc = scenario_from_dict(tiny)
+    out = evaluate(sc)
+    ref = reference_flywheel(sc)
     for key, value in ref.items():
         assert out[key] == pytest.approx(value, rel=1e-12), key
-    benefits = sum(ref.values())
+    benefits = ref["total_benefits"]
     assert out["npv"] == pytest.approx(benefits - 100000 - 24000, rel=1e-12)
     assert out["roi"] == pytest.approx((benefits - 124000) / 124000, rel=1e-12)
     assert out["nps_change"] == pytest.approx(60 / 6 * (1 - math.exp(-12)), rel=1e-12)
