@@ -34,7 +34,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cxroi import finance
-from cxroi.scenario import DIRECT_LINKS, GlobalLinks, Scenario, Touchpoint, TouchpointLinks
+from cxroi.scenario import (
+    DIRECT_LINKS,
+    GlobalLinks,
+    Scenario,
+    Segment,
+    Touchpoint,
+    TouchpointLinks,
+)
 
 Array = NDArray[np.float64]
 
@@ -57,9 +64,11 @@ OUTPUTS: dict[str, tuple[str, str]] = {
     "cross_sell": ("Cross-sell margin", "money"),
     "cost_to_serve_savings": ("Cost-to-serve savings", "money"),
     "advocacy": ("Advocacy margin (referrals)", "money"),
+    "other_benefits": ("Other benefits (cash-flow lines)", "money"),
     "total_benefits": ("Total benefits", "money"),
     "one_off_cost": ("One-off cost", "money"),
     "running_costs": ("Running costs", "money"),
+    "other_costs": ("Other costs (cash-flow lines)", "money"),
     "total_costs": ("Total costs", "money"),
     "pv_benefits": ("PV of benefits", "money"),
     "pv_costs": ("PV of costs", "money"),
@@ -93,6 +102,9 @@ class Inputs:
     arpa: Array  # (S,)
     margin: Array  # (S,)
     churn: Array  # (S,) annual
+    hazard: Array  # (S, H) baseline monthly hazard (constant, or falling with tenure: sBG)
+    surv_base: Array  # (S, H) baseline survival
+    hazard_year: Array  # (S,) constant monthly hazard with the same 12-month retention
     expansion_rate: Array  # (S,) annual
     expansion_value: Array  # (S,) share of ARPA
     promoters: Array  # (S,)
@@ -128,6 +140,31 @@ def lever_path(today: float, target: float, ramp_months: int, start_month: int,
     return today + (target - today) * frac
 
 
+def baseline_hazard(seg: Segment, horizon: int) -> tuple[Array, Array]:
+    r"""Monthly baseline hazard and survival of a segment over months 1..H.
+
+    Constant churn :math:`c`: :math:`h = 1 - (1 - c)^{1/12}`, :math:`S(t) = (1 - h)^t`.
+    Shifted-beta-geometric (``segment.retention``), tenure :math:`n_0` periods of :math:`P`
+    months today, survival from now
+
+    .. math:: S(t) = B(\alpha, \beta + n_0 + t/P) \,/\, B(\alpha, \beta + n_0),
+              \qquad h(t) = 1 - S(t) / S(t - 1)
+
+    (exact at period ends; in between, each account's own per-period churn probability
+    :math:`\theta` is spread evenly over the months, :math:`(1 - \theta)^{t/P}`).
+    """
+    t = np.arange(1, horizon + 1, dtype=float)
+    ret = seg.retention
+    if ret is None:
+        h = 1.0 - (1.0 - seg.churn) ** (1.0 / 12.0)
+        return np.full(horizon, h), (1.0 - h) ** t
+    from cxroi.retention import sbg_survival
+
+    surv = sbg_survival(np.concatenate([[0.0], t]) / ret.period_months, ret.alpha, ret.beta,
+                        ret.tenure_months / ret.period_months)
+    return 1.0 - surv[1:] / surv[:-1], surv[1:]
+
+
 def _shift(tp: Touchpoint, x: Array) -> Array:
     g = SCALES[tp.scale]
     return g(np.asarray(x, float), tp.step) - g(np.asarray(tp.lever.today, float), tp.step)
@@ -152,11 +189,18 @@ def compile_inputs(sc: Scenario) -> Inputs:
     def vol(attr: str) -> Array:
         return np.array([[getattr(s.volumes[k], attr) for k in tps] for s in segs], float)
 
+    hz, sv = zip(*(baseline_hazard(s, h) for s in segs), strict=True)
+    # steady-state views (NRR, CLV) use the constant rate with the same 12-month retention
+    h_year = np.array([x[0] if s.retention is None else
+                       1.0 - (y[min(h, 12) - 1]) ** (1.0 / min(h, 12))
+                       for s, x, y in zip(segs, hz, sv, strict=True)])
+
     risk = sc.finance.risk
     return Inputs(
         segments=tuple(s.name for s in segs), touchpoints=tps,
         accounts=seg("accounts"), arpa=seg("arpa"), margin=seg("gross_margin"),
-        churn=seg("churn"), expansion_rate=seg("expansion_rate"),
+        churn=seg("churn"), hazard=np.array(hz), surv_base=np.array(sv), hazard_year=h_year,
+        expansion_rate=seg("expansion_rate"),
         expansion_value=seg("expansion_value"), promoters=seg("promoters"),
         detractors=seg("detractors"), csat=seg("csat"),
         events=vol("events_per_year"),
@@ -183,6 +227,44 @@ def likely_params(sc: Scenario) -> dict[str, Array]:
     out = {name: np.array([[_value(getattr(tp.links, name)) for tp in sc.touchpoints.values()]])
            for name in TOUCHPOINT_LINKS}
     out.update({name: np.array([getattr(sc.links, name).value]) for name in GLOBAL_LINKS})
+    if sc.cash_flows:
+        out.update(cash_flow_params(sc, {k: np.array([cf.likely], float)
+                                         for k, cf in sc.cash_flows.items()}))
+    return out
+
+
+def cash_flow_params(sc: Scenario, amounts: Mapping[str, Array]) -> dict[str, Array]:
+    r"""The scenario's cash-flow lines placed on the model's months, per draw.
+
+    Parameters
+    ----------
+    sc : Scenario
+    amounts : mapping of line name to ndarray
+        ``(D, T)`` amounts of each line by its period (index 0 up front).
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``cash_benefits``, ``cash_costs`` ``(D, H + 1)`` by month (a yearly amount for year
+        :math:`y` falls at month :math:`12 y`; year 0 at month 0, undiscounted), their
+        risk-adjusted versions ``cash_benefits_adj`` (:math:`b - r\,b`: TEI haircut) and
+        ``cash_costs_adj`` (:math:`c (1 + r)`: uplift), and ``cash_flow_lines`` ``(D, L)``,
+        each line's undiscounted total per draw.
+    """
+    h = sc.finance.horizon_months
+    d = next(iter(amounts.values())).shape[0]
+    out = {k: np.zeros((d, h + 1)) for k in ("cash_benefits", "cash_costs",
+                                             "cash_benefits_adj", "cash_costs_adj")}
+    totals = []
+    for name, cf in sc.cash_flows.items():
+        a = np.asarray(amounts[name], float)
+        months = np.arange(a.shape[1]) * (12 if cf.by == "year" else 1)
+        side = "cash_benefits" if cf.kind == "benefit" else "cash_costs"
+        out[side][:, months] += a
+        adj = a * (1.0 - cf.risk) if cf.kind == "benefit" else a * (1.0 + cf.risk)
+        out[f"{side}_adj"][:, months] += adj
+        totals.append(a.sum(axis=1))
+    out["cash_flow_lines"] = np.stack(totals, axis=1)
     return out
 
 
@@ -337,20 +419,21 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
         return acc
 
     # --- churn and survival: S(t) = prod (1 - h_I(u)) --------------------------------------
-    h_base = 1.0 - (1.0 - inp.churn) ** (1.0 / 12.0)  # (S,)
+    h_base = inp.hazard_year  # (S,) steady state
+    h_path = inp.hazard[:, :, None]  # (S, H, 1): constant, or falling with tenure
     surv = per_segment("churn_gap", gap_weights("churn_hazard_ratio", lam), dp)  # reduction
     hr = direct_factor("churn_hazard_ratio", inp.shift_unique)
     if hr is None:
-        np.subtract(h_base[:, None, None], surv, out=surv)
+        np.subtract(h_path, surv, out=surv)
     else:  # measured total effect: the hazard scales for the accounts exposed
-        hr *= h_base[:, None, None]
+        hr *= h_path
         np.subtract(hr, surv, out=surv)
     # a hazard pushed below 0 means the links claim more churn than the segment has
     floored = (surv < 0.0).any(axis=(0, 1))  # (D,)
     np.clip(surv, 0.0, 1.0, out=surv)
     np.subtract(1.0, surv, out=surv)
     _accumulate_months(surv, np.multiply)  # (S, H, D) survival of the initiative arm
-    surv_base = (1.0 - h_base)[:, None] ** tgrid[None, :]  # (S, H)
+    surv_base = inp.surv_base  # (S, H)
 
     # --- expansion: revenue per account grows by prod (1 + eps(u) v) ----------------------
     e_base = inp.expansion_rate / 12.0
@@ -418,9 +501,20 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
 
     df = finance.discount_factors(h, inp.discount_rate)
     pv_b = df[1:] @ benefits
-    pv_c = float(costs @ df)
+    pv_c = float(costs @ df) * np.ones(d)
     pv_b_adj = df[1:] @ adj_benefits
     pv_c_adj = pv_c * (1.0 + inp.cost_uplift)
+    other_b = other_c = np.zeros(d)
+    if "cash_benefits" in params:  # the scenario's own cash-flow lines, (H + 1, D) each
+        cb, cc, cb_adj, cc_adj = (_draws_last(params[k]) for k in (
+            "cash_benefits", "cash_costs", "cash_benefits_adj", "cash_costs_adj"))
+        net += cb - cc
+        net_adj += cb_adj - cc_adj
+        pv_b = pv_b + df @ cb
+        pv_c = pv_c + df @ cc
+        pv_b_adj = pv_b_adj + df @ cb_adj
+        pv_c_adj = pv_c_adj + df @ cc_adj
+        other_b, other_c = cb.sum(axis=0), cc.sum(axis=0)
 
     # --- steady state (levers at target) for NRR, CLV, NPS, CSAT: arrays (S, D) -----------
     hr_full = direct_factor("churn_hazard_ratio", inp.shift_full)
@@ -458,16 +552,18 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     ones = np.ones(d)
     out: dict[str, Array] = dict(zip(BENEFIT_LINES, totals, strict=True))
     out.update(
-        total_benefits=totals.sum(axis=0),
+        other_benefits=other_b,
+        total_benefits=totals.sum(axis=0) + other_b,
         one_off_cost=inp.one_off * ones,
         running_costs=running.sum() * ones,
-        total_costs=costs.sum() * ones,
+        other_costs=other_c,
+        total_costs=costs.sum() + other_c,
         pv_benefits=pv_b,
-        pv_costs=pv_c * ones,
+        pv_costs=pv_c,
         npv=df @ net,
         npv_risk_adjusted=df @ net_adj,
-        roi=finance.roi(pv_b, pv_c * ones),
-        roi_risk_adjusted=finance.roi(pv_b_adj, pv_c_adj * ones),
+        roi=finance.roi(pv_b, pv_c),
+        roi_risk_adjusted=finance.roi(pv_b_adj, pv_c_adj),
         accounts_kept=inp.accounts @ (surv[:, -1, :] - surv_base[:, -1:]) + ref[:, -1].sum(0),
         nrr_before=nrr_b * ones, nrr_after=nrr_a,
         clv_before=clv_b * ones, clv_after=clv_a,

@@ -12,6 +12,7 @@ the key path and the fix (:class:`cxroi.errors.ScenarioError`).
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import os
 from functools import lru_cache
@@ -19,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -149,6 +151,24 @@ class Volume(_Frozen):
     cost_per_contact: Annotated[float, Field(ge=0)] = 0.0
 
 
+class Retention(_Frozen):
+    """Baseline churn that falls with tenure: a shifted-beta-geometric cohort (Fader & Hardie
+    2007) instead of a constant rate.
+
+    Each account leaves at the end of a period (``period_months``: 12 for annual renewals)
+    with its own probability, spread Beta(``alpha``, ``beta``) across accounts; the risky
+    leave first, so the segment's churn falls as it ages. ``tenure_months`` is how long the
+    segment's accounts have been customers today (0: a new cohort).
+    """
+
+    model: Literal["sbg"] = Field(description="sbg: shifted-beta-geometric (churn falls with tenure)")
+    alpha: Annotated[float, Field(gt=0)]
+    beta: Annotated[float, Field(gt=0)]
+    period_months: Annotated[int, Field(ge=1, le=60)] = 12
+    tenure_months: Annotated[float, Field(ge=0)] = 0.0
+    source: str = ""
+
+
 class Segment(_Frozen):
     """A group of accounts with its own economics (measured from the books, not uncertain)."""
 
@@ -163,6 +183,8 @@ class Segment(_Frozen):
     detractors: Annotated[float, Field(ge=0, le=1)] = 0.3
     csat: Annotated[float, Field(ge=1, le=5)] = 3.8
     volumes: dict[str, Volume]
+    retention: Retention | None = Field(
+        default=None, description="tenure curve of baseline churn (default: constant `churn`)")
 
 
 class GlobalLinks(_Frozen):
@@ -176,6 +198,35 @@ class Costs(_Frozen):
 
     one_off: Annotated[float, Field(ge=0)] = 0.0
     running_per_year: Annotated[float, Field(ge=0)] = 0.0
+
+
+class CashFlow(_Frozen):
+    """A benefit or cost line given outright, TEI style (licence savings, staff time, an
+    implementation paid by year), beside the model's own lines.
+
+    ``likely`` (and optionally ``low`` / ``high``) hold one amount per period: index 0 is up
+    front (year 0 or month 0, not discounted), index ``y`` of a yearly line falls at the end of
+    year ``y`` (month ``12 y``). Amounts are positive; ``kind`` says which side they are on.
+    ``risk`` is the TEI risk adjustment: a haircut on a benefit, an uplift on a cost.
+    """
+
+    label: str = Field(min_length=1)
+    kind: Literal["benefit", "cost"]
+    by: Literal["year", "month"] = "year"
+    likely: list[float] = Field(min_length=1)
+    low: list[float] | None = None
+    high: list[float] | None = None
+    risk: Annotated[float, Field(ge=0, le=1)]
+    provenance: Provenance = "assumption"
+    source: str = Field(min_length=1, description="where the amounts come from")
+
+
+class Correlation(_Frozen):
+    """Two links that move together (e.g. taken from the same study): a rank correlation."""
+
+    links: Annotated[list[str], Field(min_length=2, max_length=2)]
+    rho: Annotated[float, Field(ge=-1, le=1)]
+    source: str = ""
 
 
 class Risk(_Frozen):
@@ -212,6 +263,8 @@ class Scenario(_Frozen):
     finance: Finance = Finance()
     simulation: Simulation = Simulation()
     caveats: list[Caveat] = Field(default_factory=list)
+    cash_flows: dict[str, CashFlow] = Field(default_factory=dict)
+    correlations: list[Correlation] = Field(default_factory=list)
 
     def with_lever(self, touchpoint: str, **changes: float) -> Scenario:
         """A copy with one touchpoint's lever changed (``today``, ``target``, ...)."""
@@ -243,6 +296,11 @@ class Scenario(_Frozen):
         }
         out.update({f"links.{k}": getattr(self.links, k) for k in GlobalLinks.model_fields})
         return out
+
+    def uncertain_paths(self) -> list[str]:
+        """Key paths that can carry a correlation: every link, and every cash-flow line
+        (``cash_flows.<name>``)."""
+        return [*self.link_paths(), *(f"cash_flows.{k}" for k in self.cash_flows)]
 
 
 # --------------------------------------------------------------------------------------
@@ -474,6 +532,136 @@ def check_scenario(sc: Scenario) -> list[Problem]:
                 probs.append(Problem(f"{where}.volumes.{vname}", f"unknown touchpoint '{vname}'",
                                      f"did you mean '{close[0]}'?" if close
                                      else "define it under touchpoints or remove it"))
+    probs += _check_retention(sc)
+    probs += _check_cash_flows(sc)
+    probs += _check_correlations(sc)
+    return probs
+
+
+def sbg_churn_next_year(ret: Retention) -> float:
+    r"""Churn over the next 12 months of a segment on a shifted-beta-geometric curve:
+    :math:`1 - B(\alpha, \beta + n_0 + 12/P) / B(\alpha, \beta + n_0)`, ``n_0`` the tenure
+    in periods."""
+    from scipy.special import betaln
+
+    n0 = ret.tenure_months / ret.period_months
+    return float(1.0 - math.exp(betaln(ret.alpha, ret.beta + n0 + 12.0 / ret.period_months)
+                                - betaln(ret.alpha, ret.beta + n0)))
+
+
+def _check_retention(sc: Scenario) -> list[Problem]:
+    """A segment on a tenure curve still states `churn` (reports show it); both must agree."""
+    probs = []
+    for i, seg in enumerate(sc.segments):
+        if seg.retention is None:
+            continue
+        implied = sbg_churn_next_year(seg.retention)
+        if abs(implied - seg.churn) > 0.005:
+            probs.append(Problem(
+                f"segments[{i}].churn",
+                f"{seg.churn} does not match the tenure curve's churn over the next 12 months "
+                f"({implied:.4f} from alpha {seg.retention.alpha}, beta {seg.retention.beta} at "
+                f"{seg.retention.tenure_months:g} months of tenure)",
+                f"set churn: {implied:.4f}, or change retention.alpha/beta/tenure_months"))
+    return probs
+
+
+def _check_cash_flows(sc: Scenario) -> list[Problem]:
+    probs = []
+    h = sc.finance.horizon_months
+    for name, cf in sc.cash_flows.items():
+        where = f"cash_flows.{name}"
+        n = len(cf.likely)
+        last = (n - 1) * (12 if cf.by == "year" else 1)
+        if last > h:
+            probs.append(Problem(
+                f"{where}.likely", f"{n} {cf.by}ly amounts reach month {last}, beyond the "
+                f"horizon of {h} months", f"give at most {h // (12 if cf.by == 'year' else 1) + 1}"
+                f" amounts (the first is up front) or lengthen finance.horizon_months"))
+        for attr in ("low", "high"):
+            vals = getattr(cf, attr)
+            if vals is not None and len(vals) != n:
+                probs.append(Problem(f"{where}.{attr}", f"{len(vals)} amounts for {n} periods",
+                                     f"give one {attr} amount per likely amount"))
+        for attr in ("likely", "low", "high"):
+            for j, v in enumerate(getattr(cf, attr) or []):
+                if not (math.isfinite(v) and v >= 0):
+                    probs.append(Problem(f"{where}.{attr}[{j}]", f"{v} is not a positive amount",
+                                         "amounts are positive; `kind` says benefit or cost"))
+        lo, hi = cf.low or cf.likely, cf.high or cf.likely
+        if len(lo) == n == len(hi):
+            for j in range(n):
+                if not lo[j] <= cf.likely[j] <= hi[j]:
+                    probs.append(Problem(f"{where}", f"period {j} needs low <= likely <= high "
+                                         f"(got {lo[j]}, {cf.likely[j]}, {hi[j]})",
+                                         "order the range so that low is the smallest"))
+    return probs
+
+
+def rank_to_normal(rho: Any) -> Any:
+    r"""Pearson correlation of normal scores with Spearman rank correlation :math:`\rho_s`:
+    :math:`r = 2 \sin(\pi \rho_s / 6)` (exact for a Gaussian copula)."""
+    return 2.0 * np.sin(np.pi * np.asarray(rho, float) / 6.0)
+
+
+def correlation_matrix(sc: Scenario) -> tuple[list[str], Any]:
+    """The key paths named in ``correlations`` and their rank-correlation matrix (1 on the
+    diagonal, 0 for pairs not stated)."""
+    import numpy as np
+
+    paths: list[str] = []
+    for c in sc.correlations:
+        for p in c.links:
+            if p not in paths:
+                paths.append(p)
+    m = np.eye(len(paths))
+    for c in sc.correlations:
+        i, j = paths.index(c.links[0]), paths.index(c.links[1])
+        if i != j:
+            m[i, j] = m[j, i] = c.rho
+    return paths, m
+
+
+def _check_correlations(sc: Scenario) -> list[Problem]:
+    """Known, distinct paths; each pair once; a positive semi-definite matrix."""
+    probs = []
+    known = sc.uncertain_paths()
+    seen: dict[frozenset[str], int] = {}
+    for i, c in enumerate(sc.correlations):
+        where = f"correlations[{i}]"
+        for j, p in enumerate(c.links):
+            if p not in known:
+                close = difflib.get_close_matches(p, known, n=1, cutoff=0.5)
+                probs.append(Problem(f"{where}.links[{j}]", f"'{p}' is not a link of this scenario",
+                                     f"did you mean '{close[0]}'?" if close else
+                                     "use a key path such as touchpoints.<name>.links.churn_gap"))
+        if c.links[0] == c.links[1]:
+            probs.append(Problem(f"{where}.links", "a link cannot be correlated with itself",
+                                 "name two different links"))
+        key = frozenset(c.links)
+        if key in seen:
+            probs.append(Problem(f"{where}", f"the pair is already given in correlations[{seen[key]}]",
+                                 "state each pair once"))
+        seen.setdefault(key, i)
+    if probs or not sc.correlations:
+        return probs
+    paths, m = correlation_matrix(sc)
+    if np.linalg.eigvalsh(m)[0] >= -1e-10:
+        return probs
+    # name the smallest set of statements that cannot hold together
+    where_of = {frozenset(c.links): i for i, c in enumerate(sc.correlations)}
+    for size in range(3, len(paths) + 1):
+        for sub in itertools.combinations(range(len(paths)), size):
+            if np.linalg.eigvalsh(m[np.ix_(sub, sub)])[0] < -1e-10:
+                pairs = [(a, b) for a, b in itertools.combinations(sub, 2) if m[a, b] != 0]
+                text = "; ".join(f"correlations[{where_of[frozenset((paths[a], paths[b]))]}] "
+                                 f"{paths[a]} ~ {paths[b]} rho {m[a, b]:g}" for a, b in pairs)
+                probs.append(Problem(
+                    "correlations", f"these correlations cannot hold together (the matrix is not "
+                    f"positive semi-definite): {text}",
+                    "weaken one of them: e.g. if A and B both move closely with C, A and B "
+                    "must move together too"))
+                return probs
     return probs
 
 
