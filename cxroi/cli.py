@@ -59,8 +59,9 @@ def _clean(x: Any) -> Any:
 
 
 def result_payload(path: str, draws: int | None = None, seed: int | None = None,
-                   breakeven_for: str | None = None) -> dict[str, Any]:
-    """Everything ``cxroi run --json`` prints for one scenario file."""
+                   breakeven_for: str | None = None, voi: bool = False) -> dict[str, Any]:
+    """Everything ``cxroi run --json`` prints for one scenario file (with ``voi``: the value
+    of information, key ``voi``)."""
     from cxroi.pitch import pitch
     from cxroi.scenario import load_scenario
     from cxroi.uncertainty import breakeven, simulate, tornado
@@ -76,6 +77,15 @@ def result_payload(path: str, draws: int | None = None, seed: int | None = None,
     tor = tornado(sc, inputs=res.inputs)
     moved = [k for k, tp in sc.touchpoints.items() if tp.lever.target != tp.lever.today]
     be = [breakeven(sc, k) for k in ([breakeven_for] if breakeven_for else moved)]
+    extra: dict[str, Any] = {}
+    if voi:
+        from cxroi.voi import value_of_information
+
+        v = value_of_information(res)
+        extra["voi"] = {"metric": v.metric, "evpi": v.evpi, "expected_npv": v.expected_npv,
+                        "decision": v.decision, "sentence": v.sentence,
+                        "table": v.table[["link", "label", "evppi", "share_of_evpi"]]
+                        .to_dict(orient="records")}
     return _clean({
         "scenario": sc.name,
         "file": str(path),
@@ -90,6 +100,7 @@ def result_payload(path: str, draws: int | None = None, seed: int | None = None,
         "tornado": tor[["link", "provenance", "low", "likely", "high", "npv_at_low",
                         "npv_at_high", "swing"]].head(10).to_dict(orient="records"),
         "breakeven": [b.__dict__ for b in be],
+        **extra,
     })
 
 
@@ -135,13 +146,32 @@ def run(
     draws: Annotated[int | None, typer.Option(help="Monte Carlo draws (default: the file's)")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the file's)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    voi: Annotated[bool, typer.Option("--voi", help="Value of information: what is worth "
+                                                    "measuring before deciding")] = False,
 ) -> None:
     """Run one scenario: summary table (P10/P50/P90), breakeven and the pitch sentence."""
-    payload = result_payload(str(scenario), draws, seed)
+    payload = result_payload(str(scenario), draws, seed, voi=voi)
     if as_json:
         sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    else:
-        _print_result(payload)
+        return
+    _print_result(payload)
+    if voi:
+        from cxroi.pitch import money
+
+        v = payload["voi"]
+        cur = payload["currency"]
+        table = Table(title=f"What to measure next (value of information, EVPI "
+                            f"{money(v['evpi'], cur)})", title_justify="left")
+        table.add_column("Link")
+        table.add_column("Worth knowing before deciding (EVPPI)", justify="right")
+        table.add_column("Share of EVPI", justify="right")
+        for row in v["table"][:10]:
+            table.add_row(row["label"], money(row["evppi"], cur),
+                          f"{row['share_of_evpi']:.0%}" if row["share_of_evpi"] is not None
+                          else "n/a")
+        console.print()
+        console.print(table)
+        console.print(v["sentence"] + ".", highlight=False)
 
 
 @app.command()

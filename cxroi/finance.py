@@ -25,8 +25,15 @@ def discount_factors(periods: int, annual_rate: float, per_year: int = 12) -> Ar
     return (1.0 + annual_rate) ** (-t / per_year)
 
 
-def npv(cash: ArrayLike, annual_rate: float, per_year: int = 12) -> Array:
-    r"""Net present value :math:`\sum_t DF_t \, c_t` over the last axis."""
+def npv(cash: ArrayLike, annual_rate: float, *, per_year: int) -> Array:
+    r"""Net present value :math:`\sum_t DF_t \, c_t` over the last axis.
+
+    ``per_year`` (periods per year: 12 for monthly flows, 1 for yearly) has no default: a
+    yearly TEI table discounted as months would be silently wrong by years.
+    """
+    if not isinstance(per_year, int | np.integer) or per_year < 1:
+        raise ValueError(f"per_year must be a whole number of periods per year >= 1 "
+                         f"(12 for months, 1 for years), got {per_year!r}")
     c = np.asarray(cash, dtype=float)
     return c @ discount_factors(c.shape[-1] - 1, annual_rate, per_year)
 

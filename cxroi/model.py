@@ -156,8 +156,9 @@ def baseline_hazard(seg: Segment, horizon: int) -> tuple[Array, Array]:
     t = np.arange(1, horizon + 1, dtype=float)
     ret = seg.retention
     if ret is None:
-        h = 1.0 - (1.0 - seg.churn) ** (1.0 / 12.0)
-        return np.full(horizon, h), (1.0 - h) ** t
+        h = np.full(horizon, 1.0 - (1.0 - seg.churn) ** (1.0 / 12.0))
+        # a running product, as the initiative arm's: equal arms cancel exactly
+        return h, np.cumprod(1.0 - h)
     from cxroi.retention import sbg_survival
 
     surv = sbg_survival(np.concatenate([[0.0], t]) / ret.period_months, ret.alpha, ret.beta,
@@ -361,13 +362,14 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     # (K, U, D): change in the share of positive outcomes, on distinct month-columns only
     dp = _sigmoid(logit0[:, None, :] + log_or[:, None, :] * inp.shift_unique[:, :, None])
     dp -= p0[:, None, :]
+    dp *= inp.shift_unique[:, :, None] != 0  # a lever at today changes nothing, exactly
     months = inp.month_index  # (H,) column of dp for each month
     dp_full = _sigmoid(logit0 + log_or * inp.shift_full[:, None]) - p0  # (K, D) at target
+    dp_full *= inp.shift_full[:, None] != 0
 
     lam = inp.events / 12.0  # (S, K) events per account-month
     n_seg = lam.shape[0]
     h = inp.horizon
-    tgrid = np.arange(1, h + 1, dtype=float)
 
     def per_segment(gap: str, weights: Array, delta: Array) -> Array:
         """out[s, ..., d] = sum_k weights[s, k] * gap[d, k] * delta[k, ..., d].
@@ -448,13 +450,15 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     grow *= inp.expansion_value[:, None, None]
     grow += 1.0
     _accumulate_months(grow, np.multiply)  # (S, H, D) revenue per account / ARPA
-    grow_base = (1.0 + e_base * inp.expansion_value)[:, None] ** tgrid[None, :]  # (S, H)
+    grow_base = np.cumprod(np.broadcast_to((1.0 + e_base * inp.expansion_value)[:, None],
+                                           (n_seg, h)), axis=1)  # (S, H), as the arm's product
 
     # margin per month of the whole segment at ARPA
     w = inp.margin * inp.accounts * inp.arpa / 12.0  # (S,)
-    base_margin = (w[:, None] * surv_base * grow_base).sum(axis=0)  # (H,)
-    kept = seg_sum(w[:, None] * grow_base, surv)  # initiative accounts at baseline spend
-    retention = kept - base_margin[:, None]
+    # the three sums multiply in the same order, so equal arms cancel to exactly zero
+    base_margin = seg_sum(w, surv_base[:, :, None], grow_base[:, :, None])  # (H, 1)
+    kept = seg_sum(w, surv, grow_base[:, :, None])  # initiative accounts at baseline spend
+    retention = kept - base_margin
     cross_sell = seg_sum(w, surv, grow) - kept
 
     # cost to serve: accounts x sum_k lam * cost * repeat_gap * dp

@@ -14,9 +14,15 @@ range is widened around the likely value by the factor its entry in ``benchmarks
 names (``transfer: same | near | far`` -> x1.0 / x1.5 / x2.0, :data:`TRANSFER`) on the
 link's natural scale (log for ratios, logit for shares), before sampling; see
 :func:`sampling_range`. Draws are clipped to each link's domain
-(:data:`cxroi.scenario.LINK_DOMAINS`). Links are sampled independently. A direct link a
-touchpoint does not have is 1.0 in every draw (no rng draws are spent on it). One vectorised model call evaluates all draws (no Python loop over
-draws), so thousands of draws take milliseconds.
+(:data:`cxroi.scenario.LINK_DOMAINS`). A direct link a
+touchpoint does not have is 1.0 in every draw (no rng draws are spent on it).
+
+Links are independent unless the scenario states rank ``correlations`` between them; those
+are imposed by reordering the draws (:func:`correlate`: Gaussian copula on ranks, as Iman &
+Conover), which keeps every link's marginal draws exactly. Cash-flow lines (TEI style) are
+beta-PERT per period, comonotone across periods (:func:`sample_cash_flow`). One vectorised
+model call evaluates all draws (no Python loop over draws), so thousands of draws take
+milliseconds.
 """
 
 from __future__ import annotations
@@ -35,11 +41,21 @@ from cxroi.model import (
     TOUCHPOINT_LINKS,
     Array,
     Inputs,
+    cash_flow_params,
     compile_inputs,
     likely_params,
     run_flywheel,
 )
-from cxroi.scenario import DIRECT_LINKS, LINK_DOMAINS, Link, Scenario, load_benchmarks
+from cxroi.scenario import (
+    DIRECT_LINKS,
+    LINK_DOMAINS,
+    CashFlow,
+    Link,
+    Scenario,
+    correlation_matrix,
+    load_benchmarks,
+    rank_to_normal,
+)
 
 QUANTILES = (0.10, 0.50, 0.90)
 _LOG_LINKS = {"odds_ratio", *DIRECT_LINKS}
@@ -129,8 +145,81 @@ def sample_link(name: str, link: Link | None, n: int, rng: np.random.Generator) 
     return np.clip(SAMPLERS[link.provenance](name, link, n, rng), lo, hi)
 
 
-def sample_params(sc: Scenario, draws: int, rng: np.random.Generator) -> dict[str, Array]:
-    """Draw every link: touchpoint links ``(draws, K)``, global links ``(draws,)``."""
+def sample_cash_flow(cf: CashFlow, n: int, rng: np.random.Generator) -> Array:
+    """``(n, T)`` draws of a cash-flow line: beta-PERT(low, likely, high) in each period,
+    comonotone across periods (a line that runs high in one year runs high in all: its
+    uncertainty is about its scale, not year-to-year noise). Each period keeps its PERT
+    marginal exactly; the periods share one random ranking."""
+    likely = np.asarray(cf.likely, float)
+    lo = likely if cf.low is None else np.asarray(cf.low, float)
+    hi = likely if cf.high is None else np.asarray(cf.high, float)
+    out = np.repeat(likely[None, :], n, axis=0)
+    varies = np.flatnonzero(hi > lo)
+    if varies.size == 0:
+        return out
+    order = rng.permutation(n)
+    for j in varies:
+        a, m, b = lo[j], likely[j], hi[j]
+        x = a + (b - a) * rng.beta(1.0 + 4.0 * (m - a) / (b - a), 1.0 + 4.0 * (b - m) / (b - a),
+                                   size=n)
+        out[order, j] = np.sort(x)
+    return out
+
+
+def path_draws(sc: Scenario, params: dict[str, Array], path: str) -> Array:
+    """The ``(D,)`` draws of one key path: a link's value, or a cash-flow line's
+    undiscounted total (``cash_flows.<name>``)."""
+    parts = path.split(".")
+    if parts[0] == "touchpoints":
+        return params[parts[-1]][:, list(sc.touchpoints).index(parts[1])]
+    if parts[0] == "cash_flows":
+        return params["cash_flow_lines"][:, list(sc.cash_flows).index(parts[1])]
+    return params[parts[-1]]
+
+
+def correlate(sc: Scenario, params: dict[str, Array], amounts: dict[str, Array],
+              rng: np.random.Generator) -> None:
+    r"""Reorder the draws of the links named in ``sc.correlations`` so that their rank
+    correlations are the ones stated (Gaussian copula on ranks, Iman & Conover 1982).
+
+    Each link keeps exactly the values it was drawn with (its marginal is unchanged); only
+    which draw a value sits in changes. With :math:`R` the stated rank correlations,
+    :math:`Z \sim N(0, \Sigma)` with :math:`\Sigma_{ij} = 2 \sin(\pi R_{ij} / 6)` (the normal
+    correlation with Spearman correlation :math:`R_{ij}`), and link :math:`j`'s sorted draws
+    are placed in the rank order of :math:`Z_j`. A cash-flow line moves as a whole (its rows
+    ranked by their total). Changes ``params`` and ``amounts`` in place.
+    """
+    paths, rank_corr = correlation_matrix(sc)
+    n = len(next(iter(params.values())))
+    w, v = np.linalg.eigh(rank_to_normal(rank_corr))
+    z = rng.standard_normal((n, len(paths))) @ (v * np.sqrt(np.clip(w, 0.0, None))).T
+    tps = list(sc.touchpoints)
+    for j, path in enumerate(paths):
+        ranks = np.argsort(np.argsort(z[:, j], kind="stable"), kind="stable")
+        parts = path.split(".")
+        if parts[0] == "cash_flows":
+            rows = amounts[parts[1]]
+            amounts[parts[1]] = rows[np.argsort(rows.sum(axis=1), kind="stable")[ranks]]
+            continue
+        name = parts[-1]
+        col = params[name][:, tps.index(parts[1])] if parts[0] == "touchpoints" else params[name]
+        new = np.sort(col)[ranks]
+        if parts[0] == "touchpoints":
+            params[name][:, tps.index(parts[1])] = new
+        else:
+            params[name] = new
+
+
+def sample_params(sc: Scenario, draws: int, rng: np.random.Generator,
+                  correlated: bool = True) -> dict[str, Array]:
+    """Draw every link: touchpoint links ``(draws, K)``, global links ``(draws,)``; the
+    cash-flow lines (:func:`cxroi.model.cash_flow_params`) when the scenario has any.
+
+    Links are drawn independently first, in a fixed order, so a scenario without
+    correlations or cash-flow lines gets the same draws as before they existed; the
+    scenario's ``correlations`` then reorder the draws (:func:`correlate`) unless
+    ``correlated`` is False.
+    """
     out: dict[str, Array] = {}
     for name in TOUCHPOINT_LINKS:
         cols = [sample_link(name, getattr(tp.links, name), draws, rng)
@@ -138,6 +227,11 @@ def sample_params(sc: Scenario, draws: int, rng: np.random.Generator) -> dict[st
         out[name] = np.stack(cols, axis=1)
     for name in GLOBAL_LINKS:
         out[name] = sample_link(name, getattr(sc.links, name), draws, rng)
+    amounts = {k: sample_cash_flow(cf, draws, rng) for k, cf in sc.cash_flows.items()}
+    if correlated and sc.correlations:
+        correlate(sc, out, amounts, rng)
+    if amounts:
+        out.update(cash_flow_params(sc, amounts))
     return out
 
 
@@ -234,7 +328,7 @@ class SimulationResult:
 
 
 def simulate(sc: Scenario, draws: int | None = None, seed: int | None = None,
-             inputs: Inputs | None = None) -> SimulationResult:
+             inputs: Inputs | None = None, correlated: bool = True) -> SimulationResult:
     """Monte Carlo over all links at once.
 
     Parameters
@@ -245,12 +339,15 @@ def simulate(sc: Scenario, draws: int | None = None, seed: int | None = None,
         result, draw for draw.
     inputs : Inputs, optional
         Pre-compiled inputs (saves ~0.1 ms when the caller already has them).
+    correlated : bool
+        Honour the scenario's ``correlations`` (default); False samples every link
+        independently (the app's "correlation off"), with the same marginal draws.
     """
     n = draws if draws is not None else sc.simulation.draws
     s = seed if seed is not None else sc.simulation.seed
     inp = inputs if inputs is not None else compile_inputs(sc)
     rng = np.random.default_rng(s)
-    params = sample_params(sc, n, rng)
+    params = sample_params(sc, n, rng, correlated=correlated)
     out = run_flywheel(inp, params, monthly=True)
     likely_raw = run_flywheel(inp, likely_params(sc), monthly=True, detail=True)
     likely = {k: (float(v[0]) if v.ndim == 1 else v[0]) for k, v in likely_raw.items()}
