@@ -1,0 +1,134 @@
+"""Value of information: bounds, the one-link and clear-decision cases, agreement with a
+brute-force nested Monte Carlo, the smoother, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cxroi.cli import app
+from cxroi.model import compile_inputs, likely_params, run_flywheel
+from cxroi.scenario import load_scenario, scenario_from_dict
+from cxroi.uncertainty import sample_link, simulate
+from cxroi.voi import conditional_mean, value_of_information
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+
+
+def _fixed_except(tiny: dict, wide: dict[str, tuple[float, float, float]], one_off: float) -> dict:
+    """The tiny case with every link fixed at its value except ``wide`` (low, value, high)."""
+    for link in tiny["touchpoints"]["complaints"]["links"].values():
+        link["low"] = link["high"] = link["value"]
+    tiny["links"]["referrals_per_promoter"].update(low=0.12, high=0.12)
+    for name, (lo, v, hi) in wide.items():
+        tiny["touchpoints"]["complaints"]["links"][name].update(low=lo, value=v, high=hi)
+    tiny["costs"]["one_off"] = one_off
+    return tiny
+
+
+def test_evpi_bounds_every_evppi() -> None:
+    """EVPI >= every EVPPI >= 0, and the regression rarely needs the clip to get there."""
+    res = simulate(load_scenario(SCENARIOS / "order-simplification.yaml"), draws=4000, seed=3)
+    assert 0.05 < res.prob_loss < 0.5  # a decision with something at stake
+    v = value_of_information(res)
+    assert v.evpi > 0
+    assert (v.table["evppi"] >= 0).all() and (v.table["evppi"] <= v.evpi).all()
+    assert (v.table["evppi_raw"] <= 1.02 * v.evpi).all()
+    assert list(v.table["evppi"]) == sorted(v.table["evppi"], reverse=True)
+    assert set(v.table["link"]) <= set(res.scenario.uncertain_paths())
+    # EVPI by definition
+    npv = res.draws["npv"]
+    assert v.evpi == pytest.approx(np.maximum(npv, 0).mean() - max(npv.mean(), 0), rel=1e-12)
+
+
+def test_one_uncertain_link_has_evppi_equal_to_evpi(tiny: dict) -> None:
+    sc = scenario_from_dict(_fixed_except(tiny, {"churn_gap": (0.0, 0.03, 0.09)}, 360_000))
+    res = simulate(sc, draws=4000, seed=1)
+    assert 0.2 < res.prob_loss < 0.5
+    v = value_of_information(res)
+    assert list(v.table["link"]) == ["touchpoints.complaints.links.churn_gap"]
+    assert v.table["evppi"].iloc[0] == pytest.approx(v.evpi, rel=0.01)
+    assert "effect of complaint resolution time on leaving" in v.sentence
+
+
+def test_clear_decision_is_worth_nothing_to_measure() -> None:
+    res = simulate(load_scenario(SCENARIOS / "cx-programme.yaml"), draws=2000, seed=1)
+    assert res.prob_loss == 0.0
+    v = value_of_information(res)
+    assert v.evpi == pytest.approx(0.0, abs=1e-6)
+    assert (v.table["evppi"] == 0).all()
+    assert v.decision == "go" and v.sentence.startswith("The decision is clear")
+
+
+def test_evppi_agrees_with_nested_monte_carlo(tiny: dict) -> None:
+    r"""Brute force: for each outer draw of the link, the expected NPV over inner draws of the
+    other link; EVPPI = mean(max(inner mean, 0)) - max(mean, 0).
+
+    >>> evppi = np.mean(np.maximum(npv.reshape(outer, inner).mean(1), 0)) - max(npv.mean(), 0)
+    """
+    sc = scenario_from_dict(_fixed_except(
+        tiny, {"churn_gap": (0.0, 0.03, 0.09), "expansion_gap": (0.0, 0.03, 0.12)}, 345_000))
+    v = value_of_information(simulate(sc, draws=20_000, seed=5))
+    inp = compile_inputs(sc)
+    base = likely_params(sc)
+    links = sc.touchpoints["complaints"].links
+    rng = np.random.default_rng(11)
+    outer, inner = 400, 400
+    for name, other in (("churn_gap", "expansion_gap"), ("expansion_gap", "churn_gap")):
+        x = np.repeat(sample_link(name, getattr(links, name), outer, rng), inner)
+        y = sample_link(other, getattr(links, other), outer * inner, rng)
+        params = {k: np.repeat(a, outer * inner, axis=0) for k, a in base.items()}
+        params[name] = x[:, None]
+        params[other] = y[:, None]
+        npv = run_flywheel(inp, params)["npv"]
+        nested = (np.mean(np.maximum(npv.reshape(outer, inner).mean(axis=1), 0.0))
+                  - max(npv.mean(), 0.0))
+        got = float(v.table.set_index("link").loc[f"touchpoints.complaints.links.{name}", "evppi"])
+        assert got == pytest.approx(nested, rel=0.12), name
+    # and the total: EVPI from the same draws is above both
+    assert v.evpi >= v.table["evppi"].max()
+
+
+def test_conditional_mean_recovers_a_known_curve() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(0.0, 0.5, 5000)
+    truth = np.sin(2 * x) * 100
+    g = conditional_mean(x, truth + rng.normal(0, 50, x.size))
+    assert np.sqrt(np.mean((g - truth) ** 2)) < 8  # noise sd 50 reduced by ~an order
+    # a link with few distinct values: exact group means
+    xs = rng.integers(0, 3, 300).astype(float)
+    ys = xs * 2 + rng.normal(0, 1, 300)
+    gm = conditional_mean(xs, ys)
+    for k in range(3):
+        assert np.allclose(gm[xs == k], ys[xs == k].mean())
+
+
+def test_sentence_names_the_top_link_and_bounds_the_rest(tiny: dict) -> None:
+    sc = scenario_from_dict(_fixed_except(
+        tiny, {"churn_gap": (0.0, 0.03, 0.09), "expansion_gap": (0.0, 0.03, 0.12)}, 300_000))
+    v = value_of_information(simulate(sc, draws=4000, seed=1))
+    top, second = v.table["evppi"].iloc[:2]
+    assert second < 0.5 * top
+    assert v.sentence.startswith("Measuring the effect of complaint resolution time on leaving "
+                                 "before deciding is worth up to $")
+    # the rest bounded by the next value rounded up to one significant figure
+    assert 3_000 < second < 5_000
+    assert v.sentence.endswith("; measuring the rest is worth less than $5k each")
+
+
+def test_cli_run_voi_json_and_table() -> None:
+    runner = CliRunner()
+    path = str(SCENARIOS / "order-simplification.yaml")
+    out = runner.invoke(app, ["run", path, "--voi", "--json", "--draws", "1500"])
+    assert out.exit_code == 0, out.output
+    voi = json.loads(out.output)["voi"]
+    assert voi["evpi"] > 0 and voi["sentence"].startswith("Measuring")
+    assert {"link", "label", "evppi", "share_of_evpi"} <= set(voi["table"][0])
+    text = runner.invoke(app, ["run", path, "--voi", "--draws", "1500"])
+    assert text.exit_code == 0 and "What to measure next" in text.output
+    plain = json.loads(runner.invoke(app, ["run", path, "--json", "--draws", "300"]).output)
+    assert "voi" not in plain
