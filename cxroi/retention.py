@@ -110,7 +110,12 @@ class ShiftedBetaGeometric:
             raise CalibrationError("sBG fit: every account left in the same period; the "
                                    "heterogeneity cannot be estimated")
         keep = w > 0
-        t, c, w = t[keep], c[keep], w[keep]
+        self.n_ = float(w[keep].sum())
+        self.churned_ = float(w[keep & c].sum())
+        # the likelihood depends on (duration, churned) only: sum the weights of equal rows
+        key, inv = np.unique(np.stack([t[keep], c[keep]], axis=1), axis=0, return_inverse=True)
+        w = np.bincount(inv.ravel(), weights=w[keep])
+        t, c = key[:, 0], key[:, 1].astype(bool)
 
         def neg(x: Array) -> float:
             return -_loglik(x, t, c, w)
@@ -122,7 +127,7 @@ class ShiftedBetaGeometric:
             if best is None or r.fun < best.fun:
                 best = r
         assert best is not None
-        x = minimize(neg, best.x, method="BFGS", options={"gtol": 1e-10}).x
+        x = minimize(neg, best.x, method="BFGS", options={"gtol": 1e-8 * max(1.0, w.sum())}).x
         if neg(x) > best.fun:
             x = best.x
         from statsmodels.tools.numdiff import approx_hess3
@@ -136,8 +141,6 @@ class ShiftedBetaGeometric:
         self.alpha_, self.beta_ = (float(v) for v in np.exp(x))
         self.log_likelihood_ = -float(neg(x))
         self.variance_matrix_ = cov
-        self.n_ = float(w.sum())
-        self.churned_ = float(w[c].sum())
         return self
 
     def fit_cohort(self, alive: ArrayLike) -> ShiftedBetaGeometric:
