@@ -8,7 +8,7 @@ import pytest
 from cxroi.errors import CalibrationError, ScenarioError
 from cxroi.model import compile_inputs, evaluate
 from cxroi.retention import ShiftedBetaGeometric, fit_segments, sbg_survival
-from cxroi.scenario import scenario_from_dict, sbg_churn_next_year
+from cxroi.scenario import sbg_churn_next_year, scenario_from_dict
 
 REGULAR = [1000, 631, 468, 382, 326, 289, 262, 241]
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
+from scipy.stats import spearmanr
 
-from cxroi.model import evaluate
+from cxroi.errors import ScenarioError
+from cxroi.model import GLOBAL_LINKS, TOUCHPOINT_LINKS, evaluate
 from cxroi.scenario import Link, scenario_from_dict
-from cxroi.uncertainty import breakeven, sample_link, simulate, tornado
+from cxroi.uncertainty import breakeven, sample_link, sample_params, simulate, tornado
 
 
 def test_calibrated_link_reproduces_its_interval() -> None:
@@ -72,3 +77,89 @@ def test_summary_has_every_output(lead_dict: dict) -> None:
     band = res.band("net_cash")
     assert band["month"].iloc[0] == 0 and len(band) == 37
     assert (band["p10"] <= band["p90"]).all()
+
+
+# --- correlated links ---------------------------------------------------------------------
+
+PROGRAMME = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "cx-programme.yaml"
+CHURN = "touchpoints.{}.links.churn_gap"
+
+
+def _with_correlations(d: dict, pairs: list[tuple[str, str, float]]) -> dict:
+    d["correlations"] = [{"links": [a, b], "rho": r} for a, b, r in pairs]
+    return d
+
+
+def test_no_correlations_keeps_the_independent_stream(lead_dict: dict) -> None:
+    """Without correlations the draws are exactly the per-link independent draws in the fixed
+    order (links of every touchpoint, then global links): the same stream as always."""
+    sc = scenario_from_dict(lead_dict)
+    got = sample_params(sc, 500, np.random.default_rng(9))
+    rng = np.random.default_rng(9)
+    for name in TOUCHPOINT_LINKS:
+        col = np.stack([sample_link(name, getattr(tp.links, name), 500, rng)
+                        for tp in sc.touchpoints.values()], axis=1)
+        np.testing.assert_array_equal(got[name], col)
+    for name in GLOBAL_LINKS:
+        np.testing.assert_array_equal(got[name], sample_link(name, getattr(sc.links, name), 500,
+                                                             rng))
+
+
+def test_correlation_is_honoured_and_marginals_kept(lead_dict: dict) -> None:
+    a, b = CHURN.format("complaints"), "touchpoints.complaints.links.expansion_gap"
+    c = "touchpoints.complaints.links.odds_ratio"
+    sc = scenario_from_dict(_with_correlations(lead_dict, [(a, b, 0.6), (a, c, -0.3)]))
+    n = 20_000
+    corr = sample_params(sc, n, np.random.default_rng(4))
+    ind = sample_params(sc, n, np.random.default_rng(4), correlated=False)
+    for name in ("churn_gap", "expansion_gap", "odds_ratio", "nps_gap"):
+        # the same values, only reordered
+        np.testing.assert_array_equal(np.sort(corr[name], axis=0), np.sort(ind[name], axis=0))
+    np.testing.assert_array_equal(corr["nps_gap"], ind["nps_gap"])  # untouched links stay put
+    rho_ab = spearmanr(corr["churn_gap"][:, 0], corr["expansion_gap"][:, 0])[0]
+    rho_ac = spearmanr(corr["churn_gap"][:, 0], corr["odds_ratio"][:, 0])[0]
+    assert rho_ab == pytest.approx(0.6, abs=0.02)
+    assert rho_ac == pytest.approx(-0.3, abs=0.02)
+    assert abs(spearmanr(ind["churn_gap"][:, 0], ind["expansion_gap"][:, 0])[0]) < 0.03
+
+
+def test_positive_correlation_widens_the_npv_band() -> None:
+    d = yaml.safe_load(PROGRAMME.read_text())
+    tps = ("complaints", "first_contact_resolution", "ordering")
+    pairs = [(CHURN.format(x), CHURN.format(y), 0.8) for i, x in enumerate(tps)
+             for y in tps[i + 1:]]
+    sc = scenario_from_dict(_with_correlations(d, pairs))
+    on = simulate(sc, draws=8000, seed=2)
+    off = simulate(sc, draws=8000, seed=2, correlated=False)
+    width = {k: r.quantile("npv", 0.9) - r.quantile("npv", 0.1) for k, r in (("on", on),
+                                                                            ("off", off))}
+    assert width["on"] > 1.05 * width["off"]
+    # the means agree (same marginals, an additive-ish model)
+    assert on.draws["npv"].mean() == pytest.approx(off.draws["npv"].mean(), rel=0.02)
+
+
+def _problems(d: dict) -> str:
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(d, "bad.yaml")
+    return str(info.value)
+
+
+def test_correlation_matrix_not_psd_names_the_entries() -> None:
+    d = yaml.safe_load(PROGRAMME.read_text())
+    a, b, c = (CHURN.format(x) for x in ("complaints", "first_contact_resolution", "ordering"))
+    text = _problems(_with_correlations(d, [(a, b, 0.9), (a, c, 0.9), (b, c, -0.9)]))
+    assert "not positive semi-definite" in text
+    for i in range(3):
+        assert f"correlations[{i}]" in text
+    assert "rho -0.9" in text
+
+
+def test_correlation_unknown_link_suggests_spelling(lead_dict: dict) -> None:
+    a = "touchpoints.complaints.links.churn_gap"
+    text = _problems(_with_correlations(lead_dict, [(a, "touchpoints.complaints.links.churn_gp",
+                                                     0.5), (a, a, 0.2)]))
+    assert "correlations[0].links[1]" in text
+    assert "did you mean 'touchpoints.complaints.links.churn_gap'" in text
+    assert "cannot be correlated with itself" in text
+    lead_dict["correlations"] = [{"links": [a, "links.referrals_per_promoter"], "rho": 1.5}]
+    assert "correlations[0].rho" in _problems(lead_dict)
