@@ -46,11 +46,17 @@ def sbg_survival(t: ArrayLike, alpha: float, beta: float, tenure: float = 0.0) -
     return np.exp(betaln(alpha, beta + tenure + t) - betaln(alpha, beta + tenure))
 
 
-def _loglik(log_ab: Array, t: Array, churned: Array, w: Array) -> float:
+def _loglik(log_ab: Array, t: Array, churned: Array, entry: Array, w: Array) -> float:
     a, b = np.exp(log_ab)
-    base = betaln(a, b)
-    ll = np.where(churned, betaln(a + 1.0, b + t - 1.0), betaln(a, b + t)) - base
+    # left truncation: an account seen only from tenure e on is conditioned on S(e)
+    ll = (np.where(churned, betaln(a + 1.0, b + t - 1.0), betaln(a, b + t))
+          - betaln(a, b + entry))
     return float(w @ ll)
+
+
+#: Bounds of alpha and beta in the fit. At the upper bound the data show no heterogeneity:
+#: every account churns alike (a constant rate); beyond it the Beta functions lose precision.
+BOUNDS = (1e-4, 1e6)
 
 
 @dataclass
@@ -68,7 +74,10 @@ class ShiftedBetaGeometric:
         ``alpha`` and ``beta`` (Wald interval on the log scale, from the observed information).
     log_likelihood_ : float
     variance_matrix_ : ndarray
-        Covariance of ``(log alpha, log beta)``.
+        Covariance of ``(log alpha, log beta)`` (NaN when ``at_bound_``).
+    at_bound_ : bool
+        The data show no heterogeneity (alpha, beta at :data:`BOUNDS`' upper end): churn does
+        not fall with tenure, a constant rate describes them.
 
     Examples
     --------
@@ -79,21 +88,24 @@ class ShiftedBetaGeometric:
 
     alpha: float = 0.05  # 1 - coverage of the intervals, as lifelines' ``alpha``
 
-    def fit(self, durations: ArrayLike, churned: ArrayLike,
-            weights: ArrayLike | None = None) -> ShiftedBetaGeometric:
+    def fit(self, durations: ArrayLike, churned: ArrayLike, weights: ArrayLike | None = None,
+            entry: ArrayLike | None = None) -> ShiftedBetaGeometric:
         """Fit to accounts: ``durations`` in whole periods (renewals) each was observed, and
         whether it ``churned`` at the end of its last period (else still there: censored).
 
         A churned account's duration is the period it left in (1 = at the first renewal);
         a censored one's, the periods it has completed (0 allowed). ``weights`` count
-        identical accounts (cohort tables).
+        identical accounts (cohort tables). ``entry`` (as lifelines' ``entry``): periods an
+        account had already completed when the data start (left truncation; accounts that
+        left before then are not in the data), default 0.
         """
         t = np.asarray(durations, float).ravel()
         c = np.asarray(churned).astype(bool).ravel()
         w = np.ones_like(t) if weights is None else np.asarray(weights, float).ravel()
-        if not (t.shape == c.shape == w.shape):
-            raise CalibrationError("sBG fit: durations, churned and weights must have the same "
-                                   f"length (got {t.size}, {c.size}, {w.size})")
+        e = np.zeros_like(t) if entry is None else np.asarray(entry, float).ravel()
+        if not (t.shape == c.shape == w.shape == e.shape):
+            raise CalibrationError("sBG fit: durations, churned, weights and entry must have the "
+                                   f"same length (got {t.size}, {c.size}, {w.size}, {e.size})")
         bad = ~np.isfinite(t) | (t != np.round(t)) | (t < 0) | (c & (t < 1))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -101,41 +113,46 @@ class ShiftedBetaGeometric:
                 f"sBG fit: duration {t[i]} at row {i} is not a whole number of periods "
                 "(a churned account needs at least 1). Fix: give durations in whole renewal "
                 "periods, e.g. years completed")
+        late = ~np.isfinite(e) | (e < 0) | (e > t) | (c & (e >= t))
+        if late.any():
+            i = int(np.flatnonzero(late)[0])
+            raise CalibrationError(
+                f"sBG fit: entry {e[i]} at row {i} is not between 0 and the duration {t[i]} "
+                "(an account that churned must have entered before the period it left in)")
         if (w < 0).any() or not np.isfinite(w).all():
             raise CalibrationError("sBG fit: weights must be non-negative counts")
         if w[c].sum() == 0:
             raise CalibrationError("sBG fit: no account churned, so the churn curve cannot be "
                                    "estimated. Fix: use a longer history or the constant rate")
-        if w[~c].sum() == 0 and np.all(t[c] == t[c][0]):
-            raise CalibrationError("sBG fit: every account left in the same period; the "
-                                   "heterogeneity cannot be estimated")
         keep = w > 0
         self.n_ = float(w[keep].sum())
         self.churned_ = float(w[keep & c].sum())
-        # the likelihood depends on (duration, churned) only: sum the weights of equal rows
-        key, inv = np.unique(np.stack([t[keep], c[keep]], axis=1), axis=0, return_inverse=True)
+        # the likelihood depends on (duration, churned, entry) only: sum equal rows' weights
+        key, inv = np.unique(np.stack([t[keep], c[keep], e[keep]], axis=1), axis=0,
+                             return_inverse=True)
         w = np.bincount(inv.ravel(), weights=w[keep])
-        t, c = key[:, 0], key[:, 1].astype(bool)
+        t, c, e = key[:, 0], key[:, 1].astype(bool), key[:, 2]
 
         def neg(x: Array) -> float:
-            return -_loglik(x, t, c, w)
+            return -_loglik(x, t, c, e, w)
 
+        bounds = [tuple(np.log(BOUNDS))] * 2
         best = None
-        for start in ((0.0, 0.0), (-1.0, 1.0), (1.0, 2.0)):
-            r = minimize(neg, np.array(start), method="Nelder-Mead",
-                         options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000})
+        for start in ((0.0, 0.0), (-1.0, 1.0), (1.0, 2.0), (3.0, 6.0)):
+            r = minimize(neg, np.array(start), method="L-BFGS-B", bounds=bounds,
+                         options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000})
             if best is None or r.fun < best.fun:
                 best = r
         assert best is not None
-        x = minimize(neg, best.x, method="BFGS", options={"gtol": 1e-8 * max(1.0, w.sum())}).x
-        if neg(x) > best.fun:
-            x = best.x
+        x = best.x
+        self.at_bound_ = bool(np.any(x >= np.log(BOUNDS[1]) - 1e-3))
         from statsmodels.tools.numdiff import approx_hess3
 
-        hess = approx_hess3(x, neg)
         try:
-            cov = np.linalg.inv(hess)
+            cov = np.linalg.inv(approx_hess3(x, neg))
         except np.linalg.LinAlgError:
+            cov = np.full((2, 2), np.nan)
+        if self.at_bound_:  # no heterogeneity in the data: the interval is not defined
             cov = np.full((2, 2), np.nan)
         self.log_alpha_beta_ = x
         self.alpha_, self.beta_ = (float(v) for v in np.exp(x))
