@@ -169,3 +169,36 @@ def test_scenario_churn_must_agree_with_the_curve(tiny: dict) -> None:
         scenario_from_dict(d)
     text = str(info.value)
     assert "segments[0].churn" in text and "set churn: 0.3733" in text
+
+
+def test_no_heterogeneity_gives_the_constant_rate() -> None:
+    """Every account alike (geometric churn 0.2): the fitted Beta is a near point mass
+    (polarisation 1 / (alpha + beta + 1) under 2%) and the curve is the constant rate."""
+    rng = np.random.default_rng(5)
+    t = rng.geometric(0.2, 20_000)
+    seen = rng.integers(1, 9, t.size)
+    m = ShiftedBetaGeometric().fit(np.where(t <= seen, t, seen), t <= seen)
+    assert 1 / (m.alpha_ + m.beta_ + 1) < 0.02
+    assert m.churn_next_year() == pytest.approx(0.2, abs=0.01)
+    np.testing.assert_allclose(m.survival_function(np.arange(1, 6)),
+                               (1 - m.churn_next_year()) ** np.arange(1, 6), rtol=0.02)
+
+
+def test_left_truncated_accounts_are_conditioned_on_their_entry() -> None:
+    """Accounts first seen after some renewals (entry > 0): ignoring it would understate churn
+    early in life; with ``entry`` the known parameters come back."""
+    rng = np.random.default_rng(8)
+    theta = rng.beta(0.7, 1.2, 60_000)
+    t = rng.geometric(theta)
+    entry = rng.integers(0, 4, t.size)
+    seen = entry + rng.integers(1, 6, t.size)
+    alive_at_entry = t > entry
+    t, entry, seen = t[alive_at_entry], entry[alive_at_entry], seen[alive_at_entry]
+    churned = t <= seen
+    d = np.where(churned, t, seen)
+    m = ShiftedBetaGeometric().fit(d, churned, entry=entry)
+    s = m.summary
+    assert s.loc["alpha", "coef lower 95%"] < 0.7 < s.loc["alpha", "coef upper 95%"]
+    assert s.loc["beta", "coef lower 95%"] < 1.2 < s.loc["beta", "coef upper 95%"]
+    naive = ShiftedBetaGeometric().fit(d, churned)
+    assert abs(naive.alpha_ / (naive.alpha_ + naive.beta_) - 0.7 / 1.9) > 0.05
