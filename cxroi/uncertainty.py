@@ -357,7 +357,9 @@ def simulate(sc: Scenario, draws: int | None = None, seed: int | None = None,
 def tornado(sc: Scenario, metric: str = "npv", inputs: Inputs | None = None) -> pd.DataFrame:
     """Which links move ``metric`` most: each link at its low and high, the others likely.
 
-    All ``2 L`` variants run in one vectorised call. Sorted by swing, largest first.
+    A cash-flow line with a range is a row too (``cash_flows.<name>``; low / likely / high
+    are its undiscounted totals). All ``2 L`` variants run in one vectorised call. Sorted by
+    swing, largest first.
     """
     inp = inputs if inputs is not None else compile_inputs(sc)
     base = likely_params(sc)
@@ -381,6 +383,19 @@ def tornado(sc: Scenario, metric: str = "npv", inputs: Inputs | None = None) -> 
         rows.append({"link": path, "name": name, "touchpoint": tp_label,
                      "provenance": link.provenance, "source": link.source,
                      "low": low, "likely": likely, "high": high})
+    for name, cf in sc.cash_flows.items():  # a cash-flow line with a range: at its low, high
+        lo, hi = cf.low or cf.likely, cf.high or cf.likely
+        if lo == hi:
+            continue
+        for end in (lo, hi):
+            amounts = {k: np.array([c.likely], float) for k, c in sc.cash_flows.items()}
+            amounts[name] = np.array([end], float)
+            moved = cash_flow_params(sc, amounts)
+            for key, arr in base.items():
+                variants[key].append((moved[key] if key in moved else arr)[0].copy())
+        rows.append({"link": f"cash_flows.{name}", "name": name, "touchpoint": cf.label,
+                     "provenance": cf.provenance, "source": cf.source, "low": float(sum(lo)),
+                     "likely": float(sum(cf.likely)), "high": float(sum(hi))})
     params = {k: np.stack(v) for k, v in variants.items()}
     res = run_flywheel(inp, params)[metric]
     base_val = float(run_flywheel(inp, base)[metric][0])

@@ -197,3 +197,19 @@ def test_cash_flow_validation(tiny: dict, line: dict, where: str, says: str) -> 
         scenario_from_dict(_lines(tiny, x=spec))
     assert any(p.where == where and says in p.message for p in info.value.problems), \
         info.value.problems
+
+
+def test_tornado_and_voi_see_a_cash_flow_line_with_a_range(tiny: dict) -> None:
+    from cxroi.uncertainty import tornado
+    from cxroi.voi import value_of_information
+
+    sc = scenario_from_dict(_lines(tiny, licences={
+        "label": "Licence savings", "kind": "benefit", "by": "month",
+        "likely": [0, 50_000], "low": [0, 10_000], "high": [0, 90_000], "risk": 0.1}))
+    tor = tornado(sc).set_index("link")
+    row = tor.loc["cash_flows.licences"]
+    assert row["npv_at_high"] - row["npv_at_low"] == pytest.approx(80_000, rel=1e-12)
+    assert (row["low"], row["likely"], row["high"]) == (10_000, 50_000, 90_000)
+    v = value_of_information(simulate(sc, draws=1000, seed=1))
+    assert "cash_flows.licences" in set(v.table["link"])
+    assert "Licence savings" in set(v.table["label"])
