@@ -380,12 +380,15 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
             continue
         field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
         if field is None:
-            # dict keys (touchpoint or volume names): step into the value type
-            ann = getattr(model, "__args__", None)
-            model = ann[-1] if ann else None
+            # a dict key (touchpoint, volume or cash-flow line name): the model is already the
+            # dict's value type; otherwise step into it
+            if not hasattr(model, "model_fields"):
+                ann = getattr(model, "__args__", None)
+                model = ann[-1] if ann else None
             continue
         ann = field.annotation
-        args = getattr(ann, "__args__", None)
+        # `X | None` (optional sections such as retention): the model is X
+        args = [a for a in getattr(ann, "__args__", ()) if a is not type(None)]
         model = args[-1] if args and not hasattr(ann, "model_fields") else ann
     return list(getattr(model, "model_fields", {}) or [])
 

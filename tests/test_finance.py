@@ -213,3 +213,18 @@ def test_tornado_and_voi_see_a_cash_flow_line_with_a_range(tiny: dict) -> None:
     v = value_of_information(simulate(sc, draws=1000, seed=1))
     assert "cash_flows.licences" in set(v.table["link"])
     assert "Licence savings" in set(v.table["label"])
+
+
+def test_misspelt_cash_flow_key_suggests_the_right_one(tiny: dict) -> None:
+    d = _lines(tiny, x={"label": "X", "kind": "cost", "by": "year", "likly": [1.0], "risk": 0.1})
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(d)
+    assert any(p.where == "cash_flows.x.likly" and "did you mean 'likely'" in p.fix
+               for p in info.value.problems)
+
+
+def test_scenario_with_lines_round_trips(tmp_path: Path) -> None:
+    from cxroi.scenario import load_scenario, save_scenario
+
+    sc = load_scenario(ROOT / "data/scenarios/tei-salesloft.yaml")
+    assert load_scenario(save_scenario(sc, tmp_path / "copy.yaml")) == sc

@@ -202,3 +202,12 @@ def test_left_truncated_accounts_are_conditioned_on_their_entry() -> None:
     assert s.loc["beta", "coef lower 95%"] < 1.2 < s.loc["beta", "coef upper 95%"]
     naive = ShiftedBetaGeometric().fit(d, churned)
     assert abs(naive.alpha_ / (naive.alpha_ + naive.beta_) - 0.7 / 1.9) > 0.05
+
+
+def test_misspelt_retention_key_suggests_the_right_one(tiny: dict) -> None:
+    tiny["segments"][0]["retention"] = {"model": "sbg", "alpha": 1.0, "beta": 1.0,
+                                        "tenure_month": 3}
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(tiny)
+    assert any(p.where == "segments[0].retention.tenure_month"
+               and "did you mean 'tenure_months'" in p.fix for p in info.value.problems)
