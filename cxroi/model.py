@@ -9,8 +9,8 @@ the short form:
 
     p_k(t) &= \sigma\big(\operatorname{logit} p_{k,0} + \ln OR_k\,[g_k(x_k(t)) - g_k(x_{k,0})]\big),
     \qquad \Delta p_k(t) = p_k(t) - p_{k,0} \\
-    h^I_s(t) &= \big[h_s - \textstyle\sum_k \tfrac{\lambda_{sk}}{12} \Delta p_k(t)\,\gamma^{churn}_k\big]_0^1,
-    \qquad h_s = 1 - (1 - c_s)^{1/12} \\
+    h^I_s(t) &= \big[h_s(t) - \textstyle\sum_k \tfrac{\lambda_{sk}}{12} \Delta p_k(t)\,\gamma^{churn}_k\big]_0^1,
+    \qquad h_s = 1 - (1 - c_s)^{1/12} \text{ or an sBG tenure curve} \\
     \epsilon^I_s(t) &= \big[\tfrac{e_s}{12} + \textstyle\sum_k \tfrac{\lambda_{sk}}{12} \Delta p_k(t)\,\gamma^{exp}_k\big]_0^1 \\
     A^X_s(t) &= N_s \textstyle\prod_{u \le t} (1 - h^X_s(u)), \qquad
     R^X_s(t) = \mathrm{ARPA}_s \textstyle\prod_{u \le t} (1 + \epsilon^X_s(u)\, v_s)
@@ -19,6 +19,9 @@ Money per month: retention savings :math:`m_s (A^I - A^B) R^B / 12`, cross-sell
 :math:`m_s A^I (R^I - R^B) / 12`, cost-to-serve savings
 :math:`A^I \sum_k \tfrac{\lambda_{sk}}{12} \Delta p_k \rho_k \kappa_{sk}`, advocacy
 :math:`m_s A^{ref}_s \mathrm{ARPA}_s / 12` from accounts referred by extra promoters.
+
+Cash-flow lines a scenario states outright (TEI style, :mod:`cxroi.cashflow`) are added to
+net cash beside the model's lines.
 
 The hot path is :func:`run_flywheel`: pure numpy over a leading ``draw`` axis, no Python
 loop over draws or months. :func:`compile_inputs` turns a validated
@@ -34,14 +37,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cxroi import finance
-from cxroi.scenario import (
-    DIRECT_LINKS,
-    GlobalLinks,
-    Scenario,
-    Segment,
-    Touchpoint,
-    TouchpointLinks,
-)
+from cxroi.cashflow import cash_flow_params
+from cxroi.retention import baseline_hazard
+from cxroi.scenario import DIRECT_LINKS, GlobalLinks, Scenario, Touchpoint, TouchpointLinks
 
 Array = NDArray[np.float64]
 
@@ -140,32 +138,6 @@ def lever_path(today: float, target: float, ramp_months: int, start_month: int,
     return today + (target - today) * frac
 
 
-def baseline_hazard(seg: Segment, horizon: int) -> tuple[Array, Array]:
-    r"""Monthly baseline hazard and survival of a segment over months 1..H.
-
-    Constant churn :math:`c`: :math:`h = 1 - (1 - c)^{1/12}`, :math:`S(t) = (1 - h)^t`.
-    Shifted-beta-geometric (``segment.retention``), tenure :math:`n_0` periods of :math:`P`
-    months today, survival from now
-
-    .. math:: S(t) = B(\alpha, \beta + n_0 + t/P) \,/\, B(\alpha, \beta + n_0),
-              \qquad h(t) = 1 - S(t) / S(t - 1)
-
-    (exact at period ends; in between, each account's own per-period churn probability
-    :math:`\theta` is spread evenly over the months, :math:`(1 - \theta)^{t/P}`).
-    """
-    t = np.arange(1, horizon + 1, dtype=float)
-    ret = seg.retention
-    if ret is None:
-        h = np.full(horizon, 1.0 - (1.0 - seg.churn) ** (1.0 / 12.0))
-        # a running product, as the initiative arm's: equal arms cancel exactly
-        return h, np.cumprod(1.0 - h)
-    from cxroi.retention import sbg_survival
-
-    surv = sbg_survival(np.concatenate([[0.0], t]) / ret.period_months, ret.alpha, ret.beta,
-                        ret.tenure_months / ret.period_months)
-    return 1.0 - surv[1:] / surv[:-1], surv[1:]
-
-
 def _shift(tp: Touchpoint, x: Array) -> Array:
     g = SCALES[tp.scale]
     return g(np.asarray(x, float), tp.step) - g(np.asarray(tp.lever.today, float), tp.step)
@@ -190,7 +162,7 @@ def compile_inputs(sc: Scenario) -> Inputs:
     def vol(attr: str) -> Array:
         return np.array([[getattr(s.volumes[k], attr) for k in tps] for s in segs], float)
 
-    hz, sv = zip(*(baseline_hazard(s, h) for s in segs), strict=True)
+    hz, sv = zip(*(baseline_hazard(s, h) for s in segs), strict=True)  # tenure curve or not
     # steady-state views (NRR, CLV) use the constant rate with the same 12-month retention
     h_year = np.array([x[0] if s.retention is None else
                        1.0 - (y[min(h, 12) - 1]) ** (1.0 / min(h, 12))
@@ -231,41 +203,6 @@ def likely_params(sc: Scenario) -> dict[str, Array]:
     if sc.cash_flows:
         out.update(cash_flow_params(sc, {k: np.array([cf.likely], float)
                                          for k, cf in sc.cash_flows.items()}))
-    return out
-
-
-def cash_flow_params(sc: Scenario, amounts: Mapping[str, Array]) -> dict[str, Array]:
-    r"""The scenario's cash-flow lines placed on the model's months, per draw.
-
-    Parameters
-    ----------
-    sc : Scenario
-    amounts : mapping of line name to ndarray
-        ``(D, T)`` amounts of each line by its period (index 0 up front).
-
-    Returns
-    -------
-    dict of str to ndarray
-        ``cash_benefits``, ``cash_costs`` ``(D, H + 1)`` by month (a yearly amount for year
-        :math:`y` falls at month :math:`12 y`; year 0 at month 0, undiscounted), their
-        risk-adjusted versions ``cash_benefits_adj`` (:math:`b - r\,b`: TEI haircut) and
-        ``cash_costs_adj`` (:math:`c (1 + r)`: uplift), and ``cash_flow_lines`` ``(D, L)``,
-        each line's undiscounted total per draw.
-    """
-    h = sc.finance.horizon_months
-    d = next(iter(amounts.values())).shape[0]
-    out = {k: np.zeros((d, h + 1)) for k in ("cash_benefits", "cash_costs",
-                                             "cash_benefits_adj", "cash_costs_adj")}
-    totals = []
-    for name, cf in sc.cash_flows.items():
-        a = np.asarray(amounts[name], float)
-        months = np.arange(a.shape[1]) * (12 if cf.by == "year" else 1)
-        side = "cash_benefits" if cf.kind == "benefit" else "cash_costs"
-        out[side][:, months] += a
-        adj = a * (1.0 - cf.risk) if cf.kind == "benefit" else a * (1.0 + cf.risk)
-        out[f"{side}_adj"][:, months] += adj
-        totals.append(a.sum(axis=1))
-    out["cash_flow_lines"] = np.stack(totals, axis=1)
     return out
 
 

@@ -31,6 +31,7 @@ from scipy.special import betaln
 from scipy.stats import norm
 
 from cxroi.errors import CalibrationError
+from cxroi.scenario import Segment
 
 Array = NDArray[np.float64]
 
@@ -242,3 +243,27 @@ def fit_segments(durations: ArrayLike, churned: ArrayLike, segments: ArrayLike,
         except CalibrationError as exc:
             raise CalibrationError(f"segment '{name}': {exc}") from None
     return out
+
+
+def baseline_hazard(seg: Segment, horizon: int) -> tuple[Array, Array]:
+    r"""Monthly baseline hazard and survival of a segment over months 1..H.
+
+    Constant churn :math:`c`: :math:`h = 1 - (1 - c)^{1/12}`, :math:`S(t) = (1 - h)^t`.
+    Shifted-beta-geometric (``segment.retention``), tenure :math:`n_0` periods of :math:`P`
+    months today, survival from now
+
+    .. math:: S(t) = B(\alpha, \beta + n_0 + t/P) \,/\, B(\alpha, \beta + n_0),
+              \qquad h(t) = 1 - S(t) / S(t - 1)
+
+    (exact at period ends; in between, each account's own per-period churn probability
+    :math:`\theta` is spread evenly over the months, :math:`(1 - \theta)^{t/P}`).
+    """
+    t = np.arange(1, horizon + 1, dtype=float)
+    ret = seg.retention
+    if ret is None:
+        h = np.full(horizon, 1.0 - (1.0 - seg.churn) ** (1.0 / 12.0))
+        # a running product, as the initiative arm's: equal arms cancel exactly
+        return h, np.cumprod(1.0 - h)
+    surv = sbg_survival(np.concatenate([[0.0], t]) / ret.period_months, ret.alpha, ret.beta,
+                        ret.tenure_months / ret.period_months)
+    return 1.0 - surv[1:] / surv[:-1], surv[1:]

@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxroi.cashflow import cash_flow_params
 from cxroi.model import (
     GLOBAL_LINKS,
     OUTPUTS,
     TOUCHPOINT_LINKS,
     Array,
     Inputs,
-    cash_flow_params,
     compile_inputs,
     likely_params,
     run_flywheel,
@@ -213,7 +213,7 @@ def correlate(sc: Scenario, params: dict[str, Array], amounts: dict[str, Array],
 def sample_params(sc: Scenario, draws: int, rng: np.random.Generator,
                   correlated: bool = True) -> dict[str, Array]:
     """Draw every link: touchpoint links ``(draws, K)``, global links ``(draws,)``; the
-    cash-flow lines (:func:`cxroi.model.cash_flow_params`) when the scenario has any.
+    cash-flow lines (:func:`cxroi.cashflow.cash_flow_params`) when the scenario has any.
 
     Links are drawn independently first, in a fixed order, so a scenario without
     correlations or cash-flow lines gets the same draws as before they existed; the
