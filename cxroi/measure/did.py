@@ -29,7 +29,7 @@ Zipperer (2019), an event study with clean controls in the spirit of Callaway & 
 
 The effect over the post period (ATT) is :math:`\sum_{e \ge 0} \omega_e \beta_e` with
 :math:`\omega_e` the treated weight at event time :math:`e`; pre-trends are tested by the
-joint Wald test of :math:`\beta_{-K..-2} = 0`; the placebo moves every go-live
+average of :math:`\beta_{-K..-2}` (and their joint Wald test); the placebo moves every go-live
 ``shift`` months earlier on the data before the real go-live (its ATT should be 0).
 """
 
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from threadpoolctl import threadpool_limits
 
 from cxroi.errors import NoControlGroupError
 
@@ -80,8 +81,14 @@ class StaggeredDiD:
     event_study_ : DataFrame
         ``event_time``, ``estimate``, ``se``, ``low``, ``high``, ``p``, ``weight``; the
         reference month -1 is 0 by construction.
+    pretrend_ : Estimate or None
+        The average effect over the pre-period months -K..-2 (treated-weighted); 0 when the
+        trends were parallel before go-live.
     pretrend_p_ : float
-        p-value of the joint test that every pre-period effect is 0 (nan with < 1 pre month).
+        Its p-value (t with G-1 df); nan with fewer than 2 pre months.
+    pretrend_joint_p_ : float
+        p-value of the joint F test that every pre-period effect is 0 (over-rejects with few
+        clusters; shown for completeness).
     cohorts_ : DataFrame
         ``cohort`` (month index), ``treated``, ``controls`` (group lists), ``used``, ``reason``.
     treated_cells_ : DataFrame
@@ -144,18 +151,28 @@ class StaggeredDiD:
         fe_g = pd.get_dummies(sg, dtype=float)
         fe_t = pd.get_dummies(stt, dtype=float)
         firsts = st.groupby("stack")["t"].transform("min")
-        drop = sorted(set(stt[st["t"] == firsts]))
-        fe_t = fe_t.drop(columns=drop)
+        fe_t = fe_t.drop(columns=sorted(set(stt[st["t"] == firsts])))
         events = [e for e in range(-self.before, self.after + 1) if e != -1
                   and ((st["e"] == e).any())]
-        ev = pd.DataFrame({f"e{e}": (st["e"] == e).astype(float) for e in events})
-        X = pd.concat([ev, fe_g, fe_t], axis=1)
-        groups = pd.factorize(st["group"])[0]
-        model = sm.WLS(st["y"].to_numpy(float), X.to_numpy(float), weights=st["weight"].to_numpy(float))
-        res = model.fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+        ev = np.column_stack([(st["e"] == e).to_numpy(float) for e in events])
+        y = st["y"].to_numpy(float)
+        w = st["weight"].to_numpy(float)
+        # Frisch-Waugh-Lovell: the fixed effects are partialled out of y and the event
+        # dummies by weighted least squares, then statsmodels fits the event coefficients
+        # with clustered errors (same estimates and residuals as the full dummy regression).
+        F = np.hstack([fe_g.to_numpy(), fe_t.to_numpy()])
+        sw = np.sqrt(w)[:, None]
+        Z = np.column_stack([y, ev])
+        with threadpool_limits(1):  # small matrices: threads only contend on a shared machine
+            beta = np.linalg.lstsq(F * sw, Z * sw, rcond=None)[0]
+            R = Z - F @ beta
+            groups = pd.factorize(st["group"])[0]
+            res = sm.WLS(R[:, 0], R[:, 1:], weights=w).fit(
+                cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+        self.n_fixed_effects_ = F.shape[1]
         self.result_ = res
         self.n_clusters_ = int(groups.max() + 1)
-        k = X.shape[1]
+        k = ev.shape[1]
         ci = np.asarray(res.conf_int(alpha=self.alpha))
         tw = st[st["treated"]].groupby("e")["weight"].sum()
         rows = [{"event_time": -1, "estimate": 0.0, "se": 0.0, "low": 0.0, "high": 0.0,
@@ -176,12 +193,19 @@ class StaggeredDiD:
         self.att_ = _lincom(res, r, self.alpha)
         pre = [i for i, e in enumerate(events) if e < -1]
         if pre:
+            # the average pre-period effect (one restriction, t with G-1 df): a joint Wald
+            # test of many leads over-rejects with few clusters, so it is reported beside it
+            rp = np.zeros(k)
+            wp = np.array([tw.get(events[i], 0.0) for i in pre])
+            rp[pre] = wp / wp.sum()
+            self.pretrend_ = _lincom(res, rp, self.alpha)
+            self.pretrend_p_ = self.pretrend_.p
             R = np.zeros((len(pre), k))
             R[np.arange(len(pre)), pre] = 1.0
-            wt = res.wald_test(R, scalar=True, use_f=True)
-            self.pretrend_p_ = float(wt.pvalue)
+            self.pretrend_joint_p_ = float(res.wald_test(R, scalar=True, use_f=True).pvalue)
         else:
-            self.pretrend_p_ = float("nan")
+            self.pretrend_ = None
+            self.pretrend_p_ = self.pretrend_joint_p_ = float("nan")
         tc = st[st["treated"] & (st["e"] >= 0)]
         self.treated_cells_ = (tc.groupby(["group", "t"], as_index=False)["weight"].sum())
         self.pre_mean_ = float(np.average(st.loc[st["treated"] & (st["e"] < 0), "y"],
