@@ -26,7 +26,7 @@ import statsmodels.api as sm
 from cxroi.data import CONTRACT, CompanyData, Mapping, TableMapping, load, load_mapping
 from cxroi.errors import InitiativeError, NoControlGroupError, Problem
 from cxroi.measure.did import Estimate, StaggeredDiD, naive_before_after
-from cxroi.measure.initiative import OUTCOMES, Initiative, load_initiative
+from cxroi.measure.initiative import Initiative, load_initiative
 from cxroi.measure.its import InterruptedTimeSeries, company_series, naive_its
 from cxroi.measure.money import MoneyComparison, compare_money
 from cxroi.measure.panel import Panel, build_panel
@@ -264,7 +264,7 @@ def measure(data: str | os.PathLike[str] | CompanyData,
             notes.append(f"{DISPLAY[name][0]}: not measured (no data for it)")
             continue
         outcomes[name] = _fit_outcome(name, panel, design, ini)
-    for name, r in outcomes.items():
+    for r in outcomes.values():
         if not r.separable:
             notes.append(f"{r.label}: the months before go-live already moved (pre-trend p="
                          f"{r.pretrend_p:.2f}, placebo p={r.placebo.p if r.placebo else float('nan'):.2f}); "
