@@ -281,7 +281,12 @@ def measure(data: str | os.PathLike[str] | CompanyData,
     if not ups:
         notes.append("the lever did not measurably change, so no link could be updated per unit "
                      "of the lever; the updated scenario keeps the business case's links")
-    new = updated_scenario(sc, ini.touchpoint, ups)
+    about = {"leaving": "retention_savings", "buying_more": "cross_sell",
+             "contacts": "cost_to_serve_savings", "nps": "nps", "csat": "csat", "lever": "general"}
+    cav = [(about[k], f"Measured after rollout ({ini.name}): {r.label.lower()} moved before go-live "
+                      "as well; the data may not separate the initiative from what else was changing")
+           for k, r in outcomes.items() if not r.separable]
+    new = updated_scenario(sc, ini.touchpoint, ups, n=len(reached), caveats=cav)
     return Measurement(ini, sc, panel, design, why, outcomes, _lever_by_group(cd, panel), mon,
                        ups, new, str(cd.source), notes)
 

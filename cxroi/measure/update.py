@@ -105,7 +105,7 @@ def measured_links(sc: Scenario, touchpoint: str, effects: dict[str, Estimate],
         val, lo, hi = float(x[0]), float(np.quantile(x[1:], 0.025)), float(np.quantile(x[1:], 0.975))
         lo, hi = min(lo, val), max(hi, val)
         prev = getattr(tp.links, link, None)
-        note = "clipped to the link's range" if np.any(x == lo_d) or np.any(x == hi_d) else ""
+        note = ("interval clipped to the link's range" if lo <= lo_d or hi >= hi_d else "")
         out.append(LinkUpdate(link, val, lo, hi,
                               f"measured after rollout: {what}; {design}; {fit}, 95% interval "
                               f"{lo:.4g}-{hi:.4g}",
@@ -147,23 +147,21 @@ def measured_links(sc: Scenario, touchpoint: str, effects: dict[str, Estimate],
 
 
 def updated_scenario(sc: Scenario, touchpoint: str, updates: list[LinkUpdate],
-                     name: str | None = None) -> Scenario:
-    """A copy of ``sc`` whose links carry the measured values, ``provenance: calibrated``."""
+                     name: str | None = None, n: int | None = None,
+                     caveats: list[tuple[str, str]] = ()) -> Scenario:
+    """A copy of ``sc`` whose links carry the measured values, ``provenance: calibrated``,
+    ``n`` the accounts reached, and the measurement's caveats (``about``, ``text``) added."""
+    from cxroi.scenario import Caveat
+
     new = sc
     for u in updates:
-        path = f"touchpoints.{touchpoint}.links.{u.link}"
-        note = (f"Before the rollout: {u.previous:.4g}." if math.isfinite(u.previous) else "")
+        note = (f"Before the rollout: {u.previous:.4g}." if math.isfinite(u.previous) else
+                "Not in the business case before the rollout.")
         if u.note:
-            note = f"{note} {u.note}.".strip()
-        fields = {"value": u.value, "low": u.low, "high": u.high, "provenance": "calibrated",
-                  "source": u.source, "note": note}
-        if getattr(sc.touchpoints[touchpoint].links, u.link, None) is None:
-            from cxroi.scenario import Link
-
-            tp = new.touchpoints[touchpoint]
-            links = tp.links.model_copy(update={u.link: Link(**fields)})
-            new = new.model_copy(update={"touchpoints": {
-                **new.touchpoints, touchpoint: tp.model_copy(update={"links": links})}})
-        else:
-            new = new.with_link(path, **fields)
-    return new.model_copy(update={"name": name or f"{sc.name} (measured after rollout)"})
+            note = f"{note} {u.note[0].upper()}{u.note[1:]}."
+        new = new.with_link(f"touchpoints.{touchpoint}.links.{u.link}", value=u.value, low=u.low,
+                            high=u.high, provenance="calibrated", source=u.source, note=note,
+                            n=n, prior_weight=None, prior_source=None)
+    extra = [Caveat(about=a, text=t) for a, t in caveats]
+    return new.model_copy(update={"name": name or f"{sc.name} (measured after rollout)",
+                                  "caveats": [*sc.caveats, *extra]})
