@@ -20,6 +20,7 @@ from cxroi.errors import (
     NoControlGroupError,
     NoPrePeriodError,
 )
+from cxroi.evidence import evidence_of
 from cxroi.measure import measure
 from cxroi.measure.did import Estimate
 from cxroi.measure.initiative import load_initiative
@@ -181,6 +182,11 @@ def test_updated_scenario_carries_measured_links(demo: dict, tmp_path: Path) -> 
         assert link.n == m.money.reached_accounts
         assert link.low <= truth <= link.high, (name, link)
     assert links.nps_gap.source.startswith("measured after rollout")
+    ev = evidence_of(m.updated)  # the next pitch says what it rests on
+    for line in ("retention_savings", "cross_sell", "cost_to_serve_savings"):
+        assert ev.lines[line].level == "measured", (line, ev.lines[line])
+    obs = m.updated.touchpoints["complaints"].observed
+    assert obs is not None and obs.low < 3.5 and obs.high > 25  # both sides of the change seen
     paths = write_outputs(m, tmp_path / "out")
     again = load_scenario(paths["scenario"])  # valid, ready for `cxroi run`, the app, a batch
     assert again.touchpoints["complaints"].links.churn_hazard_ratio is not None

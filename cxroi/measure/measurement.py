@@ -176,6 +176,18 @@ def _lever_by_group(data: CompanyData, panel: Panel, alpha: float = 0.05) -> pd.
     return pd.DataFrame(rows)
 
 
+def _observed_range(data: CompanyData) -> tuple[float, float, int] | None:
+    """5th-95th percentile of accounts' typical (median) resolution days, before and after
+    the change alike: the range of the lever the data have seen (as calibration writes it)."""
+    tk = data.tables["tickets"]
+    days = ((tk["resolved_at"] - tk["opened_at"]) / pd.Timedelta(days=1)).clip(lower=0.01)
+    typical = days[days.notna()].groupby(tk["account_id"][days.notna()]).median()
+    if len(typical) < 20:
+        return None
+    lo, hi = np.quantile(typical.to_numpy(float), [0.05, 0.95])
+    return float(lo), float(hi), int(len(typical))
+
+
 def _fit_outcome(name: str, panel: Panel, design: str, ini: Initiative) -> OutcomeResult:
     cells = panel.outcome(name)
     M = len(panel.months)
@@ -286,7 +298,8 @@ def measure(data: str | os.PathLike[str] | CompanyData,
     cav = [(about[k], f"Measured after rollout ({ini.name}): {r.label.lower()} moved before go-live "
                       "as well; the data may not separate the initiative from what else was changing")
            for k, r in outcomes.items() if not r.separable]
-    new = updated_scenario(sc, ini.touchpoint, ups, n=len(reached), caveats=cav)
+    new = updated_scenario(sc, ini.touchpoint, ups, n=len(reached), caveats=cav,
+                           observed=_observed_range(cd))
     return Measurement(ini, sc, panel, design, why, outcomes, _lever_by_group(cd, panel), mon,
                        ups, new, str(cd.source), notes)
 

@@ -84,7 +84,9 @@ def _segment_weighted(sc: Scenario, segments: pd.Series, attr: str, touchpoint: 
                       ) -> float:
     vals = {}
     for s in sc.segments:
-        vals[s.name] = (getattr(s.volumes[touchpoint], attr) if touchpoint else getattr(s, attr))
+        vol = s.volumes.get(touchpoint) if touchpoint else None
+        vals[s.name] = (getattr(s, attr) if not touchpoint else
+                        getattr(vol, attr) if vol is not None else 0.0)
     default = float(np.average(list(vals.values()), weights=[s.accounts for s in sc.segments]))
     return float(segments.map(vals).fillna(default).mean()) if len(segments) else default
 
@@ -149,9 +151,9 @@ def compare_money(panel: Panel, effects: dict[str, Estimate], sc: Scenario, touc
                         **{f"promised_p{int(q * 100)}": qcp[i] for i, q in enumerate(QUANTILES)},
                         **{f"measured_p{int(q * 100)}": qcm[i] for i, q in enumerate(QUANTILES)}})
     if costs is None:
-        one_off, running, src = sc.costs.one_off, sc.costs.running_per_year, "the business case's"
+        one_off, running, src = sc.costs.one_off, sc.costs.running_per_year, "the business case's costs"
     else:
-        (one_off, running), src = costs, "actual (from the initiative file)"
+        (one_off, running), src = costs, "actual costs, from the initiative file"
     spent = one_off + running * m / 12.0
     tot = lines.loc["total"]
     cur = sc.currency

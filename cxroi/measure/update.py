@@ -83,7 +83,8 @@ def measured_links(sc: Scenario, touchpoint: str, effects: dict[str, Estimate],
         return []
     rng = np.random.default_rng(seed)
     tp = sc.touchpoints[touchpoint]
-    ev = {s.name: s.volumes[touchpoint].events_per_year for s in sc.segments}
+    ev = {s.name: (s.volumes[touchpoint].events_per_year if touchpoint in s.volumes else 0.0)
+          for s in sc.segments}
     default = float(np.average(list(ev.values()), weights=[s.accounts for s in sc.segments]))
     lam = np.array([ev.get(s, default) for s in segments]) if segments else np.array([default])
     lam_bar = float(lam.mean())
@@ -148,10 +149,13 @@ def measured_links(sc: Scenario, touchpoint: str, effects: dict[str, Estimate],
 
 def updated_scenario(sc: Scenario, touchpoint: str, updates: list[LinkUpdate],
                      name: str | None = None, n: int | None = None,
-                     caveats: list[tuple[str, str]] = ()) -> Scenario:
+                     caveats: list[tuple[str, str]] = (),
+                     observed: tuple[float, float, int] | None = None) -> Scenario:
     """A copy of ``sc`` whose links carry the measured values, ``provenance: calibrated``,
-    ``n`` the accounts reached, and the measurement's caveats (``about``, ``text``) added."""
-    from cxroi.scenario import Caveat
+    ``n`` the accounts reached, the measurement's caveats (``about``, ``text``) added and,
+    when given, the lever range ``observed`` in the data (low, high, accounts), so that a
+    next pitch beyond it is flagged as extrapolation."""
+    from cxroi.scenario import Caveat, Observed
 
     new = sc
     for u in updates:
@@ -163,5 +167,10 @@ def updated_scenario(sc: Scenario, touchpoint: str, updates: list[LinkUpdate],
                             high=u.high, provenance="calibrated", source=u.source, note=note,
                             n=n, prior_weight=None, prior_source=None)
     extra = [Caveat(about=a, text=t) for a, t in caveats]
+    if observed is not None:
+        tp = new.touchpoints[touchpoint]
+        obs = Observed(low=float(observed[0]), high=float(observed[1]), n=int(observed[2]))
+        new = new.model_copy(update={"touchpoints": {
+            **new.touchpoints, touchpoint: tp.model_copy(update={"observed": obs})}})
     return new.model_copy(update={"name": name or f"{sc.name} (measured after rollout)",
                                   "caveats": [*sc.caveats, *extra]})
