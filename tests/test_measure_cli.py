@@ -233,3 +233,23 @@ def test_single_date_for_everyone_uses_the_interrupted_time_series(demo: dict, t
     assert m.design == "interrupted time series"
     assert "cannot separate the initiative from anything else" in m.design_reason
     assert "Interrupted time series" in render_html(m)
+
+
+def test_bundled_demo_rollout_is_the_generators_and_ready_to_measure() -> None:
+    """data/demo-rollout and data/initiatives/demo-rollout.yaml come from
+    cxroi.rollout.write_demo_rollout (same seed, same go-live dates, same rows) and load."""
+    from cxroi.data import load
+    from cxroi.measure.measurement import _mapping_with_group
+    from cxroi.measure.panel import build_panel
+    from cxroi.rollout import generate_rollout, rollout_truth
+
+    meta = yaml.safe_load((ROOT / "data" / "demo-rollout" / "truth.yaml").read_text())
+    ro = generate_rollout(meta["seed"], meta["n_accounts"], rollout_truth("effect"))
+    assert ro.go_live == meta["go_live"]
+    assert {k: len(v) for k, v in ro.tables.items()} == meta["rows"]
+    ini = load_initiative(ROOT / "data" / "initiatives" / "demo-rollout.yaml")
+    assert {g: d.isoformat() for g, d in ini.go_live.items()} == ro.go_live
+    assert load_scenario(ini.scenario_path()).touchpoints["complaints"].lever.target == 3
+    data = load(ROOT / "data" / "demo-rollout", _mapping_with_group(None, ini.group_by))
+    panel = build_panel(data, ini)
+    assert len(panel.months) == 36 and len(panel.groups) == 20
