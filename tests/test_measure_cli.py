@@ -203,7 +203,8 @@ def test_report_is_code_free_offline_and_leads_with_the_answer(demo: dict) -> No
     assert html.index(m.headline.split(";")[0].replace("–", "–")) > first
     assert first < html.index("cx-event-study") < html.index("cx-money")
     for words in ("Placebo test", "Design used, and why", "<svg", "months since go-live",
-                  "Staggered difference-in-differences", "measured after rollout"):
+                  "Staggered difference-in-differences", "measured after rollout",
+                  'data-role="next-pitch"', "measured in your data"):
         assert words in html, words
 
 

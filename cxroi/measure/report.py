@@ -26,8 +26,9 @@ import cxroi
 from cxroi.errors import ReportError
 from cxroi.files import write_atomic
 from cxroi.measure.measurement import DID_DESIGN, DISPLAY, Measurement
-from cxroi.pitch import money
+from cxroi.pitch import money, pitch
 from cxroi.scenario import save_scenario
+from cxroi.uncertainty import simulate
 
 if TYPE_CHECKING:
     import altair as alt
@@ -105,6 +106,7 @@ def report_data(m: Measurement) -> dict[str, Any]:
               "source": u.source, "note": u.note} for u in m.link_updates]
     groups = m.lever_by_group.to_dict(orient="records")
     ini = m.initiative
+    next_pitch = pitch(simulate(m.updated, draws=ini.draws, seed=ini.seed))
     return _safe({
         "title": ini.name, "description": ini.description,
         "headline": m.headline,
@@ -118,7 +120,7 @@ def report_data(m: Measurement) -> dict[str, Any]:
         "costs": m.money.costs, "costs_text": money(m.money.costs, cur),
         "costs_source": m.money.costs_source, "months": m.money.months,
         "money_inputs": m.money.inputs,
-        "links": links, "groups": groups, "notes": m.notes,
+        "links": links, "groups": groups, "notes": m.notes, "next_pitch": next_pitch,
         "scenario": m.scenario.name, "scenario_file": str(ini.scenario_path()),
         "data": m.data_source, "currency": cur, "draws": ini.draws, "seed": ini.seed,
         "window": {"before": ini.window.before, "after": ini.window.after},
