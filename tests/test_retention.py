@@ -144,7 +144,7 @@ def test_falling_churn_changes_retention_savings_by_the_arms(tiny: dict) -> None
 
 def test_direct_hazard_ratio_scales_the_tenure_hazard(tiny: dict) -> None:
     """With only a measured hazard ratio (no gaps), the initiative's monthly hazard is the
-    baseline's times [1 + pi (HR^dg - 1)] in every month, whatever the baseline's shape."""
+    baseline's times [1 + pi (HR^dg(t) - 1)] in every month, whatever the baseline's shape."""
     d = _sbg_tiny(tiny, 0.704, 1.182, tenure=12)
     links = d["touchpoints"]["complaints"]["links"]
     links["churn_gap"].update(value=0.0, low=0.0, high=0.0)
@@ -154,7 +154,10 @@ def test_direct_hazard_ratio_scales_the_tenure_hazard(tiny: dict) -> None:
     out = evaluate(sc, monthly=True)
     inp = compile_inputs(sc)
     pi = 1 - np.exp(-12.0)
-    factor = 1 + pi * (1.3 ** -1.0 - 1)  # lever halves: one doubling less
+    # lever halves at once (one doubling less); the measured effect acts on the 12-month
+    # trailing mean of the shift, -t/12 in month t (docs/model.md section 3b)
+    trailing = -np.arange(1, 13) / 12.0
+    factor = 1 + pi * (1.3 ** trailing - 1)
     surv_i = np.cumprod(1 - inp.hazard[0] * factor)
     # retention savings month by month: m * N * (S_I - S_B) * ARPA/12 * growth
     grow = np.cumprod(np.full(12, 1 + 0.01 * 0.5))
