@@ -85,7 +85,8 @@ def result_payload(path: str, draws: int | None = None, seed: int | None = None,
         extra["voi"] = {"metric": v.metric, "evpi": v.evpi, "expected_npv": v.expected_npv,
                         "decision": v.decision, "sentence": v.sentence,
                         "table": v.table[["link", "label", "evppi", "share_of_evpi"]]
-                        .to_dict(orient="records")}
+                        .to_dict(orient="records"),
+                        "groups": v.groups.to_dict(orient="records")}
     return _clean({
         "scenario": sc.name,
         "file": str(path),

@@ -24,7 +24,8 @@ conditional expectation, evenly spaced). No extra simulation is run.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -79,6 +80,11 @@ class VOI:
         Mean of the decision metric over the draws.
     decision : str
         ``go`` or ``no-go``: the better choice on what is known today.
+    groups : pandas.DataFrame
+        EVPPI of links measured together (one study measures several): ``group`` (plain
+        words, e.g. "everything about complaint resolution time"), ``links`` (key paths),
+        ``evppi``, ``share_of_evpi``; by default one group per touchpoint with two or more
+        uncertain links.
     """
 
     evpi: float
@@ -88,10 +94,28 @@ class VOI:
     decision: str
     metric: str
     currency: str
+    groups: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["group", "links", "evppi", "share_of_evpi"]))
 
 
 #: Interior knots tried for the regression spline (chosen by generalised cross-validation).
 KNOTS: tuple[int, ...] = (0, 1, 2, 3, 4, 6, 8, 10, 12)
+#: Knots tried when several links are fitted together (each adds its own columns).
+GROUP_KNOTS: tuple[int, ...] = (0, 1, 2, 4)
+
+
+def _ranks(x: Array) -> tuple[Array, Array, int]:
+    """Mid-rank of each draw in (0, 1), the index of its distinct value, and how many
+    distinct values there are."""
+    ux, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    return ((np.cumsum(counts) - 0.5 * counts) / x.size)[inv], inv, ux.size
+
+
+def _spline_basis(u: Array, m: int) -> Array:
+    """Cubic B-spline basis with ``m`` equally spaced interior knots on [0, 1], ``(n, m + 4)``."""
+    knots = np.concatenate([[0.0] * 3, np.linspace(0.0, 1.0, m + 2), [1.0] * 3])
+    return BSpline(knots, np.eye(m + 4), 3)(u)
 
 
 def conditional_mean(x: Array, y: Array) -> Array:
@@ -104,31 +128,40 @@ def conditional_mean(x: Array, y: Array) -> Array:
     :math:`\mathrm{GCV}(m) = n\,\mathrm{RSS}_m / (n - p_m)^2`. B-splines sum to one, so the
     fitted values average exactly to the mean of ``y``. A link with fewer than five distinct
     values gets its group means (the conditional expectation itself).
+
+    With ``x`` of shape ``(n, L)`` (several links measured together) the regression is
+    additive, :math:`E[y \mid x] \approx c + \sum_l f_l(x_l)` (a GAM without interactions):
+    an intercept and each link's basis less one column (they each sum to one), one ``m``
+    for all by GCV from :data:`GROUP_KNOTS`; a link with few distinct values enters as
+    indicators.
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
-    n = x.size
-    ux, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
-    if ux.size < 5:
-        return (np.bincount(inv, weights=y) / counts)[inv]
-    u = ((np.cumsum(counts) - 0.5 * counts) / n)[inv]
+    n = x.shape[0]
+    cols = [_ranks(x[:, j]) for j in range(x.shape[1])] if x.ndim == 2 else [_ranks(x)]
+    if x.ndim == 1 and cols[0][2] < 5:
+        inv = cols[0][1]
+        return (np.bincount(inv, weights=y) / np.bincount(inv))[inv]
+    dummies = [np.eye(k)[inv][:, 1:] for _, inv, k in cols if k < 5]
+    smooth = [u for u, _, k in cols if k >= 5]
     best: tuple[float, Array] | None = None
-    for m in KNOTS:
-        p = m + 4
-        if p >= min(ux.size, n // 10):
+    for m in KNOTS if len(cols) == 1 else GROUP_KNOTS:
+        p = 1 + sum(d.shape[1] for d in dummies) + len(smooth) * (m + 3)
+        if smooth and p >= min(min(k for _, _, k in cols if k >= 5), n // 10):
             break
-        inner = np.linspace(0.0, 1.0, m + 2)
-        knots = np.concatenate([[0.0] * 3, inner, [1.0] * 3])
-        basis = BSpline(knots, np.eye(p), 3)(u)  # (n, p): every basis function at u
+        basis = np.column_stack([np.ones(n), *dummies,
+                                 *(_spline_basis(u, m)[:, 1:] for u in smooth)])
         # normal equations: B-spline bases are well conditioned and p is small
         coef = np.linalg.lstsq(basis.T @ basis, basis.T @ y, rcond=None)[0]
         fit = basis @ coef
         gcv = n * float(np.sum((y - fit) ** 2)) / (n - p) ** 2
         if best is None or gcv < best[0]:
             best = (gcv, fit)
-    if best is None:  # too few draws for a spline: a straight line
-        coef = np.polyfit(u, y, 1)
-        return np.polyval(coef, u)
+        if not smooth:
+            break
+    if best is None:  # too few draws for a spline: straight lines
+        basis = np.column_stack([np.ones(n), *dummies, *smooth])
+        return basis @ np.linalg.lstsq(basis, y, rcond=None)[0]
     return best[1]
 
 
@@ -146,7 +179,8 @@ def _ceil_nice(x: float) -> float:
 
 
 def value_of_information(result: SimulationResult, metric: str = "npv",
-                         links: list[str] | None = None) -> VOI:
+                         links: list[str] | None = None,
+                         groups: Mapping[str, Sequence[str]] | None = None) -> VOI:
     """EVPI of the go / no-go decision and EVPPI of each uncertain link, from the draws.
 
     Parameters
@@ -157,6 +191,10 @@ def value_of_information(result: SimulationResult, metric: str = "npv",
         The net benefit of going ahead: ``npv`` (default) or ``npv_risk_adjusted``.
     links : list of str, optional
         Key paths to value (default: every link and cash-flow line that varies).
+    groups : mapping of str to list of str, optional
+        Sets of links measured together, by name (default: every touchpoint's uncertain
+        links, "everything about <touchpoint>"); valued by an additive regression on all of
+        them (:func:`conditional_mean`).
 
     Returns
     -------
@@ -183,9 +221,25 @@ def value_of_information(result: SimulationResult, metric: str = "npv",
     table = pd.DataFrame(rows, columns=["link", "label", "evppi", "evppi_raw"])
     table = table.sort_values("evppi", ascending=False, kind="stable").reset_index(drop=True)
     table["share_of_evpi"] = table["evppi"] / evpi if evpi > 0 else 0.0
+    varying = set(table["link"])
+    if groups is None:
+        groups = {f"everything about {tp.label}": [p for p in table["link"]
+                                                   if p.startswith(f"touchpoints.{k}.")]
+                  for k, tp in sc.touchpoints.items()}
+    grows = []
+    for gname, members in groups.items():
+        members = [p for p in members if p in varying]
+        if len(members) < 2:
+            continue
+        x = np.column_stack([path_draws(sc, result.params, p) for p in members])
+        grows.append({"group": gname, "links": members,
+                      "evppi": min(max(_evppi(x, nb), 0.0), evpi)})
+    gtab = pd.DataFrame(grows, columns=["group", "links", "evppi"])
+    gtab = gtab.sort_values("evppi", ascending=False, kind="stable").reset_index(drop=True)
+    gtab["share_of_evpi"] = gtab["evppi"] / evpi if evpi > 0 else 0.0
     return VOI(evpi=evpi, table=table, sentence=voi_sentence(evpi, table, sc.currency, mean_nb),
                expected_npv=mean_nb, decision="go" if mean_nb > 0 else "no-go",
-               metric=metric, currency=sc.currency)
+               metric=metric, currency=sc.currency, groups=gtab)
 
 
 def voi_sentence(evpi: float, table: pd.DataFrame, currency: str, expected: float) -> str:

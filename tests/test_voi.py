@@ -132,3 +132,18 @@ def test_cli_run_voi_json_and_table() -> None:
     assert text.exit_code == 0 and "What to measure next" in text.output
     plain = json.loads(runner.invoke(app, ["run", path, "--json", "--draws", "300"]).output)
     assert "voi" not in plain
+
+
+def test_links_measured_together(tiny: dict) -> None:
+    """Both uncertain links of the tiny case measured together are worth (almost) the EVPI
+    (NPV is nearly additive in them), and more than either alone."""
+    sc = scenario_from_dict(_fixed_except(
+        tiny, {"churn_gap": (0.0, 0.03, 0.09), "expansion_gap": (0.0, 0.03, 0.12)}, 345_000))
+    v = value_of_information(simulate(sc, draws=8000, seed=4))
+    assert len(v.groups) == 1
+    g = v.groups.iloc[0]
+    assert g["group"] == "everything about complaint resolution time"
+    assert sorted(g["links"]) == ["touchpoints.complaints.links.churn_gap",
+                                  "touchpoints.complaints.links.expansion_gap"]
+    assert g["evppi"] >= v.table["evppi"].max()
+    assert g["evppi"] == pytest.approx(v.evpi, rel=0.03)
