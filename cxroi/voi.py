@@ -243,14 +243,15 @@ def value_of_information(result: SimulationResult, metric: str = "npv",
 
 
 def voi_sentence(evpi: float, table: pd.DataFrame, currency: str, expected: float) -> str:
-    """The plain sentence of :class:`VOI` (what to measure next, in money)."""
+    """The plain sentence of :class:`VOI` (what to measure next, in money), without a final
+    full stop (callers end or continue it)."""
     from cxroi.pitch import money
 
     scale = max(abs(expected), 1.0)
     if table.empty or evpi <= 1e-3 * scale or table["evppi"].iloc[0] <= 1e-3 * scale:
         return (f"The decision is clear on what is known: even perfect information on every "
                 f"link is worth at most {money(evpi, currency)}, so nothing needs measuring "
-                "before deciding.")
+                "before deciding")
     top = table["evppi"].iloc[0]
     lead = table[table["evppi"] >= 0.5 * top].head(3)
     named = [f"the {r.label} before deciding is worth up to {money(r.evppi, currency)}"
