@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import fnmatch
 import hashlib
 import html
 import json
@@ -46,7 +47,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -931,7 +932,7 @@ def _signals_interrupt() -> Iterator[None]:
 
 def run_batch(spec: Path, out_dir: Path = Path("reports"), workers: int | None = None,
               scheduler: str | None = None, force: bool = False,
-              progress: bool = True) -> BatchResult:
+              progress: bool = True, only: Sequence[str] | None = None) -> BatchResult:
     """Run a batch of business cases and write their reports, indexes and results tables.
 
     Parameters
@@ -955,6 +956,9 @@ def run_batch(spec: Path, out_dir: Path = Path("reports"), workers: int | None =
         Redo every run even when its inputs are unchanged.
     progress : bool
         Show a progress bar (done / failed / left, elapsed, ETA) on stderr.
+    only : list of str, optional
+        Run only the runs whose id matches one of these shell patterns
+        (``complaints-*``, ``*__smb__*``); the batch's index then lists just those.
 
     Returns
     -------
@@ -964,7 +968,8 @@ def run_batch(spec: Path, out_dir: Path = Path("reports"), workers: int | None =
     Raises
     ------
     BatchError
-        The batch file itself cannot be used (unreadable, unknown keys, no initiatives).
+        The batch file itself cannot be used (unreadable, unknown keys, no initiatives),
+        or ``only`` matches no run.
     KeyboardInterrupt
         Ctrl-C, SIGTERM or SIGHUP: workers and kernels are stopped, finished runs are kept
         and listed; the next batch redoes the rest.
@@ -979,6 +984,14 @@ def run_batch(spec: Path, out_dir: Path = Path("reports"), workers: int | None =
         raise BatchError(f"{nb_path}: cannot read the notebook ({exc}). Fix: check the "
                          "`notebook` key of the batch file") from None
     runs = plan(bspec, notebook_text)
+    if only:
+        patterns = [str(p) for p in only]
+        picked = [r for r in runs if any(fnmatch.fnmatchcase(r.run_id, p) for p in patterns)]
+        if not picked:
+            raise BatchError(f"{spec}: --only {' '.join(patterns)} matches none of the "
+                             f"{len(runs)} runs (e.g. {', '.join(r.run_id for r in runs[:3])})."
+                             " Fix: use run ids or shell patterns such as 'complaints-*'")
+        runs = picked
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

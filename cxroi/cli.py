@@ -244,6 +244,8 @@ def batch(
         help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")] = None,
     force: Annotated[bool, typer.Option(help="Redo runs whose inputs have not changed")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    only: Annotated[list[str] | None, typer.Option(
+        help="Only runs whose id matches this pattern, e.g. 'complaints-*' (repeatable)")] = None,
 ) -> None:
     """Run many business cases in parallel: reports, this batch's <name>.index.html, the
     folder's index.html and results tables."""
@@ -251,7 +253,7 @@ def batch(
 
     try:
         res = run_batch(spec, out_dir, workers=workers, scheduler=scheduler, force=force,
-                        progress=progress)
+                        progress=progress, only=only)
     except KeyboardInterrupt:
         err_console.print(f"interrupted: workers stopped; finished runs are kept and listed in "
                           f"{out_dir / 'index.html'}; run the batch again to do the rest.",
