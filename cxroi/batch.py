@@ -757,12 +757,16 @@ def _locked(path: Path, shared: bool = False, wait: bool = True) -> Iterator[boo
 
 
 def _html_title(path: Path) -> str:
-    """The ``<title>`` of an HTML file (its name when there is none)."""
+    """The ``<title>`` of an HTML file, the first heading of a Markdown one (else its
+    name)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             head = fh.read(8192)
     except OSError:
         return path.stem
+    if path.suffix == ".md":
+        m = re.search(r"^#\s+(.+)$", head, re.M)
+        return m.group(1).strip() if m else path.stem
     m = re.search(r"<title>(.*?)</title>", head, re.S | re.I)
     return html.unescape(m.group(1).strip()) if m and m.group(1).strip() else path.stem
 
@@ -793,8 +797,9 @@ def folder_rows(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
     -------
     rows : list of dict
         One per run with a manifest (``runs/<run>/manifest.json``: its numbers, status
-        and, when its report is on disk, the link), then one per other ``*.html`` report
-        in the folder (rendered by the app or by hand: title and link only). Runs of a
+        and, when its report is on disk, the link), then one per other ``*.html`` or
+        ``*.md`` report in the folder (rendered by the app, the calibration report of
+        ``cxroi demo``, or by hand: title and link only). Runs of a
         batch come in its plan order (``<batch>.batch.json``).
     batches : list of dict
         ``{"id", "name", "href", "runs"}`` per batch written to this folder.
@@ -819,7 +824,8 @@ def folder_rows(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
     order += [r for r in manifests if r not in order]
     rows = [_manifest_row(manifests[r], out_dir) for r in order]
     covered = {f"{r}.html" for r in manifests}
-    for h in sorted(out_dir.glob("*.html")):
+    others = sorted(out_dir.glob("*.html")) + sorted(out_dir.glob("*.md"))
+    for h in others:
         if h.name == "index.html" or h.name.endswith(".index.html") or h.name in covered \
                 or h.name.startswith("."):
             continue
