@@ -849,8 +849,7 @@ def write_folder_index(out_dir: Path, title: str | None = None) -> Path:
 
 def _write_folder_index(out_dir: Path, title: str | None = None) -> Path:
     rows, batches = folder_rows(out_dir)
-    frame = pd.DataFrame(rows)
-    write_atomic(out_dir / "results.parquet", frame.to_parquet(index=False))
+    write_atomic(out_dir / "results.parquet", pd.DataFrame(rows).to_parquet(index=False))
     return render_index(rows, out_dir, title=title or f"CX business cases in {out_dir.name}",
                         batches=batches)
 
@@ -1028,15 +1027,34 @@ def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: 
                 out.append(RunResult(runs[i], pending, batch=bid).row(out_dir))
         return out
 
-    def write_indexes(pending: str = "pending") -> None:
-        """This batch's index and table, then the folder's, under the folder's lock."""
-        frame = pd.DataFrame(rows(pending))
+    pace = {"last": -math.inf, "cost": 0.0, "stale": False}
+
+    def write_indexes(pending: str = "pending", now: bool = True) -> None:
+        """This batch's index and table, then the folder's, under the folder's lock.
+
+        With ``now=False`` (after a run finishes) the rewrite is skipped while the last
+        one is more recent than four times its own cost, so index upkeep takes at most
+        about a fifth of this process's time on a large folder; the skipped update is
+        made by the next one (every small batch rewrites after every run).
+        """
+        t = time.monotonic()
+        if not now and t - pace["last"] < 4 * pace["cost"]:
+            pace["stale"] = True
+            return
+        _write_indexes(pending)
+        pace.update(last=time.monotonic(), cost=time.monotonic() - t, stale=False)
+
+    def _write_indexes(pending: str) -> None:
+        records = rows(pending)
+        frame = pd.DataFrame(records)
         with _locked(out_dir / ".index.lock"):
             write_atomic(out_dir / f"{bid}.batch.json", json.dumps(
                 {"batch": bid, "name": bname, "runs": [r.run_id for r in runs],
                  "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=1))
             write_atomic(batch_table, frame.to_parquet(index=False))
-            render_index(frame, out_dir, title=bname, filename=batch_index.name,
+            render_index([{k: v for k, v in r.items() if k != "batch"} for r in records],
+                         out_dir, title=bname,
+                         filename=batch_index.name,
                          batches=[{"id": "index", "name": "every report in this folder",
                                    "href": "index.html"}])
             _write_folder_index(out_dir)
@@ -1079,7 +1097,7 @@ def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: 
         i = todo[k]
         res = _store(out_dir, runs[i], out, (bid, bname))
         results[i] = res
-        write_indexes()
+        write_indexes(now=False)
         counts["done"] += 1
         if res.status == "failed":
             counts["failed"] += 1
@@ -1102,6 +1120,8 @@ def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: 
             bar.close()
         if not finished and any(r is None for r in results):
             write_indexes("interrupted")
+        elif pace["stale"]:
+            write_indexes()
 
     final = [r if r is not None else RunResult(runs[i], "failed", "not run (interrupted)",
                                                batch=bid)

@@ -727,17 +727,21 @@ def render_index(results: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: P
     Path
         The index file (written atomically).
     """
-    df = results if isinstance(results, pd.DataFrame) else pd.DataFrame(list(results))
+    records = results.to_dict("records") if isinstance(results, pd.DataFrame) else \
+        [dict(r) for r in results]
     out_dir = Path(out_dir)
-    n = len(df)
-    counts = df["status"].value_counts().to_dict() if n and "status" in df else {}
+    n = len(records)
+    counts: dict[str, int] = {}
+    for rec in records:
+        s = rec.get("status")
+        counts[str(s)] = counts.get(str(s), 0) + 1
     columns = list(_INDEX_COLUMNS)
-    if n and "batch" in df and df["batch"].fillna("").astype(str).str.len().gt(0).any():
+    if any(isinstance(rec.get("batch"), str) and rec["batch"] for rec in records):
         columns.insert(0, ("batch", "Batch", "text"))
     head = "".join(f'<th data-col="{c}" scope="col">{_e(h)}</th>'
                    for c, h, _ in columns) + "<th>Report</th>"
     rows = []
-    for rec in df.to_dict("records"):
+    for rec in records:
         cur = rec.get("currency")
         cur = cur if isinstance(cur, str) and cur else "USD"
         cells = []
