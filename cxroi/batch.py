@@ -798,8 +798,9 @@ def folder_rows(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
     rows : list of dict
         One per run with a manifest (``runs/<run>/manifest.json``: its numbers, status
         and, when its report is on disk, the link), then one per other ``*.html`` or
-        ``*.md`` report in the folder (rendered by the app, the calibration report of
-        ``cxroi demo``, or by hand: title and link only). Runs of a
+        ``*.md`` report in the folder or one folder down, ``runs/`` excepted (rendered by
+        the app, the calibration report of ``cxroi demo``, ``cxroi measure``'s
+        ``measure/measurement.html``, or by hand: title and link only). Runs of a
         batch come in its plan order (``<batch>.batch.json``).
     batches : list of dict
         ``{"id", "name", "href", "runs"}`` per batch written to this folder.
@@ -824,13 +825,16 @@ def folder_rows(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
     order += [r for r in manifests if r not in order]
     rows = [_manifest_row(manifests[r], out_dir) for r in order]
     covered = {f"{r}.html" for r in manifests}
-    others = sorted(out_dir.glob("*.html")) + sorted(out_dir.glob("*.md"))
+    others = [p for pattern in ("*.html", "*.md", "*/*.html", "*/*.md")
+              for p in sorted(out_dir.glob(pattern))]
     for h in others:
-        if h.name == "index.html" or h.name.endswith(".index.html") or h.name in covered \
-                or h.name.startswith("."):
+        rel = h.relative_to(out_dir).as_posix()
+        if rel == "index.html" or h.name.endswith(".index.html") or rel in covered or \
+                any(part.startswith(".") for part in h.relative_to(out_dir).parts) or \
+                rel.startswith("runs/"):
             continue
-        rows.append({"run_id": h.stem, "scenario": _html_title(h), "status": "ok",
-                     "report": h.name, "batch": ""})
+        rows.append({"run_id": rel.rsplit(".", 1)[0], "scenario": _html_title(h),
+                     "status": "ok", "report": rel, "batch": ""})
     return rows, batches
 
 

@@ -399,20 +399,26 @@ def test_folder_index_lists_every_report_on_disk(tmp_path):
                                          "utf-8")
     (out / "from-the-app.html").write_text("<title>App &amp; report</title>", "utf-8")
     (out / "calibration-demo.md").write_text("# Calibration of the demo\n\ntext", "utf-8")
+    (out / "measure").mkdir()
+    (out / "measure" / "measurement.html").write_text("<title>Did it work?</title>", "utf-8")
+    (out / "runs" / "a1" / "notes.md").write_text("# not a report", "utf-8")
     (out / "alpha.index.html").write_text("an index, not a report", "utf-8")
     _manifest(out, "gone", "beta")
     (out / "gone.html").unlink()  # deleted by hand: not listed as a report
     rows, batches = folder_rows(out)
     by = {r["run_id"]: r for r in rows}
     assert [r["run_id"] for r in rows][:3] == ["a2", "a1", "b1"]  # plan order per batch
-    assert set(by) == {"a1", "a2", "b1", "gone", "from-the-app", "calibration-demo"}
+    assert set(by) == {"a1", "a2", "b1", "gone", "from-the-app", "calibration-demo",
+                       "measure/measurement"}
+    assert by["measure/measurement"]["scenario"] == "Did it work?"
     assert by["from-the-app"]["scenario"] == "App & report"
     assert by["calibration-demo"]["scenario"] == "Calibration of the demo"
     assert by["gone"]["report"] is None and by["a2"]["report"] is None
     assert [b["href"] for b in batches] == ["alpha.index.html", "beta.index.html"]
     index = write_folder_index(out)
     text = index.read_text("utf-8")
-    assert _links(index) == {"a1.html", "b1.html", "from-the-app.html", "calibration-demo.md"}
+    assert _links(index) == {"a1.html", "b1.html", "from-the-app.html", "calibration-demo.md",
+                             "measure/measurement.html"}
     assert "href='alpha.index.html'" in text and "Alpha [/bold] batch" in text
     assert "<th data-col=\"batch\"" in text
     table = pd.read_parquet(out / "results.parquet")
