@@ -244,13 +244,23 @@ def batch(
         help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")] = None,
     force: Annotated[bool, typer.Option(help="Redo runs whose inputs have not changed")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    only: Annotated[list[str] | None, typer.Option(
+        help="Only runs whose id matches this pattern, e.g. 'complaints-*' (repeatable)")] = None,
 ) -> None:
-    """Run many business cases in parallel: reports, index.html and a results table."""
+    """Run many business cases in parallel: reports, this batch's <name>.index.html, the
+    folder's index.html and results tables."""
     from cxroi.batch import run_batch
 
-    res = run_batch(spec, out_dir, workers=workers, scheduler=scheduler, force=force,
-                    progress=progress)
-    console.print(res.summary(), highlight=False)
+    try:
+        res = run_batch(spec, out_dir, workers=workers, scheduler=scheduler, force=force,
+                        progress=progress, only=only)
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: workers stopped; finished runs are kept and listed in "
+                          f"{out_dir / 'index.html'}; run the batch again to do the rest.",
+                          highlight=False, markup=False)
+        raise typer.Exit(130) from None
+    # names, keys and errors are the user's text: never Rich markup
+    console.print(res.summary(), highlight=False, markup=False)
     raise typer.Exit(res.exit_code)
 
 

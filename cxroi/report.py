@@ -699,45 +699,60 @@ document.querySelectorAll('th[data-col]').forEach(function (th) {
 
 
 def render_index(results: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: Path,
-                 title: str = "cxroi batch") -> Path:
-    """Write ``out_dir/index.html``: one sortable row per run with a link to its report.
+                 title: str = "cxroi batch", filename: str = "index.html",
+                 batches: Iterable[Mapping[str, Any]] | None = None) -> Path:
+    """Write ``out_dir/<filename>``: one sortable row per run with a link to its report.
+
+    A batch writes two (see ``docs/batch.md``): its own ``<batch>.index.html`` and the
+    folder's ``index.html``, which :func:`cxroi.batch.write_folder_index` rebuilds from
+    every report and run manifest on disk.
 
     Parameters
     ----------
     results : DataFrame or iterable of mappings
         One row per run with at least ``run_id`` and ``status``; the columns of
         :data:`_INDEX_COLUMNS` where known, ``report`` (path relative to ``out_dir``),
-        ``error`` and ``currency``.
+        ``error``, ``currency`` and ``batch`` (shown as a column when any row has one).
     out_dir : Path
         The reports folder.
     title : str
         Page heading.
+    filename : str
+        The index's file name in ``out_dir``.
+    batches : iterable of mappings, optional
+        Links shown above the table: ``{"name", "href"}`` and optionally ``"runs"``.
 
     Returns
     -------
     Path
-        The index file.
+        The index file (written atomically).
     """
-    df = results if isinstance(results, pd.DataFrame) else pd.DataFrame(list(results))
+    records = results.to_dict("records") if isinstance(results, pd.DataFrame) else \
+        [dict(r) for r in results]
     out_dir = Path(out_dir)
-    n = len(df)
-    n_ok = int((df["status"] == "ok").sum()) if n else 0
-    n_skip = int((df["status"] == "skipped").sum()) if n else 0
-    n_fail = int((df["status"] == "failed").sum()) if n else 0
+    n = len(records)
+    counts: dict[str, int] = {}
+    for rec in records:
+        s = rec.get("status")
+        counts[str(s)] = counts.get(str(s), 0) + 1
+    columns = list(_INDEX_COLUMNS)
+    if any(isinstance(rec.get("batch"), str) and rec["batch"] for rec in records):
+        columns.insert(0, ("batch", "Batch", "text"))
     head = "".join(f'<th data-col="{c}" scope="col">{_e(h)}</th>'
-                   for c, h, _ in _INDEX_COLUMNS) + "<th>Report</th>"
+                   for c, h, _ in columns) + "<th>Report</th>"
     rows = []
-    for rec in df.to_dict("records"):
-        cur = rec.get("currency") or "USD"
+    for rec in records:
+        cur = rec.get("currency")
+        cur = cur if isinstance(cur, str) and cur else "USD"
         cells = []
-        for col, _, unit in _INDEX_COLUMNS:
+        for col, _, unit in columns:
             v = rec.get(col)
             if unit == "text":
                 text = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                cls = f" class='status {text}'" if col == "status" else ""
+                cls = f" class='status {_e(text)}'" if col == "status" else ""
                 cells.append(f"<td data-sort='{_e(text)}'{cls}>{_e(text)}</td>")
             else:
-                ok = isinstance(v, int | float) and math.isfinite(v)
+                ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
                 shown = fmt(float(v), unit, cur) if ok else "–"
                 sort = repr(float(v)) if ok else ""
                 cells.append(f"<td class='num' data-sort='{sort}'>{_e(shown)}</td>")
@@ -745,24 +760,36 @@ def render_index(results: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: P
         if isinstance(link, str) and link and rec.get("status") in {"ok", "skipped"}:
             cells.append(f"<td><a href='{_e(link)}'>report</a></td>")
         else:
-            err = rec.get("error") or ""
-            cells.append(f"<td class='error'>{_e(str(err)[:400])}</td>")
+            err = rec.get("error")
+            err = err if isinstance(err, str) else ""
+            cells.append(f"<td class='error'>{_e(err[:400])}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
+    links = ""
+    for b in batches or []:
+        runs = f" ({b['runs']} runs)" if b.get("runs") is not None else ""
+        links += f"<li><a href='{_e(str(b['href']))}'>{_e(str(b['name']))}</a>{_e(runs)}</li>"
+    links = f"<nav><ul class='batches'>{links}</ul></nav>" if links else ""
+    said = {"ok": "rendered", "skipped": "unchanged (skipped)", "failed": "failed"}
+    parts = [f"{counts.get(k, 0)} {v}" for k, v in said.items()]
+    parts += [f"{c} {_e(str(k))}" for k, c in counts.items() if k not in said]
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(title)}</title>
-<style>{report_css()}</style></head>
+<style>{report_css()}
+td.status.pending, td.status.interrupted {{ color: #6b6b6b; font-style: italic; }}
+ul.batches {{ padding-left: 1.2em; }}</style></head>
 <body class="cx-index"><main>
 <h1>{_e(title)}</h1>
-<p>{n} runs: {n_ok} rendered, {n_skip} unchanged (skipped), {n_fail} failed. Click a heading
-to sort. NPV figures are P50 with the P10 and P90 of the simulations. Written {stamp}.</p>
+{links}
+<p>{n} runs: {', '.join(parts)}. Click a heading to sort. NPV figures are P50 with the P10
+and P90 of the simulations. Written {stamp}.</p>
 <table class="index"><thead><tr>{head}</tr></thead><tbody>
 {''.join(rows)}
 </tbody></table>
-<p class="note">Results table for analysis: results.parquet. Executed notebooks and logs:
-runs/&lt;run&gt;/.</p>
+<p class="note">Results table for analysis: results.parquet (every run in this folder) and
+&lt;batch&gt;.results.parquet (one batch). Executed notebooks and logs: runs/&lt;run&gt;/.</p>
 </main><script>{_SORT_JS}</script></body></html>
 """
-    return write_atomic(out_dir / "index.html", page)
+    return write_atomic(out_dir / filename, page)
