@@ -1,16 +1,22 @@
 """The executive HTML report, rendered from the executed business-case notebook.
 
 ``notebooks/02-business-case.ipynb`` is a thin, parameterized notebook: each cell calls
-one method of :class:`BusinessCase` (the pitch, the key figures, the range, the
-waterfall, the drivers, the flywheel, the sources, the footer). Those methods return
-:class:`Section` objects that display as HTML in JupyterLab and carry inline SVG charts.
-:func:`render_report` executes the notebook with the scenario as parameter and exports it
-with nbconvert, *inputs, markdown, prompts and streams excluded*, through the template
-``cxroi/resources/report.html.j2`` (inline CSS with print rules, no scripts, no external
-sources). The batch (:mod:`cxroi.batch`) runs exactly the same code, so a report from the
-app's button and from a batch are the same file for the same scenario, seed and day.
+one method of :class:`BusinessCase` (page 1's summary, the benefits, the range, the
+drivers, what to measure next, the flywheel, the sources with the footer, the results).
+Those methods gather the *data* (cards, charts, plain-unit provenance rows) and render the
+*markup* from Jinja2 templates in ``cxroi/resources/report/`` into :class:`Section`
+objects. In JupyterLab a section is one styled HTML output (scoped CSS inlined, money safe
+from MathJax) followed by its charts as SVG with a text-table fallback for untrusted
+notebooks; in the report each section contributes its markup with inline SVG charts.
 
-Heavy imports (vl-convert, nbconvert, papermill) happen inside functions, never on
+:func:`render_report` executes the notebook with the scenario as parameter and exports it
+with nbconvert through ``cxroi/resources/report.html.j2`` (inline CSS with print rules, no
+scripts, no external sources, page 1 the one-page summary on A4 and Letter);
+:func:`write_pdf` prints it with headless Chromium. The batch (:mod:`cxroi.batch`) runs
+exactly the same code, so a report from ``cxroi report``, the app's button and a batch
+are the same file for the same scenario, seed and day. ``docs/reports.md`` describes it.
+
+Heavy imports (vl-convert, nbconvert, papermill, jinja2) happen inside functions, never on
 ``import cxroi``.
 """
 
