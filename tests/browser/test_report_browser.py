@@ -142,3 +142,10 @@ def test_no_horizontal_overflow(browser, reports, name, width):
             assert size >= 18
     finally:
         page.close()
+
+
+def test_reports_are_self_contained_and_small(reports):
+    for name in NAMES:
+        text = reports[name].read_text("utf-8")
+        assert reports[name].stat().st_size <= 300 * 1024, name
+        assert "http" not in text and "$" not in text
