@@ -220,13 +220,13 @@ def link_rows(sc: Scenario, caveats: dict[str, tuple[str, ...]] | None = None
         detail, widened, caveat, year = "", "", "", ""
         source = link.source
         if link.provenance == "calibrated":
-            n = f"{link.n:,} accounts" if link.n else "the company's data"
+            n = f"{link.n:,} accounts" if link.n else None
             if link.prior_weight is not None and link.prior_source:
                 prior = bench.get(link.prior_source, {}).get("source", link.prior_source)
-                detail = (f"calibrated: {n} + benchmark prior ({prior}, "
+                detail = (f"calibrated: {n or 'company data'} + benchmark prior ({prior}, "
                           f"{link.prior_weight:.0%} of the precision)")
             else:
-                detail = f"calibrated: {n}"
+                detail = f"calibrated: {n}" if n else "calibrated on the company's data"
         elif link.provenance == "benchmark":
             b = bench.get(link.source, {})
             source = b.get("source", link.source)

@@ -467,12 +467,13 @@ class BusinessCase:
             f"simulations with NPV between P40 and P60), so they add up to the NPV "
             f"{self.f('npv')} above; costs are {money(float(r.likely['pv_costs']), cur)} in "
             f"present value ({money(float(r.likely['total_costs']), cur)} undiscounted).")
-        material = [_BENEFITS.get(m, m).lower() for m in ev.material]
+        names = [_BENEFITS.get(m, m).lower() for m in ev.material]
+        material = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
         return _section(
             "summary.html.j2", text=pitch(r), charts=(chart,),
             name=sc.name, description=sc.description, pitch=pitch(r),
             evidence=ev, evidence_label=_LEVEL_LABELS[ev.level],
-            material=", ".join(material), general=ev.caveats_for("general"),
+            material=material[0].upper() + material[1:], general=ev.caveats_for("general"),
             tiles=self.key_tiles(), statistic=self.statistic)
 
     #: The summary page used to be called the pitch section (notebook 01 still calls it).
@@ -485,7 +486,7 @@ class BusinessCase:
         basis = "company books" if self.calibrated else "scenario input"
         rows = [("Net revenue retention", "nrr_before", "nrr_after"),
                 ("Customer lifetime value (per account)", "clv_before", "clv_after"),
-                ("NPS (all customers)", "nps_before", "nps_after"),
+                ("Survey NPS", "nps_before", "nps_after"),
                 ("CSAT (1–5)", "csat_before", "csat_after")]
         table = [{"label": label, "before": self.f(b), "after": self.f(a),
                   "range": self.rng(a)} for label, b, a in rows]
@@ -498,7 +499,8 @@ class BusinessCase:
         return _section("benefits.html.j2", text=f"Benefits over "
                         f"{sc.finance.horizon_months} months",
                         horizon=sc.finance.horizon_months, tiles=self.benefit_tiles(),
-                        table=table, basis=basis, note=note, statistic=self.statistic)
+                        table=table, basis=basis, note=note, statistic=self.statistic,
+                        nps_caveats=self.evidence.caveats_for("nps"))
 
     def range_section(self) -> Section:
         """The P10–P90 range of NPV and the cumulative cash flow with its band."""
