@@ -3,21 +3,28 @@
 Printed on A4 and US Letter, page 1 is the one-page summary (the pitch, cost, NPV with
 P10–P90, ROI, payback, chance of loss, the evidence level and one chart) and no page holds
 only the footer; ``cxroi report --pdf`` writes the PDF; at 1280 and 390 px neither the
-reports nor the batch index scroll sideways. Screenshots and the PDFs are kept in
-``test-artifacts/``.
+reports nor the batch index scroll sideways; in JupyterLab the executed business-case
+notebook shows its money untouched by the maths renderer, styled cards and SVG charts when
+trusted, and text tables instead of charts when untrusted. Screenshots and the PDFs are
+kept in ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from appserver import free_port, stop, wait_for_port
 
 from cxroi.report import render_index, render_report
 
@@ -149,3 +156,88 @@ def test_reports_are_self_contained_and_small(reports):
         text = reports[name].read_text("utf-8")
         assert reports[name].stat().st_size <= 300 * 1024, name
         assert "http" not in text and "$" not in text
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """JupyterLab on a free loopback port serving an executed business-case notebook twice:
+    ``trusted.ipynb`` (signed) and ``untrusted.ipynb`` (the same outputs, not signed)."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    from cxroi.report import execute_report
+
+    base = tmp_path_factory.mktemp("lab")
+    dirs = {k: base / k for k in ("data", "config", "runtime", "root")}
+    for d in dirs.values():
+        d.mkdir()
+    run = execute_report(SCENARIOS / "complaints-30-to-1.yaml", draws=300, seed=7)
+    assert run.error is None, run.error
+    nbformat.write(run.nb, dirs["root"] / "trusted.ipynb")
+    nb = nbformat.read(dirs["root"] / "trusted.ipynb", as_version=4)
+    NotebookNotary(data_dir=str(dirs["data"])).sign(nb)  # what the server reads back
+    nb.metadata["cxroi_copy"] = "untrusted"  # signatures are by content: make it differ
+    nbformat.write(nb, dirs["root"] / "untrusted.ipynb")
+    port = free_port()
+    env = dict(os.environ, JUPYTER_DATA_DIR=str(dirs["data"]),
+               JUPYTER_CONFIG_DIR=str(dirs["config"]), JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+           "--ServerApp.ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=",
+           f"--ServerApp.root_dir={dirs['root']}", "--ServerApp.open_browser=False"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = (base / "lab.log").open("w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        wait_for_port(port, proc, timeout=120)
+        url = f"http://127.0.0.1:{port}"
+        end = time.monotonic() + 60
+        while time.monotonic() < end:  # the port opens before the API answers
+            try:
+                urllib.request.urlopen(f"{url}/api/status", timeout=5).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        stop(proc)
+        log.close()
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "untrusted"])
+def test_jupyterlab_shows_money_untouched_styled_cards_and_charts(browser, jupyterlab,
+                                                                  trusted):
+    name = "trusted" if trusted else "untrusted"
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.goto(f"{jupyterlab}/lab/workspaces/cx-{name}/tree/{name}.ipynb?reset",
+                  timeout=120_000)
+        pitch = page.wait_for_selector(".jp-OutputArea-output .pitch >> visible=true",
+                                       timeout=120_000)
+        page.wait_for_timeout(4000)  # give the maths renderer its chance
+        text = pitch.inner_text()
+        assert re.search(r"worth \$[\d.]+[kM] of retention savings and \$[\d.]+[kM] of "
+                         r"cross-sell margin", text), text
+        assert page.locator(".jp-OutputArea-output mjx-container").count() == 0
+        # JupyterLab renders only the cells near the viewport: scroll through the notebook
+        svgs, tables = 0, set()
+        page.mouse.move(700, 500)
+        for _ in range(60):
+            svgs = max(svgs, page.locator(".jp-RenderedSVG").count())
+            tables |= set(page.locator(".jp-RenderedText pre").all_inner_texts())
+            page.mouse.wheel(0, 700)
+            page.wait_for_timeout(150)
+        border = page.evaluate("getComputedStyle(document.querySelector("
+                               "'.jp-OutputArea-output .tile')).borderTopStyle")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"report-jupyterlab-{name}.png"))
+        if trusted:
+            assert svgs >= 3 and border == "solid"  # SVG charts, styled cards
+        else:
+            assert svgs == 0  # no sanitised SVG markup: the charts' numbers as text
+            assert any("P10" in t and "P50" in t for t in tables)
+            assert any("month  36" in t for t in tables)
+    finally:
+        page.close()
