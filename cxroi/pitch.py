@@ -4,10 +4,10 @@ The sentence leads with the survey view ("NPS +9 points") and then, more importa
 money: retention savings and cross-sell over the horizon, the cost, NPV with its P10-P90
 range and the chance of losing money, and the payback month. Every figure is the P50 of
 the Monte Carlo (the range is P10-P90); a probability is always worded by :func:`chance`
-("under 1%", "12%", "over 99%"), the same in the report's cards and charts. It ends with what the money rests on
-(:mod:`cxroi.evidence`): "measured in your data (n=...)", or published benchmarks or
-assumptions, in which case the chance of loss is stated as conditional on those ranges; a
-target outside the range seen in the data is named.
+("under 1%", "12%", "over 99%"), the same in the report's cards and charts. It ends with
+what the money rests on (:mod:`cxroi.evidence`): "measured in your data (n=...)", or
+published benchmarks or assumptions, in which case the chance of loss is stated as
+conditional on those ranges; a target outside the range seen in the data is named.
 """
 
 from __future__ import annotations
