@@ -101,7 +101,7 @@ class BaselineFitter:
                 "expansion_value": ev, "nrr": nrr,
                 "clv": margin * arpa * rr / (1 + disc - rr) if np.isfinite(margin) else float("nan"),
                 "complaints_per_year": float(cm.sum() / (am / 12)),
-                "contacts_per_event": float(np.nanmean(c["contacts"].to_numpy()[cm])) if cm.any() else float("nan"),
+                "contacts_per_event": float(np.nanmean(c["contacts"].to_numpy()[cm])) if np.isfinite(c["contacts"].to_numpy()[cm]).any() else float("nan"),
                 "promoters": prom, "detractors": detr,
                 "csat": float(rel.loc[sm, "csat"].mean()) if sm.any() else float("nan"),
                 "account_months": int(am), "survey_answers": int(len(nps)),

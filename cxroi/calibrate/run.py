@@ -51,8 +51,8 @@ def _data_caveats(cal: Calibration, prep: Prepared) -> None:
     """Data problems that change a number: each a caveat next to what it affects."""
     if prep.floored:
         cal.caveat("general", (
-            f"{prep.floored:,} of {len(prep.complaints):,} complaints were resolved within {prep.floor_days:g} days "
-            f"of opening (same-day tickets); their resolution time is floored at {prep.floor_days:g} days on the "
+            f"{prep.floored:,} of {len(prep.complaints):,} complaints were resolved within {prep.floor_days:.3g} days "
+            f"of opening (same-day tickets); their resolution time is floored at {prep.floor_days:.3g} days on the "
             "log scale, so they count as fast but not infinitely fast."))
     if not prep.has_expansion_products:
         seen = ", ".join(prep.products_seen[:8]) or "no orders"
