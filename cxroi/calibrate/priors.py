@@ -143,12 +143,24 @@ def chain_implied(links: dict[str, Link], mix: SegmentMix, step: float = 1.0, n:
     return out
 
 
+#: Smallest standard deviation of a direct link's prior on the log scale: a 95% prior range
+#: of at least x/÷1.25 per lever unit around the chain's value. The chain's own spread only
+#: reflects the ranges of its links; it says nothing about how well a chain of published
+#: gaps describes this company's total effect, so it must not outweigh a company that
+#: measures that effect.
+DIRECT_PRIOR_MIN_SD = float(np.log(1.25) / Z95)
+
+
 def direct_prior(name: str, draws: np.ndarray, links: dict[str, Link]) -> Prior | None:
-    """Normal prior on the log ratio from the chain-implied draws."""
+    """Normal prior on the log ratio from the chain-implied draws: their mean, and their
+    standard deviation floored at :data:`DIRECT_PRIOR_MIN_SD`. ``source`` is the benchmark
+    id of the chain's gap (else of its odds ratio); without any benchmark in the chain the
+    prior rests on the base scenario's assumptions (``source`` empty)."""
     x = np.log(draws[np.isfinite(draws) & (draws > 0)])
-    if x.size < 10 or not np.isfinite(x.std()) or x.std() <= 0:
+    if x.size < 10 or not np.isfinite(x.std()):
         return None
-    src = links[DIRECT_CHAIN[name]]
-    bench = src.source if src.provenance == "benchmark" else "the base scenario's assumptions"
-    return Prior(float(x.mean()), float(x.std(ddof=1)), src.source if src.provenance == "benchmark" else "",
-                 f"benchmark prior (the base scenario's chain: {bench})")
+    used = (DIRECT_CHAIN[name], "odds_ratio", "positive_share_today")
+    ids = list(dict.fromkeys(links[k].source for k in used if k in links and links[k].provenance == "benchmark"))
+    text = (f"benchmark prior (the base scenario's chain: {', '.join(ids)})" if ids
+            else "prior from the base scenario's assumptions")
+    return Prior(float(x.mean()), max(float(x.std(ddof=1)), DIRECT_PRIOR_MIN_SD), ids[0] if ids else "", text)
