@@ -54,8 +54,9 @@ MONEY_LINES: tuple[str, ...] = ("retention_savings", "cross_sell", "cost_to_serv
 MONTH_DAYS = 365.25 / 12
 
 
-def _inverse_scale(scale: str, step: float, g: np.ndarray) -> np.ndarray:
-    return np.exp2(g) if scale == "log2" else g * step
+def _moved(scale: str, step: float, days: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Resolution times moved by ``shift`` on the touchpoint's scale (exact when the shift is 0)."""
+    return days * np.exp2(shift) if scale == "log2" else days + shift * step
 
 
 def _segment_economics(company: Company, sc: Scenario, touchpoint: str) -> tuple[np.ndarray, np.ndarray]:
@@ -99,8 +100,10 @@ def true_value(company: Company, scenario: Scenario, n_futures: int = 200, seed:
         over the horizon, like the model's benefit lines), ``total_benefits``, ``npv`` (no
         risk adjustment, no advocacy: the generator has no referrals), ``accounts_kept`` (at
         the horizon's end), ``positive_share_change`` (after-complaint positive share at the
-        target minus today), each line's standard error under ``se``, and ``n_futures``,
-        ``accounts`` (active at the end of the data).
+        target minus today), ``baseline_leavers_12m`` (share of the accounts expected to leave in
+        the first year without the initiative), each line's standard error under ``se``, the
+        mean monthly series under ``monthly``, ``n_futures`` and ``accounts`` (active at the
+        end of the data).
     """
     if touchpoint not in scenario.touchpoints:
         raise ValueError(f"the scenario has no touchpoint '{touchpoint}' (it has {', '.join(scenario.touchpoints)})")
@@ -156,6 +159,7 @@ def true_value(company: Company, scenario: Scenario, n_futures: int = 200, seed:
     lines = np.zeros((n_futures, 3, H))
     kept = np.zeros(n_futures)
     dpos = np.zeros(n_futures)
+    left12 = np.zeros(n_futures)
     for f in range(n_futures):
         counts = rng.poisson(np.repeat(monthly_complaints[:, None], H, axis=1))
         ka, ku = np.nonzero(counts)
@@ -164,7 +168,7 @@ def true_value(company: Company, scenario: Scenario, n_futures: int = 200, seed:
         K = ka.size
         frac, eps, u_out = rng.random(K), rng.standard_normal(K), rng.random(K)
         days_b = np.clip(tr.today_days * np.exp(tier[ka] + tr.within_sigma * eps), 0.05, 365.0)
-        days_i = np.clip(_inverse_scale(tp.scale, tp.step, g(days_b, tp.step) + shift[ku]), 0.05, 365.0)
+        days_i = np.clip(_moved(tp.scale, tp.step, days_b, shift[ku]), 0.05, 365.0)
         arms = {}
         for arm, days in (("B", days_b), ("I", days_i)):
             z = np.log2(days / tr.today_days)
@@ -198,6 +202,7 @@ def true_value(company: Company, scenario: Scenario, n_futures: int = 200, seed:
         saved = cpc[ka] * I_["S"][ka, ku] * (B["contacts"] - I_["contacts"])
         lines[f, 2] = np.bincount(ku, weights=saved, minlength=H)
         kept[f] = (I_["S"][:, -1] - B["S"][:, -1]).sum()
+        left12[f] = 1 - B["S"][:, min(11, H - 1)].mean()
         at_target = shift[ku] == shift[-1]
         dpos[f] = (I_["p"] - B["p"])[at_target].mean() if at_target.any() else np.nan
 
@@ -212,6 +217,7 @@ def true_value(company: Company, scenario: Scenario, n_futures: int = 200, seed:
     result["npv"] = float(finance.npv(benefits - costs, scenario.finance.discount_rate))
     result["accounts_kept"] = float(kept.mean())
     result["positive_share_change"] = float(np.nanmean(dpos))
+    result["baseline_leavers_12m"] = float(left12.mean())
     result["se"] = {name: float(se[i]) for i, name in enumerate(MONEY_LINES)} | {
         "total_benefits": float(totals.sum(axis=1).std(ddof=1) / math.sqrt(n_futures))}
     result["monthly"] = {name: monthly[i] for i, name in enumerate(MONEY_LINES)}
