@@ -1578,6 +1578,8 @@ class Calibration:
         notes = []
         for lname in TouchpointLinks.model_fields:
             est = self.links.get(lname)
+            if est is None and tp["links"].get(lname) is None:
+                continue  # an optional direct link the data did not give
             if est is None:
                 tp["links"][lname]["note"] = (tp["links"][lname].get("note", "") +
                                               f" [kept from the base scenario: {self.data.name} cannot estimate it]").strip()
@@ -1711,7 +1713,7 @@ def _calibrate_tables(cal: Calibration, seed: int, gap_window: int = 12, n_boot:
     bf = f["baselines"] = BaselineFitter().fit(prep, cal.base)
     cal.baselines = bf.table_
     for name in TouchpointLinks.model_fields:
-        if name not in cal.links:
+        if name not in cal.links and TouchpointLinks.model_fields[name].is_required():
             cal.notes.append(f"Link '{name}' could not be estimated from {cal.data.name}: the base scenario's value is kept.")
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cxroi import finance
-from cxroi.scenario import GlobalLinks, Scenario, Touchpoint, TouchpointLinks
+from cxroi.scenario import DIRECT_LINKS, GlobalLinks, Scenario, Touchpoint, TouchpointLinks
 
 Array = NDArray[np.float64]
 
@@ -100,6 +100,8 @@ class Inputs:
     csat: Array  # (S,)
     events: Array  # (S, K) per account-year
     cost_per_contact: Array  # (S, K)
+    contacts: Array  # (S, K) contacts per event today
+    direct: Mapping[str, Array]  # direct link name -> (K,) bool: the touchpoint has it
     shift: Array  # (K, H) g(x(t)) - g(today)
     shift_unique: Array  # (K, U) the distinct month-columns of ``shift`` (ramp + flat)
     month_index: Array  # (H,) int: month t uses column month_index[t] of shift_unique
@@ -159,6 +161,10 @@ def compile_inputs(sc: Scenario) -> Inputs:
         detractors=seg("detractors"), csat=seg("csat"),
         events=vol("events_per_year"),
         cost_per_contact=vol("cost_per_contact"),
+        contacts=vol("contacts_per_event"),
+        direct={name: np.array([getattr(tp.links, name) is not None
+                                for tp in sc.touchpoints.values()])
+                for name in DIRECT_LINKS},
         shift=shift, shift_full=shift_full,
         shift_unique=shift_unique, month_index=month_index.ravel(),
         one_off=sc.costs.one_off, running_per_year=sc.costs.running_per_year, horizon=h,
@@ -171,12 +177,17 @@ def compile_inputs(sc: Scenario) -> Inputs:
 def likely_params(sc: Scenario) -> dict[str, Array]:
     """Every link at its most likely value, with a draw axis of length 1.
 
-    Touchpoint links have shape ``(1, K)``, global links ``(1,)``.
+    Touchpoint links have shape ``(1, K)``, global links ``(1,)``. A direct link a
+    touchpoint does not have is 1.0 (no effect; the model uses the emotion chain there).
     """
-    out = {name: np.array([[getattr(tp.links, name).value for tp in sc.touchpoints.values()]])
+    out = {name: np.array([[_value(getattr(tp.links, name)) for tp in sc.touchpoints.values()]])
            for name in TOUCHPOINT_LINKS}
     out.update({name: np.array([getattr(sc.links, name).value]) for name in GLOBAL_LINKS})
     return out
+
+
+def _value(link: object) -> float:
+    return 1.0 if link is None else float(link.value)  # type: ignore[attr-defined]
 
 
 def _sigmoid(z: Array) -> Array:
@@ -290,6 +301,31 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
                     out[s] += weights[s, k] * gd
         return np.take(out, months, axis=1) if delta.ndim == 3 else out
 
+    exposure = 1.0 - np.exp(-inp.events)  # (S, K) share of accounts with >= 1 event a year
+
+    def gap_weights(direct: str, weights: Array) -> Array:
+        """Weights of the emotion-chain gap, zero where the touchpoint has the direct link."""
+        return weights * ~inp.direct[direct][None, :]
+
+    def direct_factor(name: str, shift: Array) -> Array | None:
+        """prod_k [1 + pi_sk (ratio_k ** shift_k - 1)] over touchpoints with the direct link.
+
+        ``shift`` is ``(K, U)`` (distinct month-columns, expanded to H months) or ``(K,)``
+        (levers at target); returns ``(S, H, D)`` or ``(S, D)``, or None when no touchpoint
+        has the link.
+        """
+        has = inp.direct[name]
+        if not has.any():
+            return None
+        log_r = np.log(_draws_last(params[name]))  # (K, D)
+        out = np.ones((n_seg, *shift.shape[1:], d))
+        for k in np.flatnonzero(has):
+            rk = np.exp(np.multiply.outer(shift[k], log_r[k])) - 1.0  # (U, D) or (D,)
+            for s in range(n_seg):
+                if exposure[s, k]:
+                    out[s] *= 1.0 + exposure[s, k] * rk
+        return np.take(out, months, axis=1) if shift.ndim == 2 else out
+
     def seg_sum(weights: Array, *arrays: Array) -> Array:
         """sum_s weights[s] * prod(arrays)[s] -> (H, D); weights (S,) or (S, H)."""
         acc = np.zeros(arrays[0].shape[1:])
@@ -302,8 +338,13 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
 
     # --- churn and survival: S(t) = prod (1 - h_I(u)) --------------------------------------
     h_base = 1.0 - (1.0 - inp.churn) ** (1.0 / 12.0)  # (S,)
-    surv = per_segment("churn_gap", lam, dp)  # churn reduction, reused in place
-    np.subtract(h_base[:, None, None], surv, out=surv)
+    surv = per_segment("churn_gap", gap_weights("churn_hazard_ratio", lam), dp)  # reduction
+    hr = direct_factor("churn_hazard_ratio", inp.shift_unique)
+    if hr is None:
+        np.subtract(h_base[:, None, None], surv, out=surv)
+    else:  # measured total effect: the hazard scales for the accounts exposed
+        hr *= h_base[:, None, None]
+        np.subtract(hr, surv, out=surv)
     # a hazard pushed below 0 means the links claim more churn than the segment has
     floored = (surv < 0.0).any(axis=(0, 1))  # (D,)
     np.clip(surv, 0.0, 1.0, out=surv)
@@ -313,8 +354,13 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
 
     # --- expansion: revenue per account grows by prod (1 + eps(u) v) ----------------------
     e_base = inp.expansion_rate / 12.0
-    grow = per_segment("expansion_gap", lam, dp)
-    np.add(e_base[:, None, None], grow, out=grow)
+    grow = per_segment("expansion_gap", gap_weights("expansion_rate_ratio", lam), dp)
+    rr = direct_factor("expansion_rate_ratio", inp.shift_unique)
+    if rr is None:
+        np.add(e_base[:, None, None], grow, out=grow)
+    else:
+        rr *= e_base[:, None, None]
+        np.add(rr, grow, out=grow)
     np.clip(grow, 0.0, 1.0, out=grow)
     grow *= inp.expansion_value[:, None, None]
     grow += 1.0
@@ -329,13 +375,23 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     cross_sell = seg_sum(w, surv, grow) - kept
 
     # cost to serve: accounts x sum_k lam * cost * repeat_gap * dp
-    cts = per_segment("repeat_contacts", lam * inp.cost_per_contact, dp)
+    cts = per_segment("repeat_contacts",
+                      gap_weights("contacts_ratio", lam * inp.cost_per_contact), dp)
+    if inp.direct["contacts_ratio"].any():
+        # measured: contacts per event scale by ratio ** shift; the saving is what is not made
+        has = inp.direct["contacts_ratio"]
+        log_c = np.log(_draws_last(params["contacts_ratio"]))  # (K, D)
+        save = np.zeros((n_seg, inp.shift_unique.shape[1], d))
+        for k in np.flatnonzero(has):
+            drop = 1.0 - np.exp(np.multiply.outer(inp.shift_unique[k], log_c[k]))  # (U, D)
+            for s in range(n_seg):
+                save[s] += lam[s, k] * inp.contacts[s, k] * inp.cost_per_contact[s, k] * drop
+        cts += np.take(save, months, axis=1)
     cost_to_serve = seg_sum(inp.accounts, surv, cts)
 
     # --- survey view and advocacy -------------------------------------------------------
     # New referred accounts per month: A_I * max(dNPS, 0)/200 * phi/12; each then survives
     # with the initiative arm's hazard, so A_ref(t) = S(t) * cumsum(N * dNPS+ * phi / 2400).
-    exposure = 1.0 - np.exp(-inp.events)  # share of accounts with >= 1 event a year
     ref = per_segment("nps_gap", exposure, dp)  # (S, H, D) NPS points
     phi = np.asarray(params["referrals_per_promoter"], float)  # (D,)
     # promoters gained, never beyond NPS +100 (the same ceiling as the NPS after)
@@ -367,8 +423,14 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     pv_c_adj = pv_c * (1.0 + inp.cost_uplift)
 
     # --- steady state (levers at target) for NRR, CLV, NPS, CSAT: arrays (S, D) -----------
-    hz_full = np.clip(h_base[:, None] - per_segment("churn_gap", lam, dp_full), 0.0, 1.0)
-    eps_full = np.clip(e_base[:, None] + per_segment("expansion_gap", lam, dp_full), 0.0, 1.0)
+    hr_full = direct_factor("churn_hazard_ratio", inp.shift_full)
+    rr_full = direct_factor("expansion_rate_ratio", inp.shift_full)
+    hz_full = np.clip(h_base[:, None] * (1.0 if hr_full is None else hr_full)
+                      - per_segment("churn_gap", gap_weights("churn_hazard_ratio", lam), dp_full),
+                      0.0, 1.0)
+    eps_full = np.clip(e_base[:, None] * (1.0 if rr_full is None else rr_full)
+                       + per_segment("expansion_gap", gap_weights("expansion_rate_ratio", lam),
+                                     dp_full), 0.0, 1.0)
     ret_b, ret_a = (1.0 - h_base) ** 12, (1.0 - hz_full) ** 12
     grow_b = (1.0 + e_base * inp.expansion_value) ** 12
     grow_a = (1.0 + eps_full * inp.expansion_value[:, None]) ** 12

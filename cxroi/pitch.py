@@ -3,7 +3,10 @@
 The sentence leads with the survey view ("NPS +9 points") and then, more importantly, the
 money: retention savings and cross-sell over the horizon, the cost, NPV with its P10-P90
 range and the chance of losing money, and the payback month. Every figure is the P50 of
-the Monte Carlo (the range is P10-P90).
+the Monte Carlo (the range is P10-P90). It ends with what the money rests on
+(:mod:`cxroi.evidence`): "measured in your data (n=...)", or published benchmarks or
+assumptions, in which case the chance of loss is stated as conditional on those ranges; a
+target outside the range seen in the data is named.
 """
 
 from __future__ import annotations
@@ -115,9 +118,16 @@ def pitch(res: SimulationResult) -> str:
     nps = h["nps_change"]
     survey = (f"lifts NPS by {_signed_points(nps)}" if round(nps) != 0
               else "barely moves NPS")
+    from cxroi.evidence import evidence_of
+
+    ev = evidence_of(sc, likely=res.likely)
     chance = h["prob_loss"]
     risk = ("under 1% chance it loses money" if chance < 0.01
             else f"{chance * 100:.0f}% chance it loses money")
+    if not ev.measured:
+        risk += " if those ranges hold"
+    extra = " The target lies outside the range seen in your data (extrapolated)." \
+        if any("the target" in e for e in ev.extrapolation) else ""
     if h["share_paying_back"] >= 0.5 and math.isfinite(h["payback_month"]):
         payback = f"payback month {h['payback_month']:.0f}"
     else:
@@ -128,5 +138,5 @@ def pitch(res: SimulationResult) -> str:
         f"{money(h['cross_sell'], cur)} of cross-sell margin over {h['horizon_months']} months, "
         f"for {money(h['total_costs'], cur)}: NPV {money(h['npv'], cur)} "
         f"(P10–P90 {money(h['npv_p10'], cur)} to {money(h['npv_p90'], cur)}, {risk}), "
-        f"{payback}."
+        f"{payback} — {ev.phrase}.{extra}"
     )

@@ -64,6 +64,11 @@ class Link(_Frozen):
     provenance: Provenance = Field(description="calibrated | benchmark | assumption")
     source: str = Field(min_length=1, description="benchmark id, data and fit, or rationale")
     note: str = ""
+    n: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="accounts (or answers) behind a calibrated value")
+    prior_weight: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None, description="share of the estimate's precision that came from a benchmark prior")
+    prior_source: str | None = Field(default=None, description="benchmark id of that prior")
 
 
 class Lever(_Frozen):
@@ -78,8 +83,14 @@ class Lever(_Frozen):
 class TouchpointLinks(_Frozen):
     """Links of one touchpoint: experience -> emotion, then emotion -> behaviour.
 
-    All behaviour effects are *gaps*: the difference between an event that ends with a
-    positive emotional outcome and one that ends with a negative one.
+    The emotion-chain behaviour effects are *gaps*: the difference between an event that
+    ends with a positive emotional outcome and one that ends with a negative one.
+
+    The optional *direct* links are total effects of the lever on a behaviour, measured in a
+    company's data (per lever unit on the touchpoint's scale: per doubling for ``log2``).
+    Where one is given it drives that money line instead of the matching gap, which it
+    already contains (nothing is counted twice); NPS, CSAT and advocacy always come from the
+    emotion chain.
     """
 
     positive_share_today: Link
@@ -89,6 +100,27 @@ class TouchpointLinks(_Frozen):
     repeat_contacts: Link
     nps_gap: Link
     csat_gap: Link
+    churn_hazard_ratio: Link | None = None
+    expansion_rate_ratio: Link | None = None
+    contacts_ratio: Link | None = None
+
+
+class Observed(_Frozen):
+    """The range of a lever seen in a company's data (calibration writes the 5th-95th
+    percentile of accounts' typical values): outside it, the business case extrapolates."""
+
+    low: float
+    high: float
+    n: Annotated[int, Field(ge=0)] = 0
+
+
+class Caveat(_Frozen):
+    """Something a reader must know about a number: a data problem, a link that could not be
+    estimated, a disagreement between two estimates. ``about`` names a money line, ``nps``,
+    ``csat``, ``general`` or a link name; reports show it next to that number."""
+
+    about: str = Field(min_length=1)
+    text: str = Field(min_length=1)
 
 
 class Touchpoint(_Frozen):
@@ -106,6 +138,7 @@ class Touchpoint(_Frozen):
     maximum: float | None = None
     lever: Lever
     links: TouchpointLinks
+    observed: Observed | None = None
 
 
 class Volume(_Frozen):
@@ -178,6 +211,7 @@ class Scenario(_Frozen):
     costs: Costs = Costs()
     finance: Finance = Finance()
     simulation: Simulation = Simulation()
+    caveats: list[Caveat] = Field(default_factory=list)
 
     def with_lever(self, touchpoint: str, **changes: float) -> Scenario:
         """A copy with one touchpoint's lever changed (``today``, ``target``, ...)."""
@@ -194,7 +228,8 @@ class Scenario(_Frozen):
             return self.model_copy(update={"links": gl.model_copy(update={parts[1]: new})})
         _, name, _, link = parts
         tp = self.touchpoints[name]
-        new_link = getattr(tp.links, link).model_copy(update=changes)
+        old = getattr(tp.links, link)
+        new_link = Link(**changes) if old is None else old.model_copy(update=changes)
         new_tp = tp.model_copy(update={"links": tp.links.model_copy(update={link: new_link})})
         return self.model_copy(update={"touchpoints": {**self.touchpoints, name: new_tp}})
 
@@ -204,6 +239,7 @@ class Scenario(_Frozen):
             f"touchpoints.{name}.links.{k}": getattr(tp.links, k)
             for name, tp in self.touchpoints.items()
             for k in TouchpointLinks.model_fields
+            if getattr(tp.links, k) is not None
         }
         out.update({f"links.{k}": getattr(self.links, k) for k in GlobalLinks.model_fields})
         return out
@@ -223,7 +259,21 @@ LINK_DOMAINS: dict[str, tuple[float, float, str]] = {
     "nps_gap": (0.0, 200.0, "NPS points between 0 and 200, e.g. 40"),
     "csat_gap": (0.0, 4.0, "CSAT points on the 1-5 scale, between 0 and 4"),
     "referrals_per_promoter": (0.0, 5.0, "new accounts per extra promoter per year, e.g. 0.03"),
+    "churn_hazard_ratio": (1e-3, 50.0, "a positive hazard ratio per lever unit, e.g. 1.25 per doubling"),
+    "expansion_rate_ratio": (1e-3, 50.0, "a positive rate ratio per lever unit, e.g. 0.9 per doubling"),
+    "contacts_ratio": (1e-3, 50.0, "a positive ratio of contacts per lever unit, e.g. 1.1 per doubling"),
 }
+
+#: The optional direct (total-effect) links and the emotion-chain gap each one replaces.
+DIRECT_LINKS: dict[str, str] = {
+    "churn_hazard_ratio": "churn_gap",
+    "expansion_rate_ratio": "expansion_gap",
+    "contacts_ratio": "repeat_contacts",
+}
+
+#: Where a caveat can point, besides a link name.
+CAVEAT_TOPICS = ("retention_savings", "cross_sell", "cost_to_serve_savings", "advocacy",
+                 "nps", "csat", "general")
 
 _PYDANTIC_FIXES: dict[str, str] = {
     "missing": "add this key",
@@ -378,7 +428,12 @@ def check_scenario(sc: Scenario) -> list[Problem]:
                                          f"{v} is outside the metric's range",
                                          _range_fix(tp.minimum, tp.maximum, tp.scale)))
         for lname in TouchpointLinks.model_fields:
-            probs += _check_link(f"{base}.links.{lname}", lname, getattr(tp.links, lname), known)
+            link = getattr(tp.links, lname)
+            if link is not None:
+                probs += _check_link(f"{base}.links.{lname}", lname, link, known)
+        if tp.observed is not None and tp.observed.low > tp.observed.high:
+            probs.append(Problem(f"{base}.observed", f"low {tp.observed.low} is above high "
+                                 f"{tp.observed.high}", "swap them"))
         orat = tp.links.odds_ratio.value
         if (tp.better == "lower" and orat > 1) or (tp.better == "higher" and orat < 1):
             direction = "lower" if tp.better == "lower" else "higher"
@@ -390,6 +445,13 @@ def check_scenario(sc: Scenario) -> list[Problem]:
             )
     for lname in GlobalLinks.model_fields:
         probs += _check_link(f"links.{lname}", lname, getattr(sc.links, lname), known)
+    topics = [*CAVEAT_TOPICS, *TouchpointLinks.model_fields, *GlobalLinks.model_fields]
+    for i, cav in enumerate(sc.caveats):
+        if cav.about not in topics:
+            close = difflib.get_close_matches(cav.about, topics, n=1)
+            probs.append(Problem(f"caveats[{i}].about", f"'{cav.about}' is not a money line or link",
+                                 f"did you mean '{close[0]}'?" if close
+                                 else f"use one of {', '.join(CAVEAT_TOPICS)} or a link name"))
     names = [s.name for s in sc.segments]
     for i, seg in enumerate(sc.segments):
         where = f"segments[{i}]"
@@ -476,8 +538,17 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 def scenario_to_yaml(sc: Scenario) -> str:
     """YAML text that :func:`load_scenario` reads back to an equal scenario."""
-    return yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False, allow_unicode=True,
-                          width=100)
+    return yaml.safe_dump(_drop_none(sc.model_dump(mode="json")), sort_keys=False,
+                          allow_unicode=True, width=100)
+
+
+def _drop_none(x: Any) -> Any:
+    """Leave optional keys that are not set out of the YAML (``observed: null`` is noise)."""
+    if isinstance(x, dict):
+        return {k: _drop_none(v) for k, v in x.items() if v is not None}
+    if isinstance(x, list):
+        return [_drop_none(v) for v in x]
+    return x
 
 
 def save_scenario(sc: Scenario, path: str | os.PathLike[str]) -> Path:

@@ -9,8 +9,13 @@ Distributions by provenance (registry :data:`SAMPLERS`):
 - ``benchmark`` and ``assumption``: beta-PERT on ``low`` / ``value`` / ``high``,
   :math:`\alpha = 1 + 4 (m - a) / (b - a)`, :math:`\beta = 1 + 4 (b - m) / (b - a)`.
 
-Draws are clipped to each link's domain (:data:`cxroi.scenario.LINK_DOMAINS`). Links are
-sampled independently. One vectorised model call evaluates all draws (no Python loop over
+A benchmark taken from another context carries a *transfer* uncertainty: its low-high
+range is widened around the likely value by the factor its entry in ``benchmarks.yaml``
+names (``transfer: same | near | far`` -> x1.0 / x1.5 / x2.0, :data:`TRANSFER`) on the
+link's natural scale (log for ratios, logit for shares), before sampling; see
+:func:`sampling_range`. Draws are clipped to each link's domain
+(:data:`cxroi.scenario.LINK_DOMAINS`). Links are sampled independently. A direct link a
+touchpoint does not have is 1.0 in every draw (no rng draws are spent on it). One vectorised model call evaluates all draws (no Python loop over
 draws), so thousands of draws take milliseconds.
 """
 
@@ -34,15 +39,61 @@ from cxroi.model import (
     likely_params,
     run_flywheel,
 )
-from cxroi.scenario import LINK_DOMAINS, Link, Scenario
+from cxroi.scenario import DIRECT_LINKS, LINK_DOMAINS, Link, Scenario, load_benchmarks
 
 QUANTILES = (0.10, 0.50, 0.90)
-_LOG_LINKS = {"odds_ratio"}
+_LOG_LINKS = {"odds_ratio", *DIRECT_LINKS}
 _LOGIT_LINKS = {"positive_share_today"}
 
+#: Widening of a benchmark's range by how far its context is from the company's.
+TRANSFER: dict[str, float] = {"same": 1.0, "near": 1.5, "far": 2.0}
 
-def _pert(link: Link, n: int, rng: np.random.Generator) -> Array:
-    a, m, b = link.low, link.value, link.high
+
+def _scale(name: str) -> tuple[Callable[[Array], Array], Callable[[Array], Array]]:
+    if name in _LOG_LINKS:
+        return np.log, np.exp
+    if name in _LOGIT_LINKS:
+        def fwd(p: Array) -> Array:
+            p = np.clip(p, 1e-6, 1 - 1e-6)
+            return np.log(p / (1 - p))
+
+        def back(z: Array) -> Array:
+            return 1.0 / (1.0 + np.exp(-z))
+        return fwd, back
+
+    def ident(x: Array) -> Array:
+        return np.asarray(x, float)
+    return ident, ident
+
+
+def transfer_factor(link: Link) -> float:
+    """How much a benchmark link's range is widened (1.0 for other provenances)."""
+    if link.provenance != "benchmark":
+        return 1.0
+    entry = load_benchmarks().get(link.source) or {}
+    return TRANSFER.get(str(entry.get("transfer", "same")), 1.0)
+
+
+def sampling_range(name: str, link: Link) -> tuple[float, float, float]:
+    r"""(low, likely, high) that sampling and the tornado use for a link.
+
+    For a benchmark with transfer factor :math:`w`, on the link's natural scale :math:`q`:
+    :math:`q(\text{low}') = q(v) - w\,[q(v) - q(\text{low})]` (and the same above), clipped
+    to the link's domain; other links keep their range.
+    """
+    w = transfer_factor(link)
+    if w == 1.0:
+        return link.low, link.value, link.high
+    fwd, back = _scale(name)
+    lo_d, hi_d, _ = LINK_DOMAINS[name]
+    q = {k: float(fwd(np.asarray(getattr(link, k), float))) for k in ("low", "value", "high")}
+    low = float(back(np.asarray(q["value"] - w * (q["value"] - q["low"]))))
+    high = float(back(np.asarray(q["value"] + w * (q["high"] - q["value"]))))
+    return max(low, lo_d), link.value, min(high, hi_d)
+
+
+def _pert(name: str, link: Link, n: int, rng: np.random.Generator) -> Array:
+    a, m, b = sampling_range(name, link)
     if b - a <= 0:
         return np.full(n, m)
     alpha = 1.0 + 4.0 * (m - a) / (b - a)
@@ -50,36 +101,32 @@ def _pert(link: Link, n: int, rng: np.random.Generator) -> Array:
     return a + (b - a) * rng.beta(alpha, beta, size=n)
 
 
-def _normal_on_scale(name: str) -> Callable[[Link, int, np.random.Generator], Array]:
-    def sample(link: Link, n: int, rng: np.random.Generator) -> Array:
-        if name in _LOG_LINKS:
-            fwd, back = np.log, np.exp
-        elif name in _LOGIT_LINKS:
-            def fwd(p):  # noqa: ANN001, ANN202
-                p = np.clip(p, 1e-6, 1 - 1e-6)
-                return np.log(p / (1 - p))
-
-            def back(z):  # noqa: ANN001, ANN202
-                return 1.0 / (1.0 + np.exp(-z))
-        else:
-            def fwd(x):  # noqa: ANN001, ANN202
-                return np.asarray(x, float)
-
-            back = fwd
-        lo, mid, hi = (fwd(np.asarray(v, float)) for v in (link.low, link.value, link.high))
-        sd = (hi - lo) / (2 * 1.959964)
-        if sd <= 0:
-            return np.full(n, link.value)
-        return back(rng.normal(mid, sd, size=n))
-
-    return sample
+def _normal_on_scale(name: str, link: Link, n: int, rng: np.random.Generator) -> Array:
+    fwd, back = _scale(name)
+    lo, mid, hi = (fwd(np.asarray(v, float)) for v in (link.low, link.value, link.high))
+    sd = (hi - lo) / (2 * 1.959964)
+    if sd <= 0:
+        return np.full(n, link.value)
+    return back(rng.normal(mid, sd, size=n))
 
 
-def sample_link(name: str, link: Link, n: int, rng: np.random.Generator) -> Array:
-    """``n`` draws of one link, by its provenance, clipped to the link's domain."""
-    sampler = _normal_on_scale(name) if link.provenance == "calibrated" else _pert
+#: Sampler by provenance (registry, not if-chain).
+SAMPLERS: dict[str, Callable[[str, Link, int, np.random.Generator], Array]] = {
+    "calibrated": _normal_on_scale,
+    "benchmark": _pert,
+    "assumption": _pert,
+}
+
+
+def sample_link(name: str, link: Link | None, n: int, rng: np.random.Generator) -> Array:
+    """``n`` draws of one link, by its provenance, clipped to the link's domain.
+
+    A direct link that is not given (``None``) is 1.0: no effect, no rng draws spent.
+    """
+    if link is None:
+        return np.ones(n)
     lo, hi, _ = LINK_DOMAINS[name]
-    return np.clip(sampler(link, n, rng), lo, hi)
+    return np.clip(SAMPLERS[link.provenance](name, link, n, rng), lo, hi)
 
 
 def sample_params(sc: Scenario, draws: int, rng: np.random.Generator) -> dict[str, Array]:
@@ -223,19 +270,20 @@ def tornado(sc: Scenario, metric: str = "npv", inputs: Inputs | None = None) -> 
         parts = path.split(".")
         name = parts[-1]
         k = list(sc.touchpoints).index(parts[1]) if parts[0] == "touchpoints" else None
-        for end in ("low", "high"):
+        low, likely, high = sampling_range(name, link)
+        for end in (low, high):
             for key, arr in base.items():
                 row = arr[0].copy()
                 if key == name:
                     if k is None:
-                        row = np.asarray(getattr(link, end), float)
+                        row = np.asarray(end, float)
                     else:
-                        row[k] = getattr(link, end)
+                        row[k] = end
                 variants[key].append(row)
         tp_label = sc.touchpoints[parts[1]].label if k is not None else "all touchpoints"
         rows.append({"link": path, "name": name, "touchpoint": tp_label,
                      "provenance": link.provenance, "source": link.source,
-                     "low": link.low, "likely": link.value, "high": link.high})
+                     "low": low, "likely": likely, "high": high})
     params = {k: np.stack(v) for k, v in variants.items()}
     res = run_flywheel(inp, params)[metric]
     base_val = float(run_flywheel(inp, base)[metric][0])
