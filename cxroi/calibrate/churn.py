@@ -7,7 +7,7 @@ from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 
 from cxroi.calibrate.glm import poisson_ratio
-from cxroi.calibrate.panel import exposure_panel, panel_design
+from cxroi.calibrate.panel import exposure_design
 from cxroi.calibrate.prepare import Prepared
 from cxroi.calibrate.stats import (
     DOES_NOT,
@@ -59,12 +59,12 @@ class ResolutionChurnFitter:
         c = prep.complaints
         if len(c) < 20:
             raise CalibrationError("fewer than 20 resolved complaints: cannot fit resolution time -> churn")
-        p = exposure_panel(prep)
+        p, X = exposure_design(prep)
         if p["left"].sum() < 5:
             raise CalibrationError(
                 f"only {int(p['left'].sum())} accounts left within a year of a resolved complaint: need 5 to relate "
                 "resolution time to leaving")
-        self.fit_, self.model_ = poisson_ratio(p["left"].to_numpy(), panel_design(p), p["acc"].to_numpy())
+        self.fit_, self.coefficients_ = poisson_ratio(p["left"].to_numpy(), X, p["acc"].to_numpy())
         self.log_hr_, self.log_hr_se_ = self.fit_.log_ratio, self.fit_.se
         self.hazard_ratio_ = self.fit_.ratio
         self.low_, self.high_ = self.fit_.interval

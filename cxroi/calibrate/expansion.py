@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cxroi.calibrate.glm import poisson_ratio
-from cxroi.calibrate.panel import exposure_panel, panel_design
+from cxroi.calibrate.panel import exposure_design
 from cxroi.calibrate.prepare import Prepared
 from cxroi.calibrate.stats import DOES_NOT, PREDICTS, _pct, _row, _summary, three_way
 from cxroi.errors import CalibrationError
@@ -42,11 +42,11 @@ class ExpansionRateFitter:
                 "count as buying more under options.expansion_products in the mapping")
         if prep.complaints.empty:
             raise CalibrationError("no resolved complaints: cannot relate resolution time to buying more")
-        p = exposure_panel(prep)
+        p, X = exposure_design(prep)
         if p["expansions"].sum() < 10:
             raise CalibrationError(f"only {int(p['expansions'].sum())} expansion orders within a year of a complaint: "
                                    "need 10")
-        self.fit_, self.model_ = poisson_ratio(p["expansions"].to_numpy(), panel_design(p), p["acc"].to_numpy())
+        self.fit_, self.coefficients_ = poisson_ratio(p["expansions"].to_numpy(), X, p["acc"].to_numpy())
         self.rate_ratio_ = self.fit_.ratio
         self.low_, self.high_ = self.fit_.interval
         self.log_rr_, self.log_rr_se_ = self.fit_.log_ratio, self.fit_.se

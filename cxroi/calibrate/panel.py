@@ -23,11 +23,15 @@ EXPOSURE_MONTHS = 12
 def exposure_panel(prep: Prepared, window: int = EXPOSURE_MONTHS) -> pd.DataFrame:
     """One row per exposed account-month at risk.
 
-    Columns: ``acc``, ``t`` (month index), ``zbar`` (mean log2 resolution time relative to
+    Built once per :class:`Prepared` and window (cached on it: the models of leaving and of
+    buying more share it). Columns: ``acc``, ``t`` (month index), ``zbar`` (mean log2 resolution time relative to
     today over the complaints resolved in months ``t - window + 1 .. t``), ``k`` (their
     number), ``segment``, ``log_rev``, ``year`` (year of the data window), ``left`` (the
     account left in month ``t``), ``expansions`` (expansion orders in month ``t``).
     """
+    cache = prep.__dict__.setdefault("_panels", {})
+    if window in cache:
+        return cache[window]
     a, c, e = prep.accounts, prep.complaints, prep.expansions
     n, M = len(a), prep.M
     cc = c.loc[(c["res_m"] >= 0) & (c["res_m"] < M)]
@@ -51,12 +55,22 @@ def exposure_panel(prep: Prepared, window: int = EXPOSURE_MONTHS) -> pd.DataFram
     ea, em = e["acc"].to_numpy(), e["m"].to_numpy()
     ok = (em >= 0) & (em < M)
     X = np.bincount(ea[ok] * M + em[ok], minlength=n * M).reshape(n, M)
-    return pd.DataFrame({
+    cache[window] = pd.DataFrame({
         "acc": ii, "t": tt, "zbar": S[ii, tt] / k, "k": k,
         "segment": a["segment"].to_numpy()[ii], "log_rev": a["log_rev"].to_numpy()[ii],
         "year": tt // 12, "left": (churned[ii] & (tt == exit_m[ii])).astype(float),
         "expansions": X[ii, tt].astype(float),
     })
+    return cache[window]
+
+
+def exposure_design(prep: Prepared, window: int = EXPOSURE_MONTHS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The exposed panel and its design, built once per :class:`Prepared` (cached on it)."""
+    cache = prep.__dict__.setdefault("_designs", {})
+    if window not in cache:
+        p = exposure_panel(prep, window)
+        cache[window] = (p, panel_design(p))
+    return cache[window]
 
 
 def panel_design(p: pd.DataFrame) -> pd.DataFrame:
