@@ -38,7 +38,7 @@ def calibration_markdown(cal: Calibration, scenario_path: Path | None = None, sc
              + ", ".join(f"{k} {v:,} rows" for k, v in cal.data.n_rows().items()) + f"). Run on {cal.date}.", ""]
     if scenario_path:
         lines += [f"Calibrated scenario: `{scenario_path}`.", ""]
-    lines += ["## Verdicts", ""] + [f"- {v}" for v in cal.verdicts] + [""]
+    lines += ["## Verdicts", ""] + [f"- {v}" for v in cal.sentences()] + [""]
     if cal.observed:
         o = cal.observed
         lines += ["## The range the data cover", "",
