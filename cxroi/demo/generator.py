@@ -94,6 +94,17 @@ DEFAULT_SEGMENTS: tuple[SegmentTruth, ...] = (
 )
 
 
+#: How surveys reach the export: ``tied`` (after-complaint surveys carry the ticket id),
+#: ``untied`` (sent after complaints but exported without the ticket id, as many survey tools
+#: do) or ``none`` (no survey program: the surveys table is empty).
+SURVEY_SHAPES: tuple[str, ...] = ("tied", "untied", "none")
+
+#: Options written to ``truth.yaml`` only when they differ from the default.
+OFF_BY_DEFAULT: tuple[str, ...] = (
+    "churn_lag", "churn_positive", "expansion_negative", "tier_sigma", "churn_hazard_ratio",
+    "expansion_rate_ratio", "contacts_ratio", "direct_window", "surveys", "emotions")
+
+
 @dataclass(frozen=True)
 class DemoTruth:
     """The known parameters the demo company is generated from.
@@ -131,12 +142,39 @@ class DemoTruth:
     churn_lag: tuple[float, ...] = (1.0,)
     churn_positive: float = 0.0
     expansion_negative: float = 0.0
+    tier_sigma: float = 0.0
+    churn_hazard_ratio: float = 1.0
+    expansion_rate_ratio: float = 1.0
+    contacts_ratio: float = 1.0
+    direct_window: int = 12
+    surveys: str = "tied"
+    emotions: bool = True
 
     def __post_init__(self) -> None:
         lag = tuple(float(w) for w in self.churn_lag)
         if not lag or min(lag) < 0 or abs(sum(lag) - 1.0) > 1e-9:
             raise ValueError(f"churn_lag must be non-negative weights summing to 1, got {self.churn_lag}")
         object.__setattr__(self, "churn_lag", lag)
+        if not 0.0 <= self.tier_sigma <= self.resolution_sigma:
+            raise ValueError(f"tier_sigma must lie in [0, resolution_sigma={self.resolution_sigma}] (the share of "
+                             f"the resolution-time spread that is between accounts), got {self.tier_sigma}")
+        for f in ("churn_hazard_ratio", "expansion_rate_ratio", "contacts_ratio"):
+            if not getattr(self, f) > 0:
+                raise ValueError(f"{f} must be > 0 (1 = no direct effect), got {getattr(self, f)}")
+        if int(self.direct_window) < 1:
+            raise ValueError(f"direct_window must be at least 1 month, got {self.direct_window}")
+        if self.surveys not in SURVEY_SHAPES:
+            raise ValueError(f"surveys must be one of {', '.join(SURVEY_SHAPES)}, got {self.surveys!r}")
+
+    @property
+    def within_sigma(self) -> float:
+        """Spread (sd of ln days) of a complaint's resolution time around its account's typical time."""
+        return math.sqrt(max(self.resolution_sigma**2 - self.tier_sigma**2, 0.0))
+
+    @property
+    def has_direct_effects(self) -> bool:
+        """True when resolution time moves leaving or buying more directly (not via the outcome)."""
+        return self.churn_hazard_ratio != 1.0 or self.expansion_rate_ratio != 1.0
 
     def positive_share(self, days: float | np.ndarray) -> np.ndarray:
         """True :math:`p(T)` at resolution time(s) ``days``."""
@@ -154,7 +192,7 @@ class DemoTruth:
         d = dataclasses.asdict(self)
         d["segments"] = [dataclasses.asdict(s) for s in self.segments]
         d["churn_lag"] = list(self.churn_lag)
-        for f in ("churn_lag", "churn_positive", "expansion_negative"):
+        for f in OFF_BY_DEFAULT:
             if getattr(self, f) == getattr(DemoTruth, f):
                 del d[f]
         return d
@@ -243,9 +281,67 @@ def _response_intercept(target: float, terms: np.ndarray) -> float:
 # ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, eq=False)
+class Company:
+    """A generated company: its exported tables and the hidden state behind them.
+
+    The state is what an analyst never sees but the ground truth needs
+    (:func:`cxroi.demo.truth.true_value` simulates the same company forward from it).
+
+    Attributes
+    ----------
+    tables : dict of DataFrame
+        ``accounts``, ``tickets``, ``surveys``, ``orders`` (what :func:`generate_demo` returns).
+    truth : DemoTruth
+    seed, n_accounts : int
+    accounts : DataFrame
+        One row per account (the row order of ``tables["accounts"]``): ``seg`` (index into
+        ``truth.segments``), ``revenue`` (annual), ``health``, ``tier`` (ln of the account's
+        typical resolution time over ``today_days``), ``complaints_per_year`` (its own rate),
+        ``active_at_end`` (a customer in the data's last month), ``expansion_amount`` (sum of
+        its expansion orders in the window).
+    complaints : DataFrame
+        Every complaint simulated (also those opened after the account left): ``acc``
+        (account row), ``res_m`` (month index of resolution, ``M`` or more when after the
+        window), ``z`` (:math:`\\log_2(T / T_0)`), ``positive``.
+    months : int
+        ``M``, months in the data window.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    truth: DemoTruth
+    seed: int
+    n_accounts: int
+    accounts: pd.DataFrame
+    complaints: pd.DataFrame
+    months: int
+
+
+def _trailing(x: np.ndarray, window: int) -> np.ndarray:
+    """Sum over the last ``window`` months up to and including each month (axis 1)."""
+    c = np.cumsum(x, axis=1)
+    out = c.copy()
+    out[:, window:] -= c[:, :-window]
+    return out
+
+
+def direct_multiplier(ratio: float, zsum: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """:math:`r^{\\bar z}` where an account-month has complaints resolved in its window, else 1.
+
+    ``zsum`` and ``count`` are the trailing-window sums of :math:`z = \\log_2(T/T_0)` and of
+    complaints; :math:`\\bar z = ` ``zsum / count``.
+    """
+    if ratio == 1.0:
+        return np.ones_like(zsum, dtype=float)
+    zbar = np.divide(zsum, count, out=np.zeros_like(zsum, dtype=float), where=count > 0)
+    return np.where(count > 0, ratio ** zbar, 1.0)
+
+
 def generate_demo(seed: int = 20261123, n_accounts: int = 5000,
                   truth: DemoTruth | None = None) -> dict[str, pd.DataFrame]:
     """Generate the demo company's four tables from known parameters.
+
+    The tables of :func:`generate_company` (same arguments).
 
     Parameters
     ----------
@@ -261,6 +357,27 @@ def generate_demo(seed: int = 20261123, n_accounts: int = 5000,
     -------
     dict of DataFrame
         ``accounts``, ``tickets``, ``surveys``, ``orders`` in the data contract's columns.
+    """
+    return generate_company(seed, n_accounts, truth).tables
+
+
+def generate_company(seed: int = 20261123, n_accounts: int = 5000,
+                     truth: DemoTruth | None = None) -> Company:
+    """Generate a company from known parameters: its tables and its hidden state.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the ``numpy.random.Generator``; the same seed gives the same company.
+    n_accounts : int
+        Accounts ever seen in the window (``truth.active_at_start`` of them are customers
+        at the window's start, the rest join during it).
+    truth : DemoTruth, optional
+        The parameters (a named shape from :data:`cxroi.demo.SHAPES`, or the default demo).
+
+    Returns
+    -------
+    Company
     """
     tr = truth or DemoTruth()
     rng = np.random.default_rng(seed)
@@ -291,11 +408,17 @@ def generate_demo(seed: int = 20261123, n_accounts: int = 5000,
     rate = S("complaints_per_year") * size**eps / math.exp(eps * (eps - 1) * s2 / 2)
     from_day = np.maximum(start_day, 0.0)
     exposure_years = (window_days - from_day) / 365.25
+    # support tier: the account's typical resolution time (drawn only when accounts differ)
+    tier = tr.tier_sigma * rng.standard_normal(n) if tr.tier_sigma > 0 else np.zeros(n)
     k = rng.poisson(rate * exposure_years)
     acc = np.repeat(np.arange(n), k)
     opened = from_day[acc] + rng.random(acc.size) * (window_days - from_day[acc])
-    days = np.clip(tr.today_days * np.exp(tr.resolution_sigma * rng.standard_normal(acc.size)),
-                   0.05, 365.0)
+    if tr.tier_sigma > 0:
+        days = np.clip(tr.today_days * np.exp(tier[acc] + tr.within_sigma * rng.standard_normal(acc.size)),
+                       0.05, 365.0)
+    else:
+        days = np.clip(tr.today_days * np.exp(tr.resolution_sigma * rng.standard_normal(acc.size)),
+                       0.05, 365.0)
     resolved = opened + days
     positive = rng.random(acc.size) < tr.positive_share(days)
     open_m = np.searchsorted(mday, opened, side="right") - 1
@@ -304,20 +427,30 @@ def generate_demo(seed: int = 20261123, n_accounts: int = 5000,
     cell = acc[in_win] * M + res_m[in_win]
     NEG = np.bincount(cell, weights=(~positive[in_win]).astype(float), minlength=n * M).reshape(n, M)
     POS = np.bincount(cell, weights=positive[in_win].astype(float), minlength=n * M).reshape(n, M)
+    z_all = np.log2(days / tr.today_days)
+    if tr.has_direct_effects:  # mean z of the complaints resolved in each account's trailing window
+        ZW = _trailing(np.bincount(cell, weights=z_all[in_win], minlength=n * M).reshape(n, M), tr.direct_window)
+        CW = _trailing(np.bincount(cell, minlength=n * M).reshape(n, M).astype(float), tr.direct_window)
+        hr_mult = direct_multiplier(tr.churn_hazard_ratio, ZW, CW)
+        rr_mult = direct_multiplier(tr.expansion_rate_ratio, ZW, CW)
+    else:
+        hr_mult = rr_mult = 1.0
+    all_complaints = pd.DataFrame({"acc": acc, "res_m": res_m, "z": z_all, "positive": positive})
 
     # --- churn and expansion, month by month (vectorised over months) ---------------------
     months = np.arange(M)
     at_risk_from = entry[:, None] <= months[None, :]
     h = 1 - (1 - S("churn")) ** (1 / 12)
     phi = np.exp(-tr.health_churn * health - tr.health_churn**2 / 2)
+    base_leave = h[:, None] * phi[:, None] * hr_mult
     if tr.churn_lag == (1.0,) and tr.churn_positive == 0.0:
-        p_leave = np.clip(h[:, None] * phi[:, None] + tr.churn_gap * NEG, 0, 1)
+        p_leave = np.clip(base_leave + tr.churn_gap * NEG, 0, 1)
     else:  # the effect of an outcome spread over the resolution month and the next ones
         out = (tr.churn_positive + tr.churn_gap) * NEG + tr.churn_positive * POS
         spread = np.zeros((n, M))
         for lag, w in enumerate(tr.churn_lag[:M]):
             spread[:, lag:] += w * out[:, :M - lag]
-        p_leave = np.clip(h[:, None] * phi[:, None] + spread, 0, 1)
+        p_leave = np.clip(base_leave + spread, 0, 1)
     leave = (rng.random((n, M)) < p_leave) & at_risk_from
     churned = leave.any(axis=1)
     exit_m = np.where(churned, leave.argmax(axis=1), M - 1)
@@ -325,10 +458,11 @@ def generate_demo(seed: int = 20261123, n_accounts: int = 5000,
     alive = at_risk_from & (months[None, :] <= exit_m[:, None])
     e = 1 - (1 - S("expansion_rate")) ** (1 / 12)
     psi = np.exp(tr.health_expansion * health - tr.health_expansion**2 / 2)
+    base_exp = e[:, None] * psi[:, None] * rr_mult
     if tr.expansion_negative == 0.0:
-        p_exp = np.clip(e[:, None] * psi[:, None] + tr.expansion_gap * POS, 0, 1)
+        p_exp = np.clip(base_exp + tr.expansion_gap * POS, 0, 1)
     else:
-        p_exp = np.clip(e[:, None] * psi[:, None] + (tr.expansion_negative + tr.expansion_gap) * POS
+        p_exp = np.clip(base_exp + (tr.expansion_negative + tr.expansion_gap) * POS
                         + tr.expansion_negative * NEG, 0, 1)
     expand = (rng.random((n, M)) < p_exp) & alive
 
@@ -337,7 +471,9 @@ def generate_demo(seed: int = 20261123, n_accounts: int = 5000,
     acc, opened, days, resolved, positive, res_m = (
         x[keep] for x in (acc, opened, days, resolved, positive, res_m))
     n_t = acc.size
-    base_extra = np.maximum(S("contacts_per_event")[acc] - 1, 0)
+    # expected contacts c_s * CR^z (at least the complaint itself); CR = 1: c_s
+    cr = tr.contacts_ratio ** np.log2(days / tr.today_days) if tr.contacts_ratio != 1.0 else 1.0
+    base_extra = np.maximum(S("contacts_per_event")[acc] * cr - 1, 0)
     contacts = 1 + rng.poisson(base_extra) + np.where(positive, 0, rng.poisson(tr.repeat_contacts, n_t))
     chan = rng.choice(np.array(["phone", "email", "chat", "portal"]), size=n_t, p=[0.4, 0.3, 0.2, 0.1])
     cats = rng.choice(np.array(["billing", "delivery", "product quality", "service", "technical"]),
@@ -448,6 +584,12 @@ def generate_demo(seed: int = 20261123, n_accounts: int = 5000,
     })
     surveys = pd.concat([post_df, rel_df], ignore_index=True).sort_values(
         "sent_at", kind="stable").reset_index(drop=True)
+    if tr.surveys == "untied":  # the survey tool does not keep the ticket the survey followed
+        surveys["ticket_id"] = None
+    elif tr.surveys == "none":  # no survey program: the export has the columns and no rows
+        surveys = surveys.iloc[:0].reset_index(drop=True)
+    if not tr.emotions:
+        surveys = surveys.drop(columns=list(EMOTIONS))
 
     orders = pd.concat([
         pd.DataFrame({"account_id": ids[ren_a], "date": ts(ren_day), "product": "subscription",
@@ -458,7 +600,13 @@ def generate_demo(seed: int = 20261123, n_accounts: int = 5000,
                       "amount": so_amount}),
     ], ignore_index=True).sort_values("date", kind="stable").reset_index(drop=True)
     orders.insert(0, "order_id", np.char.add("O", np.char.zfill(np.arange(1, len(orders) + 1).astype(str), 7)))
-    return {"accounts": accounts, "tickets": tickets, "surveys": surveys, "orders": orders}
+    tables = {"accounts": accounts, "tickets": tickets, "surveys": surveys, "orders": orders}
+    state = pd.DataFrame({
+        "seg": seg, "revenue": revenue, "health": health, "tier": tier, "complaints_per_year": rate,
+        "active_at_end": ~churned,
+        "expansion_amount": np.bincount(ea, weights=exp_amount, minlength=n),
+    })
+    return Company(tables, tr, seed, n_accounts, state, all_complaints, M)
 
 
 # ----------------------------------------------------------------------------------------

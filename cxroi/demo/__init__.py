@@ -1,0 +1,30 @@
+"""The demo company and its shapes: companies generated from KNOWN parameters.
+
+* :mod:`cxroi.demo.generator` - :func:`generate_demo` / :func:`generate_company` simulate a
+  company's accounts, complaints, surveys and orders from a :class:`DemoTruth`;
+  :func:`write_demo` writes ``data/demo``.
+* :mod:`cxroi.demo.shapes` - :data:`SHAPES`, the shapes real companies have (strong, weak or
+  no effect of resolution time; surveys tied to tickets or not; emotions or not).
+* :mod:`cxroi.demo.truth` - :func:`true_value`, the TRUE money of an initiative for a
+  generated company, by simulating the same company forward with and without it.
+"""
+
+from cxroi.demo.generator import (
+    DEFAULT_SEGMENTS,
+    SURVEY_SHAPES,
+    Company,
+    DemoFiles,
+    DemoTruth,
+    SegmentTruth,
+    generate_company,
+    generate_demo,
+    load_truth,
+    write_demo,
+)
+from cxroi.demo.shapes import SHAPES, shape
+from cxroi.demo.truth import MONEY_LINES, true_value
+
+__all__ = [
+    "DEFAULT_SEGMENTS", "MONEY_LINES", "SHAPES", "SURVEY_SHAPES", "Company", "DemoFiles", "DemoTruth",
+    "SegmentTruth", "generate_company", "generate_demo", "load_truth", "shape", "true_value", "write_demo",
+]

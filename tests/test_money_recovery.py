@@ -1,0 +1,160 @@
+"""Money recovery against ground truth: does the calibrated business case cover the TRUE money?
+
+For each company shape (:data:`cxroi.demo.SHAPES`) and seed: generate a company, calibrate
+it (``cxroi.calibrate.calibrate``), simulate the calibrated scenario
+(``cxroi.uncertainty.simulate``), and compare each money line's P10-P90 with the true value
+of the same initiative for the same company (:func:`cxroi.demo.true_value`: the company
+simulated forward with the lever at today's value and at the target, common random numbers).
+
+* fast (default): a few seeds per shape on small companies; each money line must be
+  covered in at least 2 of 3 seeds, and the null shape's retention interval must hold 0;
+* slow (``-m slow``): many seeds, coverage of every line >= 80% per shape (the issue's bar).
+
+Run ``python tests/test_money_recovery.py --seeds 20`` for the coverage table of
+``docs/calibration.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxroi.calibrate import calibrate
+from cxroi.demo import MONEY_LINES, SHAPES, generate_company, true_value
+from cxroi.uncertainty import simulate
+
+FAST_SHAPES = ("strong", "weak", "null", "no-surveys", "untied-surveys")
+FAST_SEEDS = (101, 102, 103)
+FAST_ACCOUNTS = 2000
+SLOW_SEEDS = tuple(range(201, 221))
+SLOW_ACCOUNTS = 3000
+COVERAGE = 0.80
+#: Dollars of floating-point slack when a line's truth is exactly 0 and a bound sits at 0.
+TOL = 1.0
+
+
+@cache
+def recovery(shape: str, seed: int, n_accounts: int, draws: int = 1000, n_futures: int = 40) -> dict[str, Any]:
+    """One company: calibrated P10/P50/P90 and the true value of each money line."""
+    company = generate_company(seed=seed, n_accounts=n_accounts, truth=SHAPES[shape])
+    cal = calibrate(company.tables, n_boot=30, seed=seed, name=f"{shape}-{seed}")
+    sc = cal.to_scenario()
+    res = simulate(sc, draws=draws, seed=seed)
+    truth = true_value(company, sc, n_futures=n_futures, seed=seed)
+    out: dict[str, Any] = {"shape": shape, "seed": seed, "prob_loss": res.prob_loss, "truth_npv": truth["npv"]}
+    for line in (*MONEY_LINES, "npv"):
+        out[line] = {q: res.quantile(line, p) for q, p in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9))}
+        out[line]["truth"] = truth[line]
+        out[line]["covered"] = out[line]["p10"] - TOL <= truth[line] <= out[line]["p90"] + TOL
+    return out
+
+
+def coverage_table(shapes: tuple[str, ...], seeds: tuple[int, ...], n_accounts: int) -> pd.DataFrame:
+    """Shape x money line: coverage over the seeds, median calibrated P50 and median truth."""
+    rows = []
+    for shape in shapes:
+        runs = [recovery(shape, s, n_accounts) for s in seeds]
+        for line in MONEY_LINES:
+            rows.append({
+                "shape": shape, "line": line, "seeds": len(runs),
+                "coverage": float(np.mean([r[line]["covered"] for r in runs])),
+                "median_p50": float(np.median([r[line]["p50"] for r in runs])),
+                "median_truth": float(np.median([r[line]["truth"] for r in runs])),
+                "median_p50_over_truth": float(np.median([r[line]["p50"] / r[line]["truth"]
+                                                          for r in runs if r[line]["truth"] != 0]))
+                if any(r[line]["truth"] != 0 for r in runs) else float("nan"),
+            })
+        rows.append({"shape": shape, "line": "P(NPV<0)", "seeds": len(runs),
+                     "coverage": float("nan"), "median_p50": float(np.median([r["prob_loss"] for r in runs])),
+                     "median_truth": float(np.median([r["truth_npv"] < 0 for r in runs])),
+                     "median_p50_over_truth": float("nan")})
+    return pd.DataFrame(rows)
+
+
+def _message(runs: list[dict[str, Any]], line: str) -> str:
+    return "; ".join(f"seed {r['seed']}: P10 {r[line]['p10']:,.0f} P50 {r[line]['p50']:,.0f} "
+                     f"P90 {r[line]['p90']:,.0f} vs true {r[line]['truth']:,.0f}" for r in runs)
+
+
+# ----------------------------------------------------------------------------------------
+# fast: a few seeds, small companies
+# ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", FAST_SHAPES)
+@pytest.mark.parametrize("line", MONEY_LINES)
+def test_calibrated_interval_covers_the_true_money(shape, line):
+    runs = [recovery(shape, s, FAST_ACCOUNTS) for s in FAST_SEEDS]
+    covered = sum(r[line]["covered"] for r in runs)
+    assert covered >= len(runs) - 1, f"{shape} {line} covered in {covered}/{len(runs)} seeds: {_message(runs, line)}"
+
+
+def test_null_effect_is_not_sold_as_money():
+    runs = [recovery("null", s, FAST_ACCOUNTS) for s in FAST_SEEDS]
+    for r in runs:  # the truth: nothing to gain, the programme only costs
+        assert r["retention_savings"]["truth"] == 0.0 and r["npv"]["truth"] < 0
+    holds_zero = sum(r["retention_savings"]["p10"] - TOL <= 0 <= r["retention_savings"]["p90"] + TOL for r in runs)
+    assert holds_zero >= len(runs) - 1, _message(runs, "retention_savings")
+    losing = [r["prob_loss"] for r in runs]
+    assert sum(p >= 0.10 for p in losing) >= len(runs) - 1, f"P(NPV < 0) on a null company: {losing}"
+
+
+# ----------------------------------------------------------------------------------------
+# slow: the issue's bar, coverage >= 80% over many seeds
+# ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", tuple(SHAPES))
+def test_coverage_over_many_seeds(shape):
+    runs = [recovery(shape, s, SLOW_ACCOUNTS) for s in SLOW_SEEDS]
+    for line in MONEY_LINES:
+        cov = np.mean([r[line]["covered"] for r in runs])
+        assert cov >= COVERAGE, f"{shape} {line}: coverage {cov:.0%} over {len(runs)} seeds; {_message(runs, line)}"
+
+
+@pytest.mark.slow
+def test_null_effect_over_many_seeds():
+    runs = [recovery("null", s, SLOW_ACCOUNTS) for s in SLOW_SEEDS]
+    holds_zero = np.mean([r["retention_savings"]["p10"] - TOL <= 0 <= r["retention_savings"]["p90"] + TOL
+                          for r in runs])
+    assert holds_zero >= COVERAGE, _message(runs, "retention_savings")
+    assert np.mean([r["prob_loss"] >= 0.10 for r in runs]) >= COVERAGE, [r["prob_loss"] for r in runs]
+
+
+# ----------------------------------------------------------------------------------------
+# the table for docs/calibration.md
+# ----------------------------------------------------------------------------------------
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    def money(x: float) -> str:
+        return f"{x / 1e6:,.2f}M" if abs(x) >= 1e5 else f"{x / 1e3:,.1f}k"
+    out = ["| shape | line | coverage (P10-P90 holds truth) | median P50 | median truth | median P50 / truth |",
+           "|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        if r.line == "P(NPV<0)":
+            out.append(f"| {r.shape} | P(NPV < 0) | | {r.median_p50:.0%} | {'loses' if r.median_truth else 'gains'} | |")
+            continue
+        ratio = "" if not np.isfinite(r.median_p50_over_truth) else f"{r.median_p50_over_truth:.2f}"
+        out.append(f"| {r.shape} | {r.line.replace('_', ' ')} | {r.coverage:.0%} of {r.seeds} | "
+                   f"{money(r.median_p50)} | {money(r.median_truth)} | {ratio} |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # pragma: no cover - produces the docs table
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=len(SLOW_SEEDS))
+    ap.add_argument("--accounts", type=int, default=SLOW_ACCOUNTS)
+    ap.add_argument("--shapes", default=",".join(SHAPES))
+    a = ap.parse_args()
+    t = time.perf_counter()
+    tab = coverage_table(tuple(a.shapes.split(",")), tuple(range(201, 201 + a.seeds)), a.accounts)
+    print(_markdown(tab))
+    print(f"\n{a.seeds} seeds x {a.accounts:,} accounts, {time.perf_counter() - t:.0f} s")
