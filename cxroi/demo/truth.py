@@ -214,7 +214,7 @@ def true_value(company: Company, scenario: Scenario, n_futures: int = 200, seed:
     benefits = np.concatenate([[0.0], monthly.sum(axis=0)])
     result: dict[str, Any] = {name: float(totals[:, i].mean()) for i, name in enumerate(MONEY_LINES)}
     result["total_benefits"] = float(totals.sum(axis=1).mean())
-    result["npv"] = float(finance.npv(benefits - costs, scenario.finance.discount_rate))
+    result["npv"] = float(finance.npv(benefits - costs, scenario.finance.discount_rate, per_year=12))
     result["accounts_kept"] = float(kept.mean())
     result["positive_share_change"] = float(np.nanmean(dpos))
     result["baseline_leavers_12m"] = float(left12.mean())
