@@ -222,9 +222,11 @@ class ShiftedBetaGeometric:
 
 
 def fit_segments(durations: ArrayLike, churned: ArrayLike, segments: ArrayLike,
-                 weights: ArrayLike | None = None) -> dict[Hashable, ShiftedBetaGeometric]:
+                 weights: ArrayLike | None = None, entry: ArrayLike | None = None
+                 ) -> dict[Hashable, ShiftedBetaGeometric]:
     """One :class:`ShiftedBetaGeometric` per segment (same inputs as
-    :meth:`ShiftedBetaGeometric.fit`, plus each account's segment).
+    :meth:`ShiftedBetaGeometric.fit`, including ``entry`` for accounts first seen already
+    some periods old, plus each account's segment).
 
     Raises
     ------
@@ -235,11 +237,12 @@ def fit_segments(durations: ArrayLike, churned: ArrayLike, segments: ArrayLike,
     t = np.asarray(durations, float)
     c = np.asarray(churned)
     w = np.ones_like(t) if weights is None else np.asarray(weights, float)
+    e = np.zeros_like(t) if entry is None else np.asarray(entry, float)
     out: dict[Hashable, ShiftedBetaGeometric] = {}
     for name, idx in seg.groupby(seg, sort=True).groups.items():
         rows = np.asarray(idx)
         try:
-            out[name] = ShiftedBetaGeometric().fit(t[rows], c[rows], w[rows])
+            out[name] = ShiftedBetaGeometric().fit(t[rows], c[rows], w[rows], e[rows])
         except CalibrationError as exc:
             raise CalibrationError(f"segment '{name}': {exc}") from None
     return out
