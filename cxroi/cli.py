@@ -1,4 +1,4 @@
-"""The ``cxroi`` command line: run, validate, demo, calibrate, batch, app.
+"""The ``cxroi`` command line: run, validate, demo, calibrate, batch, app, measure.
 
 Every user error (a :class:`~cxroi.errors.CxroiError`) is printed as a plain message and
 exits with code 2; no traceback reaches the terminal.
@@ -268,6 +268,45 @@ def app_command(
 
     serve(port=port, open_browser=open_browser, scenario_dir=scenario_dir,
           reports_dir=reports_dir)
+
+
+
+@app.command()
+@_friendly
+def measure(
+    data: Annotated[Path, typer.Argument(help="Folder of the four tables (CSV/Parquet), an .xlsx "
+                                              "or a .duckdb file, covering months before and "
+                                              "after the go-live")],
+    initiative: Annotated[Path, typer.Option(help="Initiative file (I.yaml): go-live date(s), "
+                                                  "groups, lever, business-case scenario")],
+    mapping: Annotated[Path | None, typer.Option(help="Mapping file for your column names, "
+                                                      "date formats and codes")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for measurement.html, "
+                                                    "measurement.json, updated-scenario.yaml")]
+    = Path("reports/measure"),
+) -> None:
+    """Did it work? Measure an initiative after it went live: the lever's change, the effect
+    on leaving, buying more, contacts, NPS and CSAT (difference-in-differences or interrupted
+    time series), realised vs promised money, an updated scenario and an HTML report."""
+    from cxroi.measure import measure as run_measure
+    from cxroi.measure.report import write_outputs
+
+    m = run_measure(data, initiative, mapping)
+    console.print(f"[bold]{m.headline}[/]", highlight=False)
+    console.print(f"Design: {m.design}. {m.design_reason}", highlight=False)
+    if m.lever is not None:
+        from cxroi.measure.report import report_data
+
+        console.print(report_data(m)["lever"]["sentence"] + ".", highlight=False)
+    for r in m.outcomes.values():
+        if r.outcome != "lever":
+            flag = "" if r.separable else "  [yellow](treat with caution: the pre-period moved)[/]"
+            console.print(f"- {r.phrase()}: {r.verdict()}{flag}", highlight=False)
+    for note in m.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    paths = write_outputs(m, out)
+    console.print(f"\nReport: {paths['report']}\nUpdated scenario: {paths['scenario']} "
+                  f"(run it with `cxroi run {paths['scenario']}`)", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -74,3 +74,25 @@ class BatchError(CxroiError):
 
 class ReportError(CxroiError):
     """A report that cannot be rendered."""
+
+
+class InitiativeError(ProblemsError):
+    """An initiative file (``I.yaml`` for ``cxroi measure``) that cannot be used as it is."""
+
+    kind = "initiative"
+
+
+class MeasurementError(CxroiError):
+    """A rollout that cannot be measured from the data given (see :mod:`cxroi.measure`)."""
+
+
+class GoLiveOutsideDataError(MeasurementError):
+    """A go-live date before the data start or after the data end."""
+
+
+class NoPrePeriodError(MeasurementError):
+    """A group that went live before the data show enough months of it without the change."""
+
+
+class NoControlGroupError(MeasurementError):
+    """A rollout with no group left unchanged to compare with (and no single date for an ITS)."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LEAD
 
 from cxroi.errors import ScenarioError
 from cxroi.evidence import evidence_of, link_kind
@@ -14,6 +14,8 @@ from cxroi.model import evaluate
 from cxroi.pitch import pitch
 from cxroi.scenario import load_scenario, scenario_from_dict, scenario_to_yaml
 from cxroi.uncertainty import sample_link, sampling_range, simulate
+
+LEAD = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "complaints-30-to-1.yaml"
 
 
 def _cal(value: float, low: float, high: float, n: int = 5000, **extra) -> dict:

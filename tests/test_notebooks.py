@@ -22,9 +22,10 @@ PARAMS: dict[str, dict] = {
     "02-business-case.ipynb": {"draws": 300, "seed": 7},
     "03-metric-check.ipynb": {"n_boot": 20, "seed": 7},
     "04-portfolio.ipynb": {"draws": 300, "seed": 7},
+    "05-did-it-work.ipynb": {"draws": 300, "seed": 7},
 }
 #: Notebooks whose run takes long (calibration): run once by default, twice with -m slow.
-HEAVY = {"01-calibrate.ipynb", "03-metric-check.ipynb"}
+HEAVY = {"01-calibrate.ipynb", "03-metric-check.ipynb", "05-did-it-work.ipynb"}
 #: The numbered notebooks (the Voila app, notebooks/app.ipynb, has its own browser tests).
 ALL = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 
