@@ -72,10 +72,10 @@ LAG = (0.3, 0.2, 0.15, 0.1, 0.08, 0.07, 0.05, 0.05)  # churn effect spread over 
 
 
 def _gap_fit(truth: DemoTruth, seed: int, n_accounts: int):
-    from cxroi.calibrate import BehaviourGapFitter, ResolutionChurnFitter, prepare
+    from cxroi.calibrate import BehaviourGapFitter, prepare
 
     prep = prepare(from_frames(generate_demo(seed=seed, n_accounts=n_accounts, truth=truth)))
-    return BehaviourGapFitter().fit(prep), ResolutionChurnFitter().fit(prep)
+    return BehaviourGapFitter().fit(prep)
 
 
 def _informative(truth: DemoTruth) -> DemoTruth:
@@ -91,7 +91,7 @@ def _informative(truth: DemoTruth) -> DemoTruth:
 ], ids=["lagged-churn", "both-outcomes-act", "lagged-and-both"])
 def test_gap_intervals_cover_the_truth_when_effects_are_late_or_both_outcomes_act(option):
     truth = _informative(dataclasses.replace(DemoTruth(), **option))
-    bg, _ = _gap_fit(truth, seed=32, n_accounts=10000)
+    bg = _gap_fit(truth, seed=32, n_accounts=10000)
     assert bg.churn_gap_ci_[0] <= truth.churn_gap <= bg.churn_gap_ci_[1], bg.churn_gap_ci_
     assert bg.expansion_gap_ci_[0] <= truth.expansion_gap <= bg.expansion_gap_ci_[1], bg.expansion_gap_ci_
     # and tight enough to catch the old same-month, one-outcome fit (off by 0.02-0.035 here)
@@ -102,11 +102,11 @@ def test_gap_intervals_cover_the_truth_when_effects_are_late_or_both_outcomes_ac
 def informative_lagged():
     truth = _informative(dataclasses.replace(DemoTruth(), churn_lag=LAG, churn_positive=0.015,
                                              expansion_negative=-0.003))
-    return truth, *_gap_fit(truth, seed=17, n_accounts=20000)
+    return truth, _gap_fit(truth, seed=17, n_accounts=20000)
 
 
 def test_gaps_informative_at_scale_and_the_delay_is_counted(informative_lagged):
-    truth, bg, _ = informative_lagged
+    truth, bg = informative_lagged
     lo, hi = bg.churn_gap_ci_
     assert lo <= truth.churn_gap <= hi and lo > 0 and hi - lo < 0.07
     elo, ehi = bg.expansion_gap_ci_
@@ -117,7 +117,7 @@ def test_gaps_informative_at_scale_and_the_delay_is_counted(informative_lagged):
 
 
 def test_implied_hazard_ratio_is_reported_beside_the_cox_verdict(cal, informative_lagged):
-    truth, bg, cox = informative_lagged
+    truth, bg = informative_lagged
     hr, lo, hi = bg.implied_hazard_ratio()
     assert lo < hr < hi and hr > 1  # slower resolution -> fewer positive outcomes -> more leaving
     # the links' HR evaluated at the true p(T) and churn_gap lies in the interval

@@ -138,7 +138,13 @@ class Calibration:
 
     @property
     def verdicts(self) -> list[str]:
-        """Plain-language sentences, most important first, then the notes."""
+        """Plain-language sentences, most important first, then the notes, then every
+        caveat ("Caveat (cross_sell): ..."), so that a reader of the verdicts alone (the
+        command line) sees the data problems too."""
+        return self.sentences() + [f"Caveat ({c['about']}): {c['text']}" for c in self.caveats]
+
+    def sentences(self) -> list[str]:
+        """The verdicts and notes without the caveats (the report lists those apart)."""
         out = []
         order = ("resolution_churn", "expansion_rate", "contacts", "complaint_churn", "experience_emotion",
                  "behaviour_gaps", "outcome_gaps")

@@ -32,7 +32,7 @@ class ContactsFitter:
         d = c.loc[c["contacts"].notna()]
         acc = d["acc"].to_numpy()
         X = design(d["z"].to_numpy(), {"log_rev": a["log_rev"].to_numpy()[acc]}, a["segment"].to_numpy()[acc])
-        self.fit_, self.model_ = poisson_ratio(d["contacts"].to_numpy(dtype=float), X, acc)
+        self.fit_, self.coefficients_ = poisson_ratio(d["contacts"].to_numpy(dtype=float), X, acc)
         self.contacts_ratio_ = self.fit_.ratio
         self.low_, self.high_ = self.fit_.interval
         self.log_cr_, self.log_cr_se_ = self.fit_.log_ratio, self.fit_.se

@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from cxroi.calibrate.glm import design, poisson_ratio
+from cxroi.calibrate.glm import poisson_ratio
+from cxroi.calibrate.panel import exposure_design
 from cxroi.calibrate.prepare import Prepared
 from cxroi.calibrate.stats import DOES_NOT, PREDICTS, _pct, _row, _summary, three_way
 from cxroi.errors import CalibrationError
 
 
 class ExpansionRateFitter:
-    """Rate ratio of buying more per doubling of an account's typical resolution time.
+    """Rate ratio of buying more per doubling of an account's recent resolution time.
 
-    Poisson model (statsmodels GLM, log link) of the number of expansion orders of each
-    account with at least one resolved complaint over its months at risk in the window:
+    Poisson model (statsmodels GLM, log link) of expansion orders in each *exposed*
+    account-month (:func:`cxroi.calibrate.panel.exposure_panel`):
 
-    .. math:: \\log E[\\text{expansions}_i] = \\log \\text{months}_i + \\alpha_{s(i)}
-              + \\beta\\,\\bar z_i + \\gamma \\log r_i + \\delta \\log(1 + c_i)
+    .. math:: \\log E[\text{expansions}_{it}] = \alpha_{s(i)} + \tau_{y(t)} + \beta\\,\bar z_{it}
+              + \\gamma \\log r_i + \\delta \\log k_{it}
 
-    with :math:`\\bar z_i` the mean of :math:`\\log_2(T_j / T_{today})` over the account's
-    complaints, :math:`r_i` its size (revenue), :math:`c_i` its complaints per year and
-    :math:`\\alpha_s` a segment effect: the same adjustment as the Cox model of leaving.
-    ``expansion_rate_ratio`` :math:`= e^{\\beta}`: the monthly rate of buying more of an
-    account whose complaints take twice as long, relative to one like it. With
-    account-level covariates this is the account-month Poisson model summed over months;
-    standard errors are clustered by account (robust to over-dispersion). The rate ratio
-    is used as a ratio of monthly probabilities (expansions are rare in a month).
+    with :math:`\bar z_{it}` the mean :math:`\\log_2(T_j / T_{today})` over the complaints
+    resolved in the 12 months up to *t*, :math:`k_{it}` their number, :math:`r_i` the
+    account's size, a segment and a window-year effect: the same adjustment as the model
+    of leaving. ``expansion_rate_ratio`` :math:`= e^{\beta}`: the monthly rate of buying
+    more of an exposed account whose complaints take twice as long, relative to one like
+    it. Standard errors clustered by account (robust to over-dispersion and to an
+    account's months not being independent). The rate ratio is used as a ratio of monthly
+    probabilities (expansions are rare in a month).
     """
 
     #: Rate ratios per doubling too small to matter (three-way verdict).
@@ -40,31 +40,19 @@ class ExpansionRateFitter:
                 f"none of the configured expansion products ({', '.join(prep.expansion_products)}) appear in the "
                 f"orders (products found: {seen}): buying more cannot be measured; fix: list the products that "
                 "count as buying more under options.expansion_products in the mapping")
-        a, c, e = prep.accounts, prep.complaints, prep.expansions
-        if c.empty:
+        if prep.complaints.empty:
             raise CalibrationError("no resolved complaints: cannot relate resolution time to buying more")
-        c = c.loc[c["settled"]]  # as in the Cox model
-        g = c.groupby("acc")
-        acc = g.size().index.to_numpy()
-        n_c = g.size().to_numpy()
-        zbar = g["z"].mean().to_numpy()
-        entry, exit_m = a["entry"].to_numpy()[acc], a["exit"].to_numpy()[acc]
-        months = (exit_m - entry + 1).astype(float)
-        ea, em = e["acc"].to_numpy(), e["m"].to_numpy()
-        at_risk = (em >= a["entry"].to_numpy()[ea]) & (em <= a["exit"].to_numpy()[ea])
-        counts = np.bincount(ea[at_risk], minlength=len(a))[acc]
-        if counts.sum() < 10:
-            raise CalibrationError(f"only {int(counts.sum())} expansion orders by accounts with complaints: need 10")
-        X = design(zbar, {"log_rev": a["log_rev"].to_numpy()[acc],
-                          "log_complaints_per_year": np.log1p(n_c / (months / 12.0))},
-                   a["segment"].to_numpy()[acc])
-        self.fit_, self.model_ = poisson_ratio(counts, X, acc, offset=np.log(months))
+        p, X = exposure_design(prep)
+        if p["expansions"].sum() < 10:
+            raise CalibrationError(f"only {int(p['expansions'].sum())} expansion orders within a year of a complaint: "
+                                   "need 10")
+        self.fit_, self.coefficients_ = poisson_ratio(p["expansions"].to_numpy(), X, p["acc"].to_numpy())
         self.rate_ratio_ = self.fit_.ratio
         self.low_, self.high_ = self.fit_.interval
         self.log_rr_, self.log_rr_se_ = self.fit_.log_ratio, self.fit_.se
-        self.n_ = self.fit_.n
-        self.expansions_ = int(counts.sum())
-        self.account_months_ = int(months.sum())
+        self.n_ = int(p["acc"].nunique())
+        self.expansions_ = int(p["expansions"].sum())
+        self.account_months_ = len(p)
         return self
 
     @property

@@ -41,7 +41,7 @@ def design(z: np.ndarray, controls: dict[str, np.ndarray], segment: np.ndarray) 
 
 
 def poisson_ratio(y: np.ndarray, X: pd.DataFrame, groups: np.ndarray,
-                  offset: np.ndarray | None = None) -> tuple[RatioFit, object]:
+                  offset: np.ndarray | None = None) -> tuple[RatioFit, pd.DataFrame]:
     """Poisson GLM (log link) of ``y`` on ``X``; the ratio of the ``z`` column.
 
     .. math:: \\log E[y_r] = \\log \\text{offset}_r + X_r\\beta, \\qquad \\text{ratio} = e^{\\beta_z}
@@ -49,6 +49,9 @@ def poisson_ratio(y: np.ndarray, X: pd.DataFrame, groups: np.ndarray,
     Standard errors are clustered by ``groups`` (statsmodels ``cov_type="cluster"``), which
     makes the interval valid whatever the true variance (over-dispersion, correlated rows of
     one account): the Poisson model is used for its mean only (a quasi-likelihood).
+
+    Returns the ratio of ``z`` and the coefficient table (``coef``, ``se``): the fitted
+    statsmodels result is not kept, as it holds the whole design.
     """
     X = X.loc[:, (X != 0).any(axis=0)]  # a segment dummy with no rows is dropped
     try:
@@ -59,4 +62,5 @@ def poisson_ratio(y: np.ndarray, X: pd.DataFrame, groups: np.ndarray,
     b, se = float(res.params["z"]), float(res.bse["z"])
     if not (np.isfinite(b) and np.isfinite(se) and se > 0):
         raise CalibrationError("the Poisson model gave no finite estimate")
-    return RatioFit(b, se, int(len(np.unique(groups)))), res
+    table = pd.DataFrame({"coef": res.params, "se": res.bse})
+    return RatioFit(b, se, int(len(np.unique(groups)))), table

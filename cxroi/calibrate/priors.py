@@ -11,9 +11,10 @@ Two kinds of prior (``docs/calibration.md`` section 4):
   links (each widened for transfer), summarised by the mean and standard deviation of the
   log ratio.
 
-Transfer (spec section 6): a benchmark's ``transfer`` in ``benchmarks.yaml`` (``same`` /
-``near`` / ``far``) widens its range around the value by x1.0 / x1.5 / x2.0 on the natural
-scale; an entry without it counts as ``near``; an ``assumption`` counts as ``far``.
+Transfer: a benchmark's ``transfer`` in ``benchmarks.yaml`` (``same`` / ``near`` / ``far``)
+widens its range around the value by x1.0 / x1.5 / x2.0 on the natural scale - exactly as
+the model samples it (:func:`cxroi.uncertainty.sampling_range`), so the prior is the
+benchmark as the business case would otherwise use it.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from cxroi.calibrate.stats import Z95
-from cxroi.scenario import LINK_DOMAINS, Link, load_benchmarks
+from cxroi.scenario import Link
+from cxroi.uncertainty import sample_link, sampling_range
 
-TRANSFER_WIDTH = {"same": 1.0, "near": 1.5, "far": 2.0}
 LOG_LINKS = {"odds_ratio", "churn_hazard_ratio", "expansion_rate_ratio", "contacts_ratio"}
 LOGIT_LINKS = {"positive_share_today"}
 PRIOR_DRAWS = 4000
@@ -43,27 +44,6 @@ def _scale(name: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
             return np.log(p / (1 - p))
         return fwd, (lambda z: 1.0 / (1.0 + np.exp(-z)))
     return (lambda x: np.asarray(x, float)), (lambda x: np.asarray(x, float))
-
-
-def transfer_width(link: Link) -> float:
-    """How much a link's range is widened when it is carried to this company."""
-    if link.provenance == "calibrated":
-        return 1.0
-    if link.provenance == "assumption":
-        return TRANSFER_WIDTH["far"]
-    entry = load_benchmarks().get(link.source) or {}
-    return TRANSFER_WIDTH.get(str(entry.get("transfer", "near")), TRANSFER_WIDTH["near"])
-
-
-def widened(name: str, link: Link) -> tuple[float, float, float]:
-    """``(low, value, high)`` of a link with its range widened for transfer, clipped to the domain."""
-    f = transfer_width(link)
-    fwd, back = _scale(name)
-    v = float(fwd(link.value))
-    lo = float(back(v - f * (v - float(fwd(link.low)))))
-    hi = float(back(v + f * (float(fwd(link.high)) - v)))
-    d_lo, d_hi, _ = LINK_DOMAINS.get(name, (-np.inf, np.inf, ""))[:3]
-    return max(lo, d_lo), link.value, min(hi, d_hi)
 
 
 @dataclass(frozen=True)
@@ -82,29 +62,11 @@ def link_prior(name: str, link: Link) -> Prior | None:
     if link.provenance != "benchmark":
         return None
     fwd, _ = _scale(name)
-    lo, v, hi = widened(name, link)
+    lo, v, hi = sampling_range(name, link)
     sd = (float(fwd(hi)) - float(fwd(lo))) / (2 * Z95)
     if not (np.isfinite(sd) and sd > 0):
         return None
     return Prior(float(fwd(v)), sd, link.source, f"benchmark prior ({link.source})")
-
-
-def draw(name: str, link: Link, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` draws of a base link: beta-PERT on its transfer-widened range (calibrated links:
-    normal on the natural scale from their 95% interval)."""
-    lo, m, hi = widened(name, link)
-    if link.provenance == "calibrated":
-        fwd, back = _scale(name)
-        sd = (float(fwd(hi)) - float(fwd(lo))) / (2 * Z95)
-        out = back(rng.normal(float(fwd(m)), max(sd, 0.0), n))
-    elif hi - lo <= 0:
-        out = np.full(n, m)
-    else:
-        a = 1.0 + 4.0 * (m - lo) / (hi - lo)
-        b = 1.0 + 4.0 * (hi - m) / (hi - lo)
-        out = lo + (hi - lo) * rng.beta(a, b, n)
-    d_lo, d_hi = LINK_DOMAINS.get(name, (-np.inf, np.inf, ""))[:2]
-    return np.clip(out, d_lo, d_hi)
 
 
 @dataclass(frozen=True)
@@ -147,11 +109,13 @@ def chain_implied(links: dict[str, Link], mix: SegmentMix, step: float = 1.0, n:
               \\mathrm{CR}_s = 1 + \\frac{\\rho\\,\\Delta p}{\\kappa_s}
 
     (the same first-order effect of one unit through the chain as through the direct link),
+    Each link is drawn as the model samples it (:func:`cxroi.uncertainty.sample_link`:
+    beta-PERT on the transfer-widened range, normal on the natural scale when calibrated),
     averaged on the log scale over segments weighted by the accounts it concerns
     (exposed leavers, exposed expanders, complaints). Ratios are floored at 0.01.
     """
     rng = np.random.default_rng(seed)
-    d = {k: draw(k, links[k], n, rng) for k in ("positive_share_today", "odds_ratio", "churn_gap",
+    d = {k: sample_link(k, links[k], n, rng) for k in ("positive_share_today", "odds_ratio", "churn_gap",
                                                 "expansion_gap", "repeat_contacts")}
     logit0 = np.log(d["positive_share_today"] / (1 - d["positive_share_today"]))
     dp = 1 / (1 + np.exp(-logit0)) - 1 / (1 + np.exp(-(logit0 + np.log(d["odds_ratio"]) * step)))
@@ -179,12 +143,24 @@ def chain_implied(links: dict[str, Link], mix: SegmentMix, step: float = 1.0, n:
     return out
 
 
+#: Smallest standard deviation of a direct link's prior on the log scale: a 95% prior range
+#: of at least x/÷1.25 per lever unit around the chain's value. The chain's own spread only
+#: reflects the ranges of its links; it says nothing about how well a chain of published
+#: gaps describes this company's total effect, so it must not outweigh a company that
+#: measures that effect.
+DIRECT_PRIOR_MIN_SD = float(np.log(1.25) / Z95)
+
+
 def direct_prior(name: str, draws: np.ndarray, links: dict[str, Link]) -> Prior | None:
-    """Normal prior on the log ratio from the chain-implied draws."""
+    """Normal prior on the log ratio from the chain-implied draws: their mean, and their
+    standard deviation floored at :data:`DIRECT_PRIOR_MIN_SD`. ``source`` is the benchmark
+    id of the chain's gap (else of its odds ratio); without any benchmark in the chain the
+    prior rests on the base scenario's assumptions (``source`` empty)."""
     x = np.log(draws[np.isfinite(draws) & (draws > 0)])
-    if x.size < 10 or not np.isfinite(x.std()) or x.std() <= 0:
+    if x.size < 10 or not np.isfinite(x.std()):
         return None
-    src = links[DIRECT_CHAIN[name]]
-    bench = src.source if src.provenance == "benchmark" else "the base scenario's assumptions"
-    return Prior(float(x.mean()), float(x.std(ddof=1)), src.source if src.provenance == "benchmark" else "",
-                 f"benchmark prior (the base scenario's chain: {bench})")
+    used = (DIRECT_CHAIN[name], "odds_ratio", "positive_share_today")
+    ids = list(dict.fromkeys(links[k].source for k in used if k in links and links[k].provenance == "benchmark"))
+    text = (f"benchmark prior (the base scenario's chain: {', '.join(ids)})" if ids
+            else "prior from the base scenario's assumptions")
+    return Prior(float(x.mean()), max(float(x.std(ddof=1)), DIRECT_PRIOR_MIN_SD), ids[0] if ids else "", text)

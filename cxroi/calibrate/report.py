@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from cxroi.calibrate.calibration import Calibration
@@ -37,7 +38,7 @@ def calibration_markdown(cal: Calibration, scenario_path: Path | None = None, sc
              + ", ".join(f"{k} {v:,} rows" for k, v in cal.data.n_rows().items()) + f"). Run on {cal.date}.", ""]
     if scenario_path:
         lines += [f"Calibrated scenario: `{scenario_path}`.", ""]
-    lines += ["## Verdicts", ""] + [f"- {v}" for v in cal.verdicts] + [""]
+    lines += ["## Verdicts", ""] + [f"- {v}" for v in cal.sentences()] + [""]
     if cal.observed:
         o = cal.observed
         lines += ["## The range the data cover", "",
@@ -68,6 +69,12 @@ def calibration_markdown(cal: Calibration, scenario_path: Path | None = None, sc
                   "| --- | --- | --- |"]
         lines += [f"| {s} | {_n(r)} | {_n(c)} |" for s, r, c in zip(b["segment"], raw, cor, strict=True)]
         lines.append("")
+    if scenario is not None:
+        ev = evidence_table(scenario)
+        lines += ["## What the business case rests on", "", "| money line | evidence | links behind it |",
+                  "| --- | --- | --- |"]
+        lines += [f"| {r.line.replace('_', ' ')} | {r.evidence} | {r.links} |" for r in ev.itertuples()]
+        lines.append("")
     lines += ["## Caveats (written to the scenario)", ""]
     lines += [f"- **{c['about']}**: {c['text']}" for c in cal.caveats] or ["None."]
     lines.append("")
@@ -83,3 +90,25 @@ def calibration_markdown(cal: Calibration, scenario_path: Path | None = None, sc
 
 def _n(x: float) -> str:
     return f"{x:.0f}" if np.isfinite(x) else "n/a"
+
+
+def evidence_table(scenario: Any) -> pd.DataFrame:
+    """What each money line (and NPS, CSAT) of a scenario rests on, with its caveats.
+
+    One row per line of :func:`cxroi.evidence.evidence_of`: ``line``, ``level``
+    (measured / mixed / benchmark / assumption), ``evidence`` (the phrase the pitch uses),
+    ``links`` (the links behind it, with their provenance), ``n`` and ``caveats``.
+    """
+    from cxroi.evidence import evidence_of
+
+    ev = evidence_of(scenario)
+    links = scenario.link_paths()
+    rows = []
+    for line, le in ev.lines.items():
+        behind = ", ".join(f"{p.rsplit('.', 1)[-1]} ({links[p].provenance})" for p in le.links if p in links)
+        rows.append({"line": line, "level": le.level, "evidence": le.phrase, "links": behind, "n": le.n,
+                     "caveats": " ".join(ev.caveats_for(line)
+                                         + tuple(t for p in le.links for t in ev.caveats_for(p.rsplit('.', 1)[-1])))})
+    rows.append({"line": "headline", "level": ev.level, "evidence": ev.phrase, "links": ", ".join(ev.material),
+                 "n": ev.n, "caveats": " ".join(ev.caveats_for("general") + ev.extrapolation)})
+    return pd.DataFrame(rows, columns=["line", "level", "evidence", "links", "n", "caveats"])

@@ -49,6 +49,8 @@ def observed_range(prep: Prepared) -> dict[str, float] | None:
 
 def _data_caveats(cal: Calibration, prep: Prepared) -> None:
     """Data problems that change a number: each a caveat next to what it affects."""
+    for p in getattr(cal.data, "caveats", []) or []:  # found at validation (cxroi.data)
+        cal.notes.append(f"Data check - {p.where}: {p.message}" + (f" (fix: {p.fix})" if p.fix else "") + ".")
     if prep.floored:
         cal.caveat("general", (
             f"{prep.floored:,} of {len(prep.complaints):,} complaints were resolved within {prep.floor_days:.3g} days "
