@@ -104,6 +104,7 @@ class Inputs:
     direct: Mapping[str, Array]  # direct link name -> (K,) bool: the touchpoint has it
     shift: Array  # (K, H) g(x(t)) - g(today)
     shift_unique: Array  # (K, U) the distinct month-columns of ``shift`` (ramp + flat)
+    trailing_unique: Array  # (K, U) the same columns of the 12-month trailing mean of shift
     month_index: Array  # (H,) int: month t uses column month_index[t] of shift_unique
     shift_full: Array  # (K,) g(target) - g(today)
     one_off: float
@@ -128,6 +129,21 @@ def lever_path(today: float, target: float, ramp_months: int, start_month: int,
     return today + (target - today) * frac
 
 
+#: Months over which a measured direct effect on leaving / buying more builds up: calibration
+#: measures it per unit of the mean lever value of an account's events in the past 12 months.
+DIRECT_WINDOW_MONTHS = 12
+
+
+def trailing_mean(shift: Array, window: int) -> Array:
+    r"""Trailing ``window``-month mean of each row of ``shift`` (months before month 1 at 0).
+
+    .. math:: \bar s(t) = \frac{1}{W} \sum_{u = t - W + 1}^{t} s(u), \qquad s(u \le 0) = 0
+    """
+    padded = np.concatenate([np.zeros((shift.shape[0], window)), shift], axis=1)
+    c = np.cumsum(padded, axis=1)
+    return (c[:, window:] - c[:, :-window]) / window
+
+
 def _shift(tp: Touchpoint, x: Array) -> Array:
     g = SCALES[tp.scale]
     return g(np.asarray(x, float), tp.step) - g(np.asarray(tp.lever.today, float), tp.step)
@@ -142,9 +158,11 @@ def compile_inputs(sc: Scenario) -> Inputs:
                                  tp.lever.start_month, h) for tp in sc.touchpoints.values()])
     shift = np.array([_shift(tp, p) for tp, p in zip(sc.touchpoints.values(), paths, strict=True)])
     shift_full = np.array([float(_shift(tp, tp.lever.target)) for tp in sc.touchpoints.values()])
+    trailing = trailing_mean(shift, DIRECT_WINDOW_MONTHS)
     # Once every lever has ramped, months repeat: the hot path evaluates each distinct
     # month-column once and expands with an index.
-    shift_unique, month_index = np.unique(shift, axis=1, return_inverse=True)
+    both, month_index = np.unique(np.vstack([shift, trailing]), axis=1, return_inverse=True)
+    shift_unique, trailing_unique = both[:len(tps)], both[len(tps):]
 
     def seg(attr: str) -> Array:
         return np.array([getattr(s, attr) for s in segs], float)
@@ -166,7 +184,8 @@ def compile_inputs(sc: Scenario) -> Inputs:
                                 for tp in sc.touchpoints.values()])
                 for name in DIRECT_LINKS},
         shift=shift, shift_full=shift_full,
-        shift_unique=shift_unique, month_index=month_index.ravel(),
+        shift_unique=shift_unique, trailing_unique=trailing_unique,
+        month_index=month_index.ravel(),
         one_off=sc.costs.one_off, running_per_year=sc.costs.running_per_year, horizon=h,
         discount_rate=sc.finance.discount_rate,
         haircuts=np.array([getattr(risk, b) for b in BENEFIT_LINES], float),
@@ -339,7 +358,9 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     # --- churn and survival: S(t) = prod (1 - h_I(u)) --------------------------------------
     h_base = 1.0 - (1.0 - inp.churn) ** (1.0 / 12.0)  # (S,)
     surv = per_segment("churn_gap", gap_weights("churn_hazard_ratio", lam), dp)  # reduction
-    hr = direct_factor("churn_hazard_ratio", inp.shift_unique)
+    # measured per unit of the trailing mean lever value of recent events: the effect on
+    # leaving and buying more builds up over DIRECT_WINDOW_MONTHS after the lever moves
+    hr = direct_factor("churn_hazard_ratio", inp.trailing_unique)
     if hr is None:
         np.subtract(h_base[:, None, None], surv, out=surv)
     else:  # measured total effect: the hazard scales for the accounts exposed
@@ -355,7 +376,7 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     # --- expansion: revenue per account grows by prod (1 + eps(u) v) ----------------------
     e_base = inp.expansion_rate / 12.0
     grow = per_segment("expansion_gap", gap_weights("expansion_rate_ratio", lam), dp)
-    rr = direct_factor("expansion_rate_ratio", inp.shift_unique)
+    rr = direct_factor("expansion_rate_ratio", inp.trailing_unique)
     if rr is None:
         np.add(e_base[:, None, None], grow, out=grow)
     else:

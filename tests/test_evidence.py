@@ -29,22 +29,30 @@ def _with_direct(d: dict, **links: dict) -> dict:
 
 
 def test_hand_checked_hazard_ratio(tiny):
-    """HR 2 per doubling, lever 4 -> 2 days at once: the exposed share pi = 1 - e^-12 of the
-    accounts has its hazard halved, so h_I = h (1 + pi (1/2 - 1)); retention savings follow
-    from the two survival curves (discount 0, 12 months, no expansion effect)."""
+    """HR 2 per doubling, lever 4 -> 2 days at once: the effect builds up over the 12-month
+    trailing mean of the shift (-t/12 doublings in month t), so for the exposed share
+    pi = 1 - e^-12 the hazard is h (1 + pi (2^(-t/12) - 1)); retention savings follow from
+    the two survival curves (discount 0, 12 months, no expansion effect)."""
     d = _with_direct(tiny, churn_hazard_ratio=_cal(2.0, 2.0, 2.0),
                      expansion_rate_ratio=_cal(1.0, 1.0, 1.0))
     sc = scenario_from_dict(d)
     out = evaluate(sc)
     h = 0.02
     pi = 1 - math.exp(-12)
-    h_i = h * (1 + pi * (0.5 - 1))
     t = np.arange(1, 13)
+    h_i = h * (1 + pi * (2.0 ** (-t / 12) - 1))
     grow = (1 + 0.01 * 0.5) ** t
-    kept = 1000 * ((1 - h_i) ** t - (1 - h) ** t)
+    kept = 1000 * (np.cumprod(1 - h_i) - (1 - h) ** t)
     expected = float((0.5 * kept * 12000 * grow / 12).sum())
     assert out["retention_savings"] == pytest.approx(expected, rel=1e-9)
     assert out["cross_sell"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_trailing_mean_builds_up_over_the_window():
+    from cxroi.model import trailing_mean
+
+    s = np.array([[0.0, -1, -2, -3, -3, -3, -3]])
+    np.testing.assert_allclose(trailing_mean(s, 3), [[0, -1 / 3, -1, -2, -8 / 3, -3, -3]])
 
 
 def test_no_effect_measured_gives_no_money_whatever_the_chain_says(tiny):
