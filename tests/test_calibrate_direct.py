@@ -176,6 +176,17 @@ def test_observed_range_and_extrapolation_in_report(small_cal):
     md = calibration_markdown(small_cal, None, sc)
     assert "The range the data cover" in md
     assert "**Extrapolation:** The target (1 days) lies outside" in md  # 1 day is far below 5% of accounts
+    for section in ("## What the business case rests on", "## Links written to the scenario", "## Baseline NPS",
+                    "## Caveats (written to the scenario)"):
+        assert section in md, section
+    from cxroi.calibrate import caveats_table, evidence_table, links_table
+
+    ev = evidence_table(sc).set_index("line")
+    assert ev.loc["retention_savings", "level"] in {"measured", "mixed", "benchmark"}
+    assert "churn_hazard_ratio (calibrated)" in ev.loc["retention_savings", "links"]
+    lt = links_table(small_cal).set_index("link")
+    assert lt.loc["churn_gap", "prior weight"] > 0.5 and lt.loc["positive_share_today", "prior"].startswith("none")
+    assert list(caveats_table(small_cal).columns) == ["about", "text"]
 
 
 def test_baseline_nps_is_bias_corrected_and_raw_kept(small_cal):

@@ -34,7 +34,7 @@ from cxroi.calibrate.gaps import GAP_WINDOW_MONTHS, BehaviourGapFitter
 from cxroi.calibrate.outcomes import OutcomeGapFitter
 from cxroi.calibrate.prepare import Prepared, prepare
 from cxroi.calibrate.priors import chain_implied
-from cxroi.calibrate.report import calibration_markdown, evidence_table
+from cxroi.calibrate.report import calibration_markdown, caveats_table, evidence_table, links_table
 from cxroi.calibrate.run import DEFAULT_BASE, calibrate, observed_range, run_calibration
 from cxroi.calibrate.stats import (
     DOES_NOT,
@@ -57,6 +57,6 @@ __all__ = [
     "ContactsFitter", "CustomerBaselineFitter", "DataError", "EmotionDriverFitter", "ExpansionRateFitter",
     "ExperienceEmotionFitter", "LinkEstimate", "MetricValidityFitter", "OutcomeGapFitter", "Prepared", "Problem",
     "ResolutionChurnFitter", "SurveyGapFitter", "Written", "account_features", "calibrate", "calibration_markdown",
-    "chain_implied", "combine_precision", "evidence_table", "concordance_ci", "concordance_table", "logistic_fit", "observed_range",
+    "caveats_table", "chain_implied", "combine_precision", "evidence_table", "links_table", "concordance_ci", "concordance_table", "logistic_fit", "observed_range",
     "prepare", "run_calibration", "three_way",
 ]

@@ -112,3 +112,19 @@ def evidence_table(scenario: Any) -> pd.DataFrame:
     rows.append({"line": "headline", "level": ev.level, "evidence": ev.phrase, "links": ", ".join(ev.material),
                  "n": ev.n, "caveats": " ".join(ev.caveats_for("general") + ev.extrapolation)})
     return pd.DataFrame(rows, columns=["line", "level", "evidence", "links", "n", "caveats"])
+
+
+def links_table(cal: Calibration) -> pd.DataFrame:
+    """The links :meth:`Calibration.to_scenario` wrote: value and interval written, the data's
+    own estimate, its n, the benchmark prior and the weight the prior got."""
+    rows = [{"link": k, "written": w.value, "low": w.low, "high": w.high, "data alone": w.data.value,
+             "data low": w.data.low, "data high": w.data.high, "n": w.data.n, "unit": w.data.unit,
+             "prior": w.prior.text if w.prior else "none (data alone)", "prior weight": w.prior_weight}
+            for k, w in cal.written.items()]
+    return pd.DataFrame(rows, columns=["link", "written", "low", "high", "data alone", "data low", "data high", "n",
+                                       "unit", "prior", "prior weight"])
+
+
+def caveats_table(cal: Calibration) -> pd.DataFrame:
+    """Every caveat (data problems, links not estimated), by what it is about."""
+    return pd.DataFrame(cal.caveats, columns=["about", "text"])
