@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from cxroi.finance import discount_factors
-from cxroi.pitch import _SYMBOLS, fmt, lever_value, money
+from cxroi.pitch import _SYMBOLS, chance, fmt, lever_value, money
+from cxroi.provenance import LINK_NAMES
 
 if TYPE_CHECKING:
     import altair as alt
@@ -31,16 +32,7 @@ if TYPE_CHECKING:
     from cxroi.uncertainty import SimulationResult
 
 #: Plain words for each link of the flywheel (tornado rows, source tables).
-LINK_LABELS: dict[str, str] = {
-    "positive_share_today": "Positive outcomes today",
-    "odds_ratio": "Effect of the lever on emotion (odds ratio)",
-    "churn_gap": "Extra churn after a bad outcome",
-    "expansion_gap": "Extra buying after a good outcome",
-    "repeat_contacts": "Repeat contacts after a bad outcome",
-    "nps_gap": "NPS gap, good vs bad outcome",
-    "csat_gap": "CSAT gap, good vs bad outcome",
-    "referrals_per_promoter": "Referrals per extra promoter",
-}
+LINK_LABELS: dict[str, str] = dict(LINK_NAMES)
 
 #: Benefit lines in the order the waterfall shows them.
 LINE_LABELS: dict[str, str] = {
@@ -146,7 +138,7 @@ def npv_range_chart(res: SimulationResult, metric: str = "npv", bins: int = 40,
     return _config((bars + rules + text).properties(
         width=width, height=height,
         title=f"Range of outcomes ({res.n_draws:,} simulations): "
-              f"{res.prob_loss * 100:.0f}% chance NPV < 0"))
+              f"{chance(res.prob_loss)} chance NPV < 0"))
 
 
 # --------------------------------------------------------------------------------------
@@ -206,14 +198,34 @@ def cash_flow_chart(res: SimulationResult, series: str = "net_cash", width: int 
 # --------------------------------------------------------------------------------------
 
 
-def waterfall_data(res: SimulationResult, basis: str = "mean") -> pd.DataFrame:
-    """Present value of each benefit line and of the costs, which add up to NPV.
+#: Waterfall bases: what statistic of the draws the bars show (see :func:`waterfall_data`).
+WATERFALL_BASES: dict[str, str] = {
+    "p50": "make-up of the median (P50) outcome",
+    "mean": "average over the simulations",
+    "likely": "likely case, every input at its most likely value",
+}
+#: The simulations whose NPV lies within this many quantile points of the median make up
+#: the ``p50`` waterfall (P40-P60).
+MEDIAN_BAND = 0.10
+
+
+def waterfall_data(res: SimulationResult, basis: str = "p50") -> pd.DataFrame:
+    r"""Present value of each benefit line and of the costs, which add up to NPV.
 
     Parameters
     ----------
     res : SimulationResult
-    basis : {"mean", "likely"}
-        ``mean`` averages each line's present value over the draws (means add up, so the
+    basis : {"p50", "mean", "likely"}
+        ``p50`` (default, the statistic every headline figure uses) shows the make-up of the
+        median outcome: each line's present value averaged over the simulations whose NPV
+        lies between P40 and P60, then the small remainder to the P50 NPV spread over the
+        lines in proportion to their size, so the bars end exactly at the NPV P50 the
+        report's cards and the pitch show,
+
+        .. math:: b_i = \bar v_i + (\mathrm{NPV}_{50} + PV_{costs} - \textstyle\sum_j \bar v_j)
+                  \, |\bar v_i| / \textstyle\sum_j |\bar v_j|.
+
+        ``mean`` averages each line's present value over all draws (means add up, so the
         bars end exactly at the mean NPV); ``likely`` uses the run with every link at its
         most likely value.
 
@@ -227,16 +239,39 @@ def waterfall_data(res: SimulationResult, basis: str = "mean") -> pd.DataFrame:
                         columns=["step", "kind", "amount", "end", "start"])
 
 
+def line_present_values(res: SimulationResult, basis: str = "p50") -> dict[str, float]:
+    """Present value of each benefit line (``retention_savings`` ...) as the waterfall
+    shows it for ``basis`` (see :func:`waterfall_data`)."""
+    if basis not in WATERFALL_BASES:
+        raise ValueError(f"basis must be one of {', '.join(map(repr, WATERFALL_BASES))}, "
+                         f"not {basis!r}")
+    df = discount_factors(res.inputs.horizon, res.inputs.discount_rate)[1:]
+    if basis == "likely":
+        return {line: float(np.mean(np.atleast_2d(res.likely[f"{line}_monthly"]) @ df))
+                for line in LINE_LABELS}
+    pv = {line: res.draws[f"{line}_monthly"] @ df for line in LINE_LABELS}
+    if basis == "mean":
+        return {line: float(np.mean(v)) for line, v in pv.items()}
+    npv = np.asarray(res.draws["npv"], float)
+    rank = (np.argsort(np.argsort(npv, kind="stable"), kind="stable") + 0.5) / npv.size
+    near = np.abs(rank - 0.5) <= MEDIAN_BAND
+    if not near.any():
+        near = rank == rank[np.argmin(np.abs(rank - 0.5))]
+    comp = {line: float(np.mean(v[near])) for line, v in pv.items()}
+    target = res.quantile("npv", 0.5) + float(res.likely["pv_costs"])
+    rest = target - sum(comp.values())
+    weight = sum(abs(v) for v in comp.values())
+    if weight > 0:
+        return {line: v + rest * abs(v) / weight for line, v in comp.items()}
+    first = next(iter(comp))
+    return {line: (v + rest if line == first else v) for line, v in comp.items()}
+
+
 def _waterfall_records(res: SimulationResult, basis: str) -> list[dict[str, Any]]:
     """:func:`waterfall_data` as a list of rows (plain floats, no pandas)."""
-    if basis not in {"mean", "likely"}:
-        raise ValueError(f"basis must be 'mean' or 'likely', not {basis!r}")
-    df = discount_factors(res.inputs.horizon, res.inputs.discount_rate)[1:]
-    steps: list[tuple[str, str, float]] = []
-    for line, label in LINE_LABELS.items():
-        monthly = res.draws[f"{line}_monthly"] if basis == "mean" else \
-            np.atleast_2d(res.likely[f"{line}_monthly"])
-        steps.append((label, "benefit", float(np.mean(monthly @ df))))
+    pv = line_present_values(res, basis)
+    steps: list[tuple[str, str, float]] = [(label, "benefit", pv[line])
+                                           for line, label in LINE_LABELS.items()]
     steps.append(("Costs", "cost", -float(res.likely["pv_costs"])))
     rows: list[dict[str, Any]] = []
     end = 0.0
@@ -244,11 +279,13 @@ def _waterfall_records(res: SimulationResult, basis: str) -> list[dict[str, Any]
         end += amount
         rows.append({"step": step, "kind": kind, "amount": amount, "end": end,
                      "start": end - amount})
+    if basis == "p50":  # exactly the P50 the cards show, not a float sum's last digit
+        end = res.quantile("npv", 0.5)
     rows.append({"step": "NPV", "kind": "total", "amount": end, "end": end, "start": 0.0})
     return rows
 
 
-def waterfall_chart(res: SimulationResult, basis: str = "mean", width: int = 560,
+def waterfall_chart(res: SimulationResult, basis: str = "p50", width: int = 560,
                     height: int = 240) -> alt.LayerChart:
     """Value waterfall: retention, cross-sell, cost to serve, advocacy, minus costs = NPV.
 
@@ -270,9 +307,13 @@ def waterfall_chart(res: SimulationResult, basis: str = "mean", width: int = 560
                                         range=[GAIN, LOSS, TOTAL])))
     text = alt.Chart(data).mark_text(dy=-6, fontSize=11, color=INK).encode(
         x=x, y="top:Q", text="label:N")
-    what = "average over the simulations" if basis == "mean" else "most likely values"
     return _config((bars + text).properties(
-        width=width, height=height, title=f"Where the value comes from (present value, {what})"))
+        width=width, height=height, title=waterfall_title(basis)))
+
+
+def waterfall_title(basis: str = "p50") -> str:
+    """The waterfall's title, naming its statistic."""
+    return f"Where the value comes from (present value, {WATERFALL_BASES[basis]})"
 
 
 # --------------------------------------------------------------------------------------
@@ -335,8 +376,7 @@ def tornado_chart(tornado_df: pd.DataFrame, currency: str = "USD", top: int = 10
     y = alt.Y("input:N", sort=order, axis=alt.Axis(title=None, labelLimit=330))
     bars = alt.Chart(data).mark_bar(height=14).encode(
         y=y,
-        x=alt.X("value:Q", axis=money_axis(currency, title=f"{metric.upper().replace('_', ' ')}"
-                                           f" with one input at its low / high end"),
+        x=alt.X("value:Q", axis=money_axis(currency, title=tornado_axis_title(metric)),
                 scale=alt.Scale(zero=False)),
         x2="base:Q",
         color=alt.Color("end:N", title=None,
@@ -347,7 +387,18 @@ def tornado_chart(tornado_df: pd.DataFrame, currency: str = "USD", top: int = 10
     rule = alt.Chart(pd.DataFrame({"base": [base]})).mark_rule(color=INK).encode(x="base:Q")
     return _config((bars + rule).properties(
         width=width, height=max(60, 26 * len(order)),
-        title=f"What drives the result (base {money(base, currency)})"))
+        title=tornado_title(base, currency)))
+
+
+def tornado_title(base: float, currency: str = "USD") -> str:
+    """The tornado's title: its base is the likely case, not the simulations' P50."""
+    return f"What drives the result (likely case {money(base, currency)})"
+
+
+def tornado_axis_title(metric: str = "npv") -> str:
+    """The tornado's axis title."""
+    return f"{metric.upper().replace('_', ' ')} with one input at its low / high end, " \
+        "the others at their most likely"
 
 
 # --------------------------------------------------------------------------------------
@@ -449,7 +500,7 @@ def cash_flow_spec(res: SimulationResult, series: str = "net_cash", width: int =
             "width": width, "datasets": datasets}
 
 
-def waterfall_spec(res: SimulationResult, basis: str = "mean", width: int = 560,
+def waterfall_spec(res: SimulationResult, basis: str = "p50", width: int = 560,
                    height: int = 240) -> dict[str, Any]:
     """:func:`waterfall_chart` as a Vega-Lite mapping (without ``$schema``)."""
     cur = res.scenario.currency
@@ -479,9 +530,8 @@ def waterfall_spec(res: SimulationResult, basis: str = "mean", width: int = 560,
          "encoding": {"text": {"field": "label", "type": "nominal"}, "x": x(),
                       "y": {"field": "top", "type": "quantitative"}}},
     ]
-    what = "average over the simulations" if basis == "mean" else "most likely values"
     return {"config": _config_spec(), "layer": layers, "data": ref, "height": height,
-            "title": f"Where the value comes from (present value, {what})", "width": width,
+            "title": waterfall_title(basis), "width": width,
             "datasets": datasets}
 
 
@@ -496,7 +546,7 @@ def tornado_spec(tornado_df: pd.DataFrame, currency: str = "USD", top: int = 10,
     datasets: dict[str, list[dict[str, Any]]] = {}
     bars_ref = _dataset(datasets, rows)
     rule_ref = _dataset(datasets, [{"base": base}])
-    title = f"{metric.upper().replace('_', ' ')} with one input at its low / high end"
+    title = tornado_axis_title(metric)
     layers = [
         {"data": bars_ref, "mark": {"type": "bar", "height": 14},
          "encoding": {
@@ -517,7 +567,7 @@ def tornado_spec(tornado_df: pd.DataFrame, currency: str = "USD", top: int = 10,
          "encoding": {"x": {"field": "base", "type": "quantitative"}}},
     ]
     return {"config": _config_spec(), "layer": layers, "height": max(60, 26 * len(order)),
-            "title": f"What drives the result (base {money(base, currency)})",
+            "title": tornado_title(base, currency),
             "width": width, "datasets": datasets}
 
 

@@ -1,4 +1,4 @@
-"""The ``cxroi`` command line: run, validate, demo, calibrate, batch, app, measure.
+"""The ``cxroi`` command line: run, validate, demo, calibrate, batch, app, measure, report.
 
 Every user error (a :class:`~cxroi.errors.CxroiError`) is printed as a plain message and
 exits with code 2; no traceback reaches the terminal.
@@ -244,13 +244,23 @@ def batch(
         help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")] = None,
     force: Annotated[bool, typer.Option(help="Redo runs whose inputs have not changed")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    only: Annotated[list[str] | None, typer.Option(
+        help="Only runs whose id matches this pattern, e.g. 'complaints-*' (repeatable)")] = None,
 ) -> None:
-    """Run many business cases in parallel: reports, index.html and a results table."""
+    """Run many business cases in parallel: reports, this batch's <name>.index.html, the
+    folder's index.html and results tables."""
     from cxroi.batch import run_batch
 
-    res = run_batch(spec, out_dir, workers=workers, scheduler=scheduler, force=force,
-                    progress=progress)
-    console.print(res.summary(), highlight=False)
+    try:
+        res = run_batch(spec, out_dir, workers=workers, scheduler=scheduler, force=force,
+                        progress=progress, only=only)
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: workers stopped; finished runs are kept and listed in "
+                          f"{out_dir / 'index.html'}; run the batch again to do the rest.",
+                          highlight=False, markup=False)
+        raise typer.Exit(130) from None
+    # names, keys and errors are the user's text: never Rich markup
+    console.print(res.summary(), highlight=False, markup=False)
     raise typer.Exit(res.exit_code)
 
 
@@ -307,6 +317,33 @@ def measure(
     paths = write_outputs(m, out)
     console.print(f"\nReport: {paths['report']}\nUpdated scenario: {paths['scenario']} "
                   f"(run it with `cxroi run {paths['scenario']}`)", highlight=False)
+
+
+@app.command(name="report")
+@_friendly
+def report_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file")],
+    out: Annotated[Path | None, typer.Option(help="HTML file to write (default: "
+                                                  "reports/<scenario>.html)")] = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print it to PDF with Chromium "
+                                                    "(<out>.pdf)")] = False,
+    paper: Annotated[str, typer.Option(help="PDF paper size: A4 or letter")] = "A4",
+    data_fingerprint: Annotated[str | None, typer.Option(
+        help="Fingerprint of the company data behind the scenario")] = None,
+) -> None:
+    """Render the executive report of one scenario (the same draws and seed as `cxroi run`
+    and the batch: the scenario's own simulation settings), and optionally its PDF."""
+    from cxroi.report import PAPERS, render_report, require_chromium, write_pdf
+
+    if pdf:
+        if paper.lower() not in PAPERS:
+            raise CxroiError(f"--paper {paper} is not known. Fix: use A4 or letter")
+        require_chromium()  # say so before spending time on the report
+    html_out = out or Path("reports") / f"{scenario.stem}.html"
+    path = render_report(scenario, html_out, data_fingerprint=data_fingerprint)
+    console.print(f"Report: {path}", highlight=False)
+    if pdf:
+        console.print(f"PDF: {write_pdf(path, paper=paper)}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,10 +3,11 @@
 The sentence leads with the survey view ("NPS +9 points") and then, more importantly, the
 money: retention savings and cross-sell over the horizon, the cost, NPV with its P10-P90
 range and the chance of losing money, and the payback month. Every figure is the P50 of
-the Monte Carlo (the range is P10-P90). It ends with what the money rests on
-(:mod:`cxroi.evidence`): "measured in your data (n=...)", or published benchmarks or
-assumptions, in which case the chance of loss is stated as conditional on those ranges; a
-target outside the range seen in the data is named.
+the Monte Carlo (the range is P10-P90); a probability is always worded by :func:`chance`
+("under 1%", "12%", "over 99%"), the same in the report's cards and charts. It ends with
+what the money rests on (:mod:`cxroi.evidence`): "measured in your data (n=...)", or
+published benchmarks or assumptions, in which case the chance of loss is stated as
+conditional on those ranges; a target outside the range seen in the data is named.
 """
 
 from __future__ import annotations
@@ -44,6 +45,26 @@ def _pct(x: float) -> str:
     return f"{x * 100:.0f}%" if math.isfinite(x) else "n/a"
 
 
+def chance(p: float) -> str:
+    """A probability as the one wording every output uses: ``under 1%``, ``12%``,
+    ``over 99%`` (never ``0%`` or ``100%`` for something that is merely rare or likely);
+    exactly 0 or 1 over the draws are still ``under 1%`` / ``over 99%``: a simulation
+    cannot prove impossibility."""
+    if p is None or not math.isfinite(p):
+        return "n/a"
+    if p < 0.01:
+        return "under 1%"
+    if p > 0.99:
+        return "over 99%"
+    return f"{p * 100:.0f}%"
+
+
+def markdown_safe(text: str) -> str:
+    """Text for Markdown: every ``$`` escaped with a backslash so JupyterLab's maths
+    renderer does not read money as formula delimiters."""
+    return text.replace("$", r"\$")
+
+
 def _signed_points(x: float) -> str:
     return f"{x:+.0f} points" if math.isfinite(x) else "n/a"
 
@@ -52,6 +73,7 @@ def _signed_points(x: float) -> str:
 FORMATS: dict[str, Callable[[float, str], str]] = {
     "money": lambda x, cur: money(x, cur),
     "share": lambda x, cur: _pct(x),
+    "chance": lambda x, cur: chance(x),
     "points": lambda x, cur: f"{x:+.1f}" if math.isfinite(x) else "n/a",
     "csat": lambda x, cur: f"{x:.2f}" if math.isfinite(x) else "n/a",
     "month": lambda x, cur: f"{x:.0f}" if math.isfinite(x) else "not within horizon",
@@ -68,11 +90,21 @@ def lever_value(tp: Touchpoint, x: float) -> str:
     """``30 days``, ``80%``, ``5 steps``."""
     if tp.unit in {"share", "%"}:
         return f"{x * 100:.0f}%"
-    num = f"{x:g}"
-    unit = tp.unit
-    if unit.endswith("s") and x == 1:
+    return quantity(x, tp.unit)
+
+
+def quantity(x: float, unit: str) -> str:
+    """``1 day``, ``2 days``, ``1.5 days``, ``0.8 steps``: a number with its unit in the
+    right number (singular only for exactly 1)."""
+    num = f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+    unit = unit.strip()
+    if not unit:
+        return num
+    if float(num.replace(",", "")) == 1 and unit.endswith("s") and not unit.endswith("ss"):
         unit = unit[:-1]
-    return f"{num} {unit}".strip()
+    elif float(num.replace(",", "")) != 1 and not unit.endswith("s") and unit.isalpha():
+        unit = unit + "s"
+    return f"{num} {unit}"
 
 
 def change_phrase(sc: Scenario) -> str:
@@ -121,9 +153,7 @@ def pitch(res: SimulationResult) -> str:
     from cxroi.evidence import evidence_of
 
     ev = evidence_of(sc, likely=res.likely)
-    chance = h["prob_loss"]
-    risk = ("under 1% chance it loses money" if chance < 0.01
-            else f"{chance * 100:.0f}% chance it loses money")
+    risk = f"{chance(h['prob_loss'])} chance it loses money"
     if not ev.measured:
         risk += " if those ranges hold"
     extra = " The target lies outside the range seen in your data (extrapolated)." \

@@ -5,19 +5,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import nbformat
 import pandas as pd
+import psutil
 import pytest
 import yaml
 
-from cxroi.batch import apply_overrides, load_spec, plan, run_batch
+from cxroi.batch import (
+    OverrideError,
+    apply_overrides,
+    folder_rows,
+    load_spec,
+    plan,
+    run_batch,
+    write_folder_index,
+)
 from cxroi.errors import BatchError
 from cxroi.report import render_report
 from cxroi.scenario import load_scenario, scenario_from_dict
@@ -26,6 +39,16 @@ from cxroi.uncertainty import simulate
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "data" / "scenarios"
 DRAWS = 300
+
+
+def _reports(out: Path) -> list[Path]:
+    """The run reports in a reports folder (not the indexes)."""
+    return [h for h in out.glob("*.html") if not h.name.endswith("index.html")]
+
+
+def _links(index: Path) -> set[str]:
+    """The report links of an index page."""
+    return set(re.findall(r"<a href='([^']+)'>report</a>", index.read_text("utf-8")))
 
 
 def _spec(folder: Path, files: list[str], **extra) -> Path:
@@ -65,10 +88,13 @@ def test_broken_scenario_is_reported_and_the_others_finish(first, folder):
         assert (out / "runs" / rid / "business-case.ipynb").is_file()
         assert "execution" in (out / "runs" / rid / "run.log").read_text()
     assert "segments[0].churn" in (out / "runs" / "broken" / "run.log").read_text()
-    index = (out / "index.html").read_text("utf-8")
-    assert "href='complaints.html'" in index and "failed" in index
-    assert "segments[0].churn" in index
-    table = pd.read_parquet(out / "results.parquet")
+    for index in (first.batch_index, first.index):  # this batch's and the folder's
+        text = index.read_text("utf-8")
+        assert "href='complaints.html'" in text and "failed" in text
+        assert "segments[0].churn" in text
+    assert first.batch_index == out / "batch.index.html" and first.index == out / "index.html"
+    assert pd.read_parquet(first.folder_table).equals(pd.read_parquet(out / "results.parquet"))
+    table = pd.read_parquet(first.table)
     assert sorted(table["status"]) == ["failed", "ok", "ok"]
     ok = table.set_index("run_id").loc["complaints"]
     want = simulate(load_scenario(folder / "complaints.yaml"), draws=DRAWS)
@@ -97,7 +123,7 @@ def test_second_run_skips_unchanged_and_redoes_changed(first, folder):
     m = json.loads((out / "runs" / "fcr" / "manifest.json").read_text())
     assert m["results"]["metrics"]["one_off_cost"]["p50"] == data["costs"]["one_off"]
     # the skipped run still has its numbers in the index and the table
-    table = pd.read_parquet(out / "results.parquet").set_index("run_id")
+    table = pd.read_parquet(second.table).set_index("run_id")
     assert table.loc["complaints", "status"] == "skipped"
     assert table.loc["complaints", "npv_p50"] > 0
     # a report edited by hand is not trusted: the run is redone
@@ -118,27 +144,37 @@ def test_killed_run_leaves_no_partial_report_and_is_redone(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
-        while not list(out.glob("runs/*/manifest.json")):
+        # the index is rewritten as each run finishes: kill once it lists a report
+        while not (list(out.glob("runs/*/manifest.json")) and (out / "index.html").is_file()
+                   and "report</a>" in (out / "index.html").read_text("utf-8")):
             assert proc.poll() is None, "the batch ended before it could be killed"
             assert time.monotonic() < deadline, "no run finished within 4 minutes"
             time.sleep(0.05)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    # the indexes and tables written so far agree with the reports on disk
+    on_disk = {h.name for h in _reports(out)}
+    for index in ("index.html", "batch.index.html"):
+        assert _links(out / index) == on_disk, index
+    folder = pd.read_parquet(out / "results.parquet")
+    assert set(folder.loc[folder["status"] == "ok", "report"]) == on_disk
     complete = {p.parent.name for p in out.glob("runs/*/manifest.json")}
     assert 1 <= len(complete) < 3
     # every report present is complete and vouched for by its manifest
-    for html in out.glob("*.html"):
+    for html in _reports(out):
         m = json.loads((out / "runs" / html.stem / "manifest.json").read_text())
         assert m["status"] == "ok"
         assert hashlib.sha256(html.read_bytes()).hexdigest() == m["report_sha256"]
-    assert {h.stem for h in out.glob("*.html")} == complete
+    assert {h.stem for h in _reports(out)} == complete
     # the next run skips the finished ones and redoes the killed one(s)
     again = run_batch(spec, out, workers=1, progress=False)
     status = {r.run_id: r.status for r in again.runs}
     assert {k for k, v in status.items() if v == "skipped"} == complete
     assert all(v in {"ok", "skipped"} for v in status.values())
-    assert {h.stem for h in out.glob("*.html")} == {"a", "b", "c"} | {"index"}
+    assert {h.stem for h in _reports(out)} == {"a", "b", "c"}
+    assert {h.name for h in out.glob("*.html")} - {f"{s}.html" for s in "abc"} == \
+        {"index.html", "batch.index.html"}
     assert not list(out.rglob("*.tmp"))
 
 
@@ -242,3 +278,356 @@ def test_apply_overrides_paths_wildcards_and_scaling():
         apply_overrides(d, {"segments.Nope.churn": 0.1})
     with pytest.raises(KeyError, match="not a number"):
         apply_overrides(d, {"name": {"times": 2}})
+
+
+# -- the bundled batch specs ----------------------------------------------------------
+
+
+BATCHES = sorted((ROOT / "data" / "batches").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("bundled", BATCHES, ids=[p.stem for p in BATCHES])
+def test_bundled_batch_spec_runs_with_zero_failures(bundled, tmp_path):
+    """Every run of every shipped spec builds a valid scenario; a covering subset (each
+    initiative and each variant, every segment along the way) runs with no failure."""
+    runs = plan(load_spec(bundled), "{}")
+    assert runs and [r.run_id for r in runs if r.error] == []
+    for r in runs:  # the resolved scenarios are valid, whole-number fields included
+        sc = scenario_from_dict(yaml.safe_load(r.scenario_yaml))
+        assert all(isinstance(tp.lever.ramp_months, int) for tp in sc.touchpoints.values())
+    # the same spec with few draws and absolute paths, run on a covering subset
+    spec = yaml.safe_load(bundled.read_text("utf-8"))
+    spec["initiatives"] = [
+        {**i, "path": str((bundled.parent / i["path"]).resolve())} if isinstance(i, dict)
+        else str((bundled.parent / i).resolve()) for i in spec["initiatives"]]
+    spec["draws"] = 200
+    copy = tmp_path / bundled.name
+    copy.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), "utf-8")
+    inits = list(dict.fromkeys(r.initiative for r in runs))
+    segs = list(dict.fromkeys(r.segment for r in runs))
+    variants = list(dict.fromkeys(r.variant for r in runs))
+    pick = [next(r.run_id for r in runs if r.initiative == ini and r.variant == var
+                 and r.segment == segs[(i + j) % len(segs)])
+            for i, ini in enumerate(inits) for j, var in enumerate(variants)]
+    res = run_batch(copy, tmp_path / "reports", workers=2, progress=False, only=pick)
+    assert res.n_failed == 0, res.summary()
+    assert sorted(r.run_id for r in res.runs) == sorted(pick)
+    assert {x.run.segment for x in res.runs} == set(segs) or len(pick) < len(segs)
+    assert _links(res.batch_index) == {f"{p}.html" for p in pick}
+
+
+def test_only_matching_nothing_is_a_clear_error(tmp_path):
+    spec = _spec(tmp_path, [str(SCENARIOS / "complaints-30-to-1.yaml")])
+    with pytest.raises(BatchError, match=r"--only nope-\* matches none of the 1 runs"):
+        run_batch(spec, tmp_path / "reports", progress=False, only=["nope-*"])
+
+
+# -- variants: whole-number fields stay whole numbers ---------------------------------
+
+
+def test_scaling_a_whole_number_field_keeps_it_whole_or_says_how_to_round():
+    d = yaml.safe_load((SCENARIOS / "cx-programme.yaml").read_text())
+    ramps = {k: tp["lever"]["ramp_months"] for k, tp in d["touchpoints"].items()}
+    out = apply_overrides(d, {"touchpoints.*.lever.ramp_months": {"times": 2}})
+    for k, tp in out["touchpoints"].items():
+        assert tp["lever"]["ramp_months"] == 2 * ramps[k]
+        assert type(tp["lever"]["ramp_months"]) is int
+    scenario_from_dict(out)  # strict validation accepts it
+    odd = next(k for k, v in ramps.items() if v % 2)
+    with pytest.raises(OverrideError, match=rf"touchpoints\.{odd}\.lever\.ramp_months.*"
+                                            r"whole-number field.*round: nearest") as exc:
+        apply_overrides(d, {"touchpoints.*.lever.ramp_months": {"times": 1.5}})
+    assert isinstance(exc.value, BatchError) and isinstance(exc.value, KeyError)
+    for how, want in (("up", math.ceil), ("down", math.floor),
+                      ("nearest", lambda x: math.floor(x + 0.5))):
+        out = apply_overrides(d, {"touchpoints.*.lever.ramp_months":
+                                  {"times": 1.5, "round": how}})
+        assert {k: tp["lever"]["ramp_months"] for k, tp in out["touchpoints"].items()} == \
+            {k: want(1.5 * v) for k, v in ramps.items()}
+    # a money field written as a whole number is not a whole-number field
+    arpa = d["segments"][0]["arpa"]
+    out = apply_overrides(d, {"segments.0.arpa": {"times": 1.013}})
+    assert out["segments"][0]["arpa"] == pytest.approx(arpa * 1.013)
+    accounts = d["segments"][0]["accounts"]
+    assert apply_overrides(d, {"segments.0.accounts": {"plus": 10}})["segments"][0][
+        "accounts"] == accounts + 10
+    for bad, msg in (({"times": "x"}, "`times` must be a number"),
+                     ({"times": 2, "round": "sideways"}, "`round` must be one of"),
+                     ({"times": float("inf")}, "`times` must be a number")):
+        with pytest.raises(OverrideError, match=msg):
+            apply_overrides(d, {"segments.0.accounts": bad})
+
+
+def test_a_fractional_whole_number_is_a_failed_run_naming_the_variant(tmp_path):
+    spec = _spec(tmp_path, [str(SCENARIOS / "complaints-30-to-1.yaml")],
+                 variants={"plan": {}, "x1.25": {"touchpoints.*.lever.ramp_months":
+                                                  {"times": 1.25}}})
+    sc = load_scenario(SCENARIOS / "complaints-30-to-1.yaml")
+    assert any(tp.lever.ramp_months * 1.25 % 1 for tp in sc.touchpoints.values())
+    runs = {r.variant: r for r in plan(load_spec(spec), "{}")}
+    assert runs["plan"].error is None
+    err = runs["x1.25"].error
+    assert "variant 'x1.25'" in err and "whole-number field" in err and "round" in err
+
+
+# -- indexes: this batch's and the folder's ------------------------------------------
+
+
+def _manifest(out: Path, run_id: str, batch: str, status: str = "ok", npv: float = 1e6):
+    d = out / "runs" / run_id
+    d.mkdir(parents=True, exist_ok=True)
+    html = f"<html><title>{run_id}</title></html>"
+    if status == "ok":
+        (out / f"{run_id}.html").write_text(html, "utf-8")
+    m = {"run_id": run_id, "status": status, "batch": batch, "error": None if status == "ok"
+         else "boom", "report_bytes": len(html.encode()) if status == "ok" else None,
+         "row": {"run_id": run_id, "scenario": f"S {run_id}", "batch": batch,
+                 "status": status, "npv_p50": npv, "currency": "EUR"}}
+    (d / "manifest.json").write_text(json.dumps(m), "utf-8")
+
+
+def test_folder_index_lists_every_report_on_disk(tmp_path):
+    """The top-level index is a function of the folder: runs of every batch (manifests),
+    reports rendered elsewhere (the app), links to each batch's own index."""
+    out = tmp_path
+    _manifest(out, "a1", "alpha")
+    _manifest(out, "a2", "alpha", status="failed")
+    _manifest(out, "b1", "beta", npv=-5e5)
+    (out / "alpha.batch.json").write_text(json.dumps(
+        {"name": "Alpha [/bold] batch", "runs": ["a2", "a1"]}), "utf-8")
+    (out / "beta.batch.json").write_text(json.dumps({"name": "Beta", "runs": ["b1"]}),
+                                         "utf-8")
+    (out / "from-the-app.html").write_text("<title>App &amp; report</title>", "utf-8")
+    (out / "calibration-demo.md").write_text("# Calibration of the demo\n\ntext", "utf-8")
+    (out / "measure").mkdir()
+    (out / "measure" / "measurement.html").write_text("<title>Did it work?</title>", "utf-8")
+    (out / "runs" / "a1" / "notes.md").write_text("# not a report", "utf-8")
+    (out / "alpha.index.html").write_text("an index, not a report", "utf-8")
+    _manifest(out, "gone", "beta")
+    (out / "gone.html").unlink()  # deleted by hand: not listed as a report
+    rows, batches = folder_rows(out)
+    by = {r["run_id"]: r for r in rows}
+    assert [r["run_id"] for r in rows][:3] == ["a2", "a1", "b1"]  # plan order per batch
+    assert set(by) == {"a1", "a2", "b1", "gone", "from-the-app", "calibration-demo",
+                       "measure/measurement"}
+    assert by["measure/measurement"]["scenario"] == "Did it work?"
+    assert by["from-the-app"]["scenario"] == "App & report"
+    assert by["calibration-demo"]["scenario"] == "Calibration of the demo"
+    assert by["gone"]["report"] is None and by["a2"]["report"] is None
+    assert [b["href"] for b in batches] == ["alpha.index.html", "beta.index.html"]
+    index = write_folder_index(out)
+    text = index.read_text("utf-8")
+    assert _links(index) == {"a1.html", "b1.html", "from-the-app.html", "calibration-demo.md",
+                             "measure/measurement.html"}
+    assert "href='alpha.index.html'" in text and "Alpha [/bold] batch" in text
+    assert "<th data-col=\"batch\"" in text
+    table = pd.read_parquet(out / "results.parquet")
+    assert set(table["run_id"]) == set(by)
+    assert table.set_index("run_id").loc["b1", "npv_p50"] == -5e5
+
+
+def test_two_batches_on_one_folder_keep_each_others_entries(tmp_path):
+    """A folder of scenarios (what `cxroi demo` runs) and a batch file, at the same time
+    into one reports folder: each writes its own index, the folder's lists both."""
+    scen = tmp_path / "scenarios"
+    scen.mkdir()
+    shutil.copy(SCENARIOS / "order-simplification.yaml", scen / "order.yaml")
+    spec = _spec(tmp_path, [str(SCENARIOS / "complaints-30-to-1.yaml")],
+                 variants={"plan": {}, "dear": {"costs.one_off": {"times": 2}}})
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "from-the-app.html").write_text("<title>App report</title>", "utf-8")
+    results = {}
+
+    def go(name, path):
+        results[name] = run_batch(path, out, workers=1, progress=False)
+
+    threads = [threading.Thread(target=go, args=("demo", scen)),
+               threading.Thread(target=go, args=("batch", spec))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert set(results) == {"demo", "batch"}
+    demo, batch = results["demo"], results["batch"]
+    assert demo.ok and batch.ok, demo.summary() + batch.summary()
+    assert demo.batch_index == out / "scenarios.index.html"
+    assert batch.batch_index == out / "batch.index.html"
+    assert _links(demo.batch_index) == {"order.html"}
+    assert _links(batch.batch_index) == {"complaints-30-to-1__plan.html",
+                                         "complaints-30-to-1__dear.html"}
+    every = _links(out / "index.html")
+    assert every == {h.name for h in _reports(out)} == {
+        "order.html", "complaints-30-to-1__plan.html", "complaints-30-to-1__dear.html",
+        "from-the-app.html"}
+    text = (out / "index.html").read_text("utf-8")
+    assert "href='scenarios.index.html'" in text and "href='batch.index.html'" in text
+    assert len(pd.read_parquet(out / "results.parquet")) == 4
+    assert not list(out.rglob("*.tmp"))
+
+
+# -- rich markup in names and keys ----------------------------------------------------
+
+
+def test_markup_in_names_and_keys_is_printed_as_written(tmp_path):
+    from typer.testing import CliRunner
+
+    from cxroi.cli import app
+
+    data = yaml.safe_load((SCENARIOS / "complaints-30-to-1.yaml").read_text())
+    data["[/bold]"] = 1  # an unknown key
+    (tmp_path / "[red]x.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    spec = _spec(tmp_path, ["[red]x.yaml"], name="[bold]my batch[/]")
+    res = CliRunner().invoke(app, ["batch", str(spec), "--out", str(tmp_path / "out"),
+                                   "--no-progress"], env={"COLUMNS": "300"})
+    assert res.exit_code == 1, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert "[red]x.yaml" in res.output and "[/bold]" in res.output
+    assert "FAILED red-x" in res.output
+    index = (tmp_path / "out" / "batch.index.html").read_text("utf-8")
+    assert "[bold]my batch[/]" in index and "[/bold]" in index
+
+
+# -- a dead worker, a killed batch ----------------------------------------------------
+
+
+def _slow_notebook(folder: Path) -> Path:
+    """The business-case notebook with a cell that leaves a marker (kernel's parent pid,
+    kernel pid) and sleeps, so a test can kill a worker or the batch mid-run."""
+    nb = nbformat.read(str(ROOT / "notebooks" / "02-business-case.ipynb"), as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
+        "import os as _o, pathlib as _p, time as _t\n"
+        "_d = _o.environ.get('CXROI_TEST_MARKERS')\n"
+        "if _d:\n"
+        "    _p.Path(_d, f'{_o.getppid()}-{_o.getpid()}-{_t.time_ns()}').write_text("
+        "scenario)\n"
+        "    _t.sleep(float(_o.environ.get('CXROI_TEST_SLEEP', '3')))\n"))
+    path = folder / "slow.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _markers(folder: Path) -> list[tuple[int, int, str]]:
+    """(worker pid, kernel pid, scenario) of every run that reached the slow cell."""
+    out = []
+    for m in sorted(folder.iterdir(), key=lambda p: int(p.name.split("-")[2])):
+        worker, kernel, _ = m.name.split("-")
+        out.append((int(worker), int(kernel), m.read_text()))
+    return out
+
+
+def _gone(pids: list[int], timeout: float = 30.0) -> list[int]:
+    """The pids still alive (zombies count as gone) after up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
+def _slow_batch(folder: Path, n: int) -> Path:
+    for i in range(n):
+        shutil.copy(SCENARIOS / "complaints-30-to-1.yaml", folder / f"r{i}.yaml")
+    _slow_notebook(folder)
+    return _spec(folder, [f"r{i}.yaml" for i in range(n)], notebook="slow.ipynb")
+
+
+def test_dead_worker_fails_only_its_own_run_which_is_retried(tmp_path, monkeypatch):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    spec = _slow_batch(tmp_path, 4)
+    monkeypatch.setenv("CXROI_TEST_MARKERS", str(markers))
+    monkeypatch.setenv("CXROI_TEST_SLEEP", "2")
+    victim: dict[str, object] = {}
+
+    def kill_first_worker_mid_run():
+        deadline = time.monotonic() + 300
+        while not list(markers.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker, kernel, scenario = _markers(markers)[0]
+        victim.update(worker=worker, kernel=kernel, scenario=scenario)
+        os.kill(worker, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_first_worker_mid_run, daemon=True)
+    killer.start()
+    res = run_batch(spec, tmp_path / "reports", workers=2, progress=False)
+    killer.join(timeout=10)
+    assert victim, "no run reached the slow cell"
+    assert res.ok and res.n_failed == 0, res.summary()
+    retried = [r for r in res.runs if r.attempts == 2]
+    # the run the killed worker was on (its resolved scenario is runs/<run>/scenario.yaml)
+    assert [r.run_id for r in retried] == [Path(victim["scenario"]).parent.name]
+    assert all(r.attempts == 1 for r in res.runs if r not in retried)
+    assert "retried" in retried[0].log.read_text() and "retry" in res.summary()
+    manifest = json.loads((tmp_path / "reports" / "runs" / retried[0].run_id /
+                           "manifest.json").read_text())
+    assert manifest["attempts"] == 2 and manifest["status"] == "ok"
+    # the dead worker's kernel died with it; the batch's other workers are stopped too
+    assert _gone([victim["worker"], victim["kernel"]]) == []
+    survivors = [w for w, _, _ in _markers(markers) if w != victim["worker"]]
+    assert _gone(survivors) == []
+    assert _links(tmp_path / "reports" / "index.html") == {f"r{i}.html" for i in range(4)}
+
+
+def test_a_worker_that_always_dies_fails_its_run_after_one_retry(tmp_path):
+    from cxroi.nbrun import WORKER_DIED, WorkerPool
+
+    done: dict[int, dict] = {}
+    WorkerPool(_die_on_two, workers=2, retries=1).run(
+        [1, 2, 3, 4], lambda i, out: done.__setitem__(i, out))
+    assert sorted(done) == [0, 1, 2, 3]
+    assert [done[i]["status"] for i in range(4)] == ["ok", "failed", "ok", "ok"]
+    assert WORKER_DIED in done[1]["error"] and done[1]["attempts"] == 2
+    assert all(done[i]["value"] == 10 * (i + 1) for i in (0, 2, 3))
+
+
+def _die_on_two(task: int) -> dict:
+    if task == 2:
+        os._exit(9)
+    return {"status": "ok", "value": 10 * task}
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "SIGKILL"])
+def test_killing_the_batch_leaves_no_process_behind(how, tmp_path):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    spec = _slow_batch(tmp_path, 4)
+    out = tmp_path / "reports"
+    code = ("import sys; from pathlib import Path; from cxroi.batch import run_batch\n"
+            "try:\n"
+            f"    run_batch(Path({str(spec)!r}), Path({str(out)!r}), workers=2, "
+            "progress=False)\n"
+            "except KeyboardInterrupt:\n"
+            "    sys.exit(130)\n")
+    env = dict(os.environ, CXROI_TEST_MARKERS=str(markers), CXROI_TEST_SLEEP="120")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while len(list(markers.iterdir())) < 2:  # both workers mid-run on their kernels
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the runs did not start within 5 minutes"
+            time.sleep(0.1)
+        family = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+        kernels = [k for _, k, _ in _markers(markers)]
+        workers = [w for w, _, _ in _markers(markers)]
+        assert set(kernels) | set(workers) <= set(family)
+        os.kill(proc.pid, getattr(signal, how))  # the batch only, not its group
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if how != "SIGKILL":
+        assert proc.returncode == 130, proc.stderr.read().decode()
+        text = (out / "batch.index.html").read_text("utf-8")
+        assert "interrupted" in text
+    assert _gone(family) == [], [psutil.Process(p).cmdline() for p in _gone(family, 0)]

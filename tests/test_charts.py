@@ -68,17 +68,65 @@ def test_cash_flow_band_is_the_simulation_band(lead):
     assert all(r["value"] == 0 for r in baseline)
 
 
-@pytest.mark.parametrize("basis", ["mean", "likely"])
+@pytest.mark.parametrize("basis", ["p50", "mean", "likely"])
 def test_waterfall_adds_up_to_npv(lead, basis):
     _, res = lead
     w = charts.waterfall_data(res, basis)
     assert list(w["step"]) == ["Retention savings", "Cross-sell", "Cost to serve", "Advocacy",
                                "Costs", "NPV"]
-    want = float(np.mean(res.draws["npv"])) if basis == "mean" else res.likely["npv"]
+    want = {"p50": res.quantile("npv", 0.5), "mean": float(np.mean(res.draws["npv"])),
+            "likely": res.likely["npv"]}[basis]
     assert w["end"].iloc[-1] == pytest.approx(want, rel=1e-9)
     assert w["amount"].iloc[:-2].sum() - float(res.likely["pv_costs"]) == pytest.approx(
         want, rel=1e-9)
     assert w.loc[w["step"] == "Costs", "amount"].iloc[0] < 0
+
+
+def test_waterfall_default_is_the_p50_the_cards_show(lead):
+    """Every headline figure is the P50; the default waterfall ends exactly there, its
+    title names the statistic, and each bar is close to the median outcome's own make-up."""
+    _, res = lead
+    w = charts.waterfall_data(res)
+    assert w["end"].iloc[-1] == res.quantile("npv", 0.5)
+    assert "median (P50)" in charts.waterfall_chart(res).to_dict()["title"]
+    assert "median (P50)" in charts.waterfall_spec(res)["title"]
+    pv = charts.line_present_values(res)
+    assert list(w["amount"].iloc[:4]) == [pv[k] for k in charts.LINE_LABELS]
+    # the bars are the make-up of the simulations around the median, adjusted a little
+    df = charts.discount_factors(res.inputs.horizon, res.inputs.discount_rate)[1:]
+    npv = res.draws["npv"]
+    near = np.abs(npv - np.median(npv)) <= np.quantile(np.abs(npv - np.median(npv)), 0.2)
+    for line in charts.LINE_LABELS:
+        own = float(np.mean((res.draws[f"{line}_monthly"] @ df)[near]))
+        assert pv[line] == pytest.approx(own, rel=0.15, abs=0.02 * abs(w["end"].iloc[-1]))
+    # and each line lies inside the range of its own present value over the draws
+    for line in charts.LINE_LABELS:
+        x = res.draws[f"{line}_monthly"] @ df
+        assert np.quantile(x, 0.05) <= pv[line] <= np.quantile(x, 0.95)
+
+
+def test_waterfall_p50_survives_a_zero_benefit_case(lead):
+    sc, _ = lead
+    still = sc.with_lever("complaints", target=sc.touchpoints["complaints"].lever.today)
+    res = simulate(still, draws=200, seed=3)
+    w = charts.waterfall_data(res)
+    assert w["end"].iloc[-1] == pytest.approx(res.quantile("npv", 0.5))
+    assert np.isfinite(w["amount"]).all()
+
+
+def test_probabilities_and_bases_are_labelled_in_chart_titles(lead):
+    sc, res = lead
+    title = charts.npv_range_chart(res).to_dict()["title"]
+    from cxroi.pitch import chance
+
+    assert title.endswith(f"{chance(res.prob_loss)} chance NPV < 0")
+    assert " 0% chance" not in title
+    tor = tornado(sc, inputs=res.inputs)
+    spec = charts.tornado_spec(tor, sc.currency)
+    assert "likely case" in spec["title"]
+    assert spec["title"] == charts.tornado_chart(tor, sc.currency).to_dict()["title"]
+    # plain words for the links, no jargon
+    assert "odds ratio" not in str(spec).lower()
 
 
 def test_waterfall_rejects_unknown_basis(lead):

@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from markupsafe import escape
 
 import cxroi
 from cxroi.errors import ScenarioError
@@ -31,6 +33,11 @@ def lead_report(tmp_path_factory) -> tuple[Path, str]:
     return path, path.read_text(encoding="utf-8")
 
 
+def _shown(s: str) -> str:
+    """How the report writes plain text: escaped, every ``$`` as ``&#36;``."""
+    return str(escape(s)).replace("$", "&#36;")
+
+
 def _results(text: str) -> dict:
     m = re.search(r'<script[^>]*id="cxroi-results"[^>]*>(.*?)</script>', text, re.S)
     assert m, "the report carries its results block"
@@ -40,7 +47,7 @@ def _results(text: str) -> dict:
 def test_report_is_written_atomically_and_small(lead_report):
     path, text = lead_report
     assert path.is_file()
-    assert path.stat().st_size <= 2 * 1024 * 1024
+    assert path.stat().st_size <= 300 * 1024
     assert not list(path.parent.glob("*.tmp")) and not list(path.parent.glob(".*"))
     assert text.lstrip().startswith("<!DOCTYPE html>")
 
@@ -66,12 +73,13 @@ def test_report_loads_nothing_from_the_network(lead_report):
 
 def test_report_sections_in_the_executive_order(lead_report):
     _, text = lead_report
-    order = ["cx-pitch", "cx-figures", "cx-range", "cx-waterfall", "cx-drivers",
-             "cx-flywheel", "cx-sources", "cx-footer"]
-    pos = [text.index(f'class="{c}"') for c in order]
+    order = ["cx-summary", "cx-figures", "cx-range", "cx-drivers", "cx-flywheel",
+             "cx-sources", "cx-footer"]
+    pos = [text.index(f'class="{c}') for c in order]
     assert pos == sorted(pos)
-    # NPV range, cash flow, waterfall, tornado, flywheel: all inline SVG
+    # waterfall (page 1), NPV range, cash flow, tornado, flywheel: all inline SVG, once each
     assert text.count("<svg") == 5
+    assert text.count('class="cx-footer') == 1
 
 
 def test_report_prints_cleanly(lead_report):
@@ -101,12 +109,12 @@ def test_headline_numbers_equal_cxroi_run_json(lead_report):
                     (name, q)
     # and what the executive reads is those numbers, formatted
     res = simulate(load_scenario(LEAD), draws=DRAWS, seed=SEED)
-    assert html.escape(pitch(res)) in text
+    assert _shown(pitch(res)) in text
     npv = res.quantile("npv", 0.5)
     tile = re.search(r'data-metric="npv" data-value="([^"]+)".*?class="value">([^<]+)<', text,
                      re.S)
     assert float(tile.group(1)) == pytest.approx(npv)
-    assert tile.group(2) == fmt(npv, "money", "USD")
+    assert html.unescape(tile.group(2)) == fmt(npv, "money", "USD")
 
 
 def test_sources_table_resolves_benchmark_ids(lead_report):
@@ -114,6 +122,17 @@ def test_sources_table_resolves_benchmark_ids(lead_report):
     sc = load_scenario(LEAD)
     kinds = {link.provenance for link in sc.link_paths().values()}
     assert "Published benchmark" in text and "Assumption" in text
+    # plain units, not raw decimals or jargon
+    assert _shown("30% of complaints end with a satisfied customer today (at 30 days)") in text
+    assert _shown("Each doubling of complaint resolution time cuts the odds of a satisfied "
+                  "customer by 28%") in text
+    assert "percentage points more likely to leave" in text
+    assert "(odds ratio)" not in text
+    # the year of each cited source, and the widening for transfer from another context
+    assert "(2014)" in text and "widened ×1.5 for transfer" in text
+    # no company data behind this scenario: the baseline is a scenario input
+    assert "company books" not in text and "from the scenario inputs" in text
+    assert "Survey NPS" in text
     assert "benchmark" in kinds
     # the id knox-van-oest-2014 is shown as its citation
     assert "Knox &amp; van Oest (2014)" in text
@@ -122,7 +141,7 @@ def test_sources_table_resolves_benchmark_ids(lead_report):
 
 def test_footer_names_scenario_fingerprint_version_and_date(lead_report):
     _, text = lead_report
-    footer = text[text.index('class="cx-footer"'):]
+    footer = text[text.index('class="cx-footer'):]
     sc = load_scenario(LEAD)
     assert html.escape(sc.name) in footer
     assert "fp-1234abcd" in footer
@@ -147,6 +166,7 @@ def test_user_text_is_escaped(tmp_path, tiny):
     assert "<img src=x" not in text
     assert "<b>Big</b>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "&lt;img src=x onerror=alert(2)&gt;" in text
     assert "&lt;b&gt;Big&lt;/b&gt; &amp; co" in text
     # the only script elements are the data block (type application/json)
     for tag in re.findall(r"<script[^>]*>", text):
@@ -179,3 +199,254 @@ def test_render_index_is_sortable_escaped_and_links_reports(tmp_path):
     assert "b.yaml: 1 problem in the scenario" in text
     assert text.count("data-col=") >= 10
     assert not re.search(r"<script[^>]*\bsrc\s*=", text)
+
+
+# --------------------------------------------------------------------------------------
+# One page, one statistic, the same numbers, safe money, templates
+# --------------------------------------------------------------------------------------
+
+
+def test_every_money_string_is_safe_from_mathjax(lead_report):
+    """JupyterLab's maths renderer reads ``$...$`` as a formula: no raw ``$`` anywhere
+    (text, attributes, SVG and the JSON block, which writes it ``\\u0024``)."""
+    _, text = lead_report
+    assert "$" not in text
+    assert "&#36;" in text
+    got = _results(text)
+    assert "$" in got["pitch"]  # the data still carry the real sign
+
+
+def test_page_one_holds_the_ask_and_the_answer(lead_report):
+    _, text = lead_report
+    page1 = text[text.index('class="cx-summary'):text.index('class="cx-figures')]
+    for metric in ("total_costs", "npv", "npv_risk_adjusted", "roi", "payback_month",
+                   "prob_npv_negative"):
+        assert f'data-metric="{metric}"' in page1, metric
+    assert 'id="pitch"' in page1 and "P10–P90" in page1
+    assert "data-evidence=" in page1 and "Evidence:" in page1
+    assert page1.count("<svg") == 1  # the waterfall
+    assert "break-after: page" in text
+
+
+def test_one_statistic_waterfall_adds_to_the_npv_card_and_probabilities_agree(lead_report):
+    _, text = lead_report
+    got = _results(text)
+    m = got["metrics"]
+    pv = got["present_values_p50"]
+    assert sum(pv.values()) - m["pv_costs"]["likely"] == pytest.approx(m["npv"]["p50"],
+                                                                       rel=1e-9)
+    card = re.search(r'data-metric="npv" data-value="([^"]+)"', text)
+    assert float(card.group(1)) == pytest.approx(m["npv"]["p50"])
+    # each benefit card names its present value in the NPV: the waterfall's bar
+    for line, v in pv.items():
+        tile = text[text.index(f'data-metric="{line}"'):]
+        tile = tile[:tile.index("</div>\n</div>") if "</div>\n</div>" in tile else 2000]
+        assert _shown(f"present value in the NPV {fmt(v, 'money', 'USD')}") in tile, line
+    # statistics are named: P50 headline, likely-case tornado, undiscounted totals
+    assert "median (P50)" in text and "likely case" in text and "undiscounted" in text
+    # a rounded probability reads the same on the card, in the pitch and in the charts
+    from cxroi.pitch import chance
+
+    word = chance(got["prob_npv_negative"])
+    tile = re.search(r'data-metric="prob_npv_negative"[^>]*>.*?class="value">([^<]+)<', text,
+                     re.S)
+    assert tile.group(1) == word
+    assert f"{word} chance it loses money" in got["pitch"]
+    assert f"{word} chance NPV" in text
+    assert not re.search(r"(?<![\d.])(0|100)% (chance|of simulations)", text)
+
+
+def test_cxroi_run_and_the_report_give_identical_headline_figures(tmp_path):
+    """No --draws/--seed anywhere: both use the scenario's simulation settings."""
+    scenario = ROOT / "data" / "scenarios" / "fcr-60-to-80.yaml"
+    sc = load_scenario(scenario)
+    text = render_report(scenario, tmp_path / "fcr.html").read_text("utf-8")
+    got = _results(text)
+    proc = subprocess.run([sys.executable, "-m", "cxroi.cli", "run", str(scenario), "--json"],
+                          capture_output=True, text=True, check=True)
+    want = json.loads(proc.stdout)
+    assert got["draws"] == want["draws"] == sc.simulation.draws
+    assert got["seed"] == want["seed"] == sc.simulation.seed
+    assert got["pitch"] == want["pitch"]
+    for name in ("npv", "npv_risk_adjusted", "roi", "payback_month", "retention_savings",
+                 "cross_sell", "cost_to_serve_savings", "advocacy", "nps_change"):
+        for q in ("p10", "p50", "p90"):
+            assert got["metrics"][name][q] == want["metrics"][name][q], (name, q)
+    assert got["prob_npv_negative"] == want["prob_npv_negative"]
+
+
+def _rich_scenario():
+    """The lead case as calibration would leave it: a measured direct churn link with a
+    benchmark prior, the range seen in the data, caveats on money lines, NPS and a link."""
+    from cxroi.scenario import Caveat, Observed, scenario_from_dict
+
+    sc = load_scenario(LEAD).with_link(
+        "touchpoints.complaints.links.churn_hazard_ratio", value=1.4, low=1.1, high=1.8,
+        provenance="calibrated", n=4812, prior_weight=0.3,
+        prior_source="tarp-complaint-loyalty",
+        source="calibrated: 4,812 accounts + benchmark prior (tarp-complaint-loyalty), Cox "
+               "HR per doubling")
+    tp = sc.touchpoints["complaints"]
+    sc = sc.model_copy(update={
+        "touchpoints": {"complaints": tp.model_copy(update={
+            "observed": Observed(low=2.0, high=45.0, n=4812)})},
+        "caveats": [Caveat(about="retention_savings", text="Only 3 SMB accounts left: <few>"),
+                    Caveat(about="nps", text="Response bias: for all customers NPS is about "
+                                             "-2 (raw survey +32)"),
+                    Caveat(about="churn_hazard_ratio", text="Chain and direct disagree"),
+                    Caveat(about="general", text="Same-day tickets floored at 0.1 days")]})
+    return scenario_from_dict(sc.model_dump(mode="json"))
+
+
+@pytest.fixture(scope="module")
+def rich_case():
+    from cxroi.report import business_case
+
+    return business_case(_rich_scenario(), draws=300, seed=2)
+
+
+def _tile_html(page: str, metric: str) -> str:
+    start = page.index(f'data-metric="{metric}"')
+    nxt = page.find('<div class="tile', start)
+    return page[start: nxt if nxt > 0 else len(page)]
+
+
+def test_evidence_and_caveats_sit_next_to_their_numbers(rich_case):
+    summary = rich_case.summary_section().html
+    ev = rich_case.evidence
+    assert ev.lines["retention_savings"].level == "measured"
+    assert f'data-evidence="{ev.level}"' in summary
+    assert _shown(ev.phrase[1:]) in summary
+    # extrapolation: the 1-day target lies outside the 2-45 days seen in the data
+    assert "Extrapolated:" in summary and _shown("1 day lies outside the 2 days–45 days") in summary
+    assert "Same-day tickets floored" in summary
+    benefits = rich_case.figures_section().html
+    ret = _tile_html(benefits, "retention_savings")
+    assert "measured here" in ret and "Only 3 SMB accounts left: &lt;few&gt;" in ret
+    assert "Only 3 SMB" not in _tile_html(benefits, "cross_sell")
+    assert "Response bias" in _tile_html(benefits, "nps_change")
+
+
+def test_provenance_table_reads_in_plain_units(rich_case):
+    text = rich_case.sources_section().html
+    assert _shown("Each doubling of complaint resolution time raises the hazard of leaving "
+                  "by 40%") in text
+    assert "raises the hazard by 10% to 80%" in text
+    assert "calibrated: 4,812 accounts + benchmark prior" in text
+    assert "30% of the precision" in text
+    row = text[text.index('data-link="touchpoints.complaints.links.churn_hazard_ratio"'):]
+    assert "Chain and direct disagree" in row[:row.index("</tr>")]
+    # calibrated: the baseline comes from the company's books; NPS says what it is
+    assert "company books" in text
+    assert "Survey NPS" in text and "Response bias: for all customers NPS is about" in text
+    rows = rich_case.sources_table()
+    assert {"sentence", "range", "kind", "source", "year", "caveat"} <= set(rows.columns)
+    assert not rows["sentence"].str.contains(r"\d\.\d{4}").any()  # no raw decimals
+
+
+def test_units_have_their_grammar(rich_case):
+    text = rich_case.drivers_section().html
+    assert "1 days" not in text
+    assert "the plan is 1 day (today 30 days)" in text
+
+
+def test_sections_show_in_jupyterlab_styled_safe_and_with_fallbacks(rich_case):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from cxroi.report import SECTION_MIME
+
+    InteractiveShell.instance()
+    section = rich_case.range_section()
+    with capture_output() as cap:
+        section._ipython_display_()
+    first, *charts = [o.data for o in cap.outputs]
+    assert first[SECTION_MIME] == section.html
+    nb = first["text/html"]
+    assert "<style>" in nb and ".cx-report" in nb and "mathjax_ignore" in nb
+    assert "$" not in nb and "<svg" not in nb  # charts are their own outputs
+    assert len(charts) == 2
+    for c in charts:
+        # no text/html: an untrusted notebook falls back to the text table, never to
+        # sanitised, garbled SVG markup
+        assert set(c) == {"image/svg+xml", "text/plain"}
+        assert c["image/svg+xml"].lstrip().startswith("<svg")
+        assert "xmlns" in c["image/svg+xml"]
+    assert "P50" in charts[0]["text/plain"] and "month  36" in charts[1]["text/plain"]
+    # the stylesheet inlined into notebooks restyles nothing outside the section
+    from cxroi.report import section_css
+
+    css = re.sub(r"/\*.*?\*/", "", section_css(), flags=re.S)
+    for rule in re.findall(r"(?m)^\s*([^@\s{}][^{;]*)\{", css):
+        for sel in rule.split(","):
+            assert sel.strip().startswith(".cx-report"), sel
+
+
+def test_what_to_measure_next_slot(rich_case, monkeypatch):
+    import types
+
+    assert rich_case.voi_section().html == "" or "cx-voi" in rich_case.voi_section().html
+    fake = types.ModuleType("cxroi.voi")
+
+    class VOI:
+        evpi = 120_000.0
+        table = pd.DataFrame({"link": ["touchpoints.complaints.links.churn_gap"],
+                              "label": ["Leaving after a bad outcome"], "evppi": [85_000.0]})
+
+    fake.value_of_information = lambda result: VOI()
+    monkeypatch.setitem(sys.modules, "cxroi.voi", fake)
+    html_text = rich_case.voi_section().html
+    assert "What to measure next" in html_text and "Leaving after a bad outcome" in html_text
+    assert "&#36;85k" in html_text and "&#36;120k" in html_text
+    monkeypatch.setitem(sys.modules, "cxroi.voi", None)  # import fails: no section
+    assert rich_case.voi_section().html == ""
+
+
+def test_report_markup_lives_in_templates_not_python_fstrings():
+    """report.py keeps the data; the templates keep the markup (render_index aside)."""
+    import ast
+
+    src = (ROOT / "cxroi" / "report.py").read_text("utf-8")
+    tree = ast.parse(src)
+    index = next(n for n in tree.body if isinstance(n, ast.FunctionDef)
+                 and n.name == "render_index")
+    skip = set(range(index.lineno, index.end_lineno + 1))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr) and node.lineno not in skip:
+            parts = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+            assert not re.search(r"<[a-z/]", parts), (node.lineno, parts)
+
+
+def test_write_pdf_without_chromium_is_a_clear_error(tmp_path, monkeypatch):
+    from cxroi.errors import ReportError
+    from cxroi.report import write_pdf
+
+    page = tmp_path / "r.html"
+    page.write_text("<!DOCTYPE html><html><head></head><body>x</body></html>", "utf-8")
+    monkeypatch.setenv("CXROI_CHROMIUM", str(tmp_path / "no-chromium"))
+    with pytest.raises(ReportError, match="CXROI_CHROMIUM"):
+        write_pdf(page)
+    assert not (tmp_path / "r.pdf").exists()
+    with pytest.raises(ReportError, match="paper"):
+        write_pdf(page, paper="A3")
+
+
+def test_cli_report_pdf_without_chromium_exits_2_before_rendering(tmp_path):
+    import os
+
+    env = dict(os.environ, CXROI_CHROMIUM=str(tmp_path / "none"))
+    out = tmp_path / "r.html"
+    proc = subprocess.run([sys.executable, "-m", "cxroi.cli", "report", str(LEAD), "--out",
+                           str(out), "--pdf"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert "cannot write a PDF" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_pitch_words_chances_and_units_consistently():
+    from cxroi.pitch import chance, markdown_safe, quantity
+
+    assert [chance(p) for p in (0.0, 0.004, 0.01, 0.5, 0.995, 1.0)] == [
+        "under 1%", "under 1%", "1%", "50%", "over 99%", "over 99%"]
+    assert [quantity(x, "days") for x in (1, 2, 1.5)] == ["1 day", "2 days", "1.5 days"]
+    assert markdown_safe("$971k of retention and $1.3M") == r"\$971k of retention and \$1.3M"

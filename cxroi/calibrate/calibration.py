@@ -152,7 +152,7 @@ class Calibration:
             if name in self.fitters:
                 out.append(self.fitters[name].verdict)
             if name == "resolution_churn" and "behaviour_gaps" in self.fitters:
-                # beside the Cox verdict: the hazard ratio the calibrated links imply
+                # beside the direct verdict: the hazard ratio the calibrated links imply
                 out.append(self.fitters["behaviour_gaps"].compare_with_cox(self.fitters.get("resolution_churn")))
         if "validity" in self.fitters:
             res = self.fitters["validity"].results_
@@ -170,7 +170,7 @@ class Calibration:
         return self.data.exclusions_frame()
 
     def source_text(self, est: LinkEstimate, prior: Prior | None = None, weight: float | None = None) -> str:
-        """``calibrated: 4,812 accounts + benchmark prior (...), Cox HR per doubling (data, date)``."""
+        """``calibrated: 4,812 accounts + benchmark prior (...), hazard ratio per doubling (data, date)``."""
         head = f"calibrated: {est.n:,} {est.unit}"
         if prior is not None and weight is not None and weight >= 0.005:
             head += f" + {prior.text}"

@@ -166,7 +166,7 @@ class BehaviourGapFitter:
     Only resolution-time variation identifies a gap (a complaint's outcome moves
     :math:`\\hat p` by about 0.1 between fast and slow complaints), so its interval is much
     wider than a fit that assumes a well-ended complaint has no effect; that width is the
-    price of not assuming it. The link's implications are shown next to the Cox model by
+    price of not assuming it. The link's implications are shown next to the direct hazard ratio by
     :meth:`implied_hazard_ratio`.
     """
 
@@ -238,7 +238,7 @@ class BehaviourGapFitter:
         self.n_account_months_ = int(months.sum())
         self.n_accounts_ = n
         self.n_complaints_ = len(cr)
-        # what the links imply for the Cox model's hazard ratio per doubling
+        # what the links imply for the hazard ratio per doubling
         zc = c.groupby("acc")["z"].mean()
         ca = zc.index.to_numpy()
         seg = a["seg"].to_numpy()
@@ -294,23 +294,23 @@ class BehaviourGapFitter:
         return float(np.exp(lg)), float(np.exp(lg - Z95 * se)), float(np.exp(lg + Z95 * se))
 
     def compare_with_cox(self, cox: ResolutionChurnFitter | None) -> str:
-        """Sentence setting the links' implied hazard ratio beside the Cox estimate."""
+        """Sentence setting the links' implied hazard ratio beside the direct estimate of
+        :class:`ResolutionChurnFitter` (the name is kept from when that was a Cox model)."""
         hr, lo, hi = self.implied_hazard_ratio()
         head = (f"The calibrated links (p(T) and churn_gap) imply a hazard ratio of {hr:.3f} per doubling of "
                 f"resolution time (95% CI {lo:.3f}-{hi:.3f})")
         if cox is None:
-            return head + "; no Cox model was fitted to compare it with."
+            return head + "; no direct hazard ratio was fitted to compare it with."
         clo, chi = cox.low_, cox.high_
-        tail = f"the Cox model estimates {cox.hazard_ratio_:.2f} ({clo:.2f}-{chi:.2f})"
+        tail = f"the direct estimate is {cox.hazard_ratio_:.2f} ({clo:.2f}-{chi:.2f})"
         if lo <= chi and clo <= hi:
-            return f"{head}; {tail}: the intervals overlap, so the links and the Cox model agree."
+            return f"{head}; {tail}: the intervals overlap, so the chain and the direct estimate agree."
         if lo > chi:
-            return (f"{head}; {tail}: the links imply *more* extra leaving than the Cox model sees - "
-                    "churn_gap or the outcome curve may be overstated.")
-        return (f"{head}; {tail}: the Cox model sees *more* extra leaving than the links imply. Part of that is "
-                "expected (a Cox model on an account's typical resolution time weighs the months right after its "
-                "complaints, where the effect is concentrated); a large difference suggests slow complaints also "
-                "mark accounts at risk for other reasons, or act beyond the lag window.")
+            return (f"{head}; {tail}: the chain implies *more* extra leaving than the direct estimate - "
+                    "churn_gap or the outcome curve may be overstated; the money follows the direct estimate.")
+        return (f"{head}; {tail}: the direct estimate sees *more* extra leaving than the chain implies - slow "
+                "complaints may act beyond the chain's emotional outcome or its lag window, or mark accounts at "
+                "risk for other reasons; the money follows the direct estimate.")
 
     @property
     def verdict(self) -> str:

@@ -100,9 +100,10 @@ def _fit_direct(cal: Calibration, prep: Prepared) -> None:
     try:
         rc = f["resolution_churn"] = ResolutionChurnFitter().fit(prep)
         _link(cal, "churn_hazard_ratio", rc.hazard_ratio_, rc.low_, rc.high_, rc.n_, "accounts",
-              "Cox model of months to leaving on the account's mean log2 resolution time, stratified by segment, "
-              "adjusted for size and complaint rate; hazard ratio per doubling, Wald 95% interval",
-              "Cox HR per doubling")
+              "discrete-time proportional-hazards model (Poisson GLM of leaving per exposed account-month) on the "
+              "mean log2 resolution time of the complaints resolved in the past 12 months, adjusted for segment, "
+              "size, complaint count and year; hazard ratio per doubling, errors clustered by account",
+              "hazard ratio per doubling")
         if rc.segments_without_leavers_:
             cal.caveat("churn_hazard_ratio", (
                 f"No account with complaints left in segment(s) {', '.join(rc.segments_without_leavers_)}: those "
@@ -114,12 +115,13 @@ def _fit_direct(cal: Calibration, prep: Prepared) -> None:
     except CalibrationError as exc:
         cal.caveat("churn_hazard_ratio", f"Resolution time -> leaving not estimated: {exc}; the money uses the "
                    "base scenario's links.")
-        cal.notes.append(f"Resolution time -> churn (Cox) not fitted: {exc}.")
+        cal.notes.append(f"Resolution time -> churn not fitted: {exc}.")
     try:
         er = f["expansion_rate"] = ExpansionRateFitter().fit(prep)
         _link(cal, "expansion_rate_ratio", er.rate_ratio_, er.low_, er.high_, er.n_, "accounts",
-              "Poisson model of expansion orders over months at risk on the account's mean log2 resolution time, "
-              "adjusted for segment, size and complaint rate; errors clustered by account",
+              "Poisson GLM of expansion orders per exposed account-month on the mean log2 resolution time of the "
+              "complaints resolved in the past 12 months, adjusted for segment, size, complaint count and year; "
+              "errors clustered by account",
               "Poisson rate ratio per doubling")
     except CalibrationError as exc:
         cal.caveat("expansion_rate_ratio", f"Resolution time -> buying more not estimated: {exc}.")
@@ -166,7 +168,7 @@ def _fit_chain(cal: Calibration, prep: Prepared, gap_window: int) -> None:
             if hi < rc.low_ or lo > rc.high_:
                 cal.caveat("churn_hazard_ratio", (
                     f"The emotion chain implies a hazard ratio of {hr:.2f} per doubling ({lo:.2f}-{hi:.2f}); the direct "
-                    f"Cox estimate is {rc.hazard_ratio_:.2f} ({rc.low_:.2f}-{rc.high_:.2f}). The intervals do not "
+                    f"estimate is {rc.hazard_ratio_:.2f} ({rc.low_:.2f}-{rc.high_:.2f}). The intervals do not "
                     "overlap: retention savings follow the direct estimate; the chain (which carries NPS) may miss "
                     "part of the effect or overstate it."))
     except CalibrationError as exc:
