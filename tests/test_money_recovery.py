@@ -17,8 +17,10 @@ Run ``python tests/test_money_recovery.py --seeds 20`` for the coverage table of
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,11 +57,10 @@ def recovery(shape: str, seed: int, n_accounts: int, draws: int = 1000, n_future
     return out
 
 
-def coverage_table(shapes: tuple[str, ...], seeds: tuple[int, ...], n_accounts: int) -> pd.DataFrame:
+def coverage_table(runs_by_shape: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
     """Shape x money line: coverage over the seeds, median calibrated P50 and median truth."""
     rows = []
-    for shape in shapes:
-        runs = [recovery(shape, s, n_accounts) for s in seeds]
+    for shape, runs in runs_by_shape.items():
         for line in MONEY_LINES:
             rows.append({
                 "shape": shape, "line": line, "seeds": len(runs),
@@ -151,10 +152,26 @@ def _markdown(table: pd.DataFrame) -> str:
 if __name__ == "__main__":  # pragma: no cover - produces the docs table
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=len(SLOW_SEEDS))
+    ap.add_argument("--first-seed", type=int, default=SLOW_SEEDS[0])
     ap.add_argument("--accounts", type=int, default=SLOW_ACCOUNTS)
     ap.add_argument("--shapes", default=",".join(SHAPES))
+    ap.add_argument("--log", help="append each run as a JSON line here (and read runs already there)")
     a = ap.parse_args()
     t = time.perf_counter()
-    tab = coverage_table(tuple(a.shapes.split(",")), tuple(range(201, 201 + a.seeds)), a.accounts)
-    print(_markdown(tab))
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    if a.log and Path(a.log).is_file():
+        for ln in Path(a.log).read_text().splitlines():
+            r = json.loads(ln)
+            done[(r["shape"], r["seed"])] = r
+    by_shape: dict[str, list[dict[str, Any]]] = {}
+    for seed in range(a.first_seed, a.first_seed + a.seeds):  # seed-major: every shape advances together
+        for shape in a.shapes.split(","):
+            r = done.get((shape, seed))
+            if r is None:
+                r = recovery(shape, seed, a.accounts)
+                if a.log:
+                    with open(a.log, "a") as fh:
+                        fh.write(json.dumps(r, default=float) + "\n")
+            by_shape.setdefault(shape, []).append(r)
+    print(_markdown(coverage_table(by_shape)))
     print(f"\n{a.seeds} seeds x {a.accounts:,} accounts, {time.perf_counter() - t:.0f} s")

@@ -53,228 +53,55 @@ The mechanism is exactly the one the flywheel model (``cxroi.model``) assumes.
   :math:`|z|` and the sign of :math:`z = \\log_2(T/T_0)` (extreme and fast experiences answer
   more), relationship surveys on health (extreme and happy customers answer more).
 * ``nps_informative=False`` makes every NPS answer pure noise (the "verdict is no" case).
+
+The shapes real companies have (options, off by default; named combinations in
+:data:`cxroi.demo.SHAPES`):
+
+* Support tier, ``tier_sigma``: accounts differ in their typical resolution time,
+  :math:`\\ln T_j = \\ln T_0 + \tau_{i(j)} + \\epsilon_j`, :math:`\tau_i \\sim N(0, \\sigma_\tau^2)`,
+  :math:`\\epsilon_j \\sim N(0, \\sigma_T^2 - \\sigma_\tau^2)` (the total spread stays
+  ``resolution_sigma``).
+* Direct effects of resolution time, ``churn_hazard_ratio`` (HR), ``expansion_rate_ratio``
+  (RR) and ``contacts_ratio`` (CR), per doubling: in a month where account *i* has had
+  complaints resolved in the last ``direct_window`` (12) months, with :math:`\bar z_{it}`
+  their mean :math:`\\log_2(T/T_0)`, its probability of leaving is multiplied by
+  :math:`\\mathrm{HR}^{\bar z_{it}}` and of expanding by :math:`\\mathrm{RR}^{\bar z_{it}}`
+  (an account with no recent complaint is not exposed, as in the model's
+  :math:`\\pi = 1 - e^{-\text{events per year}}`); a complaint's expected contacts are
+  :math:`\\max(c_s\\,\\mathrm{CR}^{z_j}, 1)` (at least the complaint itself).
+* ``surveys``: ``tied`` (after-complaint surveys carry the ticket id), ``untied`` (exported
+  without it) or ``none`` (empty surveys table); ``emotions=False`` drops the eight emotion
+  columns. Both change only the export, not the company.
+
+:func:`generate_company` returns the tables with the hidden state (health, tier, own
+complaint rate, every complaint's :math:`z` and outcome) that :func:`cxroi.demo.true_value`
+continues forward.
 """
+
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import yaml
-from scipy import optimize, special, stats
 
 from cxroi.data import EMOTIONS
-
-
-@dataclass(frozen=True)
-class SegmentTruth:
-    """One segment's true economics and complaint volume."""
-
-    name: str
-    share: float
-    arpa: float
-    churn: float
-    expansion_rate: float
-    expansion_value: float
-    complaints_per_year: float
-    contacts_per_event: float
-    nps_mean: float
-
-
-DEFAULT_SEGMENTS: tuple[SegmentTruth, ...] = (
-    SegmentTruth("Enterprise", 0.05, 90_000, 0.08, 0.25, 0.20, 1.2, 3.0, 7.8),
-    SegmentTruth("Mid-market", 0.20, 18_000, 0.12, 0.20, 0.15, 0.8, 2.5, 7.5),
-    SegmentTruth("SMB", 0.75, 3_000, 0.20, 0.12, 0.10, 0.4, 2.0, 7.3),
+from cxroi.demo.answers import (
+    CSAT_SD,
+    NPS_SD,
+    POST_CSAT_MU,
+    POST_NPS_MU,
+    _draw_ordered,
+    _draw_post_ratings,
+    _half_shift,
+    _mean_of,
+    _noise_ratings,
+    _nps_of,
+    _response_intercept,
 )
-
-
-#: How surveys reach the export: ``tied`` (after-complaint surveys carry the ticket id),
-#: ``untied`` (sent after complaints but exported without the ticket id, as many survey tools
-#: do) or ``none`` (no survey program: the surveys table is empty).
-SURVEY_SHAPES: tuple[str, ...] = ("tied", "untied", "none")
-
-#: Options written to ``truth.yaml`` only when they differ from the default.
-OFF_BY_DEFAULT: tuple[str, ...] = (
-    "churn_lag", "churn_positive", "expansion_negative", "tier_sigma", "churn_hazard_ratio",
-    "expansion_rate_ratio", "contacts_ratio", "direct_window", "surveys", "emotions")
-
-
-@dataclass(frozen=True)
-class DemoTruth:
-    """The known parameters the demo company is generated from.
-
-    Link parameters carry the names of the scenario's links (``cxroi.scenario``) so that
-    calibration can be checked against them one to one.
-    """
-
-    segments: tuple[SegmentTruth, ...] = DEFAULT_SEGMENTS
-    start: str = "2023-01-01"
-    years: int = 3
-    active_at_start: float = 0.8
-    size_sigma: float = 0.6
-    complaint_size_elasticity: float = 0.3
-    today_days: float = 30.0
-    resolution_sigma: float = 1.0
-    positive_share_today: float = 0.30
-    odds_ratio: float = 0.72
-    churn_gap: float = 0.05
-    expansion_gap: float = 0.10
-    repeat_contacts: float = 1.0
-    nps_gap: float = 40.0
-    csat_gap: float = 1.5
-    health_churn: float = 0.9
-    health_expansion: float = 0.6
-    health_nps: float = 2.0
-    health_emotion: float = 1.0
-    service_orders_per_month: float = 0.2
-    health_orders: float = 0.6
-    response_rate: float = 0.07
-    response_extreme: float = 0.6
-    response_skew: float = 0.4
-    nps_informative: bool = True
-    expansion_product: str = "expansion"
-    churn_lag: tuple[float, ...] = (1.0,)
-    churn_positive: float = 0.0
-    expansion_negative: float = 0.0
-    tier_sigma: float = 0.0
-    churn_hazard_ratio: float = 1.0
-    expansion_rate_ratio: float = 1.0
-    contacts_ratio: float = 1.0
-    direct_window: int = 12
-    surveys: str = "tied"
-    emotions: bool = True
-
-    def __post_init__(self) -> None:
-        lag = tuple(float(w) for w in self.churn_lag)
-        if not lag or min(lag) < 0 or abs(sum(lag) - 1.0) > 1e-9:
-            raise ValueError(f"churn_lag must be non-negative weights summing to 1, got {self.churn_lag}")
-        object.__setattr__(self, "churn_lag", lag)
-        if not 0.0 <= self.tier_sigma <= self.resolution_sigma:
-            raise ValueError(f"tier_sigma must lie in [0, resolution_sigma={self.resolution_sigma}] (the share of "
-                             f"the resolution-time spread that is between accounts), got {self.tier_sigma}")
-        for f in ("churn_hazard_ratio", "expansion_rate_ratio", "contacts_ratio"):
-            if not getattr(self, f) > 0:
-                raise ValueError(f"{f} must be > 0 (1 = no direct effect), got {getattr(self, f)}")
-        if int(self.direct_window) < 1:
-            raise ValueError(f"direct_window must be at least 1 month, got {self.direct_window}")
-        if self.surveys not in SURVEY_SHAPES:
-            raise ValueError(f"surveys must be one of {', '.join(SURVEY_SHAPES)}, got {self.surveys!r}")
-
-    @property
-    def within_sigma(self) -> float:
-        """Spread (sd of ln days) of a complaint's resolution time around its account's typical time."""
-        return math.sqrt(max(self.resolution_sigma**2 - self.tier_sigma**2, 0.0))
-
-    @property
-    def has_direct_effects(self) -> bool:
-        """True when resolution time moves leaving or buying more directly (not via the outcome)."""
-        return self.churn_hazard_ratio != 1.0 or self.expansion_rate_ratio != 1.0
-
-    def positive_share(self, days: float | np.ndarray) -> np.ndarray:
-        """True :math:`p(T)` at resolution time(s) ``days``."""
-        z = np.log2(np.asarray(days, dtype=float) / self.today_days)
-        return _sigmoid(_logit(self.positive_share_today) + math.log(self.odds_ratio) * z)
-
-    @property
-    def true_nps_gap(self) -> float:
-        """The NPS gap the generator realises (0 when NPS is made uninformative)."""
-        return self.nps_gap if self.nps_informative else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for ``truth.yaml``; the off-by-default options are written only when set,
-        so the default demo's ``truth.yaml`` is unchanged."""
-        d = dataclasses.asdict(self)
-        d["segments"] = [dataclasses.asdict(s) for s in self.segments]
-        d["churn_lag"] = list(self.churn_lag)
-        for f in OFF_BY_DEFAULT:
-            if getattr(self, f) == getattr(DemoTruth, f):
-                del d[f]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DemoTruth:
-        d = dict(d)
-        d["segments"] = tuple(SegmentTruth(**s) for s in d.get("segments", []))
-        if "churn_lag" in d:
-            d["churn_lag"] = tuple(d["churn_lag"])
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-    def with_complaints(self, factor: float) -> DemoTruth:
-        """A copy with every segment's complaint rate multiplied by ``factor``."""
-        segs = tuple(dataclasses.replace(s, complaints_per_year=s.complaints_per_year * factor)
-                     for s in self.segments)
-        return dataclasses.replace(self, segments=segs)
-
-
-def _sigmoid(x: np.ndarray | float) -> np.ndarray:
-    return special.expit(np.asarray(x, dtype=float))
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1 - p))
-
-
-# ----------------------------------------------------------------------------------------
-# Ordered-normal answer scales, shifted to realise an exact gap
-# ----------------------------------------------------------------------------------------
-
-
-def _category_probs(mu: float, sd: float, lo: int, hi: int) -> np.ndarray:
-    cuts = np.arange(lo, hi) + 0.5
-    cdf = stats.norm.cdf((cuts - mu) / sd)
-    return np.diff(np.concatenate([[0.0], cdf, [1.0]]))
-
-
-def _nps_of(mu: float, sd: float) -> float:
-    p = _category_probs(mu, sd, 0, 10)
-    return 100.0 * (p[9:].sum() - p[:7].sum())
-
-
-def _mean_of(mu: float, sd: float, lo: int, hi: int) -> float:
-    return float(_category_probs(mu, sd, lo, hi) @ np.arange(lo, hi + 1))
-
-
-def _half_shift(gap_fn: Any, target: float) -> float:
-    """Half-distance :math:`\\delta` with ``gap_fn(delta) == target`` (0 for a zero gap)."""
-    if target <= 0:
-        return 0.0
-    return float(optimize.brentq(lambda d: gap_fn(d) - target, 0.0, 20.0, xtol=1e-10))
-
-
-NPS_SD, CSAT_SD, POST_NPS_MU, POST_CSAT_MU = 2.0, 1.0, 6.5, 3.4
-
-
-def _draw_ordered(rng: np.random.Generator, mu: np.ndarray, sd: float, lo: int, hi: int) -> np.ndarray:
-    return np.clip(np.floor(mu + sd * rng.standard_normal(mu.shape) + 0.5), lo, hi)
-
-
-def _draw_post_ratings(rng: np.random.Generator, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(confident, frustrated) with ``confident > frustrated`` exactly when positive."""
-    n = len(positive)
-    a = rng.choice([1, 2, 3], size=n, p=[0.5, 0.35, 0.15])
-    pos_d = rng.choice([1, 2, 3], size=n, p=[0.3, 0.45, 0.25])
-    neg_d = rng.choice([0, 1, 2], size=n, p=[0.3, 0.4, 0.3])
-    low = rng.choice([1, 2, 3], size=n, p=[0.45, 0.35, 0.2])
-    conf = np.where(positive, np.minimum(a + pos_d, 5), low)
-    frus = np.where(positive, a, np.minimum(low + neg_d, 5))
-    return conf.astype(float), frus.astype(float)
-
-
-def _noise_ratings(rng: np.random.Generator, n: int) -> np.ndarray:
-    return rng.choice([1, 2, 3, 4, 5], size=n, p=[0.15, 0.25, 0.3, 0.2, 0.1]).astype(float)
-
-
-def _response_intercept(target: float, terms: np.ndarray) -> float:
-    """Intercept c with mean(sigmoid(c + terms)) == target."""
-    return float(optimize.brentq(lambda c: _sigmoid(c + terms).mean() - target, -30, 30))
-
+from cxroi.demo.parameters import DemoTruth, _sigmoid
 
 # ----------------------------------------------------------------------------------------
 # The generator
@@ -607,52 +434,3 @@ def generate_company(seed: int = 20261123, n_accounts: int = 5000,
         "expansion_amount": np.bincount(ea, weights=exp_amount, minlength=n),
     })
     return Company(tables, tr, seed, n_accounts, state, all_complaints, M)
-
-
-# ----------------------------------------------------------------------------------------
-# Writing the demo data set
-# ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoFiles:
-    """Where :func:`write_demo` put the demo data."""
-
-    folder: Path
-    tables: dict[str, Path] = field(default_factory=dict)
-    truth: Path | None = None
-
-
-def write_demo(folder: str | os.PathLike[str] = "data/demo", seed: int = 20261123,
-               n_accounts: int = 5000, truth: DemoTruth | None = None) -> DemoFiles:
-    """Generate the demo company and write ``{accounts,tickets,surveys,orders}.csv`` and
-    ``truth.yaml`` (the known parameters, the seed and the generator's settings)."""
-    tr = truth or DemoTruth()
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    tables = generate_demo(seed=seed, n_accounts=n_accounts, truth=tr)
-    paths = {}
-    for name, df in tables.items():
-        p = out / f"{name}.csv"
-        fmt = "%Y-%m-%d %H:%M" if name == "tickets" else "%Y-%m-%d"
-        df.to_csv(p, index=False, date_format=fmt, float_format="%.10g")
-        paths[name] = p
-    meta = {
-        "generator": "cxroi.demo.generate_demo",
-        "seed": seed,
-        "n_accounts": n_accounts,
-        "rows": {k: len(v) for k, v in tables.items()},
-        "note": ("Known parameters of the demo company. Link parameters use the scenario's "
-                 "link names; churn, expansion_rate and complaints_per_year are the base "
-                 "rates before complaint outcomes and account health."),
-        "truth": tr.to_dict(),
-    }
-    tp = out / "truth.yaml"
-    tp.write_text(yaml.safe_dump(meta, sort_keys=False, width=100), encoding="utf-8")
-    return DemoFiles(out, paths, tp)
-
-
-def load_truth(path: str | os.PathLike[str]) -> DemoTruth:
-    """Read ``truth.yaml`` written by :func:`write_demo` back to a :class:`DemoTruth`."""
-    meta = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    return DemoTruth.from_dict(meta["truth"])

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cxroi.demo.generator import DemoTruth
+from cxroi.demo.parameters import DemoTruth
 
 _DIRECT = dataclasses.replace(
     DemoTruth(), tier_sigma=0.7, churn_gap=0.0, expansion_gap=0.0, repeat_contacts=0.0)
