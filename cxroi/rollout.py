@@ -54,7 +54,7 @@ import yaml
 from scipy import stats
 
 from cxroi.demo import DEFAULT_SEGMENTS, SegmentTruth
-from cxroi.demo.generator import _draw_ordered
+from cxroi.demo.answers import _draw_ordered
 
 Variant = Literal["effect", "null", "confounded", "everyone"]
 #: True-effect columns of :attr:`Rollout.effects`, by outcome, with their weight column.
