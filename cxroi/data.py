@@ -33,9 +33,14 @@ surveys, accounts that ended before the data window, gaps) are counted as
 
 from __future__ import annotations
 
+import codecs
+import csv
 import difflib
+import io
+import logging
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -43,9 +48,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from cxroi.errors import DataError, Problem
+
+log = logging.getLogger(__name__)
 
 EMOTIONS: tuple[str, ...] = (
     "confident", "trusting", "valued", "delighted",
@@ -97,14 +104,15 @@ CONTRACT: dict[str, dict[str, Column]] = {
         "start_date": Column("date", describe="date the account became a customer"),
         "end_date": Column("date", required=False, nullable=True,
                            describe="date the account left; empty while active"),
-        "revenue": Column("number", low=0, describe="annual revenue (contract value) at start"),
+        "revenue": Column("number", low=0, high=1e12,
+                          describe="annual revenue (contract value) at start"),
     },
     "tickets": {
         "ticket_id": Column("id", describe="unique complaint / ticket id"),
         "account_id": Column("id", describe="the account that complained"),
         "opened_at": Column("date", describe="when the complaint was opened"),
         "resolved_at": Column("date", nullable=True, describe="when it was resolved; empty if open"),
-        "contacts": Column("number", required=False, low=0,
+        "contacts": Column("number", required=False, low=0, high=10_000,
                            describe="contacts (calls, e-mails, chats) the complaint took"),
         "channel": Column("text", required=False, nullable=True),
         "category": Column("text", required=False, nullable=True),
@@ -127,7 +135,7 @@ CONTRACT: dict[str, dict[str, Column]] = {
         "date": Column("date", describe="order date"),
         "product": Column("text", required=False, nullable=True,
                           describe="product; expansion products are listed in the mapping"),
-        "amount": Column("number", describe="order value"),
+        "amount": Column("number", low=-1e12, high=1e12, describe="order value"),
     },
     "customers": {
         "customer_id": Column("id", describe="unique customer id"),
@@ -139,8 +147,8 @@ CONTRACT: dict[str, dict[str, Column]] = {
                             describe="complaint flag (0/1) or count in the complaint window"),
         "satisfaction": Column("number", required=False, nullable=True,
                                describe="a satisfaction score (any scale)"),
-        "orders": Column("number", required=False, nullable=True, low=0),
-        "spend": Column("number", required=False, nullable=True, low=0),
+        "orders": Column("number", required=False, nullable=True, low=0, high=1e9),
+        "spend": Column("number", required=False, nullable=True, low=0, high=1e12),
     },
 }
 
@@ -190,6 +198,34 @@ class TableMapping(_Strict):
     keep: list[str] = Field(default_factory=list,
                             description="extra columns to keep as features")
     na_values: list[str] = Field(default_factory=list, description="extra spellings of 'empty'")
+    encoding: str | None = Field(None, description="CSV text encoding, e.g. utf-8, cp1252, "
+                                 "latin-1 (default: detected)")
+    sep: str | None = Field(None, description="CSV separator: ',', ';', '\\t' or '|' "
+                            "(default: detected)")
+    decimal: Literal[".", ","] = Field(".", description="decimal mark of numbers in text files")
+    thousands: Literal[",", ".", " ", "'"] | None = Field(
+        None, description="thousands separator to ignore in numbers, e.g. '.' in 1.234,56")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                codecs.lookup(v)
+            except LookupError:
+                raise ValueError(f"unknown encoding '{v}' (use e.g. utf-8, cp1252 or "
+                                 "latin-1)") from None
+        return v
+
+    @field_validator("sep")
+    @classmethod
+    def _one_char_sep(cls, v: str | None) -> str | None:
+        if v is not None:
+            v = {"\\t": "\t", "tab": "\t"}.get(v, v)
+            if len(v) != 1 or v in {'"', "\n", "\r"}:
+                raise ValueError(f"the separator must be one character such as ',', ';', "
+                                 f"'\\t' or '|' (got {v!r})")
+        return v
 
 
 class Options(_Strict):
@@ -216,6 +252,12 @@ class Mapping(_Strict):
     shape: Literal["tables", "customers"] = "tables"
     tables: dict[str, TableMapping] = Field(default_factory=dict)
     options: Options = Options()
+    _source: str | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> str:
+        """The mapping file this came from (for messages), or a description."""
+        return self._source or "the mapping"
 
 
 def load_mapping(path: str | os.PathLike[str] | None) -> Mapping:
@@ -229,17 +271,29 @@ def load_mapping(path: str | os.PathLike[str] | None) -> Mapping:
     if path is None:
         return Mapping()
     p = Path(path)
+    if p.is_dir():
+        raise DataError(str(p), [Problem("(file)", "is a folder, not a mapping file",
+                                         "give the mapping's .yaml file, e.g. "
+                                         "data/mappings/ecommerce_churn.yaml")])
     if not p.is_file():
         raise DataError(str(p), [Problem("(file)", "mapping file not found",
                                          "check the path; examples are in data/mappings/")])
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (UnicodeDecodeError, ValueError):
+        raise DataError(str(p), [Problem("(file)", "not a UTF-8 text file",
+                                         "save the mapping as UTF-8 YAML")]) from None
+    except OSError as exc:
+        raise DataError(str(p), [Problem("(file)", f"cannot be read ({exc.strerror})",
+                                         "check the file's permissions")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
         raise DataError(str(p), [Problem(where, "not valid YAML",
                                          "check indentation and colons")]) from None
-    return mapping_from_dict(raw, str(p))
+    m = mapping_from_dict(raw, str(p))
+    m._source = str(p)
+    return m
 
 
 def mapping_from_dict(raw: Any, source: str = "<mapping>") -> Mapping:
@@ -273,6 +327,26 @@ def mapping_from_dict(raw: Any, source: str = "<mapping>") -> Mapping:
                                  else f"use one of {', '.join(shape_tables)}"))
             continue
         cols = tm.get("columns") if isinstance(tm, dict) else None
+        keep = tm.get("keep") if isinstance(tm, dict) and isinstance(tm.get("keep"), list) else []
+        dates = tm.get("dates") if isinstance(tm, dict) else None
+        for col in (dates or {}) if isinstance(dates, dict) else {}:
+            date_cols = [c for c, spec in CONTRACT[tname].items() if spec.kind == "date"]
+            if col not in date_cols:
+                close = difflib.get_close_matches(str(col), date_cols, n=1)
+                probs.append(Problem(f"tables.{tname}.dates.{col}",
+                                     f"'{col}' is not a date column of the {tname} contract",
+                                     f"did you mean '{close[0]}'?" if close else
+                                     f"date formats apply to {', '.join(date_cols)}"))
+        codes = tm.get("codes") if isinstance(tm, dict) else None
+        for col in (codes or {}) if isinstance(codes, dict) else {}:
+            if col not in CONTRACT[tname] and col not in keep:
+                known = [*CONTRACT[tname], *map(str, keep)]
+                close = difflib.get_close_matches(str(col), known, n=1)
+                probs.append(Problem(f"tables.{tname}.codes.{col}",
+                                     f"'{col}' is neither a column of the {tname} contract nor "
+                                     "listed under keep",
+                                     f"did you mean '{close[0]}'?" if close else
+                                     "code maps apply to contract columns and keep columns"))
         for col in (cols or {}) if isinstance(cols, dict) else {}:
             if col not in CONTRACT[tname]:
                 close = difflib.get_close_matches(str(col), list(CONTRACT[tname]), n=1)
@@ -329,6 +403,9 @@ class CompanyData:
     options: Options = field(default_factory=Options)
     exclusions: list[Exclusion] = field(default_factory=list)
     row_words: dict[str, str] = field(default_factory=dict)
+    #: data facts that do not stop calibration but limit it (a segment where every account
+    #: left, or none did); the calibration report lists them
+    caveats: list[Problem] = field(default_factory=list)
 
     def n_rows(self) -> dict[str, int]:
         return {k: len(v) for k, v in self.tables.items()}
@@ -363,6 +440,10 @@ class _Raw:
     row_word: str  # "row" (spreadsheet) or "record"
     origin: str
     rows: np.ndarray | None = None  # the analyst's row numbers when not consecutive
+    #: the first rows of the file as cells, header or not (to diagnose a wrong header row)
+    peek: Callable[[], list[list[str]]] | None = None
+    #: how a text file was read (encoding, separator) for messages
+    text_format: str = ""
 
 
 def _drop_blank_rows(raw: _Raw) -> _Raw:
@@ -372,43 +453,253 @@ def _drop_blank_rows(raw: _Raw) -> _Raw:
     empty = df.isna().all(axis=1).to_numpy() if len(df.columns) else np.zeros(len(df), bool)
     if empty.any():
         return _Raw(df.loc[~empty].reset_index(drop=True), raw.row_base, raw.row_word, raw.origin,
-                    rows[~empty])
+                    rows[~empty], raw.peek, raw.text_format)
     return raw
 
 
-def _read_excel(path: Path, sheet: str | int | None, header_row: int, na: list[str]) -> pd.DataFrame:
+#: What a file's first bytes say it is.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "xlsx"), (b"\xd0\xcf\x11\xe0", "xls"), (b"PAR1", "parquet"),
+    (b"SQLite format 3\x00", "sqlite"), (b"%PDF", "pdf"), (b"\x1f\x8b", "gzip"),
+)
+_KIND_WORDS = {"xlsx": "an Excel workbook (or another zip archive)", "xls": "an old Excel (.xls) workbook",
+               "parquet": "a Parquet file", "sqlite": "a SQLite database", "pdf": "a PDF document",
+               "gzip": "a gzip archive", "duckdb": "a DuckDB database", "binary": "binary data",
+               "text": "a text (CSV) file", "empty": "empty (0 bytes)"}
+_TEXT_SUFFIXES = {".csv", ".txt", ".tsv", ".tab"}
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+_PARQUET_SUFFIXES = {".parquet", ".pq"}
+_DUCKDB_SUFFIXES = {".duckdb", ".db", ".ddb"}
+_SEPARATORS = (",", ";", "\t", "|")
+_SEP_NAMES = {",": "','", ";": "';'", "\t": "'\\t' (tab)", "|": "'|'"}
+
+
+def _file_problem(path: Path, message: str, fix: str) -> DataError:
+    return DataError(str(path), [Problem("(file)", message, fix)])
+
+
+def _head(path: Path, n: int = 8192) -> bytes:
+    """The first bytes of a file; folders and unreadable files are named errors."""
+    if path.is_dir():
+        raise _file_problem(path, "is a folder, not a file",
+                            "give the table's file (CSV, Parquet or Excel), or the folder itself "
+                            "as the data argument")
+    try:
+        with path.open("rb") as fh:
+            return fh.read(n)
+    except OSError as exc:
+        raise _file_problem(path, f"cannot be read ({exc.strerror or exc})",
+                            "check that the file exists and that you may read it") from None
+
+
+def _sniff_kind(head: bytes) -> str:
+    """'text', 'empty', 'binary' or a format from the magic bytes."""
+    if not head:
+        return "empty"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[8:12] == b"DUCK":
+        return "duckdb"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "text"
+    if b"\x00" in head:
+        return "binary"
+    return "text"
+
+
+def _wrong_kind(path: Path, kind: str, expected: str) -> DataError:
+    rename = {"xlsx": ".xlsx", "parquet": ".parquet", "text": ".csv", "duckdb": ".duckdb"}.get(kind)
+    fix = (f"rename it to {path.stem}{rename} (its real type), or export the table again as "
+           f"{expected}" if rename else f"export the table again as {expected}")
+    return _file_problem(path, f"the file name says {expected} but the content is "
+                               f"{_KIND_WORDS.get(kind, kind)}", fix)
+
+
+def _decode(data: bytes, path: Path, table: str, encoding: str | None) -> tuple[str, str]:
+    """Text and the encoding used: the mapping's, else UTF-8 (with or without BOM), UTF-16
+    with BOM, Windows-1252, Latin-1 (which always decodes)."""
+    if encoding:
+        enc = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+        try:
+            return data.decode(enc), encoding
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].count(b"\n") + 1
+            raise DataError(str(path), [Problem(
+                f"line {line}", f"not valid {encoding} text (byte {data[exc.start]:#04x})",
+                f"set tables.{table}.encoding to the file's real encoding (often cp1252 or "
+                "latin-1 for Excel exports), or save the file as UTF-8")]) from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise _file_problem(path, "damaged UTF-16 text",
+                                "save the table again as CSV (UTF-8)") from None
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(enc), ("utf-8" if enc == "utf-8-sig" else enc)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "latin-1"
+
+
+def _split(line: str, sep: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error:
+        return line.split(sep)
+
+
+def _guess_sep(lines: list[str]) -> str:
+    """The separator giving the header the most fields, consistently in the next lines."""
+    lines = [ln for ln in lines if ln.strip()][:8]
+    if not lines:
+        return ","
+    best, best_score = ",", (False, 1)
+    for sep in _SEPARATORS:
+        counts = [len(_split(ln, sep)) for ln in lines]
+        if counts[0] <= 1:
+            continue
+        score = (all(c == counts[0] for c in counts[1:]), counts[0])
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _read_text(path: Path, tm: TableMapping, table: str) -> _Raw:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _file_problem(path, f"cannot be read ({exc.strerror or exc})",
+                            "check the file's permissions") from None
+    text, enc = _decode(data, path, table, tm.encoding)
+    if not text.strip():
+        raise _file_problem(path, "the file is empty", "export the table with its header row")
+    lines = text.splitlines()
+    start = tm.header_row - 1
+    if start >= len(lines):
+        raise DataError(str(path), [Problem(
+            f"tables.{table}.header_row", f"is {tm.header_row} but the file has only "
+            f"{len(lines)} lines", "give the row that holds the column names (1 = first line)")])
+    sep = tm.sep or ("\t" if path.suffix.lower() in {".tsv", ".tab"} else _guess_sep(lines[start:]))
+    na = list(tm.na_values)
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, header=start, dtype=str,
+                         keep_default_na=True, na_values=na or None, engine="c",
+                         skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise _file_problem(path, "the file is empty",
+                            "export the table with its header row") from None
+    except pd.errors.ParserError as exc:
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        where, msg = ("(file)", "cannot be split into columns")
+        if m:
+            where = f"line {int(m.group(2))}"
+            msg = f"has {m.group(3)} fields where the header has {m.group(1)}"
+        raise DataError(str(path), [Problem(
+            where, msg, f"put quotes around values that contain the separator {_SEP_NAMES.get(sep, repr(sep))}, "
+            f"or set tables.{table}.sep (and tables.{table}.header_row) in the mapping")]) from None
+    if df.columns.duplicated().any():
+        dup = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        raise DataError(str(path), [Problem(f"row {tm.header_row}", f"column names used twice: {dup}",
+                                            "give every column its own name")])
+    log.info("read %s as %s text separated by %r", path, enc, sep)
+
+    def peek() -> list[list[str]]:
+        return [_split(ln, sep) for ln in lines[:20]]
+
+    return _drop_blank_rows(_Raw(df, tm.header_row + 1, "row", str(path), peek=peek,
+                                 text_format=f"read as {enc} separated by {_SEP_NAMES.get(sep, repr(sep))}"))
+
+
+def _sheet_names(path: Path) -> list[str]:
+    kind = _sniff_kind(_head(path))
+    if kind == "xls":
+        raise _file_problem(path, "an old-format Excel (.xls) workbook",
+                            "save it as .xlsx (Excel: File > Save As > Excel Workbook) or CSV")
+    if kind != "xlsx":
+        raise _wrong_kind(path, kind, "an Excel workbook (.xlsx)")
+    try:
+        return list(pd.ExcelFile(path, engine="openpyxl").sheet_names)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a damaged workbook
+        raise _file_problem(path, f"not a readable Excel workbook ({type(exc).__name__})",
+                            "open it in Excel and save it again as .xlsx, or export CSV") from None
+
+
+def _read_excel(path: Path, sheet: str | int | None, header_row: int, na: list[str],
+                table: str) -> pd.DataFrame:
+    names = _sheet_names(path)
+    if isinstance(sheet, int) and not 0 <= sheet < len(names) or (
+            isinstance(sheet, str) and sheet not in names):
+        close = difflib.get_close_matches(str(sheet), names, n=1)
+        raise DataError(str(path), [Problem(
+            f"sheet '{sheet}'", "no such sheet in the workbook",
+            f"did you mean '{close[0]}'? Set tables.{table}.sheet in the mapping" if close else
+            f"set tables.{table}.sheet in the mapping to one of {', '.join(names)}")])
     try:
         return pd.read_excel(path, sheet_name=0 if sheet is None else sheet,
-                             header=header_row - 1, na_values=na or None)
+                             header=header_row - 1, na_values=na or None, engine="openpyxl")
     except ValueError as exc:
-        xl = pd.ExcelFile(path)
-        close = difflib.get_close_matches(str(sheet), xl.sheet_names, n=1)
-        raise DataError(str(path), [Problem(
-            f"sheet '{sheet}'", f"cannot be read ({exc})",
-            f"did you mean '{close[0]}'?" if close else
-            f"set `sheet:` in the mapping to one of {', '.join(xl.sheet_names)}")]) from None
+        if "row" in str(exc).lower() or "header" in str(exc).lower() or "no columns" in str(exc).lower():
+            raise DataError(str(path), [Problem(
+                f"tables.{table}.header_row", f"row {header_row} of sheet '{sheet}' cannot be the "
+                "header (the sheet is shorter or empty)",
+                "give the row that holds the column names (1 = first row)")]) from None
+        raise _file_problem(path, f"sheet '{sheet}' cannot be read ({type(exc).__name__})",
+                            "open it in Excel and save it again, or export CSV") from None
+    except Exception as exc:  # noqa: BLE001
+        raise _file_problem(path, f"sheet '{sheet}' cannot be read ({type(exc).__name__})",
+                            "open it in Excel and save it again, or export CSV") from None
 
 
-def _read_one(path: Path, tm: TableMapping) -> _Raw:
+def _read_parquet(path: Path) -> pd.DataFrame:
+    kind = _sniff_kind(_head(path))
+    if kind != "parquet":
+        raise _wrong_kind(path, kind, "Parquet")
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for damaged files
+        raise _file_problem(path, f"not a readable Parquet file ({type(exc).__name__}: damaged "
+                                  "or cut short)", "write the table again") from None
+
+
+def _read_one(path: Path, tm: TableMapping, table: str = "table") -> _Raw:
     na = list(tm.na_values)
     suffix = path.suffix.lower()
-    if suffix in {".csv", ".txt", ".tsv"}:
-        sep = "\t" if suffix == ".tsv" else ","
-        try:
-            df = pd.read_csv(path, sep=sep, header=tm.header_row - 1, dtype=str,
-                             keep_default_na=True, na_values=na or None, engine="c",
-                             skip_blank_lines=False)
-        except pd.errors.EmptyDataError:
-            raise DataError(str(path), [Problem("(file)", "the file is empty",
-                                                "export the table with its header row")]) from None
-        return _drop_blank_rows(_Raw(df, tm.header_row + 1, "row", str(path)))
-    if suffix in {".parquet", ".pq"}:
-        return _Raw(pd.read_parquet(path), 1, "record", str(path))
-    if suffix in {".xlsx", ".xlsm", ".xls"}:
-        return _drop_blank_rows(_Raw(_read_excel(path, tm.sheet, tm.header_row, na), tm.header_row + 1,
-                                     "row", f"{path} [{tm.sheet if tm.sheet is not None else 'first sheet'}]"))
-    raise DataError(str(path), [Problem("(file)", f"unsupported file type '{suffix}'",
-                                        "use CSV, Parquet, Excel (.xlsx) or DuckDB (.duckdb)")])
+    head = _head(path)
+    kind = _sniff_kind(head)
+    if suffix in _TEXT_SUFFIXES:
+        if kind not in {"text"}:
+            if kind == "empty":
+                raise _file_problem(path, "the file is empty (0 bytes)",
+                                    "export the table with its header row")
+            raise _wrong_kind(path, kind, "a CSV text file")
+        return _read_text(path, tm, table)
+    if suffix in _PARQUET_SUFFIXES:
+        if kind == "empty":
+            raise _file_problem(path, "the file is empty (0 bytes)",
+                                "write the table again (the export did not finish)")
+        return _Raw(_read_parquet(path), 1, "record", str(path))
+    if suffix in _EXCEL_SUFFIXES:
+        if kind == "empty":
+            raise _file_problem(path, "the file is empty (0 bytes)", "save the workbook again")
+        label = tm.sheet if tm.sheet is not None else "first sheet"
+
+        def peek() -> list[list[str]]:
+            try:
+                top = pd.read_excel(path, sheet_name=0 if tm.sheet is None else tm.sheet,
+                                    header=None, nrows=20, engine="openpyxl")
+            except Exception:  # noqa: BLE001 - only a diagnosis
+                return []
+            return [["" if pd.isna(v) else str(v) for v in r] for r in top.itertuples(index=False)]
+
+        frame = _read_excel(path, tm.sheet, tm.header_row, na, table)
+        frame = frame.loc[:, [not str(c).startswith("Unnamed: ") or frame[c].notna().any()
+                              for c in frame.columns]]
+        return _drop_blank_rows(_Raw(frame, tm.header_row + 1, "row", f"{path} [{label}]",
+                                     peek=peek))
+    raise _file_problem(path, f"unsupported file type '{suffix or '(none)'}'",
+                        "use CSV, Parquet, Excel (.xlsx) or DuckDB (.duckdb)")
 
 
 def _read_duckdb(path: Path, tables: Iterable[str], mapping: Mapping) -> dict[str, _Raw]:
@@ -419,7 +710,14 @@ def _read_duckdb(path: Path, tables: Iterable[str], mapping: Mapping) -> dict[st
                                             "pip install duckdb, or export the tables to Parquet")]) from None
     out: dict[str, _Raw] = {}
     probs: list[Problem] = []
-    con = duckdb.connect(str(path), read_only=True)
+    kind = _sniff_kind(_head(path))
+    if kind != "duckdb":
+        raise _wrong_kind(path, kind, "a DuckDB database")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except Exception as exc:  # noqa: BLE001 - duckdb raises its own types
+        raise _file_problem(path, f"not a readable DuckDB database ({type(exc).__name__})",
+                            "check the file, or export the tables to Parquet") from None
     try:
         names = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
         for t in tables:
@@ -454,12 +752,12 @@ def read_raw(data: str | os.PathLike[str], mapping: Mapping) -> dict[str, _Raw]:
     if not p.exists():
         raise DataError(str(p), [Problem("(path)", "no such file or folder",
                                          "give a folder of tables, an .xlsx or a .duckdb file")])
-    if p.is_file() and p.suffix.lower() in {".duckdb", ".db", ".ddb"}:
+    if p.is_file() and p.suffix.lower() in _DUCKDB_SUFFIXES:
         return _read_duckdb(p, shape_tables, mapping)
     out: dict[str, _Raw] = {}
     probs: list[Problem] = []
-    if p.is_file() and p.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
-        sheets = pd.ExcelFile(p).sheet_names
+    if p.is_file() and p.suffix.lower() in _EXCEL_SUFFIXES:
+        sheets = _sheet_names(p)
         for t in shape_tables:
             tm = mapping.tables.get(t, TableMapping())
             sheet = tm.sheet if tm.sheet is not None else (
@@ -469,26 +767,30 @@ def read_raw(data: str | os.PathLike[str], mapping: Mapping) -> dict[str, _Raw]:
                                      f"name the sheet '{t}' or set tables.{t}.sheet in the mapping "
                                      f"(sheets: {', '.join(sheets)})"))
                 continue
-            out[t] = _read_one(p, tm.model_copy(update={"sheet": sheet}))
+            out[t] = _read_one(p, tm.model_copy(update={"sheet": sheet}), t)
     elif p.is_file():
         if len(shape_tables) != 1:
             raise DataError(str(p), [Problem("(path)", "one file cannot hold the four tables",
                                              "give a folder with accounts, tickets, surveys and "
                                              "orders files, an .xlsx with a sheet each, or a .duckdb")])
-        out[shape_tables[0]] = _read_one(p, mapping.tables.get(shape_tables[0], TableMapping()))
+        t = shape_tables[0]
+        out[t] = _read_one(p, mapping.tables.get(t, TableMapping()), t)
     else:
         for t in shape_tables:
             tm = mapping.tables.get(t, TableMapping())
             if tm.file:
                 cands = [p / tm.file]
             else:
-                cands = [p / f"{t}{ext}" for ext in (".parquet", ".csv", ".xlsx", ".tsv")]
-            hit = next((c for c in cands if c.is_file()), None)
-            if hit is None:
-                probs.append(Problem(f"{t} table", f"no file for the {t} table in {p}",
+                names = [f"{t}{ext}" for ext in (".parquet", ".csv", ".xlsx", ".tsv", ".txt")]
+                by_name = {c.name.casefold(): c for c in sorted(p.iterdir())}
+                cands = [by_name[n] for n in names if n in by_name]  # Accounts.CSV too
+            hit = next(iter(cands), None)
+            if hit is None or not hit.exists():
+                probs.append(Problem(f"{t} table", f"no file for the {t} table in {p}"
+                                     + (f" ({tm.file} does not exist)" if tm.file else ""),
                                      f"add {t}.csv or {t}.parquet, or set tables.{t}.file in the mapping"))
                 continue
-            out[t] = _read_one(hit, tm)
+            out[t] = _read_one(hit, tm, t)
     if probs:
         raise DataError(str(p), probs)
     return out
@@ -506,12 +808,56 @@ def _rows_text(rows: np.ndarray, word: str, limit: int = 8) -> str:
 
 
 def _blank(s: pd.Series) -> np.ndarray:
-    """Empty cells: NaN/None/NaT or whitespace-only text."""
-    out = s.isna().to_numpy()
+    """Empty cells: NaN/None/NaT or whitespace-only text.
+
+    Returns a new writable array (pandas 3's copy-on-write hands out read-only views).
+    """
+    out = np.array(s.isna().to_numpy(dtype=bool), dtype=bool, copy=True)
     if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
         txt = s.astype(_STR).str.strip()
         out |= (txt == "").fillna(True).to_numpy(dtype=bool)
     return out
+
+
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d{1,3}(?:[.\s']\d{3})*,\d+\s*$|^\s*-?\d+,\d+\s*$")
+
+
+def _to_number(s: pd.Series, tm: TableMapping) -> pd.Series:
+    """Numbers from numbers or text, honouring the mapping's decimal mark and thousands."""
+    if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+        return pd.to_numeric(s, errors="coerce").astype(float)
+    txt = s.astype(_STR).str.strip()
+    if tm.thousands:
+        txt = txt.str.replace(tm.thousands, "", regex=False)
+    if tm.decimal != ".":
+        txt = txt.str.replace(tm.decimal, ".", regex=False)
+    return pd.to_numeric(txt, errors="coerce").astype(float)
+
+
+def _header_hint(table: str, raw: _Raw, tm: TableMapping, wanted: list[str]) -> str:
+    """Why no expected column was found: a header on another row, or another separator."""
+    rows = raw.peek() if raw.peek else []
+    want = {w.strip().casefold() for w in wanted}
+    best_row, best_hits = None, 0
+    for i, cells in enumerate(rows, start=1):
+        hits = len(want & {str(c).strip().casefold() for c in cells})
+        if hits > best_hits:
+            best_row, best_hits = i, hits
+    if best_row is not None and best_row != tm.header_row:
+        return (f"the column names look like they are on row {best_row}, not row "
+                f"{tm.header_row}: set tables.{table}.header_row: {best_row} in the mapping")
+    cols = [str(c) for c in raw.frame.columns]
+    if len(cols) == 1:
+        for sep in _SEPARATORS:
+            if sep in cols[0]:
+                return (f"the header is one column holding {_SEP_NAMES[sep]} characters: set "
+                        f"tables.{table}.sep: '{sep if sep != chr(9) else chr(92) + 't'}' in "
+                        "the mapping")
+    fmt = f" ({raw.text_format})" if raw.text_format else ""
+    return (f"none of the {table} contract's columns are among the file's {len(cols)} "
+            f"columns{fmt}: check the separator (tables.{table}.sep), the header row "
+            f"(tables.{table}.header_row, now {tm.header_row}) and map your column names under "
+            f"tables.{table}.columns (see docs/calibration.md)")
 
 
 def _as_id(s: pd.Series) -> pd.Series:
@@ -552,25 +898,60 @@ def _parse_dates(s: pd.Series, fmt: str | None, dayfirst: bool) -> pd.Series:
 
 
 def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem],
-                   opts: Options) -> pd.DataFrame:
+                   opts: Options, mapping_source: str = "the mapping") -> pd.DataFrame:
     """Rename, decode and type one table; append problems instead of raising."""
-    df = raw.frame
+    df = raw.frame.copy(deep=False)
     df.columns = [str(c).strip() for c in df.columns]
     contract = CONTRACT[table]
     word = raw.row_word
-    rename = {v: k for k, v in tm.columns.items()}
+    present = list(df.columns)
+    lower: dict[str, str] = {}
+    for c in present:
+        lower.setdefault(c.casefold(), c)
+    rename: dict[str, str] = {}
+    mapped_missing: dict[str, Problem] = {}
+    for col, yours in tm.columns.items():
+        name = str(yours).strip()
+        if name not in present and name.casefold() in lower:
+            name = lower[name.casefold()]  # 'customerid' for 'CustomerID'
+        if name not in present:
+            close = difflib.get_close_matches(name, present, n=1)
+            if not close:
+                close = difflib.get_close_matches(name.casefold(), list(lower), n=1)
+                close = [lower[close[0]]] if close else []
+            mapped_missing[col] = Problem(
+                f"{table} ({raw.origin})",
+                f"{mapping_source} maps {col} to column '{yours}', which the {table} data "
+                "do not have",
+                (f"did you mean '{close[0]}'? Set tables.{table}.columns.{col}: '{close[0]}' in "
+                 f"{mapping_source}") if close else
+                f"correct tables.{table}.columns.{col} in {mapping_source} to one of the file's "
+                "columns, or remove it")
+            continue
+        rename[name] = col
+    # the file's own column with a contract name that the mapping takes from elsewhere
+    for c in present:
+        if c in contract and c not in rename and c in tm.columns:
+            rename[c] = f"{c} (not used: mapped from another column)"
     # a contract name may also be matched case-insensitively
-    lower = {c.casefold(): c for c in df.columns}
     for col in contract:
-        if col not in tm.columns and col not in df.columns and col.casefold() in lower:
+        if col not in tm.columns and col not in present and col.casefold() in lower:
             rename[lower[col.casefold()]] = col
     df = df.rename(columns=rename)
+    required = [c for c, spec in contract.items() if spec.required]
+    if required and not any(c in df.columns for c in contract):
+        wanted = [str(tm.columns.get(c, c)) for c in required]
+        probs.append(Problem(f"{table} ({raw.origin})",
+                             f"no column of the {table} contract was found (missing: "
+                             f"{', '.join(required)})", _header_hint(table, raw, tm, wanted)))
+        return pd.DataFrame({"_row": np.arange(len(df), dtype=np.int64) + raw.row_base})
     out = pd.DataFrame(index=df.index)
     out["_row"] = raw.rows if raw.rows is not None else np.arange(len(df), dtype=np.int64) + raw.row_base
     rows = out["_row"].to_numpy()
+    probs.extend(mapped_missing.values())
     for col, spec in contract.items():
         if col not in df.columns:
-            if spec.required:
+            if spec.required and col not in mapped_missing:
                 yours = tm.columns.get(col)
                 close = difflib.get_close_matches(yours or col, list(df.columns), n=1)
                 hint = (f"map it in the mapping file: tables.{table}.columns.{col}: "
@@ -588,16 +969,19 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
             val = _as_id(s) if spec.kind == "id" else s.astype(_STR).str.strip().mask(
                 pd.Series(empty, index=s.index), pd.NA)
         elif spec.kind == "number":
-            val = pd.to_numeric(s, errors="coerce") if s.dtype == object or \
-                pd.api.types.is_string_dtype(s.dtype) else s.astype(float)
-            val = val.astype(float)
+            val = _to_number(s, tm)
             bad = val.isna().to_numpy() & ~empty
             if bad.any():
                 ex = s[bad].astype(str).head(3).tolist()
+                comma = tm.decimal == "." and all(_DECIMAL_COMMA.match(x) for x in ex)
+                fix = (f"these look like decimal commas: set tables.{table}.decimal: ',' (and "
+                       f"tables.{table}.thousands: '.' if 1.234,56 is written) in the mapping"
+                       if comma else
+                       "write plain numbers (no units, %, or thousands separators; set "
+                       f"tables.{table}.decimal / thousands for 1.234,56), or map codes under "
+                       f"tables.{table}.codes.{col}")
                 probs.append(Problem(f"{table} {_rows_text(rows[bad], word)}, column {col}",
-                                     f"wrong type: expected a number, got {ex}",
-                                     "write plain numbers (no units, %, or thousands separators), "
-                                     "or map codes under tables." + f"{table}.codes.{col}"))
+                                     f"wrong type: expected a number, got {ex}", fix))
         elif spec.kind == "flag":
             val = s.map(lambda v: _FLAG_WORDS.get(_code_key(v)), na_action="ignore").astype(float)
             bad = val.isna().to_numpy() & ~empty
@@ -632,7 +1016,8 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
                 out_of = ((v < lo) if lo is not None else False) | ((v > hi) if hi is not None else False)
             out_of = np.asarray(out_of, dtype=bool) & ~np.isnan(v)
             if out_of.any():
-                rng_txt = (f"{lo:g}-{hi:g}" if hi is not None else f">= {lo:g}")
+                rng_txt = (f"{lo:g}-{hi:g}" if hi is not None and lo is not None
+                           else f">= {lo:g}" if lo is not None else f"<= {hi:g}")
                 label = "NPS" if col == "nps" else col
                 probs.append(Problem(f"{table} {_rows_text(rows[out_of], word)}, column {col}",
                                      f"{label} outside {rng_txt} (got {v[out_of][:3].tolist()})",
@@ -687,6 +1072,54 @@ def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list
                                      msg, fix))
 
 
+def _churn_checks(t: dict[str, pd.DataFrame], probs: list[Problem]) -> list[Problem]:
+    """All accounts left, or none did: churn cannot be measured (an error for the whole
+    data, a caveat for one segment). Returns the caveats."""
+    if "accounts" in t and {"end_date", "segment"} <= set(t["accounts"].columns):
+        table, left = "accounts", t["accounts"]["end_date"].notna()
+        seg = t["accounts"]["segment"]
+        how = ("every account has an end_date", "no account has an end_date")
+        fix_all = ("export the active accounts too (their end_date is empty); a churn rate "
+                   "needs accounts that stayed")
+        fix_none = ("export the accounts that left too, with their end_date (widen the export's "
+                    "date range); a churn rate needs accounts that left")
+    elif "customers" in t and "churn" in t["customers"].columns:
+        table, left = "customers", t["customers"]["churn"] == 1
+        seg = t["customers"]["segment"] if "segment" in t["customers"].columns else None
+        how = ("every customer has churn = 1", "no customer has churn = 1")
+        fix_all = "export the customers who stayed too (churn = 0)"
+        fix_none = ("export the customers who left too (churn = 1); check that the churn column "
+                    "is mapped to the right column and its codes to 1/0")
+    else:
+        return []
+    n = len(left)
+    if n == 0 or probs:  # other problems first: the flags may be wrong for a reason shown
+        return []
+    k = int(left.sum())
+    if k == n:
+        probs.append(Problem(f"{table}, all {n} rows", f"{how[0]}: everyone left, so there is "
+                             "nobody left to keep and no churn rate can be measured", fix_all))
+        return []
+    if k == 0:
+        probs.append(Problem(f"{table}, all {n} rows", f"{how[1]}: nobody left, so churn and "
+                             "its links to the experience cannot be measured", fix_none))
+        return []
+    caveats: list[Problem] = []
+    if seg is None:
+        return caveats
+    by = pd.DataFrame({"seg": seg.to_numpy(dtype=object), "left": left.to_numpy(dtype=bool)})
+    for name, g in by.groupby("seg", sort=True, dropna=True):
+        m, j = len(g), int(g["left"].sum())
+        if j == m:
+            caveats.append(Problem(f"{table}, segment '{name}'", f"all {m} accounts left: the "
+                                   "segment has no active accounts to keep", fix_all))
+        elif j == 0:
+            caveats.append(Problem(f"{table}, segment '{name}'", f"none of its {m} accounts "
+                                   "left: its churn cannot be measured (0 is not an estimate)",
+                                   fix_none))
+    return caveats
+
+
 def validate(raw: dict[str, _Raw], mapping: Mapping, source: str) -> CompanyData:
     """Type and check raw tables against the contract; raise one DataError with everything.
 
@@ -700,9 +1133,10 @@ def validate(raw: dict[str, _Raw], mapping: Mapping, source: str) -> CompanyData
     words: dict[str, str] = {}
     for tname, r in raw.items():
         tables[tname] = _prepare_table(tname, r, mapping.tables.get(tname, TableMapping()),
-                                       probs, mapping.options)
+                                       probs, mapping.options, mapping.source)
         words[tname] = r.row_word
     _cross_checks(tables, words, probs)
+    caveats = _churn_checks(tables, probs)
     if mapping.shape == "customers" and "customers" in tables and len(tables["customers"]) == 0:
         probs.append(Problem("customers", "the table has no rows", "export the data rows too"))
     for tname in tables:
@@ -711,7 +1145,10 @@ def validate(raw: dict[str, _Raw], mapping: Mapping, source: str) -> CompanyData
     if probs:
         raise DataError(source, probs)
     name = mapping.name or Path(source).stem or source
-    data = CompanyData(mapping.shape, tables, source, name, mapping.options, [], words)
+    data = CompanyData(mapping.shape, tables, source, name, mapping.options, [], words,
+                       caveats)
+    for c in caveats:
+        log.warning("%s: %s", source, c)
     if mapping.shape == "customers" and "segment" not in tables["customers"]:
         tables["customers"]["segment"] = "All customers"
     return data
