@@ -155,7 +155,7 @@ def main(
     _DEBUG["on"] = debug
     level = (logging.ERROR if quiet else logging.WARNING if verbose == 0
              else logging.INFO if verbose == 1 else logging.DEBUG)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     pkg = logging.getLogger("cxroi")
     for h in list(pkg.handlers):
@@ -167,6 +167,18 @@ def main(
     pkg.propagate = False
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Logs to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _scenario_arg(path: Path) -> Path:
     """A scenario argument that is a folder is a named error, not 'file not found'."""
     if path.is_dir():
@@ -174,7 +186,31 @@ def _scenario_arg(path: Path) -> Path:
             "(file)", "is a folder, not a scenario file",
             f"give one scenario file, e.g. {path / 'name.yaml'}, or run `cxroi batch {path}` "
             "for every scenario in the folder")])
+    _not_a_scenario(path)
     return path
+
+
+def _not_a_scenario(path: Path) -> None:
+    """A YAML mapping with none of a scenario's keys (a credentials file, a mapping file
+    given by mistake) is named as such; its keys are not echoed back, they may be secrets."""
+    import yaml
+
+    from cxroi.scenario import Scenario
+
+    try:
+        if not path.is_file() or path.stat().st_size > 5_000_000:
+            return
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - load_scenario reports unreadable files precisely
+        return
+    import difflib
+
+    keys = list(Scenario.model_fields)
+    if isinstance(data, dict) and data and not any(
+            difflib.get_close_matches(str(k), keys, n=1) for k in data):
+        raise ScenarioError(str(path), [Problem(
+            "(top level)", "not a scenario file (none of its keys is a scenario key)",
+            "give a scenario YAML file; examples are in data/scenarios/")])
 
 
 def _clean(x: Any) -> Any:

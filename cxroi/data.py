@@ -40,6 +40,7 @@ import io
 import logging
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -301,6 +302,12 @@ def mapping_from_dict(raw: Any, source: str = "<mapping>") -> Mapping:
     if not isinstance(raw, dict):
         raise DataError(source, [Problem("(top level)", "the mapping is not a set of keys",
                                          "start from data/mappings/ecommerce_churn.yaml")])
+    if raw and not any(difflib.get_close_matches(str(k), list(Mapping.model_fields), n=1)
+                       for k in raw):
+        # e.g. a credentials file: say what it is not, without echoing its keys
+        raise DataError(source, [Problem("(top level)", "not a cxroi mapping file (none of its "
+                                         "keys is a mapping key)",
+                                         "start from data/mappings/ecommerce_churn.yaml")])
     probs: list[Problem] = []
     m: Mapping | None = None
     try:
@@ -551,19 +558,35 @@ def _split(line: str, sep: str) -> list[str]:
 
 
 def _guess_sep(lines: list[str]) -> str:
-    """The separator giving the header the most fields, consistently in the next lines."""
-    lines = [ln for ln in lines if ln.strip()][:8]
-    if not lines:
-        return ","
-    best, best_score = ",", (False, 1)
+    """The separator that splits most of the first lines into the same number (> 1) of
+    fields (a title line above the header does not count)."""
+    lines = [ln for ln in lines if ln.strip()][:20]
+    best, best_score = ",", (0, 1)
     for sep in _SEPARATORS:
         counts = [len(_split(ln, sep)) for ln in lines]
-        if counts[0] <= 1:
+        many = [c for c in counts if c > 1]
+        if not many:
             continue
-        score = (all(c == counts[0] for c in counts[1:]), counts[0])
+        mode = max(set(many), key=many.count)
+        score = (many.count(mode), mode)
         if score > best_score:
             best, best_score = sep, score
     return best
+
+
+def _first_ragged_line(text: str, sep: str, start: int) -> tuple[int, int, int] | None:
+    """(line number, fields, header fields) of the first row whose field count differs
+    from the header's, counting as the csv module does (quotes respected)."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    want = None
+    for i, row in enumerate(reader):
+        if i < start or not row:
+            continue
+        if want is None:
+            want = len(row)
+        elif len(row) != want:
+            return reader.line_num, len(row), want
+    return None
 
 
 def _read_text(path: Path, tm: TableMapping, table: str) -> _Raw:
@@ -582,11 +605,24 @@ def _read_text(path: Path, tm: TableMapping, table: str) -> _Raw:
             f"tables.{table}.header_row", f"is {tm.header_row} but the file has only "
             f"{len(lines)} lines", "give the row that holds the column names (1 = first line)")])
     sep = tm.sep or ("\t" if path.suffix.lower() in {".tsv", ".tab"} else _guess_sep(lines[start:]))
+    sep_name = _SEP_NAMES.get(sep, repr(sep))
+    header = [h.strip() for h in _split(lines[start], sep)]
+    dup = sorted({h for h in header if h and header.count(h) > 1})
+    if dup:
+        raise DataError(str(path), [Problem(f"row {tm.header_row}", f"column names used twice: {dup}",
+                                            "give every column its own name")])
     na = list(tm.na_values)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, header=start, dtype=str,
-                         keep_default_na=True, na_values=na or None, engine="c",
-                         skip_blank_lines=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            df = pd.read_csv(io.StringIO(text), sep=sep, header=start, dtype=str,
+                             keep_default_na=True, na_values=na or None, engine="c",
+                             skip_blank_lines=False, index_col=False)
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            ragged = _first_ragged_line(text, sep, start)
+            if ragged:  # pandas would silently drop the extra cells
+                raise pd.errors.ParserError(f"Expected {ragged[2]} fields in line {ragged[0]}, "
+                                            f"saw {ragged[1]}")
     except pd.errors.EmptyDataError:
         raise _file_problem(path, "the file is empty",
                             "export the table with its header row") from None
@@ -596,13 +632,13 @@ def _read_text(path: Path, tm: TableMapping, table: str) -> _Raw:
         if m:
             where = f"line {int(m.group(2))}"
             msg = f"has {m.group(3)} fields where the header has {m.group(1)}"
-        raise DataError(str(path), [Problem(
-            where, msg, f"put quotes around values that contain the separator {_SEP_NAMES.get(sep, repr(sep))}, "
-            f"or set tables.{table}.sep (and tables.{table}.header_row) in the mapping")]) from None
-    if df.columns.duplicated().any():
-        dup = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
-        raise DataError(str(path), [Problem(f"row {tm.header_row}", f"column names used twice: {dup}",
-                                            "give every column its own name")])
+        fix = (f"put quotes around values that contain the separator {sep_name}, or set "
+               f"tables.{table}.sep in the mapping")
+        guess = _find_header_row([_split(ln, sep) for ln in lines[:20]], _wanted(table, tm))
+        if guess and guess != tm.header_row:  # the 'header' is a title line
+            fix = (f"the column names look like they are on row {guess}: set "
+                   f"tables.{table}.header_row: {guess} in the mapping")
+        raise DataError(str(path), [Problem(where, msg, fix)]) from None
     log.info("read %s as %s text separated by %r", path, enc, sep)
 
     def peek() -> list[list[str]]:
@@ -834,15 +870,25 @@ def _to_number(s: pd.Series, tm: TableMapping) -> pd.Series:
     return pd.to_numeric(txt, errors="coerce").astype(float)
 
 
-def _header_hint(table: str, raw: _Raw, tm: TableMapping, wanted: list[str]) -> str:
-    """Why no expected column was found: a header on another row, or another separator."""
-    rows = raw.peek() if raw.peek else []
+def _wanted(table: str, tm: TableMapping) -> list[str]:
+    """The column names a table's header should hold (the mapping's, else the contract's)."""
+    return [str(tm.columns.get(c, c)) for c, spec in CONTRACT[table].items() if spec.required]
+
+
+def _find_header_row(rows: list[list[str]], wanted: list[str]) -> int | None:
+    """The 1-based row among ``rows`` holding most of the ``wanted`` names, if any."""
     want = {w.strip().casefold() for w in wanted}
     best_row, best_hits = None, 0
     for i, cells in enumerate(rows, start=1):
         hits = len(want & {str(c).strip().casefold() for c in cells})
         if hits > best_hits:
             best_row, best_hits = i, hits
+    return best_row
+
+
+def _header_hint(table: str, raw: _Raw, tm: TableMapping, wanted: list[str]) -> str:
+    """Why no expected column was found: a header on another row, or another separator."""
+    best_row = _find_header_row(raw.peek() if raw.peek else [], wanted)
     if best_row is not None and best_row != tm.header_row:
         return (f"the column names look like they are on row {best_row}, not row "
                 f"{tm.header_row}: set tables.{table}.header_row: {best_row} in the mapping")
@@ -940,7 +986,7 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
     df = df.rename(columns=rename)
     required = [c for c, spec in contract.items() if spec.required]
     if required and not any(c in df.columns for c in contract):
-        wanted = [str(tm.columns.get(c, c)) for c in required]
+        wanted = _wanted(table, tm)
         probs.append(Problem(f"{table} ({raw.origin})",
                              f"no column of the {table} contract was found (missing: "
                              f"{', '.join(required)})", _header_hint(table, raw, tm, wanted)))
