@@ -149,3 +149,11 @@ def project_path(path: str | os.PathLike[str] | None) -> Path | None:
     if root is None or Path(p.parts[0]).exists():
         return p
     return root / p if (root / p.parts[0]).exists() else p
+
+
+def project_paths(paths: str | os.PathLike[str] | list[str | os.PathLike[str]]
+                  ) -> Path | list[Path | None] | None:
+    """:func:`project_path` for one path or each of a list (a notebook's list parameter)."""
+    if isinstance(paths, list | tuple):
+        return [project_path(p) for p in paths]
+    return project_path(paths)
