@@ -930,17 +930,58 @@ def _code_key(v: Any) -> str:
     return str(v).strip().casefold()
 
 
-def _parse_dates(s: pd.Series, fmt: str | None, dayfirst: bool) -> pd.Series:
+_DMY = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b"
+
+
+def _to_datetime(txt: pd.Series, **kw: Any) -> pd.Series:
+    """pd.to_datetime that reads mixed UTC offsets as UTC (naive) instead of failing."""
+    try:
+        out = pd.to_datetime(txt, errors="coerce", **kw)
+    except (ValueError, TypeError):
+        out = pd.to_datetime(txt, errors="coerce", utc=True, **kw)
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    return out.astype("datetime64[ns]")
+
+
+def _parse_dates(s: pd.Series, fmt: str | None, dayfirst: bool
+                 ) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]:
+    """Dates from dates or text, and -- for day/month/year text without a format -- the
+    rows that can only be day-first and those that can only be month-first when both
+    occur (one column in two orders: any choice would silently misread some rows).
+
+    Without a format, ISO dates are read as such; the rest with ``dayfirst`` from the
+    mapping, or day-first when some value can only be day-first (25/12/2024).
+    """
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+        out = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+        return out, None
+    if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+        s = s.astype(object)  # numbers (Excel serials, years) are not dates: say so
     txt = s.astype(_STR).str.strip()
     if fmt:
-        return pd.to_datetime(txt, format=fmt, errors="coerce")
-    out = pd.to_datetime(txt, format="ISO8601", errors="coerce")
-    bad = out.isna() & txt.notna() & (txt != "")
+        return _to_datetime(txt, format=fmt), None
+    out = _to_datetime(txt, format="ISO8601")
+    bad = (out.isna() & txt.notna() & (txt != "")).to_numpy(dtype=bool)
+    conflict = None
     if bad.any():  # fall back for the rest only (slow path)
-        out[bad] = pd.to_datetime(txt[bad], format="mixed", dayfirst=dayfirst, errors="coerce")
-    return out
+        rest = txt[bad]
+        parts = rest.str.extract(_DMY)
+        first = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
+        second = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
+        day_first = np.zeros(len(s), bool)
+        month_first = np.zeros(len(s), bool)
+        day_first[np.flatnonzero(bad)] = np.nan_to_num(first) > 12
+        month_first[np.flatnonzero(bad)] = np.nan_to_num(second) > 12
+        if day_first.any() and month_first.any():
+            conflict = (day_first, month_first)
+        use_dayfirst = dayfirst or bool(day_first.any())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = _to_datetime(rest, format="mixed", dayfirst=use_dayfirst)
+        out = out.copy()
+        out[bad] = parsed.to_numpy()
+    return out, conflict
 
 
 def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem],
@@ -1037,7 +1078,16 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
                                      f"wrong type: expected a 0/1 flag, got {ex}",
                                      f"use 1/0 (or yes/no), or map them under tables.{table}.codes.{col}"))
         else:  # date
-            val = _parse_dates(s, tm.dates.get(col), tm.dayfirst)
+            val, conflict = _parse_dates(s, tm.dates.get(col), tm.dayfirst)
+            if conflict is not None:
+                d_rows, m_rows = rows[conflict[0]], rows[conflict[1]]
+                probs.append(Problem(
+                    f"{table} column {col}",
+                    f"dates in two orders: day first in {_rows_text(d_rows, word, 3)} "
+                    f"(e.g. {s[conflict[0]].astype(str).iloc[0]!r}), month first in "
+                    f"{_rows_text(m_rows, word, 3)} (e.g. {s[conflict[1]].astype(str).iloc[0]!r})",
+                    f"export the column in one date format, or give it under "
+                    f"tables.{table}.dates.{col} (e.g. '%d/%m/%Y')"))
             bad = val.isna().to_numpy() & ~empty
             if bad.any():
                 ex = s[bad].astype(str).head(3).tolist()

@@ -945,3 +945,22 @@ def test_packaging_conventions() -> None:
     lic = (ROOT / "LICENSE").read_text()
     assert "MIT License" in lic and "cxroi developers" in lic
     assert isinstance(CxroiError("x"), Exception)
+
+
+def test_dates_in_two_orders_are_a_named_problem(tmp_path: Path) -> None:
+    fr = frames()
+    start = pd.to_datetime(fr[E]["start_date"])
+    txt = start.dt.strftime("%d/%m/%Y").astype(object)
+    us = np.arange(len(start)) % 2 == 1
+    txt[us] = start[us].dt.strftime("%m/%d/%Y")  # every other row exported US-style
+    fr[E]["start_date"] = txt
+    with pytest.raises(CxroiError, match=r"accounts column start_date: dates in two orders"):
+        load(write_tables(tmp_path / "data", fr))
+
+
+def test_day_first_dates_are_read_day_first_without_a_mapping(tmp_path: Path) -> None:
+    fr = frames()
+    start = pd.to_datetime(fr[E]["start_date"])
+    fr[E]["start_date"] = start.dt.strftime("%d/%m/%Y")
+    acc = load(write_tables(tmp_path / "data", fr)).tables["accounts"]
+    assert (acc["start_date"] == start.dt.normalize()).all()
