@@ -379,9 +379,12 @@ def demo(
     scenario, and render the executive reports with an index."""
     from cxroi.calibrate import run_calibration
     from cxroi.demo import write_demo
+    from cxroi.files import project_path
     from cxroi.scenario import scenario_files
 
-    demo_data = Path("data/demo")
+    # the checkout's bundled data and scenarios, also when run from a subfolder of it
+    demo_data = project_path("data/demo")
+    scenario_dir = project_path(scenario_dir)
     if not (demo_data / "accounts.csv").is_file():
         console.print(f"Generating the demo company in {demo_data} ...")
         write_demo(demo_data)

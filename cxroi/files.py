@@ -13,6 +13,7 @@ from ``notebooks/``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import tempfile
@@ -94,6 +95,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     the block fails.
     """
     p = Path(path)
+    if p.is_dir():  # os.replace would say "Not a directory", which misleads
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(p))
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:

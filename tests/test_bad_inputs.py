@@ -341,6 +341,14 @@ def _base_folder(tmp: Path) -> list[str]:
 
 
 add("cli-calibrate-base-is-folder", _base_folder, r"scenarios: .*is a folder")
+def _out_is_folder(tmp: Path) -> list[str]:
+    argv = calibrate(tmp, ROOT / "data" / "demo")
+    (tmp / "scenarios").mkdir()
+    argv[argv.index("--out") + 1] = str(tmp / "scenarios")
+    return argv
+
+
+add("cli-calibrate-out-is-folder", _out_is_folder, r"scenarios: .*Fix: give a file name, not a folder")
 add("cli-calibrate-data-missing", lambda tmp: calibrate(tmp, tmp / "no-such-folder"),
     r"no-such-folder: .*no such file or folder")
 add("cli-calibrate-mapping-missing", lambda tmp: calibrate(tmp, ROOT / "data" / "demo",
