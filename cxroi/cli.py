@@ -179,8 +179,12 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def _scenario_arg(path: Path) -> Path:
+def _scenario_arg(path: Path | None) -> Path:
     """A scenario argument that is a folder is a named error, not 'file not found'."""
+    if path is None:  # older typer versions let a missing argument through
+        raise ScenarioError("(command line)", [Problem(
+            "SCENARIO", "no scenario file given", "name one, e.g. cxroi run "
+            "data/scenarios/complaints-30-to-1.yaml")])
     if path.is_dir():
         raise ScenarioError(str(path), [Problem(
             "(file)", "is a folder, not a scenario file",

@@ -962,13 +962,15 @@ def _parse_dates(s: pd.Series, fmt: str | None, dayfirst: bool
     if fmt:
         return _to_datetime(txt, format=fmt), None
     out = _to_datetime(txt, format="ISO8601")
-    bad = (out.isna() & txt.notna() & (txt != "")).to_numpy(dtype=bool)
+    bad = (out.isna() & txt.notna() & (txt != "")).fillna(False).to_numpy(dtype=bool)
     conflict = None
     if bad.any():  # fall back for the rest only (slow path)
         rest = txt[bad]
         parts = rest.str.extract(_DMY)
-        first = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
-        second = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
+        first = pd.to_numeric(parts[0].astype(object), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+        second = pd.to_numeric(parts[1].astype(object), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
         day_first = np.zeros(len(s), bool)
         month_first = np.zeros(len(s), bool)
         day_first[np.flatnonzero(bad)] = np.nan_to_num(first) > 12
