@@ -38,10 +38,10 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Turn a customer-experience improvement into the money a CFO understands.",
 )
-# markup off: file names, scenario names and messages are printed as they are ("[red]x.yaml"
-# stays "[red]x.yaml"); styled words pass markup=True with the rest escaped.
-console = Console(markup=False)
-err_console = Console(stderr=True, markup=False)
+# Rich markup is on for styled words; text from users (file, scenario, segment names,
+# messages) goes through rich.markup.escape, so "[red]x.yaml" stays "[red]x.yaml".
+console = Console()
+err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -270,7 +270,7 @@ def _print_result(payload: dict[str, Any]) -> None:
     from cxroi.scenario import load_scenario
 
     cur = payload["currency"]
-    table = Table(title=f"{payload['scenario']}  ({payload['draws']:,} draws, seed "
+    table = Table(title=f"{escape(payload['scenario'])}  ({payload['draws']:,} draws, seed "
                         f"{payload['seed']})", title_justify="left")
     table.add_column("Metric")
     for c in ("P10", "P50", "P90", "Likely"):
@@ -278,7 +278,7 @@ def _print_result(payload: dict[str, Any]) -> None:
     for m in payload["metrics"].values():
         vals = [m[k] if m[k] is not None else float("nan")
                 for k in ("p10", "p50", "p90", "likely")]
-        table.add_row(m["label"], *(fmt(v, m["unit"], cur) for v in vals))
+        table.add_row(escape(m["label"]), *(escape(fmt(v, m["unit"], cur)) for v in vals))
     console.print(table)
     console.print(f"P(NPV < 0) = {payload['prob_npv_negative']:.1%}")
     floored = payload["share_draws_churn_floored"]
@@ -290,12 +290,12 @@ def _print_result(payload: dict[str, Any]) -> None:
     for b in payload["breakeven"]:
         tp = sc.touchpoints[b["touchpoint"]]
         if b["reason"]:
-            console.print(f"Breakeven, {tp.label}: {b['reason']}.")
+            console.print(escape(f"Breakeven, {tp.label}: {b['reason']}."), highlight=False)
         else:
-            console.print(f"Breakeven, {tp.label}: the programme pays back within "
+            console.print(escape(f"Breakeven, {tp.label}: the programme pays back within "
                       f"{payload['horizon_months']} months (NPV ≥ 0) once it reaches "
                       f"{lever_value(tp, round(b['target'], 2))} "
-                      f"(planned {lever_value(tp, b['planned_target'])}).")
+                      f"(planned {lever_value(tp, b['planned_target'])})."), highlight=False)
     console.print()
     console.print("[bold]" + escape(payload["pitch"]) + "[/]", highlight=False, markup=True)
 
@@ -365,8 +365,8 @@ def calibrate(
         cal = run_calibration(data, mapping, out, base=base, report=report, n_boot=n_boot,
                               seed=seed)
     for sentence in cal.verdicts:
-        console.print(f"- {sentence}", highlight=False)
-    console.print(f"\nCalibrated scenario: {out} (run it with `cxroi run {out}`)",
+        console.print(escape(f"- {sentence}"), highlight=False)
+    console.print(escape(f"\nCalibrated scenario: {out} (run it with `cxroi run {out}`)"),
                       highlight=False)
 
 
@@ -390,7 +390,7 @@ def demo(
     demo_data = project_path("data/demo")
     scenario_dir = project_path(scenario_dir)
     if not (demo_data / "accounts.csv").is_file():
-        console.print(f"Generating the demo company in {demo_data} ...")
+        console.print(escape(f"Generating the demo company in {demo_data} ..."))
         write_demo(demo_data)
     console.rule("Calibration from the demo company's data")
     calibrated = scenario_dir / "calibrated-demo.yaml"
@@ -401,22 +401,22 @@ def demo(
                               base=scenario_dir / "complaints-30-to-1.yaml",
                               report=reports / "calibration-demo.md")
     for sentence in cal.verdicts:
-        console.print(f"- {sentence}", highlight=False)
-    console.print(f"Calibrated scenario written to {calibrated}.", highlight=False)
+        console.print(escape(f"- {sentence}"), highlight=False)
+    console.print(escape(f"Calibrated scenario written to {calibrated}."), highlight=False)
     files = scenario_files(scenario_dir)
     if not files:
         raise CxroiError(f"{scenario_dir}: no scenario files (*.yaml) found. Fix: point "
                          "--scenario-dir at a folder of scenarios, e.g. data/scenarios")
     for f in files:
-        console.rule(str(f))
+        console.rule(escape(str(f)))
         _print_result(result_payload(str(f), draws))
     console.rule("Executive reports")
     from cxroi.batch import run_batch
 
     res = run_batch(scenario_dir, reports)
-    console.print(res.summary(), highlight=False)
-    console.print(f"\n{len(files)} scenarios run from {scenario_dir}; open {res.index} "
-              f"for the reports.", highlight=False)
+    console.print(escape(res.summary()), highlight=False)
+    console.print(escape(f"\n{len(files)} scenarios run from {scenario_dir}; open {res.index} "
+              f"for the reports."), highlight=False)
     if res.exit_code:
         raise typer.Exit(res.exit_code)
 
