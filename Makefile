@@ -15,8 +15,7 @@ DEPS_DIR ?= .venv-deps
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 #: the fast subset: no browser, no notebook kernels, no batch worker pools
 FAST_TESTS ?= -m "not slow and not browser" -k "not readme_demo and not batch_command" \
-	--ignore=tests/browser
-	--ignore=tests/test_notebooks.py --ignore=tests/test_batch.py
+	--ignore=tests/browser --ignore=tests/test_notebooks.py --ignore=tests/test_batch.py
 
 .PHONY: demo test test-deps lock app bench lint clean
 
