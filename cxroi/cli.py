@@ -1,48 +1,220 @@
 """The ``cxroi`` command line: run, validate, demo, calibrate, batch, app, measure, report.
 
-Every user error (a :class:`~cxroi.errors.CxroiError`) is printed as a plain message and
-exits with code 2; no traceback reaches the terminal.
+Every user error (a :class:`~cxroi.errors.CxroiError`, a bad option value, a full disk) is
+printed as a plain message and exits with code 2; no traceback reaches the terminal. An
+unexpected error (a bug) prints one line saying so and where its full traceback was written,
+and exits 1; ``--debug`` shows the traceback instead. ``-v`` / ``-q`` set how much the
+package's :mod:`logging` says on stderr.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import errno
 import functools
 import json
+import logging
 import math
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from cxroi.errors import CxroiError
+from cxroi import __version__
+from cxroi.errors import CxroiError, Problem, ScenarioError
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Turn a customer-experience improvement into the money a CFO understands.",
 )
+# Rich markup is on for styled words; text from users (file, scenario, segment names,
+# messages) goes through rich.markup.escape, so "[red]x.yaml" stays "[red]x.yaml".
 console = Console()
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Highest --draws accepted (as scenario files' simulation.draws).
+MAX_DRAWS = 200_000
+#: Set by --debug: show the traceback of an unexpected error instead of the one-line note.
+_DEBUG = {"on": False}
+
+#: Errors of the operating system that are the user's to fix, not bugs.
+_USER_OS_ERRORS = {
+    errno.ENOSPC: "free some disk space, or write to another folder",
+    getattr(errno, "EDQUOT", -1): "free some space in your quota, or write to another folder",
+    errno.EROFS: "write to a folder that is not read-only",
+    errno.EACCES: "write to a folder you may write to, or check the file's permissions",
+    errno.EPERM: "write to a folder you may write to, or check the file's permissions",
+    errno.ENAMETOOLONG: "use a shorter file name",
+    errno.EISDIR: "give a file name, not a folder",
+    errno.ENOTDIR: "check the path: part of it is a file, not a folder",
+}
+
+
+def _error(text: str) -> None:
+    err_console.print("[bold red]error:[/] " + escape(text), highlight=False, markup=True,
+                      soft_wrap=True)
+
+
+def crash_log_dir() -> Path:
+    """Where tracebacks of unexpected errors go: ``$CXROI_LOG_DIR``, else
+    ``~/.cache/cxroi/logs``, else the temporary folder."""
+    for d in (os.environ.get("CXROI_LOG_DIR"), Path.home() / ".cache" / "cxroi" / "logs",
+              Path(tempfile.gettempdir()) / "cxroi-logs"):
+        if not d:
+            continue
+        try:
+            Path(d).mkdir(parents=True, exist_ok=True)
+            if os.access(d, os.W_OK):
+                return Path(d)
+        except OSError:
+            continue
+    return Path(tempfile.gettempdir())
+
+
+def _write_crash_log(exc: BaseException) -> Path | None:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = crash_log_dir() / f"cxroi-crash-{stamp}-{os.getpid()}.log"
+    text = (f"cxroi {__version__}, Python {sys.version.split()[0]}, {sys.platform}\n"
+            f"command: {' '.join(sys.argv)}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
 
 def _friendly(fn: F) -> F:
-    """Print CxroiError messages plainly and exit 2 instead of showing a traceback."""
+    """Print CxroiError messages plainly and exit 2 instead of showing a traceback; an
+    unexpected error is reported as a bug in one line (exit 1) with its traceback saved."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except CxroiError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            _error(str(exc))
             raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except OSError as exc:
+            if exc.errno not in _USER_OS_ERRORS:
+                _internal(exc)
+            where = exc.filename or "a file"
+            _error(f"cannot write or read {where}: {exc.strerror or exc}. Nothing was left "
+                   f"half-written. Fix: {_USER_OS_ERRORS[exc.errno]}")
+            raise typer.Exit(2) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            _internal(exc)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _internal(exc: Exception) -> None:
+    if _DEBUG["on"]:
+        raise exc
+    path = _write_crash_log(exc)
+    where = f"the full traceback is in {path}" if path else "the traceback could not be saved"
+    first = (str(exc).splitlines() or [""])[0][:200]
+    _error(f"internal error in cxroi {__version__} (a bug, not your input): "
+           f"{type(exc).__name__}: {first}. {where}; please report it with that file, "
+           "or rerun with --debug to see it here.")
+    raise typer.Exit(1) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"cxroi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="Say more (-v: progress, -vv: debugging)")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors")] = False,
+    debug: Annotated[bool, typer.Option(help="Show the full traceback of an unexpected "
+                                             "error (a bug)")] = False,
+) -> None:
+    """Turn a customer-experience improvement into the money a CFO understands."""
+    _DEBUG["on"] = debug
+    level = (logging.ERROR if quiet else logging.WARNING if verbose == 0
+             else logging.INFO if verbose == 1 else logging.DEBUG)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    pkg = logging.getLogger("cxroi")
+    for h in list(pkg.handlers):
+        if getattr(h, "_cxroi_cli", False):
+            pkg.removeHandler(h)
+    handler._cxroi_cli = True  # type: ignore[attr-defined]
+    pkg.addHandler(handler)
+    pkg.setLevel(level)
+    pkg.propagate = False
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Logs to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _scenario_arg(path: Path | None) -> Path:
+    """A scenario argument that is a folder is a named error, not 'file not found'."""
+    if path is None:  # older typer versions let a missing argument through
+        raise ScenarioError("(command line)", [Problem(
+            "SCENARIO", "no scenario file given", "name one, e.g. cxroi run "
+            "data/scenarios/complaints-30-to-1.yaml")])
+    if path.is_dir():
+        raise ScenarioError(str(path), [Problem(
+            "(file)", "is a folder, not a scenario file",
+            f"give one scenario file, e.g. {path / 'name.yaml'}, or run `cxroi batch {path}` "
+            "for every scenario in the folder")])
+    _not_a_scenario(path)
+    return path
+
+
+def _not_a_scenario(path: Path) -> None:
+    """A YAML mapping with none of a scenario's keys (a credentials file, a mapping file
+    given by mistake) is named as such; its keys are not echoed back, they may be secrets."""
+    import yaml
+
+    from cxroi.scenario import Scenario
+
+    try:
+        if not path.is_file() or path.stat().st_size > 5_000_000:
+            return
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - load_scenario reports unreadable files precisely
+        return
+    import difflib
+
+    keys = list(Scenario.model_fields)
+    if isinstance(data, dict) and data and not any(
+            difflib.get_close_matches(str(k), keys, n=1) for k in data):
+        raise ScenarioError(str(path), [Problem(
+            "(top level)", "not a scenario file (none of its keys is a scenario key)",
+            "give a scenario YAML file; examples are in data/scenarios/")])
 
 
 def _clean(x: Any) -> Any:
@@ -110,7 +282,7 @@ def _print_result(payload: dict[str, Any]) -> None:
     from cxroi.scenario import load_scenario
 
     cur = payload["currency"]
-    table = Table(title=f"{payload['scenario']}  ({payload['draws']:,} draws, seed "
+    table = Table(title=f"{escape(payload['scenario'])}  ({payload['draws']:,} draws, seed "
                         f"{payload['seed']})", title_justify="left")
     table.add_column("Metric")
     for c in ("P10", "P50", "P90", "Likely"):
@@ -118,40 +290,42 @@ def _print_result(payload: dict[str, Any]) -> None:
     for m in payload["metrics"].values():
         vals = [m[k] if m[k] is not None else float("nan")
                 for k in ("p10", "p50", "p90", "likely")]
-        table.add_row(m["label"], *(fmt(v, m["unit"], cur) for v in vals))
+        table.add_row(escape(m["label"]), *(escape(fmt(v, m["unit"], cur)) for v in vals))
     console.print(table)
     console.print(f"P(NPV < 0) = {payload['prob_npv_negative']:.1%}")
     floored = payload["share_draws_churn_floored"]
     if floored:
         console.print(f"[yellow]warning:[/] in {floored:.0%} of draws the links claim more churn "
                       "reduction than a segment has churn (churn floored at 0); check churn_gap "
-                      "and events_per_year.", highlight=False)
+                      "and events_per_year.", highlight=False, markup=True)
     sc = load_scenario(payload["file"])
     for b in payload["breakeven"]:
         tp = sc.touchpoints[b["touchpoint"]]
         if b["reason"]:
-            console.print(f"Breakeven, {tp.label}: {b['reason']}.")
+            console.print(escape(f"Breakeven, {tp.label}: {b['reason']}."), highlight=False)
         else:
-            console.print(f"Breakeven, {tp.label}: the programme pays back within "
+            console.print(escape(f"Breakeven, {tp.label}: the programme pays back within "
                       f"{payload['horizon_months']} months (NPV ≥ 0) once it reaches "
                       f"{lever_value(tp, round(b['target'], 2))} "
-                      f"(planned {lever_value(tp, b['planned_target'])}).")
+                      f"(planned {lever_value(tp, b['planned_target'])})."), highlight=False)
     console.print()
-    console.print(f"[bold]{payload['pitch']}[/]", highlight=False)
+    console.print("[bold]" + escape(payload["pitch"]) + "[/]", highlight=False, markup=True)
 
 
 @app.command()
 @_friendly
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file")],
-    draws: Annotated[int | None, typer.Option(help="Monte Carlo draws (default: the file's)")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default: the file's)")] = None,
+    draws: Annotated[int | None, typer.Option(
+        min=1, max=MAX_DRAWS, help="Monte Carlo draws (default: the file's)")] = None,
+    seed: Annotated[int | None, typer.Option(
+        min=0, help="Random seed, 0 or more (default: the file's)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
     voi: Annotated[bool, typer.Option("--voi", help="Value of information: what is worth "
                                                     "measuring before deciding")] = False,
 ) -> None:
     """Run one scenario: summary table (P10/P50/P90), breakeven and the pitch sentence."""
-    payload = result_payload(str(scenario), draws, seed, voi=voi)
+    payload = result_payload(str(_scenario_arg(scenario)), draws, seed, voi=voi)
     if as_json:
         sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         return
@@ -181,17 +355,16 @@ def validate(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files")],
 ) -> None:
     """Check scenario files; list every problem with its key path and fix."""
-    from cxroi.errors import ScenarioError
     from cxroi.scenario import load_scenario
 
     failed = []
     for path in scenarios:
         try:
-            load_scenario(path)
-            console.print(f"[green]ok[/]  {path}", highlight=False)
+            load_scenario(_scenario_arg(path))
+            console.print("[green]ok[/]  " + escape(str(path)), highlight=False, markup=True)
         except ScenarioError as exc:
             failed.append(exc)
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            _error(str(exc))
     if failed:
         raise typer.Exit(2)
 
@@ -208,17 +381,23 @@ def calibrate(
     base: Annotated[Path | None, typer.Option(help="Scenario supplying costs and any link the "
                                                    "data cannot estimate")] = None,
     report: Annotated[Path | None, typer.Option(help="Calibration report (Markdown)")] = None,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the metric-validity and "
-                                           "survey-gap intervals")] = 500,
-    seed: Annotated[int, typer.Option(help="Random seed")] = 20261123,
+    n_boot: Annotated[int, typer.Option(min=1, max=100_000,
+                                        help="Bootstrap replicates for the metric-validity and "
+                                             "survey-gap intervals")] = 500,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed, 0 or more")] = 20261123,
 ) -> None:
     """Calibrate the flywheel's links from a company's own data; write a scenario file."""
     from cxroi.calibrate import run_calibration
+    from cxroi.files import all_or_nothing
 
-    cal = run_calibration(data, mapping, out, base=base, report=report, n_boot=n_boot, seed=seed)
+    if base is not None:
+        _scenario_arg(base)
+    with all_or_nothing():  # the scenario, its table and its report: all or none
+        cal = run_calibration(data, mapping, out, base=base, report=report, n_boot=n_boot,
+                              seed=seed)
     for sentence in cal.verdicts:
-        console.print(f"- {sentence}", highlight=False)
-    console.print(f"\nCalibrated scenario: {out} (run it with `cxroi run {out}`)",
+        console.print(escape(f"- {sentence}"), highlight=False)
+    console.print(escape(f"\nCalibrated scenario: {out} (run it with `cxroi run {out}`)"),
                       highlight=False)
 
 
@@ -228,39 +407,47 @@ def demo(
     scenario_dir: Annotated[Path, typer.Option(help="Folder of scenario files")] = Path(
         "data/scenarios"),
     reports: Annotated[Path, typer.Option(help="Where rendered reports go")] = Path("reports"),
-    draws: Annotated[int | None, typer.Option(help="Monte Carlo draws")] = None,
+    draws: Annotated[int | None, typer.Option(min=1, max=MAX_DRAWS,
+                                              help="Monte Carlo draws")] = None,
 ) -> None:
     """The main job on the bundled demo data: calibrate the demo company, run every
     scenario, and render the executive reports with an index."""
     from cxroi.calibrate import run_calibration
     from cxroi.demo import write_demo
+    from cxroi.files import project_path
     from cxroi.scenario import scenario_files
 
-    demo_data = Path("data/demo")
+    # the checkout's bundled data and scenarios, also when run from a subfolder of it
+    demo_data = project_path("data/demo")
+    scenario_dir = project_path(scenario_dir)
     if not (demo_data / "accounts.csv").is_file():
-        console.print(f"Generating the demo company in {demo_data} ...")
+        console.print(escape(f"Generating the demo company in {demo_data} ..."))
         write_demo(demo_data)
     console.rule("Calibration from the demo company's data")
     calibrated = scenario_dir / "calibrated-demo.yaml"
-    cal = run_calibration(demo_data, None, calibrated, base=scenario_dir / "complaints-30-to-1.yaml",
-                          report=reports / "calibration-demo.md")
+    from cxroi.files import all_or_nothing
+
+    with all_or_nothing():
+        cal = run_calibration(demo_data, None, calibrated,
+                              base=scenario_dir / "complaints-30-to-1.yaml",
+                              report=reports / "calibration-demo.md")
     for sentence in cal.verdicts:
-        console.print(f"- {sentence}", highlight=False)
-    console.print(f"Calibrated scenario written to {calibrated}.", highlight=False)
+        console.print(escape(f"- {sentence}"), highlight=False)
+    console.print(escape(f"Calibrated scenario written to {calibrated}."), highlight=False)
     files = scenario_files(scenario_dir)
     if not files:
         raise CxroiError(f"{scenario_dir}: no scenario files (*.yaml) found. Fix: point "
                          "--scenario-dir at a folder of scenarios, e.g. data/scenarios")
     for f in files:
-        console.rule(str(f))
+        console.rule(escape(str(f)))
         _print_result(result_payload(str(f), draws))
     console.rule("Executive reports")
     from cxroi.batch import run_batch
 
     res = run_batch(scenario_dir, reports)
-    console.print(res.summary(), highlight=False)
-    console.print(f"\n{len(files)} scenarios run from {scenario_dir}; open {res.index} "
-              f"for the reports.", highlight=False)
+    console.print(escape(res.summary()), highlight=False)
+    console.print(escape(f"\n{len(files)} scenarios run from {scenario_dir}; open {res.index} "
+              f"for the reports."), highlight=False)
     if res.exit_code:
         raise typer.Exit(res.exit_code)
 
@@ -298,7 +485,8 @@ def batch(
 @app.command(name="app")
 @_friendly
 def app_command(
-    port: Annotated[int | None, typer.Option(help="Port (default 8866 or a free one)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535,
+                                             help="Port (default 8866 or a free one)")] = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the browser")] = False,
     scenario_dir: Annotated[Path, typer.Option(help="Scenarios to pick from and save to")] = Path(
         "data/scenarios"),

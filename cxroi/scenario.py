@@ -76,8 +76,8 @@ class Link(_Frozen):
 class Lever(_Frozen):
     """The experience metric an initiative moves: today's value to the target over a ramp."""
 
-    today: float
-    target: float
+    today: Annotated[float, Field(ge=-1e9, le=1e9)]
+    target: Annotated[float, Field(ge=-1e9, le=1e9)]
     ramp_months: Annotated[int, Field(ge=0)] = 6
     start_month: Annotated[int, Field(ge=0)] = 0
 
@@ -135,7 +135,7 @@ class Touchpoint(_Frozen):
     scale: Literal["log2", "linear"] = Field(
         description="log2: odds ratio per doubling of the metric; linear: per `step` units"
     )
-    step: Annotated[float, Field(gt=0)] = 1.0
+    step: Annotated[float, Field(gt=0, le=1e9)] = 1.0
     minimum: float | None = None
     maximum: float | None = None
     lever: Lever
@@ -146,9 +146,11 @@ class Touchpoint(_Frozen):
 class Volume(_Frozen):
     """How often a segment's accounts go through a touchpoint, and what it costs to serve."""
 
-    events_per_year: Annotated[float, Field(ge=0)]
-    contacts_per_event: Annotated[float, Field(ge=0)] = 1.0
-    cost_per_contact: Annotated[float, Field(ge=0)] = 0.0
+    # upper bounds refuse absurd values (a typo, a total for a per-account figure) before
+    # they overflow into "NPV n/a"; see docs/scenario.md
+    events_per_year: Annotated[float, Field(ge=0, le=10_000)]
+    contacts_per_event: Annotated[float, Field(ge=0, le=1_000)] = 1.0
+    cost_per_contact: Annotated[float, Field(ge=0, le=1e6)] = 0.0
 
 
 class Retention(_Frozen):
@@ -173,12 +175,12 @@ class Segment(_Frozen):
     """A group of accounts with its own economics (measured from the books, not uncertain)."""
 
     name: str = Field(min_length=1)
-    accounts: Annotated[int, Field(gt=0)]
-    arpa: Annotated[float, Field(gt=0, description="annual revenue per account")]
+    accounts: Annotated[int, Field(gt=0, le=1_000_000_000)]
+    arpa: Annotated[float, Field(gt=0, le=1e9, description="annual revenue per account")]
     gross_margin: Annotated[float, Field(gt=0, le=1)]
     churn: Annotated[float, Field(ge=0, lt=1, description="annual churn rate, a share")]
     expansion_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
-    expansion_value: Annotated[float, Field(ge=0)] = 0.0
+    expansion_value: Annotated[float, Field(ge=0, le=10)] = 0.0
     promoters: Annotated[float, Field(ge=0, le=1)] = 0.3
     detractors: Annotated[float, Field(ge=0, le=1)] = 0.3
     csat: Annotated[float, Field(ge=1, le=5)] = 3.8
@@ -196,8 +198,8 @@ class GlobalLinks(_Frozen):
 class Costs(_Frozen):
     """What the initiative costs: once at the start, and every year it runs."""
 
-    one_off: Annotated[float, Field(ge=0)] = 0.0
-    running_per_year: Annotated[float, Field(ge=0)] = 0.0
+    one_off: Annotated[float, Field(ge=0, le=1e12)] = 0.0
+    running_per_year: Annotated[float, Field(ge=0, le=1e12)] = 0.0
 
 
 class CashFlow(_Frozen):
@@ -247,7 +249,7 @@ class Finance(_Frozen):
 
 class Simulation(_Frozen):
     draws: Annotated[int, Field(ge=1, le=200_000)] = 4000
-    seed: int = 20261123
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 20261123
 
 
 class Scenario(_Frozen):

@@ -117,3 +117,66 @@ def test_outputs_deterministic_by_seed_fresh_kernel_and_reused(name, runner, tmp
 @pytest.mark.parametrize("name", sorted(HEAVY))
 def test_heavy_notebooks_deterministic_by_seed(name, runner, tmp_path):
     _fresh_vs_reused(name, runner, tmp_path)
+
+
+# --------------------------------------------------------------------------------------
+# As users call them: from the repository root, and the committed cells under nbval
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_notebook_runs_from_the_repository_root(name, tmp_path):
+    """`papermill notebooks/NAME out.ipynb` from the repository root: the default paths
+    (data/demo, data/scenarios/...) resolve; only the sizes are the small test ones."""
+    params = {k: v for k, v in _params(name, tmp_path).items() if k != "out"}
+    if name == "01-calibrate.ipynb":  # the one default that writes: keep the repo clean
+        params["out"] = str(tmp_path / "calibrated.yaml")
+    nb = pm.execute_notebook(str(NOTEBOOKS / name), str(tmp_path / name), parameters=params,
+                             cwd=str(ROOT), progress_bar=False, kernel_name="python3")
+    assert not [o for o in _outputs(nb) if o[0] == "error"]
+
+
+def _mirror(tmp_path: Path) -> Path:
+    """A checkout-shaped folder (code and data linked) whose reports/ is a temp folder, so
+    notebooks run with their *default* parameters write nothing into the repository."""
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "reports").mkdir()
+    for name in ("pyproject.toml",):
+        (root / name).write_text((ROOT / name).read_text())
+    for name in ("cxroi", "data"):
+        (root / name).symlink_to(ROOT / name)
+    for nb in ALL:
+        (root / "notebooks" / nb).write_text((NOTEBOOKS / nb).read_text())
+    (root / "pytest.ini").write_text("[pytest]\n")
+    return root
+
+
+def _nbval(names: list[str], tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = _mirror(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q",
+         "-p", "no:cacheprovider", "-c", str(root / "pytest.ini"), "--rootdir", str(root),
+         *[str(root / "notebooks" / n) for n in names]],
+        capture_output=True, text=True, cwd=root, env=env, timeout=1800)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    assert re.search(r"\d+ passed", res.stdout)
+    assert not any((root / "notebooks").glob("*.yaml"))  # nothing written beside them
+
+
+def test_committed_notebooks_pass_nbval_with_their_defaults(tmp_path):
+    """The committed cells, default parameters, run by nbval (`pytest --nbval-lax`) from
+    the notebooks' folder as nbval does."""
+    _nbval([n for n in ALL if n not in HEAVY], tmp_path)
+
+
+@pytest.mark.slow
+def test_heavy_notebooks_pass_nbval_with_their_defaults(tmp_path):
+    """The calibration notebooks with their default 200 bootstrap replicates."""
+    _nbval(sorted(HEAVY), tmp_path)
+    assert (tmp_path / "repo" / "reports" / "calibration" / "demo-calibrated.yaml").is_file()

@@ -1,0 +1,475 @@
+"""Validation at the door: type every column, check values, keys and dates, and report
+every problem at once with table, rows, column and fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxroi.data.company import CompanyData
+from cxroi.data.contract import (
+    _FLAG_WORDS,
+    _STR,
+    CONTRACT,
+    CUSTOMERS_SHAPE,
+    EMOTIONS,
+    FOREIGN_KEYS,
+    TABLES_SHAPE,
+    UNIQUE,
+)
+from cxroi.data.mapping import Mapping, Options, TableMapping, load_mapping
+from cxroi.data.readers import _SEP_NAMES, _SEPARATORS, _find_header_row, _Raw, _wanted, read_raw
+from cxroi.errors import DataError, Problem
+
+log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------
+
+
+def _rows_text(rows: np.ndarray, word: str, limit: int = 8) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    more = f" (+{len(rows) - limit} more)" if len(rows) > limit else ""
+    return f"{word}{'s' if len(rows) > 1 else ''} {shown}{more}"
+
+
+def _blank(s: pd.Series) -> np.ndarray:
+    """Empty cells: NaN/None/NaT or whitespace-only text.
+
+    Returns a new writable array (pandas 3's copy-on-write hands out read-only views).
+    """
+    out = np.array(s.isna().to_numpy(dtype=bool), dtype=bool, copy=True)
+    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        txt = s.astype(_STR).str.strip()
+        out |= (txt == "").fillna(True).to_numpy(dtype=bool)
+    return out
+
+
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d{1,3}(?:[.\s']\d{3})*,\d+\s*$|^\s*-?\d+,\d+\s*$")
+
+
+def _to_number(s: pd.Series, tm: TableMapping) -> pd.Series:
+    """Numbers from numbers or text, honouring the mapping's decimal mark and thousands."""
+    if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+        return pd.to_numeric(s, errors="coerce").astype(float)
+    txt = s.astype(_STR).str.strip()
+    if tm.thousands:
+        txt = txt.str.replace(tm.thousands, "", regex=False)
+    if tm.decimal != ".":
+        txt = txt.str.replace(tm.decimal, ".", regex=False)
+    return pd.to_numeric(txt, errors="coerce").astype(float)
+
+
+def _header_hint(table: str, raw: _Raw, tm: TableMapping, wanted: list[str]) -> str:
+    """Why no expected column was found: a header on another row, or another separator."""
+    best_row = _find_header_row(raw.peek() if raw.peek else [], wanted)
+    if best_row is not None and best_row != tm.header_row:
+        return (f"the column names look like they are on row {best_row}, not row "
+                f"{tm.header_row}: set tables.{table}.header_row: {best_row} in the mapping")
+    cols = [str(c) for c in raw.frame.columns]
+    if len(cols) == 1:
+        for sep in _SEPARATORS:
+            if sep in cols[0]:
+                return (f"the header is one column holding {_SEP_NAMES[sep]} characters: set "
+                        f"tables.{table}.sep: '{sep if sep != chr(9) else chr(92) + 't'}' in "
+                        "the mapping")
+    fmt = f" ({raw.text_format})" if raw.text_format else ""
+    return (f"none of the {table} contract's columns are among the file's {len(cols)} "
+            f"columns{fmt}: check the separator (tables.{table}.sep), the header row "
+            f"(tables.{table}.header_row, now {tm.header_row}) and map your column names under "
+            f"tables.{table}.columns (see docs/calibration.md)")
+
+
+def _as_id(s: pd.Series) -> pd.Series:
+    """Ids as text; whole floats (Excel 50001.0) lose their '.0'."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        whole = s.dropna()
+        if (whole == np.floor(whole)).all():
+            s = s.astype("Int64")
+    out = s.astype(_STR).str.strip()
+    return out.mask(out == "", pd.NA)
+
+
+def _apply_codes(s: pd.Series, codes: dict[Any, Any]) -> pd.Series:
+    """Replace coded values; keys match as text, ignoring case and surrounding spaces."""
+    lut = {_code_key(k): v for k, v in codes.items()}
+    keys = s.map(_code_key, na_action="ignore")
+    mapped = keys.map(lut)
+    return mapped.where(mapped.notna(), s)
+
+
+def _code_key(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip().casefold()
+
+
+_DMY = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b"
+
+
+def _to_datetime(txt: pd.Series, **kw: Any) -> pd.Series:
+    """pd.to_datetime that reads mixed UTC offsets as UTC (naive) instead of failing."""
+    try:
+        out = pd.to_datetime(txt, errors="coerce", **kw)
+    except (ValueError, TypeError):
+        out = pd.to_datetime(txt, errors="coerce", utc=True, **kw)
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    return out.astype("datetime64[ns]")
+
+
+def _parse_dates(s: pd.Series, fmt: str | None, dayfirst: bool
+                 ) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]:
+    """Dates from dates or text, and -- for day/month/year text without a format -- the
+    rows that can only be day-first and those that can only be month-first when both
+    occur (one column in two orders: any choice would silently misread some rows).
+
+    Without a format, ISO dates are read as such; the rest with ``dayfirst`` from the
+    mapping, or day-first when some value can only be day-first (25/12/2024).
+    """
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        out = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+        return out, None
+    if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+        s = s.astype(object)  # numbers (Excel serials, years) are not dates: say so
+    txt = s.astype(_STR).str.strip()
+    if fmt:
+        return _to_datetime(txt, format=fmt), None
+    out = _to_datetime(txt, format="ISO8601")
+    bad = (out.isna() & txt.notna() & (txt != "")).fillna(False).to_numpy(dtype=bool)
+    conflict = None
+    if bad.any():  # fall back for the rest only (slow path)
+        rest = txt[bad]
+        parts = rest.str.extract(_DMY)
+        first = pd.to_numeric(parts[0].astype(object), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+        second = pd.to_numeric(parts[1].astype(object), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+        day_first = np.zeros(len(s), bool)
+        month_first = np.zeros(len(s), bool)
+        day_first[np.flatnonzero(bad)] = np.nan_to_num(first) > 12
+        month_first[np.flatnonzero(bad)] = np.nan_to_num(second) > 12
+        if day_first.any() and month_first.any():
+            conflict = (day_first, month_first)
+        use_dayfirst = dayfirst or bool(day_first.any())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = _to_datetime(rest, format="mixed", dayfirst=use_dayfirst)
+        out = out.copy()
+        out[bad] = parsed.to_numpy()
+    return out, conflict
+
+
+def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem],
+                   opts: Options, mapping_source: str = "the mapping") -> pd.DataFrame:
+    """Rename, decode and type one table; append problems instead of raising."""
+    df = raw.frame.copy(deep=False)
+    df.columns = [str(c).strip() for c in df.columns]
+    contract = CONTRACT[table]
+    word = raw.row_word
+    present = list(df.columns)
+    lower: dict[str, str] = {}
+    for c in present:
+        lower.setdefault(c.casefold(), c)
+    rename: dict[str, str] = {}
+    mapped_missing: dict[str, Problem] = {}
+    for col, yours in tm.columns.items():
+        name = str(yours).strip()
+        if name not in present and name.casefold() in lower:
+            name = lower[name.casefold()]  # 'customerid' for 'CustomerID'
+        if name not in present:
+            close = difflib.get_close_matches(name, present, n=1)
+            if not close:
+                close = difflib.get_close_matches(name.casefold(), list(lower), n=1)
+                close = [lower[close[0]]] if close else []
+            mapped_missing[col] = Problem(
+                f"{table} ({raw.origin})",
+                f"{mapping_source} maps {col} to column '{yours}', which the {table} data "
+                "do not have",
+                (f"did you mean '{close[0]}'? Set tables.{table}.columns.{col}: '{close[0]}' in "
+                 f"{mapping_source}") if close else
+                f"correct tables.{table}.columns.{col} in {mapping_source} to one of the file's "
+                "columns, or remove it")
+            continue
+        rename[name] = col
+    # the file's own column with a contract name that the mapping takes from elsewhere
+    for c in present:
+        if c in contract and c not in rename and c in tm.columns:
+            rename[c] = f"{c} (not used: mapped from another column)"
+    # a contract name may also be matched case-insensitively
+    for col in contract:
+        if col not in tm.columns and col not in present and col.casefold() in lower:
+            rename[lower[col.casefold()]] = col
+    df = df.rename(columns=rename)
+    required = [c for c, spec in contract.items() if spec.required]
+    if required and not any(c in df.columns for c in contract):
+        wanted = _wanted(table, tm)
+        probs.append(Problem(f"{table} ({raw.origin})",
+                             f"no column of the {table} contract was found (missing: "
+                             f"{', '.join(required)})", _header_hint(table, raw, tm, wanted)))
+        return pd.DataFrame({"_row": np.arange(len(df), dtype=np.int64) + raw.row_base})
+    out = pd.DataFrame(index=df.index)
+    out["_row"] = raw.rows if raw.rows is not None else np.arange(len(df), dtype=np.int64) + raw.row_base
+    rows = out["_row"].to_numpy()
+    probs.extend(mapped_missing.values())
+    for col, spec in contract.items():
+        if col not in df.columns:
+            if spec.required and col not in mapped_missing:
+                yours = tm.columns.get(col)
+                close = difflib.get_close_matches(yours or col, list(df.columns), n=1)
+                hint = (f"map it in the mapping file: tables.{table}.columns.{col}: "
+                        f"'{close[0]}'?" if close else
+                        f"add a '{col}' column ({spec.describe}) or map yours under "
+                        f"tables.{table}.columns")
+                msg = (f"missing column '{col}'" + (f" (mapped to '{yours}')" if yours else ""))
+                probs.append(Problem(f"{table} ({raw.origin})", msg, hint))
+            continue
+        s = df[col]
+        if col in tm.codes:
+            s = _apply_codes(s, tm.codes[col])
+        empty = _blank(s)
+        if spec.kind in {"id", "text"}:
+            val = _as_id(s) if spec.kind == "id" else s.astype(_STR).str.strip().mask(
+                pd.Series(empty, index=s.index), pd.NA)
+        elif spec.kind == "number":
+            val = _to_number(s, tm)
+            bad = val.isna().to_numpy() & ~empty
+            if bad.any():
+                ex = s[bad].astype(str).head(3).tolist()
+                comma = tm.decimal == "." and all(_DECIMAL_COMMA.match(x) for x in ex)
+                fix = (f"these look like decimal commas: set tables.{table}.decimal: ',' (and "
+                       f"tables.{table}.thousands: '.' if 1.234,56 is written) in the mapping"
+                       if comma else
+                       "write plain numbers (no units, %, or thousands separators; set "
+                       f"tables.{table}.decimal / thousands for 1.234,56), or map codes under "
+                       f"tables.{table}.codes.{col}")
+                probs.append(Problem(f"{table} {_rows_text(rows[bad], word)}, column {col}",
+                                     f"wrong type: expected a number, got {ex}", fix))
+        elif spec.kind == "flag":
+            val = s.map(lambda v: _FLAG_WORDS.get(_code_key(v)), na_action="ignore").astype(float)
+            bad = val.isna().to_numpy() & ~empty
+            if bad.any():
+                ex = s[bad].astype(str).head(3).tolist()
+                probs.append(Problem(f"{table} {_rows_text(rows[bad], word)}, column {col}",
+                                     f"wrong type: expected a 0/1 flag, got {ex}",
+                                     f"use 1/0 (or yes/no), or map them under tables.{table}.codes.{col}"))
+        else:  # date
+            val, conflict = _parse_dates(s, tm.dates.get(col), tm.dayfirst)
+            if conflict is not None:
+                d_rows, m_rows = rows[conflict[0]], rows[conflict[1]]
+                probs.append(Problem(
+                    f"{table} column {col}",
+                    f"dates in two orders: day first in {_rows_text(d_rows, word, 3)} "
+                    f"(e.g. {s[conflict[0]].astype(str).iloc[0]!r}), month first in "
+                    f"{_rows_text(m_rows, word, 3)} (e.g. {s[conflict[1]].astype(str).iloc[0]!r})",
+                    f"export the column in one date format, or give it under "
+                    f"tables.{table}.dates.{col} (e.g. '%d/%m/%Y')"))
+            bad = val.isna().to_numpy() & ~empty
+            if bad.any():
+                ex = s[bad].astype(str).head(3).tolist()
+                probs.append(Problem(f"{table} {_rows_text(rows[bad], word)}, column {col}",
+                                     f"unparseable date {ex}",
+                                     f"use YYYY-MM-DD, or give the format under "
+                                     f"tables.{table}.dates.{col} (e.g. '%d/%m/%Y')"))
+        if not spec.nullable:
+            miss = empty
+            if miss.any():
+                what = "empty segment" if col == "segment" else f"missing value in '{col}'"
+                fix = ("give every account a segment (e.g. Enterprise / Mid-market / SMB), or "
+                       f"map blank codes under tables.{table}.codes.segment"
+                       if col == "segment" else f"fill in {col} ({spec.describe})")
+                probs.append(Problem(f"{table} {_rows_text(rows[miss], word)}, column {col}",
+                                     what, fix))
+        if spec.kind in {"number"} and (spec.low is not None or spec.high is not None):
+            lo = opts.emotion_scale[0] if col in EMOTIONS else spec.low
+            hi = opts.emotion_scale[1] if col in EMOTIONS else spec.high
+            v = val.to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                out_of = ((v < lo) if lo is not None else False) | ((v > hi) if hi is not None else False)
+            out_of = np.asarray(out_of, dtype=bool) & ~np.isnan(v)
+            if out_of.any():
+                rng_txt = (f"{lo:g}-{hi:g}" if hi is not None and lo is not None
+                           else f">= {lo:g}" if lo is not None else f"<= {hi:g}")
+                label = "NPS" if col == "nps" else col
+                probs.append(Problem(f"{table} {_rows_text(rows[out_of], word)}, column {col}",
+                                     f"{label} outside {rng_txt} (got {v[out_of][:3].tolist()})",
+                                     f"{col} must be on the {rng_txt} scale; rescale or fix the rows"
+                                     + (" (set options.emotion_scale for another scale)"
+                                        if col in EMOTIONS else "")))
+        out[col] = val
+    for extra in tm.keep:
+        if extra not in df.columns:
+            close = difflib.get_close_matches(extra, list(df.columns), n=1)
+            probs.append(Problem(f"{table} ({raw.origin})", f"missing column '{extra}' (listed under keep)",
+                                 f"did you mean '{close[0]}'?" if close else "remove it from keep"))
+            continue
+        s = df[extra]
+        if extra in tm.codes:
+            s = _apply_codes(s, tm.codes[extra])
+        out[extra] = s
+    return out
+
+
+def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list[Problem]) -> None:
+    for table, col in UNIQUE.items():
+        if table in t and col in t[table]:
+            dup = t[table][col].duplicated(keep=False).to_numpy() & t[table][col].notna().to_numpy()
+            if dup.any():
+                ids = t[table][col][dup].drop_duplicates().head(3).tolist()
+                probs.append(Problem(f"{table} {_rows_text(t[table]['_row'].to_numpy()[dup], words[table])}, column {col}",
+                                     f"duplicate id {ids}",
+                                     f"each {col} must appear once; remove repeated rows or give them new ids"))
+    for (table, col), (other, ocol) in FOREIGN_KEYS.items():
+        if table in t and other in t and col in t[table] and ocol in t[other]:
+            s = t[table][col]
+            known = pd.Index(t[other][ocol].dropna().to_numpy(dtype=object)).unique()
+            unknown = (known.get_indexer(s.to_numpy(dtype=object, na_value=None)) < 0) & s.notna().to_numpy()
+            if unknown.any():
+                ids = s[unknown].drop_duplicates().head(3).tolist()
+                noun = "account" if ocol == "account_id" else "ticket"
+                probs.append(Problem(f"{table} {_rows_text(t[table]['_row'].to_numpy()[unknown], words[table])}, column {col}",
+                                     f"unknown {noun} {ids} ({table} of {noun}s not in the {other} table)",
+                                     f"add the {noun}s to {other}, or remove these rows"))
+    pairs = [("tickets", "opened_at", "resolved_at", "resolved before opened",
+              "check the two dates (swapped? day and month mixed up? set tables.tickets.dates)"),
+             ("accounts", "start_date", "end_date", "ended before it started",
+              "check the two dates; end_date is empty while the account is active"),
+             ("surveys", "sent_at", "responded_at", "answered before it was sent",
+              "check the two dates")]
+    for table, a, b, msg, fix in pairs:
+        if table in t and a in t[table] and b in t[table]:
+            bad = (t[table][b] < t[table][a]).to_numpy(dtype=bool)
+            if bad.any():
+                probs.append(Problem(f"{table} {_rows_text(t[table]['_row'].to_numpy()[bad], words[table])}, column {b}",
+                                     msg, fix))
+
+
+def _churn_checks(t: dict[str, pd.DataFrame], probs: list[Problem]) -> list[Problem]:
+    """All accounts left, or none did: churn cannot be measured (an error for the whole
+    data, a caveat for one segment). Returns the caveats."""
+    if "accounts" in t and {"end_date", "segment"} <= set(t["accounts"].columns):
+        table, left = "accounts", t["accounts"]["end_date"].notna()
+        seg = t["accounts"]["segment"]
+        how = ("every account has an end_date", "no account has an end_date")
+        fix_all = ("export the active accounts too (their end_date is empty); a churn rate "
+                   "needs accounts that stayed")
+        fix_none = ("export the accounts that left too, with their end_date (widen the export's "
+                    "date range); a churn rate needs accounts that left")
+    elif "customers" in t and "churn" in t["customers"].columns:
+        table, left = "customers", t["customers"]["churn"] == 1
+        seg = t["customers"]["segment"] if "segment" in t["customers"].columns else None
+        how = ("every customer has churn = 1", "no customer has churn = 1")
+        fix_all = "export the customers who stayed too (churn = 0)"
+        fix_none = ("export the customers who left too (churn = 1); check that the churn column "
+                    "is mapped to the right column and its codes to 1/0")
+    else:
+        return []
+    n = len(left)
+    if n == 0 or probs:  # other problems first: the flags may be wrong for a reason shown
+        return []
+    k = int(left.sum())
+    if k == n:
+        probs.append(Problem(f"{table}, all {n} rows", f"{how[0]}: everyone left, so there is "
+                             "nobody left to keep and no churn rate can be measured", fix_all))
+        return []
+    if k == 0:
+        probs.append(Problem(f"{table}, all {n} rows", f"{how[1]}: nobody left, so churn and "
+                             "its links to the experience cannot be measured", fix_none))
+        return []
+    caveats: list[Problem] = []
+    if seg is None:
+        return caveats
+    by = pd.DataFrame({"seg": seg.to_numpy(dtype=object), "left": left.to_numpy(dtype=bool)})
+    for name, g in by.groupby("seg", sort=True, dropna=True):
+        m, j = len(g), int(g["left"].sum())
+        if j == m:
+            caveats.append(Problem(f"{table}, segment '{name}'", f"all {m} accounts left: the "
+                                   "segment has no active accounts to keep", fix_all))
+        elif j == 0:
+            caveats.append(Problem(f"{table}, segment '{name}'", f"none of its {m} accounts "
+                                   "left: its churn cannot be measured (0 is not an estimate)",
+                                   fix_none))
+    return caveats
+
+
+def validate(raw: dict[str, _Raw], mapping: Mapping, source: str) -> CompanyData:
+    """Type and check raw tables against the contract; raise one DataError with everything.
+
+    Returns
+    -------
+    CompanyData
+        With every table typed and a ``_row`` column of the analyst's row numbers.
+    """
+    probs: list[Problem] = []
+    tables: dict[str, pd.DataFrame] = {}
+    words: dict[str, str] = {}
+    for tname, r in raw.items():
+        tables[tname] = _prepare_table(tname, r, mapping.tables.get(tname, TableMapping()),
+                                       probs, mapping.options, mapping.source)
+        words[tname] = r.row_word
+    _cross_checks(tables, words, probs)
+    caveats = _churn_checks(tables, probs)
+    if mapping.shape == "customers" and "customers" in tables and len(tables["customers"]) == 0:
+        probs.append(Problem("customers", "the table has no rows", "export the data rows too"))
+    for tname in tables:
+        if len(tables[tname]) == 0 and tname in {"accounts", "tickets"}:
+            probs.append(Problem(tname, "the table has no rows", f"export the {tname} rows"))
+    if probs:
+        raise DataError(source, probs)
+    name = mapping.name or Path(source).stem or source
+    data = CompanyData(mapping.shape, tables, source, name, mapping.options, [], words,
+                       caveats)
+    for c in caveats:
+        log.warning("%s: %s", source, c)
+    if mapping.shape == "customers" and "segment" not in tables["customers"]:
+        tables["customers"]["segment"] = "All customers"
+    return data
+
+
+def load(data: str | os.PathLike[str], mapping: str | os.PathLike[str] | Mapping | None = None
+         ) -> CompanyData:
+    """Read, map and validate a company's data in one call.
+
+    Parameters
+    ----------
+    data : path
+        A folder of the four tables (CSV / Parquet / Excel), one .xlsx workbook, one file of
+        the customers shape, or a .duckdb database.
+    mapping : path or Mapping, optional
+        The mapping file; without it the files must use the contract's names.
+
+    Raises
+    ------
+    DataError
+        Every contract violation at once, with table, column, rows and fix.
+    """
+    m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    raw = read_raw(data, m)
+    return validate(raw, m, str(data))
+
+
+def from_frames(frames: dict[str, pd.DataFrame], mapping: Mapping | None = None,
+                source: str = "<frames>") -> CompanyData:
+    """Validate in-memory DataFrames (e.g. from :func:`cxroi.demo.generate_demo`).
+
+    Row numbers in messages are 1-based positions (``record``).
+    """
+    m = mapping or Mapping(shape="customers" if "customers" in frames else "tables")
+    shape_tables = TABLES_SHAPE if m.shape == "tables" else CUSTOMERS_SHAPE
+    missing = [t for t in shape_tables if t not in frames]
+    if missing:
+        raise DataError(source, [Problem(f"{t} table", f"no {t} table given",
+                                         f"pass a DataFrame under the key '{t}'") for t in missing])
+    raw = {t: _Raw(frames[t].reset_index(drop=True).copy(), 1, "record", f"{source}[{t}]")
+           for t in shape_tables}
+    return validate(raw, m, source)
