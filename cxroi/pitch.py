@@ -131,6 +131,7 @@ def headline(res: SimulationResult) -> dict[str, Any]:
         "retention_savings": q("retention_savings", 0.5),
         "cross_sell": q("cross_sell", 0.5),
         "cost_to_serve_savings": q("cost_to_serve_savings", 0.5),
+        "other_benefits": q("other_benefits", 0.5) if "other_benefits" in res.draws else 0.0,
         "total_costs": float(res.likely["total_costs"]),
         "npv": q("npv", 0.5),
         "npv_p10": q("npv", 0.1),
@@ -162,10 +163,17 @@ def pitch(res: SimulationResult) -> str:
         payback = f"payback month {h['payback_month']:.0f}"
     else:
         payback = f"no payback within {h['horizon_months']} months in most draws"
+    moving = any(tp.lever.target != tp.lever.today for tp in sc.touchpoints.values())
+    if moving:
+        worth = (f"{change_phrase(sc)} {survey} and, more importantly, is worth "
+                 f"{money(h['retention_savings'], cur)} of retention savings and "
+                 f"{money(h['cross_sell'], cur)} of cross-sell margin")
+        if abs(h["other_benefits"]) >= 0.5:
+            worth += f" (and {money(h['other_benefits'], cur)} of other benefits)"
+    else:  # a case made of its own cash-flow lines (TEI style), no lever moving
+        worth = f"{sc.name} is worth {money(h['other_benefits'], cur)} of benefits"
     return (
-        f"{change_phrase(sc)} {survey} and, more importantly, is worth "
-        f"{money(h['retention_savings'], cur)} of retention savings and "
-        f"{money(h['cross_sell'], cur)} of cross-sell margin over {h['horizon_months']} months, "
+        f"{worth} over {h['horizon_months']} months, "
         f"for {money(h['total_costs'], cur)}: NPV {money(h['npv'], cur)} "
         f"(P10–P90 {money(h['npv_p10'], cur)} to {money(h['npv_p90'], cur)}, {risk}), "
         f"{payback} — {ev.phrase}.{extra}"
