@@ -190,31 +190,7 @@ def _scenario_arg(path: Path | None) -> Path:
             "(file)", "is a folder, not a scenario file",
             f"give one scenario file, e.g. {path / 'name.yaml'}, or run `cxroi batch {path}` "
             "for every scenario in the folder")])
-    _not_a_scenario(path)
     return path
-
-
-def _not_a_scenario(path: Path) -> None:
-    """A YAML mapping with none of a scenario's keys (a credentials file, a mapping file
-    given by mistake) is named as such; its keys are not echoed back, they may be secrets."""
-    import yaml
-
-    from cxroi.scenario import Scenario
-
-    try:
-        if not path.is_file() or path.stat().st_size > 5_000_000:
-            return
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except Exception:  # noqa: BLE001 - load_scenario reports unreadable files precisely
-        return
-    import difflib
-
-    keys = list(Scenario.model_fields)
-    if isinstance(data, dict) and data and not any(
-            difflib.get_close_matches(str(k), keys, n=1) for k in data):
-        raise ScenarioError(str(path), [Problem(
-            "(top level)", "not a scenario file (none of its keys is a scenario key)",
-            "give a scenario YAML file; examples are in data/scenarios/")])
 
 
 def _clean(x: Any) -> Any:

@@ -693,6 +693,13 @@ def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError(source, [Problem("(top level)", "the file is not a mapping of keys",
                                              "start from one of data/scenarios/*.yaml")])
+    keys = list(Scenario.model_fields)
+    if data and not any(difflib.get_close_matches(str(k), keys, n=1) for k in data):
+        # A credentials file or a mapping given by mistake: say what it is not, and never
+        # echo its keys back ("unknown key 'password'"), they may be secrets.
+        raise ScenarioError(source, [Problem(
+            "(top level)", "not a scenario file (none of its keys is a scenario key)",
+            "give a scenario YAML file; examples are in data/scenarios/")])
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:

@@ -184,3 +184,19 @@ def test_metric_bounds_must_be_ordered(lead_dict: dict) -> None:
     lead_dict["touchpoints"]["complaints"].update(minimum=400, maximum=1)
     with pytest.raises(ScenarioError, match=r"complaints\.minimum: minimum 400.* not below maximum"):
         scenario_from_dict(lead_dict, "bad.yaml")
+
+
+def test_a_secrets_file_is_named_not_a_scenario_and_its_keys_are_not_echoed(tmp_path):
+    """A credentials file passed (or symlinked) as a scenario, through the library path the
+    app and the batch use: the error says what it is not and never repeats its keys."""
+    secret = tmp_path / "credentials.yaml"
+    secret.write_text("db_password: hunter2\naws_secret_access_key: AKIAXXXX\n")
+    plan = tmp_path / "plan.yaml"
+    plan.symlink_to(secret)
+    with pytest.raises(ScenarioError, match=r"(?s)plan\.yaml: .*not a scenario file") as info:
+        load_scenario(plan)
+    text = str(info.value)
+    assert "password" not in text and "hunter2" not in text and "aws" not in text
+    # one misspelt key among real ones is still a scenario with a typo, not a secrets file
+    with pytest.raises(ScenarioError, match="unknown key 'nmae'"):
+        scenario_from_dict({"nmae": "x", "touchpoints": []})
