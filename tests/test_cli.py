@@ -160,3 +160,17 @@ def test_readme_demo_command_into_a_temp_folder(tmp_path: Path, monkeypatch) -> 
     assert (reports / "index.html").is_file() and (reports / "calibration-demo.md").is_file()
     for f in SHIPPED_SCENARIOS:
         assert (reports / f"{f.stem}.html").is_file() or any(reports.rglob(f"*{f.stem}*.html"))
+
+
+def test_the_readme_quotes_what_cxroi_run_says() -> None:
+    """The sentence on the README's first screen is the lead scenario's pitch, word for word
+    (same draws and seed as `cxroi run`), so the front page cannot drift from the tool."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(r"\n((?:> .*\n)+)", readme)
+    assert quoted, "the README lost its quoted pitch"
+    text = " ".join(line[2:].strip() for line in quoted.group(1).splitlines())
+    res = runner.invoke(app, ["run", str(LEAD), "--json"])
+    assert res.exit_code == 0, res.output
+    assert text == json.loads(res.stdout)["pitch"]
