@@ -43,7 +43,8 @@ def _clip(x: float, lo: float, hi: float) -> float:
 
 
 @numba.njit(**_JIT)
-def _flywheel(tp, phi, cash, has_cash, shift_u, trail_u, month, shift_full, has_dir,
+def _flywheel(tp, phi, cash, has_cash, shift_vals, n_vals, val_index, shift_u, col, trail_u,
+              month, shift_full, has_dir,
               w_churn, w_exp, w_cts, expo, ev_share, w_save, hazard, h_base, e_base,
               ev, grow_base, w_margin, accounts, nps_cap, w_adv, costs, haircuts,
               cost_uplift, df, rev_share, w_acc, annual_margin, rate, nps_b_seg, csat,
@@ -53,135 +54,110 @@ def _flywheel(tp, phi, cash, has_cash, shift_u, trail_u, month, shift_full, has_
     (D, H + 1), ``scal`` (D, 21) and, with ``detail``, ``pos_share`` / ``rev_init``."""
     n_draw, n_tp = tp.shape[1], tp.shape[2]
     n_seg, h = hazard.shape
-    n_u = shift_u.shape[1]
+    n_u = trail_u.shape[1]  # distinct (lever, trailing mean) month-columns: direct links
+    n_c = shift_u.shape[1]  # distinct lever month-columns: the emotion chain
     t_all = h + 1
-    dp = np.empty((n_tp, n_u))
+    dp = np.empty((n_tp, n_c))
+    dpv = np.empty(shift_vals.shape[1])
     dpf = np.empty(n_tp)
-    a_u = np.empty((n_seg, n_u))  # per segment and distinct month: one sum over touchpoints
-    b_u = np.empty((n_seg, n_u))
+    # per segment and distinct column: the sums over touchpoints of each behaviour
+    a_churn = np.empty((n_seg, n_c))
+    a_exp = np.empty((n_seg, n_c))
+    a_cts = np.empty((n_seg, n_c))
+    a_nps = np.empty((n_seg, n_c))
+    b_hr = np.ones((n_seg, n_u))
+    b_rr = np.ones((n_seg, n_u))
     surv = np.empty((n_seg, h))
     grow = np.empty((n_seg, h))
     ref = np.empty((n_seg, h))
-    cts = np.empty((n_seg, h))
     benefits = np.empty(h)
     adj = np.empty(h)
+    tot = np.empty(4)
+    any_hr, any_rr, any_cr = False, False, False
+    for k in range(n_tp):
+        any_hr = any_hr or has_dir[0, k]
+        any_rr = any_rr or has_dir[1, k]
+        any_cr = any_cr or has_dir[2, k]
     for d in range(n_draw):
-        # --- change in the share of positive outcomes, distinct month-columns -----------
+        # --- change in the share of positive outcomes, each distinct lever position once ---
         for k in range(n_tp):
             p0 = tp[0, d, k]
             p = _clip(p0, 1e-9, 1 - 1e-9)
             logit0 = np.log(p / (1.0 - p))
             log_or = np.log(tp[1, d, k])
-            for u in range(n_u):
-                s_ku = shift_u[k, u]
-                z = logit0 + log_or * s_ku
-                v = 1.0 / (1.0 + np.exp(-z)) - p0
-                dp[k, u] = v * (1.0 if s_ku != 0 else 0.0)
+            for v in range(n_vals[k]):
+                s_kv = shift_vals[k, v]
+                z = logit0 + log_or * s_kv
+                dpv[v] = (1.0 / (1.0 + np.exp(-z)) - p0) * (1.0 if s_kv != 0 else 0.0)
+            for c in range(n_c):
+                dp[k, c] = dpv[val_index[k, c]]
             sf = shift_full[k]
             z = logit0 + log_or * sf
             dpf[k] = (1.0 / (1.0 + np.exp(-z)) - p0) * (1.0 if sf != 0 else 0.0)
 
-        # --- churn: hazard of the initiative arm, then survival ---------------------------
+        # --- sum over touchpoints: sum_k w[s, k] * (dp[k] * gap[k]) per behaviour ----------
         for s in range(n_seg):
-            for u in range(n_u):
-                acc = 0.0
+            for c in range(n_c):
+                ac, ae, at, an = 0.0, 0.0, 0.0, 0.0
                 for k in range(n_tp):
+                    x = dp[k, c]
                     if w_churn[s, k] != 0:
-                        acc += w_churn[s, k] * (dp[k, u] * tp[2, d, k])
-                a_u[s, u] = acc
-                f = 1.0
-                for k in range(n_tp):
-                    if has_dir[0, k] and expo[s, k] != 0:
-                        f *= 1.0 + expo[s, k] * (np.exp(trail_u[k, u] * np.log(tp[7, d, k]))
-                                                 - 1.0)
-                b_u[s, u] = f
-        floored = 0.0
-        any_hr = False
-        for k in range(n_tp):
-            any_hr = any_hr or has_dir[0, k]
-        for s in range(n_seg):
-            prev = 1.0
-            for t in range(h):
-                u = month[t]
-                if any_hr:
-                    x = b_u[s, u] * hazard[s, t] - a_u[s, u]
-                else:
-                    x = hazard[s, t] - a_u[s, u]
-                if x < 0.0:
-                    floored = 1.0
-                x = 1.0 - _clip(x, 0.0, 1.0)
-                if t > 0:
-                    x = x * prev
-                surv[s, t] = x
-                prev = x
-
-        # --- expansion: revenue per account / ARPA ----------------------------------------
-        any_rr = False
-        for k in range(n_tp):
-            any_rr = any_rr or has_dir[1, k]
-        for s in range(n_seg):
-            for u in range(n_u):
-                acc = 0.0
-                for k in range(n_tp):
+                        ac += w_churn[s, k] * (x * tp[2, d, k])
                     if w_exp[s, k] != 0:
-                        acc += w_exp[s, k] * (dp[k, u] * tp[3, d, k])
-                a_u[s, u] = acc
-                f = 1.0
-                for k in range(n_tp):
-                    if has_dir[1, k] and expo[s, k] != 0:
-                        f *= 1.0 + expo[s, k] * (np.exp(trail_u[k, u] * np.log(tp[8, d, k]))
-                                                 - 1.0)
-                b_u[s, u] = f
-            prev = 1.0
-            for t in range(h):
-                u = month[t]
-                if any_rr:
-                    x = b_u[s, u] * e_base[s] + a_u[s, u]
-                else:
-                    x = e_base[s] + a_u[s, u]
-                x = _clip(x, 0.0, 1.0) * ev[s] + 1.0
-                if t > 0:
-                    x = x * prev
-                grow[s, t] = x
-                prev = x
-
-        # --- cost to serve per account-month -----------------------------------------------
-        any_cr = False
-        for k in range(n_tp):
-            any_cr = any_cr or has_dir[2, k]
-        for s in range(n_seg):
-            for u in range(n_u):
-                acc = 0.0
-                for k in range(n_tp):
+                        ae += w_exp[s, k] * (x * tp[3, d, k])
                     if w_cts[s, k] != 0:
-                        acc += w_cts[s, k] * (dp[k, u] * tp[4, d, k])
-                a_u[s, u] = acc
-                if any_cr:
+                        at += w_cts[s, k] * (x * tp[4, d, k])
+                    if expo[s, k] != 0:
+                        an += expo[s, k] * (x * tp[5, d, k])
+                if any_cr:  # measured: the contacts not made
                     sv = 0.0
                     for k in range(n_tp):
                         if has_dir[2, k]:
-                            sv += w_save[s, k] * (1.0 - np.exp(shift_u[k, u]
+                            sv += w_save[s, k] * (1.0 - np.exp(shift_u[k, c]
                                                                * np.log(tp[9, d, k])))
-                    a_u[s, u] = acc + sv
-            for t in range(h):
-                cts[s, t] = a_u[s, month[t]]
+                    at = at + sv
+                a_churn[s, c], a_exp[s, c], a_cts[s, c], a_nps[s, c] = ac, ae, at, an
+        # measured direct effects: prod_k [1 + pi_sk (ratio_k ** trailing_k - 1)]
+        if any_hr or any_rr:
+            for s in range(n_seg):
+                for u in range(n_u):
+                    fh, fr = 1.0, 1.0
+                    for k in range(n_tp):
+                        if expo[s, k] != 0:
+                            if has_dir[0, k]:
+                                fh *= 1.0 + expo[s, k] * (np.exp(trail_u[k, u]
+                                                                 * np.log(tp[7, d, k])) - 1.0)
+                            if has_dir[1, k]:
+                                fr *= 1.0 + expo[s, k] * (np.exp(trail_u[k, u]
+                                                                 * np.log(tp[8, d, k])) - 1.0)
+                    b_hr[s, u], b_rr[s, u] = fh, fr
 
-        # --- advocacy: referred accounts, alive at the initiative's hazard --------------------
+        # --- survival, revenue per account, referred accounts: products / sums over months --
+        floored = 0.0
         for s in range(n_seg):
-            for u in range(n_u):
-                acc = 0.0
-                for k in range(n_tp):
-                    if expo[s, k] != 0:
-                        acc += expo[s, k] * (dp[k, u] * tp[5, d, k])
-                a_u[s, u] = acc
+            alive, spend, referred = 1.0, 1.0, 0.0
             scale = accounts[s] * phi[d] / 2400.0
-            prev = 0.0
             for t in range(h):
-                x = _clip(a_u[s, month[t]], 0.0, nps_cap[s]) * scale
-                if t > 0:
-                    x = x + prev
-                prev = x
-                ref[s, t] = x * surv[s, t]
+                c = col[t]
+                if any_hr:
+                    x = b_hr[s, month[t]] * hazard[s, t] - a_churn[s, c]
+                else:
+                    x = hazard[s, t] - a_churn[s, c]
+                if x < 0.0:
+                    floored = 1.0
+                x = 1.0 - _clip(x, 0.0, 1.0)
+                alive = x if t == 0 else x * alive
+                surv[s, t] = alive
+                if any_rr:
+                    y = b_rr[s, month[t]] * e_base[s] + a_exp[s, c]
+                else:
+                    y = e_base[s] + a_exp[s, c]
+                y = _clip(y, 0.0, 1.0) * ev[s] + 1.0
+                spend = y if t == 0 else y * spend
+                grow[s, t] = spend
+                r = _clip(a_nps[s, c], 0.0, nps_cap[s]) * scale
+                referred = r if t == 0 else r + referred
+                ref[s, t] = referred * alive
 
         # --- money per month ------------------------------------------------------------------
         for t in range(h):
@@ -192,7 +168,7 @@ def _flywheel(tp, phi, cash, has_cash, shift_u, trail_u, month, shift_full, has_
             for s in range(n_seg):
                 kept += surv[s, t] * w_margin[s] * grow_base[s, t]
                 both += surv[s, t] * w_margin[s] * grow[s, t]
-                serve += surv[s, t] * accounts[s] * cts[s, t]
+                serve += surv[s, t] * accounts[s] * a_cts[s, col[t]]
                 adv += ref[s, t] * w_adv[s]
             retention = kept - base_margin[t]
             cross = both - kept
@@ -294,7 +270,7 @@ def _flywheel(tp, phi, cash, has_cash, shift_u, trail_u, month, shift_full, has_
         for s in range(n_seg):
             kept_end += accounts[s] * (surv[s, h - 1] - surv_base_end[s])
             ref_end += ref[s, h - 1]
-        tot = np.zeros(4)
+        tot[:] = 0.0
         for j in range(4):
             for t in range(h):
                 tot[j] += lines[d, j, t]
@@ -327,7 +303,7 @@ def _flywheel(tp, phi, cash, has_cash, shift_u, trail_u, month, shift_full, has_
         if detail:
             for k in range(n_tp):
                 for t in range(h):
-                    pos_share[d, k, t] = tp[0, d, k] + dp[k, month[t]]
+                    pos_share[d, k, t] = tp[0, d, k] + dp[k, col[t]]
 
 
 @numba.njit(**_JIT)
@@ -415,8 +391,18 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
     rev0 = inp.accounts * inp.arpa
     costs = np.concatenate([[inp.one_off], np.full(h, inp.running_per_year / 12.0)])
     f64 = np.ascontiguousarray
+    # the emotion chain depends on the lever alone: its distinct month-columns (a ramp, then
+    # flat), each touchpoint's distinct positions, and which one each column holds
+    shift_c, col = np.unique(inp.shift, axis=1, return_inverse=True)
+    found = [np.unique(row, return_inverse=True) for row in shift_c]
+    shift_vals = np.zeros((len(found), max(len(v) for v, _ in found)))
+    for k, (v, _) in enumerate(found):
+        shift_vals[k, :len(v)] = v
+    n_vals = np.array([len(v) for v, _ in found], np.int64)
+    val_index = np.array([i.ravel() for _, i in found], np.int64)
     got = (
-        f64(inp.shift_unique), f64(inp.trailing_unique), inp.month_index.astype(np.int64),
+        shift_vals, n_vals, val_index, f64(shift_c), col.ravel().astype(np.int64),
+        f64(inp.trailing_unique), inp.month_index.astype(np.int64),
         f64(inp.shift_full), direct,
         lam * ~direct[0][None, :], lam * ~direct[1][None, :],
         lam * inp.cost_per_contact * ~direct[2][None, :],
@@ -428,7 +414,7 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
         inp.accounts / inp.accounts.sum(), inp.margin * inp.arpa, float(inp.discount_rate),
         100.0 * (inp.promoters - inp.detractors), inp.csat, base_margin,
         f64(inp.surv_base[:, -1]), inp.accounts * inp.arpa / 12.0, inp.arpa / 12.0,
-    ), steady_baseline(inp)
+    ), {**steady_baseline(inp), "costs": costs}
     _CONSTANTS[inp] = got
     return got
 
@@ -481,9 +467,9 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
         "other_benefits", "total_benefits")}
     out.update(
         one_off_cost=inp.one_off * ones,
-        running_costs=c[20][1:].sum() * ones,
+        running_costs=base["costs"][1:].sum() * ones,
         other_costs=col["other_costs"],
-        total_costs=c[20].sum() + col["other_costs"],
+        total_costs=base["costs"].sum() + col["other_costs"],
         pv_benefits=pv_b, pv_costs=pv_c,
         npv=col["npv"], npv_risk_adjusted=col["npv_risk_adjusted"],
         roi=finance.roi(pv_b, pv_c),
@@ -540,7 +526,9 @@ def warm_up() -> None:
     then cached on disk) by running it once on one draw of a one-month toy case."""
     one = np.ones((1, 1))
     tp = np.full((10, 1, 1), 0.5)
-    _flywheel(tp, np.ones(1), np.zeros((4, 1, 2)), False, one, one, np.zeros(1, np.int64),
+    idx = np.zeros((1, 1), np.int64)
+    _flywheel(tp, np.ones(1), np.zeros((4, 1, 2)), False, one, np.ones(1, np.int64), idx,
+              one, np.zeros(1, np.int64), one, np.zeros(1, np.int64),
               np.ones(1), np.zeros((3, 1), bool), one, one, one, one, one, one,
               one, np.full(1, 0.01), np.zeros(1), np.zeros(1), one, np.ones(1), np.ones(1),
               np.ones(1), np.ones(1), np.ones(2), np.zeros(4), 0.0, np.ones(2), np.ones(1),
