@@ -43,23 +43,20 @@ def _clip(x: float, lo: float, hi: float) -> float:
 
 
 @numba.njit(**_JIT)
-def _flywheel(tp, phi, cash, has_cash, shift_vals, n_vals, val_index, shift_u, col, trail_u,
-              month, shift_full, has_dir,
+def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, drop,
+              val_index, col, month, has_dir,
               w_churn, w_exp, w_cts, expo, ev_share, w_save, hazard, h_base, e_base,
               ev, grow_base, w_margin, accounts, nps_cap, w_adv, costs, haircuts,
-              cost_uplift, df, rev_share, w_acc, annual_margin, rate, nps_b_seg, csat,
+              cost_uplift, df, w_acc, nps_b_seg, csat,
               base_margin, surv_base_end, rev_w, arpa12, detail,
-              lines, net, net_adj, scal, pos_share, rev_init):  # pragma: no cover
+              lines, net, net_adj, scal, steady, pos_share, rev_init):  # pragma: no cover
     """Every draw of the flywheel; writes ``lines`` (D, 4, H), ``net`` / ``net_adj``
     (D, H + 1), ``scal`` (D, 21) and, with ``detail``, ``pos_share`` / ``rev_init``."""
     n_draw, n_tp = tp.shape[1], tp.shape[2]
     n_seg, h = hazard.shape
-    n_u = trail_u.shape[1]  # distinct (lever, trailing mean) month-columns: direct links
-    n_c = shift_u.shape[1]  # distinct lever month-columns: the emotion chain
+    n_u = max(rk_hr.shape[2], rk_rr.shape[2])  # distinct (lever, trailing mean) month-columns: direct links
+    n_c = val_index.shape[1]  # distinct lever month-columns: the emotion chain
     t_all = h + 1
-    dp = np.empty((n_tp, n_c))
-    dpv = np.empty(shift_vals.shape[1])
-    dpf = np.empty(n_tp)
     # per segment and distinct column: the sums over touchpoints of each behaviour
     a_churn = np.empty((n_seg, n_c))
     a_exp = np.empty((n_seg, n_c))
@@ -79,28 +76,12 @@ def _flywheel(tp, phi, cash, has_cash, shift_vals, n_vals, val_index, shift_u, c
         any_rr = any_rr or has_dir[1, k]
         any_cr = any_cr or has_dir[2, k]
     for d in range(n_draw):
-        # --- change in the share of positive outcomes, each distinct lever position once ---
-        for k in range(n_tp):
-            p0 = tp[0, d, k]
-            p = _clip(p0, 1e-9, 1 - 1e-9)
-            logit0 = np.log(p / (1.0 - p))
-            log_or = np.log(tp[1, d, k])
-            for v in range(n_vals[k]):
-                s_kv = shift_vals[k, v]
-                z = logit0 + log_or * s_kv
-                dpv[v] = (1.0 / (1.0 + np.exp(-z)) - p0) * (1.0 if s_kv != 0 else 0.0)
-            for c in range(n_c):
-                dp[k, c] = dpv[val_index[k, c]]
-            sf = shift_full[k]
-            z = logit0 + log_or * sf
-            dpf[k] = (1.0 / (1.0 + np.exp(-z)) - p0) * (1.0 if sf != 0 else 0.0)
-
         # --- sum over touchpoints: sum_k w[s, k] * (dp[k] * gap[k]) per behaviour ----------
         for s in range(n_seg):
             for c in range(n_c):
                 ac, ae, at, an = 0.0, 0.0, 0.0, 0.0
                 for k in range(n_tp):
-                    x = dp[k, c]
+                    x = dpv[d, k, val_index[k, c]]
                     if w_churn[s, k] != 0:
                         ac += w_churn[s, k] * (x * tp[2, d, k])
                     if w_exp[s, k] != 0:
@@ -113,8 +94,7 @@ def _flywheel(tp, phi, cash, has_cash, shift_vals, n_vals, val_index, shift_u, c
                     sv = 0.0
                     for k in range(n_tp):
                         if has_dir[2, k]:
-                            sv += w_save[s, k] * (1.0 - np.exp(shift_u[k, c]
-                                                               * np.log(tp[9, d, k])))
+                            sv += w_save[s, k] * drop[d, k, c]
                     at = at + sv
                 a_churn[s, c], a_exp[s, c], a_cts[s, c], a_nps[s, c] = ac, ae, at, an
         # measured direct effects: prod_k [1 + pi_sk (ratio_k ** trailing_k - 1)]
@@ -125,11 +105,9 @@ def _flywheel(tp, phi, cash, has_cash, shift_vals, n_vals, val_index, shift_u, c
                     for k in range(n_tp):
                         if expo[s, k] != 0:
                             if has_dir[0, k]:
-                                fh *= 1.0 + expo[s, k] * (np.exp(trail_u[k, u]
-                                                                 * np.log(tp[7, d, k])) - 1.0)
+                                fh *= 1.0 + expo[s, k] * rk_hr[d, k, u]
                             if has_dir[1, k]:
-                                fr *= 1.0 + expo[s, k] * (np.exp(trail_u[k, u]
-                                                                 * np.log(tp[8, d, k])) - 1.0)
+                                fr *= 1.0 + expo[s, k] * rk_rr[d, k, u]
                     b_hr[s, u], b_rr[s, u] = fh, fr
 
         # --- survival, revenue per account, referred accounts: products / sums over months --
@@ -230,8 +208,6 @@ def _flywheel(tp, phi, cash, has_cash, shift_vals, n_vals, val_index, shift_u, c
             npv_adj += df[t] * net_adj[d, t]
 
         # --- steady state (levers at target): NRR, CLV, NPS, CSAT --------------------------
-        nrr_a = 0.0
-        clv_a = 0.0
         nps_a = 0.0
         csat_a = 0.0
         for s in range(n_seg):
@@ -242,26 +218,21 @@ def _flywheel(tp, phi, cash, has_cash, shift_vals, n_vals, val_index, shift_u, c
             hr = 1.0
             rr = 1.0
             for k in range(n_tp):
+                x = dpf[d, k]
                 if w_churn[s, k] != 0:
-                    c_gap += w_churn[s, k] * (dpf[k] * tp[2, d, k])
+                    c_gap += w_churn[s, k] * (x * tp[2, d, k])
                 if w_exp[s, k] != 0:
-                    e_gap += w_exp[s, k] * (dpf[k] * tp[3, d, k])
+                    e_gap += w_exp[s, k] * (x * tp[3, d, k])
                 if expo[s, k] != 0:
-                    n_gap += expo[s, k] * (dpf[k] * tp[5, d, k])
+                    n_gap += expo[s, k] * (x * tp[5, d, k])
                 if ev_share[s, k] != 0:
-                    s_gap += ev_share[s, k] * (dpf[k] * tp[6, d, k])
+                    s_gap += ev_share[s, k] * (x * tp[6, d, k])
                 if has_dir[0, k] and expo[s, k] != 0:
-                    hr *= 1.0 + expo[s, k] * (np.exp(shift_full[k] * np.log(tp[7, d, k])) - 1.0)
+                    hr *= 1.0 + expo[s, k] * rkf_hr[d, k]
                 if has_dir[1, k] and expo[s, k] != 0:
-                    rr *= 1.0 + expo[s, k] * (np.exp(shift_full[k] * np.log(tp[8, d, k])) - 1.0)
-            hz = _clip(h_base[s] * hr - c_gap, 0.0, 1.0)
-            eps = _clip(e_base[s] * rr + e_gap, 0.0, 1.0)
-            ret_a = (1.0 - hz) ** 12.0
-            grow_a = (1.0 + eps * ev[s]) ** 12.0
-            nrr_a += rev_share[s] * (ret_a * grow_a)
-            g = grow_a - 1.0
-            clv_a += w_acc[s] * (annual_margin[s] * ret_a
-                                 / max(1.0 + rate - ret_a * (1.0 + g), 0.01))
+                    rr *= 1.0 + expo[s, k] * rkf_rr[d, k]
+            steady[d, 0, s] = _clip(h_base[s] * hr - c_gap, 0.0, 1.0)
+            steady[d, 1, s] = _clip(e_base[s] * rr + e_gap, 0.0, 1.0)
             nps_a += w_acc[s] * _clip(nps_b_seg[s] + n_gap, -100.0, 100.0)
             csat_a += w_acc[s] * _clip(csat[s] + s_gap, 1.0, 5.0)
 
@@ -286,11 +257,9 @@ def _flywheel(tp, phi, cash, has_cash, shift_vals, n_vals, val_index, shift_u, c
         row[11] = npv
         row[12] = npv_adj
         row[13] = kept_end + ref_end
-        row[14] = nrr_a
-        row[15] = clv_a
-        row[16] = nps_a
-        row[17] = csat_a
-        row[18] = floored
+        row[14] = nps_a
+        row[15] = csat_a
+        row[16] = floored
         # payback: first month after the last negative cumulative position
         cum = 0.0
         last_neg = -1
@@ -299,11 +268,11 @@ def _flywheel(tp, phi, cash, has_cash, shift_vals, n_vals, val_index, shift_u, c
             if cum < -1e-9:
                 last_neg = t
         pb = last_neg + 1.0
-        row[19] = pb if pb <= t_all - 1 else np.nan
+        row[17] = pb if pb <= t_all - 1 else np.nan
         if detail:
             for k in range(n_tp):
                 for t in range(h):
-                    pos_share[d, k, t] = tp[0, d, k] + dp[k, col[t]]
+                    pos_share[d, k, t] = tp[0, d, k] + dpv[d, k, val_index[k, col[t]]]
 
 
 @numba.njit(**_JIT)
@@ -388,7 +357,6 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
     base_margin = np.zeros(h)
     for s in range(len(inp.segments)):
         base_margin += inp.surv_base[s] * w[s] * grow_base[s]
-    rev0 = inp.accounts * inp.arpa
     costs = np.concatenate([[inp.one_off], np.full(h, inp.running_per_year / 12.0)])
     f64 = np.ascontiguousarray
     # the emotion chain depends on the lever alone: its distinct month-columns (a ramp, then
@@ -398,23 +366,25 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
     shift_vals = np.zeros((len(found), max(len(v) for v, _ in found)))
     for k, (v, _) in enumerate(found):
         shift_vals[k, :len(v)] = v
-    n_vals = np.array([len(v) for v, _ in found], np.int64)
     val_index = np.array([i.ravel() for _, i in found], np.int64)
-    got = (
-        shift_vals, n_vals, val_index, f64(shift_c), col.ravel().astype(np.int64),
-        f64(inp.trailing_unique), inp.month_index.astype(np.int64),
-        f64(inp.shift_full), direct,
+    args = (
+        val_index, col.ravel().astype(np.int64), inp.month_index.astype(np.int64), direct,
         lam * ~direct[0][None, :], lam * ~direct[1][None, :],
         lam * inp.cost_per_contact * ~direct[2][None, :],
         exposure, ev_share, lam * inp.contacts * inp.cost_per_contact,
         f64(inp.hazard), inp.hazard_year, e_base, inp.expansion_value, grow_base, w,
         inp.accounts, 100.0 - 100.0 * (inp.promoters - inp.detractors),
         inp.margin * inp.arpa / 12.0, costs, inp.haircuts, float(inp.cost_uplift),
-        finance.discount_factors(h, inp.discount_rate), rev0 / rev0.sum(),
-        inp.accounts / inp.accounts.sum(), inp.margin * inp.arpa, float(inp.discount_rate),
+        finance.discount_factors(h, inp.discount_rate), inp.accounts / inp.accounts.sum(),
         100.0 * (inp.promoters - inp.detractors), inp.csat, base_margin,
         f64(inp.surv_base[:, -1]), inp.accounts * inp.arpa / 12.0, inp.arpa / 12.0,
-    ), {**steady_baseline(inp), "costs": costs}
+    )
+    rev0 = inp.accounts * inp.arpa
+    extra = {**steady_baseline(inp), "costs": costs, "shift_vals": shift_vals,
+             "shift_c": f64(shift_c), "direct": direct, "exposure": exposure,
+             "rev_share": rev0 / rev0.sum(), "w_acc": inp.accounts / inp.accounts.sum(),
+             "annual_margin": inp.margin * inp.arpa}
+    got = args, extra
     _CONSTANTS[inp] = got
     return got
 
@@ -423,8 +393,7 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
 _SCALARS = ("retention_savings", "cross_sell", "cost_to_serve_savings", "advocacy",
             "other_benefits", "total_benefits", "other_costs", "pv_benefits", "pv_costs",
             "pv_benefits_adj", "pv_costs_adj", "npv", "npv_risk_adjusted", "accounts_kept",
-            "nrr_after", "clv_after", "nps_after", "csat_after", "churn_floored",
-            "payback_month")
+            "nps_after", "csat_after", "churn_floored", "payback_month")
 
 
 def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
@@ -450,8 +419,41 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     pos_share = np.empty((n, k_tp, h) if detail else (1, 1, 1))
     rev_init = np.empty((n, h) if detail else (1, 1))
     c, base = _constants(inp)
-    _flywheel(tp, phi, cash, has_cash, *c, detail, lines, net, net_adj, scal, pos_share,
-              rev_init)
+    # transcendental functions run vectorised over draws in numpy (SIMD), with the
+    # reference's expressions, so the kernel's inputs are the reference's numbers exactly
+    p0 = tp[0]
+    p = np.clip(p0, 1e-9, 1 - 1e-9)
+    logit0 = np.log(p / (1.0 - p))  # (D, K)
+    log_or = np.log(tp[1])
+    dpv = 1.0 / (1.0 + np.exp(-(logit0[:, :, None] + log_or[:, :, None] * base["shift_vals"])))
+    dpv -= p0[:, :, None]
+    dpv *= base["shift_vals"] != 0  # (D, K, V): each touchpoint's distinct lever positions
+    shift_full = inp.shift_full
+    dpf = 1.0 / (1.0 + np.exp(-(logit0 + log_or * shift_full))) - p0
+    dpf *= shift_full != 0
+    direct = base["direct"]
+    none3, none2 = np.zeros((1, 1, 1)), np.zeros((1, 1))
+    rk_hr = rk_rr = drop = none3
+    rkf_hr = rkf_rr = none2
+    if direct[0].any():
+        log_r = np.log(tp[7])
+        rk_hr = np.exp(inp.trailing_unique * log_r[:, :, None]) - 1.0
+        rkf_hr = np.exp(shift_full * log_r) - 1.0
+    if direct[1].any():
+        log_r = np.log(tp[8])
+        rk_rr = np.exp(inp.trailing_unique * log_r[:, :, None]) - 1.0
+        rkf_rr = np.exp(shift_full * log_r) - 1.0
+    if direct[2].any():
+        drop = 1.0 - np.exp(base["shift_c"] * np.log(tp[9])[:, :, None])
+    steady = np.empty((n, 2, len(inp.segments)))
+    _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, drop, *c,
+              detail, lines, net, net_adj, scal, steady, pos_share, rev_init)
+    # steady state (levers at target): the powers vectorised, as the reference
+    ret_a = (1.0 - steady[:, 0]) ** 12
+    grow_a = (1.0 + steady[:, 1] * inp.expansion_value) ** 12
+    nrr_a = (ret_a * grow_a) @ base["rev_share"]
+    clv_a = finance.clv(base["annual_margin"], ret_a, inp.discount_rate,
+                        grow_a - 1.0) @ base["w_acc"]
     # IRR: the grid values by the same matrix product as the reference, then Newton per draw
     xs = np.geomspace(1.0 / 11.0, 10.0, finance.GRID)
     t = np.arange(t_all, dtype=float)
@@ -475,8 +477,8 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
         roi=finance.roi(pv_b, pv_c),
         roi_risk_adjusted=finance.roi(col["pv_benefits_adj"], col["pv_costs_adj"]),
         accounts_kept=col["accounts_kept"],
-        nrr_before=base["nrr_before"] * ones, nrr_after=col["nrr_after"],
-        clv_before=base["clv_before"] * ones, clv_after=col["clv_after"],
+        nrr_before=base["nrr_before"] * ones, nrr_after=nrr_a,
+        clv_before=base["clv_before"] * ones, clv_after=clv_a,
         nps_before=base["nps_before"] * ones, nps_after=col["nps_after"],
         nps_change=col["nps_after"] - base["nps_before"],
         csat_before=base["csat_before"] * ones, csat_after=col["csat_after"],
@@ -523,18 +525,24 @@ def steady_baseline(inp: Inputs) -> dict[str, float | Array]:
 
 def warm_up() -> None:
     """Load the compiled kernel (compile it, the first time on a machine: a few seconds,
-    then cached on disk) by running it once on one draw of a one-month toy case."""
-    one = np.ones((1, 1))
-    tp = np.full((10, 1, 1), 0.5)
-    idx = np.zeros((1, 1), np.int64)
-    _flywheel(tp, np.ones(1), np.zeros((4, 1, 2)), False, one, np.ones(1, np.int64), idx,
-              one, np.zeros(1, np.int64), one, np.zeros(1, np.int64),
-              np.ones(1), np.zeros((3, 1), bool), one, one, one, one, one, one,
-              one, np.full(1, 0.01), np.zeros(1), np.zeros(1), one, np.ones(1), np.ones(1),
-              np.ones(1), np.ones(1), np.ones(2), np.zeros(4), 0.0, np.ones(2), np.ones(1),
-              np.ones(1), np.ones(1), 0.1, np.zeros(1), np.ones(1), np.zeros(1), np.ones(1),
-              np.ones(1), np.ones(1), True, np.empty((1, 4, 1)), np.empty((1, 2)),
-              np.empty((1, 2)), np.empty((1, len(_SCALARS))), np.empty((1, 1, 1)),
-              np.empty((1, 1)))
-    _irr(np.array([[-1.0, 2.0]]), np.geomspace(1.0 / 11.0, 10.0, finance.GRID),
-         np.ones((1, finance.GRID)), 12, 1e-10, 100, np.empty(1))
+    then cached on disk) by running it once on a one-segment, one-touchpoint, two-month toy
+    case with every optional part (direct links, cash-flow lines, detail) switched on."""
+    from cxroi.model import GLOBAL_LINKS, TOUCHPOINT_LINKS, Inputs
+
+    one, two = np.ones(1), np.ones((1, 2))
+    inp = Inputs(
+        segments=("toy",), touchpoints=("toy",), accounts=one, arpa=one, margin=one,
+        churn=0.1 * one, hazard=0.01 * two, surv_base=0.99 * two, hazard_year=0.01 * one,
+        expansion_rate=0.1 * one, expansion_value=one, promoters=0.3 * one,
+        detractors=0.3 * one, csat=3.0 * one, events=np.ones((1, 1)),
+        cost_per_contact=np.ones((1, 1)), contacts=np.ones((1, 1)),
+        direct={name: np.ones(1, bool) for name in DIRECT_LINKS}, shift=-two,
+        shift_unique=-np.ones((1, 1)), trailing_unique=-np.ones((1, 1)),
+        month_index=np.zeros(2, np.int64), shift_full=-one, one_off=1.0,
+        running_per_year=0.0, horizon=2, discount_rate=0.1, haircuts=np.zeros(4),
+        cost_uplift=0.0)
+    params = {name: np.full((1, 1), 0.5) for name in TOUCHPOINT_LINKS}
+    params.update({name: np.full(1, 0.1) for name in GLOBAL_LINKS})
+    params.update({name: np.ones((1, 3)) for name in (
+        "cash_benefits", "cash_costs", "cash_benefits_adj", "cash_costs_adj")})
+    flywheel(inp, params, monthly=True, detail=True)
