@@ -42,243 +42,274 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return x
 
 
+#: Draws per block: the kernel's innermost loops run over a block of draws (contiguous, so
+#: the compiler vectorises them: several draws per SIMD instruction) while a block's
+#: working arrays stay in the L1/L2 cache.
+BLOCK = 128
+
+
 @numba.njit(**_JIT)
 def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, drop,
               val_index, col, month, has_dir,
               w_churn, w_exp, w_cts, expo, ev_share, w_save, hazard, h_base, e_base,
               ev, grow_base, w_margin, accounts, nps_cap, w_adv, costs, haircuts,
               cost_uplift, df, w_acc, nps_b_seg, csat,
-              base_margin, surv_base_end, rev_w, arpa12, detail,
+              base_margin, surv_base_end, rev_w, arpa12, detail, block,
               lines, net, net_adj, scal, steady, pos_share, rev_init):  # pragma: no cover
-    """Every draw of the flywheel; writes ``lines`` (D, 4, H), ``net`` / ``net_adj``
-    (D, H + 1), ``scal`` (D, 21) and, with ``detail``, ``pos_share`` / ``rev_init``."""
-    n_draw, n_tp = tp.shape[1], tp.shape[2]
+    """Every draw of the flywheel, draw-last: inputs ``tp`` (10, K, D), ``dpv`` (K, V, D),
+    ...; writes ``lines`` (4, H, D), ``net`` / ``net_adj`` (H + 1, D), ``scal`` (18, D),
+    ``steady`` (2, S, D) and, with ``detail``, ``pos_share`` (K, H, D) / ``rev_init``
+    (H, D). Same operations in the same order as the numpy reference, per draw."""
+    n_tp, n_draw = tp.shape[1], tp.shape[2]
     n_seg, h = hazard.shape
-    n_u = max(rk_hr.shape[2], rk_rr.shape[2])  # distinct (lever, trailing mean) month-columns: direct links
+    n_u = max(rk_hr.shape[1], rk_rr.shape[1])  # distinct (lever, trailing) columns
     n_c = val_index.shape[1]  # distinct lever month-columns: the emotion chain
     t_all = h + 1
-    # per segment and distinct column: the sums over touchpoints of each behaviour
-    a_churn = np.empty((n_seg, n_c))
-    a_exp = np.empty((n_seg, n_c))
-    a_cts = np.empty((n_seg, n_c))
-    a_nps = np.empty((n_seg, n_c))
-    b_hr = np.ones((n_seg, n_u))
-    b_rr = np.ones((n_seg, n_u))
-    surv = np.empty((n_seg, h))
-    grow = np.empty((n_seg, h))
-    ref = np.empty((n_seg, h))
-    benefits = np.empty(h)
-    adj = np.empty(h)
-    tot = np.empty(4)
     any_hr, any_rr, any_cr = False, False, False
     for k in range(n_tp):
         any_hr = any_hr or has_dir[0, k]
         any_rr = any_rr or has_dir[1, k]
         any_cr = any_cr or has_dir[2, k]
-    for d in range(n_draw):
-        # --- sum over touchpoints: sum_k w[s, k] * (dp[k] * gap[k]) per behaviour ----------
+    up = 1.0 + cost_uplift
+    pv_c0 = 0.0
+    for t in range(t_all):
+        pv_c0 += costs[t] * df[t]
+    b = block
+    ac = np.empty((n_c, b))  # per distinct column: sums over touchpoints, one segment
+    ae = np.empty((n_c, b))
+    at = np.empty((n_c, b))
+    an = np.empty((n_c, b))
+    fh = np.empty((n_u, b))  # measured direct factors, one segment
+    fr = np.empty((n_u, b))
+    kept = np.empty((h, b))  # sums over segments, per month
+    both = np.empty((h, b))
+    serve = np.empty((h, b))
+    adv = np.empty((h, b))
+    r1 = np.empty((h, b))
+    r2 = np.empty((h, b))
+    alive = np.empty(b)
+    spend = np.empty(b)
+    referred = np.empty(b)
+    scale = np.empty(b)
+    floored = np.empty(b)
+    kept_end = np.empty(b)
+    ref_end = np.empty(b)
+    gap = np.empty((4, b))
+    fac = np.empty((2, b))
+    for d0 in range(0, n_draw, b):
+        nb = min(b, n_draw - d0)
+        kept[:] = 0.0
+        both[:] = 0.0
+        serve[:] = 0.0
+        adv[:] = 0.0
+        r1[:] = 0.0
+        r2[:] = 0.0
+        floored[:] = 0.0
+        kept_end[:] = 0.0
+        ref_end[:] = 0.0
         for s in range(n_seg):
+            # --- sums over touchpoints: sum_k w[s, k] * (dp[k] * gap[k]) ----------------
+            ac[:] = 0.0
+            ae[:] = 0.0
+            at[:] = 0.0
+            an[:] = 0.0
             for c in range(n_c):
-                ac, ae, at, an = 0.0, 0.0, 0.0, 0.0
                 for k in range(n_tp):
-                    x = dpv[d, k, val_index[k, c]]
-                    if w_churn[s, k] != 0:
-                        ac += w_churn[s, k] * (x * tp[2, d, k])
-                    if w_exp[s, k] != 0:
-                        ae += w_exp[s, k] * (x * tp[3, d, k])
-                    if w_cts[s, k] != 0:
-                        at += w_cts[s, k] * (x * tp[4, d, k])
-                    if expo[s, k] != 0:
-                        an += expo[s, k] * (x * tp[5, d, k])
+                    v = val_index[k, c]
+                    wc, we, wt, wn = w_churn[s, k], w_exp[s, k], w_cts[s, k], expo[s, k]
+                    if wc != 0:
+                        for j in range(nb):
+                            ac[c, j] += wc * (dpv[k, v, d0 + j] * tp[2, k, d0 + j])
+                    if we != 0:
+                        for j in range(nb):
+                            ae[c, j] += we * (dpv[k, v, d0 + j] * tp[3, k, d0 + j])
+                    if wt != 0:
+                        for j in range(nb):
+                            at[c, j] += wt * (dpv[k, v, d0 + j] * tp[4, k, d0 + j])
+                    if wn != 0:
+                        for j in range(nb):
+                            an[c, j] += wn * (dpv[k, v, d0 + j] * tp[5, k, d0 + j])
                 if any_cr:  # measured: the contacts not made
-                    sv = 0.0
-                    for k in range(n_tp):
-                        if has_dir[2, k]:
-                            sv += w_save[s, k] * drop[d, k, c]
-                    at = at + sv
-                a_churn[s, c], a_exp[s, c], a_cts[s, c], a_nps[s, c] = ac, ae, at, an
-        # measured direct effects: prod_k [1 + pi_sk (ratio_k ** trailing_k - 1)]
-        if any_hr or any_rr:
-            for s in range(n_seg):
+                    for j in range(nb):
+                        sv = 0.0
+                        for k in range(n_tp):
+                            if has_dir[2, k]:
+                                sv += w_save[s, k] * drop[k, c, d0 + j]
+                        at[c, j] = at[c, j] + sv
+            # measured direct effects: prod_k [1 + pi_sk (ratio_k ** trailing_k - 1)]
+            if any_hr or any_rr:
+                fh[:] = 1.0
+                fr[:] = 1.0
                 for u in range(n_u):
-                    fh, fr = 1.0, 1.0
                     for k in range(n_tp):
-                        if expo[s, k] != 0:
-                            if has_dir[0, k]:
-                                fh *= 1.0 + expo[s, k] * rk_hr[d, k, u]
-                            if has_dir[1, k]:
-                                fr *= 1.0 + expo[s, k] * rk_rr[d, k, u]
-                    b_hr[s, u], b_rr[s, u] = fh, fr
-
-        # --- survival, revenue per account, referred accounts: products / sums over months --
-        floored = 0.0
-        for s in range(n_seg):
-            alive, spend, referred = 1.0, 1.0, 0.0
-            scale = accounts[s] * phi[d] / 2400.0
+                        x = expo[s, k]
+                        if x != 0 and has_dir[0, k]:
+                            for j in range(nb):
+                                fh[u, j] *= 1.0 + x * rk_hr[k, u, d0 + j]
+                        if x != 0 and has_dir[1, k]:
+                            for j in range(nb):
+                                fr[u, j] *= 1.0 + x * rk_rr[k, u, d0 + j]
+            # --- months: survival, revenue per account, referred accounts; money summed ----
+            alive[:] = 1.0
+            spend[:] = 1.0
+            referred[:] = 0.0
+            for j in range(nb):
+                scale[j] = accounts[s] * phi[d0 + j] / 2400.0
+            wm, acc_s, wa, e0, ev_s, cap = (w_margin[s], accounts[s], w_adv[s], e_base[s],
+                                            ev[s], nps_cap[s])
             for t in range(h):
                 c = col[t]
-                if any_hr:
-                    x = b_hr[s, month[t]] * hazard[s, t] - a_churn[s, c]
-                else:
-                    x = hazard[s, t] - a_churn[s, c]
-                if x < 0.0:
-                    floored = 1.0
-                x = 1.0 - _clip(x, 0.0, 1.0)
-                alive = x if t == 0 else x * alive
-                surv[s, t] = alive
-                if any_rr:
-                    y = b_rr[s, month[t]] * e_base[s] + a_exp[s, c]
-                else:
-                    y = e_base[s] + a_exp[s, c]
-                y = _clip(y, 0.0, 1.0) * ev[s] + 1.0
-                spend = y if t == 0 else y * spend
-                grow[s, t] = spend
-                r = _clip(a_nps[s, c], 0.0, nps_cap[s]) * scale
-                referred = r if t == 0 else r + referred
-                ref[s, t] = referred * alive
+                u = month[t]
+                hz = hazard[s, t]
+                for j in range(nb):
+                    if any_hr:
+                        x = fh[u, j] * hz - ac[c, j]
+                    else:
+                        x = hz - ac[c, j]
+                    floored[j] = 1.0 if x < 0.0 else floored[j]
+                    x = 1.0 - _clip(x, 0.0, 1.0)
+                    alive[j] = x * alive[j]
+                    if any_rr:
+                        y = fr[u, j] * e0 + ae[c, j]
+                    else:
+                        y = e0 + ae[c, j]
+                    spend[j] = (_clip(y, 0.0, 1.0) * ev_s + 1.0) * spend[j]
+                    referred[j] = _clip(an[c, j], 0.0, cap) * scale[j] + referred[j]
+                    a = alive[j]
+                    rf = referred[j] * a
+                    kept[t, j] += a * wm * grow_base[s, t]
+                    both[t, j] += a * wm * spend[j]
+                    serve[t, j] += a * acc_s * at[c, j]
+                    adv[t, j] += rf * wa
+                if detail:
+                    for j in range(nb):
+                        r1[t, j] += alive[j] * rev_w[s] * spend[j]
+                        r2[t, j] += referred[j] * alive[j] * arpa12[s]
+            for j in range(nb):
+                kept_end[j] += acc_s * (alive[j] - surv_base_end[s])
+                ref_end[j] += referred[j] * alive[j]
 
-        # --- money per month ------------------------------------------------------------------
+        # --- money per month, net cash, NPV, payback -------------------------------------
+        for j in range(nb):
+            d = d0 + j
+            net[0, d] = 0.0 - costs[0]
+            net_adj[0, d] = 0.0 - costs[0] * up
+        tot = np.zeros((4, b))
+        pv_b = np.zeros(b)
+        pv_b_adj = np.zeros(b)
         for t in range(h):
-            kept = 0.0
-            both = 0.0
-            serve = 0.0
-            adv = 0.0
-            for s in range(n_seg):
-                kept += surv[s, t] * w_margin[s] * grow_base[s, t]
-                both += surv[s, t] * w_margin[s] * grow[s, t]
-                serve += surv[s, t] * accounts[s] * a_cts[s, col[t]]
-                adv += ref[s, t] * w_adv[s]
-            retention = kept - base_margin[t]
-            cross = both - kept
-            lines[d, 0, t] = retention
-            lines[d, 1, t] = cross
-            lines[d, 2, t] = serve
-            lines[d, 3, t] = adv
-            benefits[t] = retention + cross + serve + adv
-            cut = (haircuts[0] * max(retention, 0.0) + haircuts[1] * max(cross, 0.0)
-                   + haircuts[2] * max(serve, 0.0) + haircuts[3] * max(adv, 0.0))
-            adj[t] = benefits[t] - cut
-            if detail:
-                r = 0.0
-                for s in range(n_seg):
-                    r += surv[s, t] * rev_w[s] * grow[s, t]
-                r2 = 0.0
-                for s in range(n_seg):
-                    r2 += ref[s, t] * arpa12[s]
-                rev_init[d, t] = r + r2
-        up = 1.0 + cost_uplift
-        net[d, 0] = 0.0 - costs[0]
-        net_adj[d, 0] = 0.0 - costs[0] * up
-        for t in range(h):
-            net[d, t + 1] = benefits[t] - costs[t + 1]
-            net_adj[d, t + 1] = adj[t] - costs[t + 1] * up
-        pv_b = 0.0
-        pv_b_adj = 0.0
-        for t in range(h):
-            pv_b += df[t + 1] * benefits[t]
-            pv_b_adj += df[t + 1] * adj[t]
-        pv_c = 0.0
-        for t in range(t_all):
-            pv_c += costs[t] * df[t]
-        pv_c_adj = pv_c * up
-        other_b = 0.0
-        other_c = 0.0
+            bm = base_margin[t]
+            for j in range(nb):
+                d = d0 + j
+                retention = kept[t, j] - bm
+                cross = both[t, j] - kept[t, j]
+                srv = serve[t, j]
+                ad = adv[t, j]
+                lines[0, t, d] = retention
+                lines[1, t, d] = cross
+                lines[2, t, d] = srv
+                lines[3, t, d] = ad
+                tot[0, j] += retention
+                tot[1, j] += cross
+                tot[2, j] += srv
+                tot[3, j] += ad
+                ben = retention + cross + srv + ad
+                cut = (haircuts[0] * max(retention, 0.0) + haircuts[1] * max(cross, 0.0)
+                       + haircuts[2] * max(srv, 0.0) + haircuts[3] * max(ad, 0.0))
+                adj = ben - cut
+                net[t + 1, d] = ben - costs[t + 1]
+                net_adj[t + 1, d] = adj - costs[t + 1] * up
+                pv_b[j] += df[t + 1] * ben
+                pv_b_adj[j] += df[t + 1] * adj
+                if detail:
+                    rev_init[t, d] = r1[t, j] + r2[t, j]
+        other = np.zeros((2, b))
+        pv_cash = np.zeros((4, b))
         if has_cash:
-            cb_pv = 0.0
-            cc_pv = 0.0
-            cba_pv = 0.0
-            cca_pv = 0.0
             for t in range(t_all):
-                net[d, t] += cash[0, d, t] - cash[1, d, t]
-                net_adj[d, t] += cash[2, d, t] - cash[3, d, t]
-                cb_pv += df[t] * cash[0, d, t]
-                cc_pv += df[t] * cash[1, d, t]
-                cba_pv += df[t] * cash[2, d, t]
-                cca_pv += df[t] * cash[3, d, t]
-                other_b += cash[0, d, t]
-                other_c += cash[1, d, t]
-            pv_b += cb_pv
-            pv_c += cc_pv
-            pv_b_adj += cba_pv
-            pv_c_adj += cca_pv
-        npv = 0.0
-        npv_adj = 0.0
+                for j in range(nb):
+                    d = d0 + j
+                    net[t, d] += cash[0, t, d] - cash[1, t, d]
+                    net_adj[t, d] += cash[2, t, d] - cash[3, t, d]
+                    for i in range(4):
+                        pv_cash[i, j] += df[t] * cash[i, t, d]
+                    other[0, j] += cash[0, t, d]
+                    other[1, j] += cash[1, t, d]
+        npv = np.zeros(b)
+        npv_adj = np.zeros(b)
+        cum = np.zeros(b)
+        last_neg = np.full(b, -1.0)
         for t in range(t_all):
-            npv += df[t] * net[d, t]
-            npv_adj += df[t] * net_adj[d, t]
+            for j in range(nb):
+                d = d0 + j
+                npv[j] += df[t] * net[t, d]
+                npv_adj[j] += df[t] * net_adj[t, d]
+                cum[j] += net[t, d]
+                if cum[j] < -1e-9:
+                    last_neg[j] = t
 
-        # --- steady state (levers at target): NRR, CLV, NPS, CSAT --------------------------
-        nps_a = 0.0
-        csat_a = 0.0
+        # --- steady state (levers at target): hazard, expansion, NPS, CSAT -----------------
+        nps_a = np.zeros(b)
+        csat_a = np.zeros(b)
         for s in range(n_seg):
-            c_gap = 0.0
-            e_gap = 0.0
-            n_gap = 0.0
-            s_gap = 0.0
-            hr = 1.0
-            rr = 1.0
+            gap[:] = 0.0
+            fac[:] = 1.0
             for k in range(n_tp):
-                x = dpf[d, k]
-                if w_churn[s, k] != 0:
-                    c_gap += w_churn[s, k] * (x * tp[2, d, k])
-                if w_exp[s, k] != 0:
-                    e_gap += w_exp[s, k] * (x * tp[3, d, k])
-                if expo[s, k] != 0:
-                    n_gap += expo[s, k] * (x * tp[5, d, k])
-                if ev_share[s, k] != 0:
-                    s_gap += ev_share[s, k] * (x * tp[6, d, k])
-                if has_dir[0, k] and expo[s, k] != 0:
-                    hr *= 1.0 + expo[s, k] * rkf_hr[d, k]
-                if has_dir[1, k] and expo[s, k] != 0:
-                    rr *= 1.0 + expo[s, k] * rkf_rr[d, k]
-            steady[d, 0, s] = _clip(h_base[s] * hr - c_gap, 0.0, 1.0)
-            steady[d, 1, s] = _clip(e_base[s] * rr + e_gap, 0.0, 1.0)
-            nps_a += w_acc[s] * _clip(nps_b_seg[s] + n_gap, -100.0, 100.0)
-            csat_a += w_acc[s] * _clip(csat[s] + s_gap, 1.0, 5.0)
+                wc, we, wn, ws, x = (w_churn[s, k], w_exp[s, k], expo[s, k], ev_share[s, k],
+                                     expo[s, k])
+                for j in range(nb):
+                    d = d0 + j
+                    dp_k = dpf[k, d]
+                    if wc != 0:
+                        gap[0, j] += wc * (dp_k * tp[2, k, d])
+                    if we != 0:
+                        gap[1, j] += we * (dp_k * tp[3, k, d])
+                    if wn != 0:
+                        gap[2, j] += wn * (dp_k * tp[5, k, d])
+                    if ws != 0:
+                        gap[3, j] += ws * (dp_k * tp[6, k, d])
+                    if has_dir[0, k] and x != 0:
+                        fac[0, j] *= 1.0 + x * rkf_hr[k, d]
+                    if has_dir[1, k] and x != 0:
+                        fac[1, j] *= 1.0 + x * rkf_rr[k, d]
+            for j in range(nb):
+                d = d0 + j
+                steady[0, s, d] = _clip(h_base[s] * fac[0, j] - gap[0, j], 0.0, 1.0)
+                steady[1, s, d] = _clip(e_base[s] * fac[1, j] + gap[1, j], 0.0, 1.0)
+                nps_a[j] += w_acc[s] * _clip(nps_b_seg[s] + gap[2, j], -100.0, 100.0)
+                csat_a[j] += w_acc[s] * _clip(csat[s] + gap[3, j], 1.0, 5.0)
 
-        kept_end = 0.0
-        ref_end = 0.0
-        for s in range(n_seg):
-            kept_end += accounts[s] * (surv[s, h - 1] - surv_base_end[s])
-            ref_end += ref[s, h - 1]
-        tot[:] = 0.0
-        for j in range(4):
-            for t in range(h):
-                tot[j] += lines[d, j, t]
-        row = scal[d]
-        row[0], row[1], row[2], row[3] = tot[0], tot[1], tot[2], tot[3]
-        row[4] = other_b
-        row[5] = tot[0] + tot[1] + tot[2] + tot[3] + other_b
-        row[6] = other_c
-        row[7] = pv_b
-        row[8] = pv_c
-        row[9] = pv_b_adj
-        row[10] = pv_c_adj
-        row[11] = npv
-        row[12] = npv_adj
-        row[13] = kept_end + ref_end
-        row[14] = nps_a
-        row[15] = csat_a
-        row[16] = floored
-        # payback: first month after the last negative cumulative position
-        cum = 0.0
-        last_neg = -1
-        for t in range(t_all):
-            cum += net[d, t]
-            if cum < -1e-9:
-                last_neg = t
-        pb = last_neg + 1.0
-        row[17] = pb if pb <= t_all - 1 else np.nan
+        for j in range(nb):
+            d = d0 + j
+            scal[0, d], scal[1, d], scal[2, d], scal[3, d] = tot[0, j], tot[1, j], tot[2, j], tot[3, j]
+            scal[4, d] = other[0, j]
+            scal[5, d] = tot[0, j] + tot[1, j] + tot[2, j] + tot[3, j] + other[0, j]
+            scal[6, d] = other[1, j]
+            scal[7, d] = pv_b[j] + pv_cash[0, j]
+            scal[8, d] = pv_c0 + pv_cash[1, j]
+            scal[9, d] = pv_b_adj[j] + pv_cash[2, j]
+            scal[10, d] = pv_c0 * up + pv_cash[3, j]
+            scal[11, d] = npv[j]
+            scal[12, d] = npv_adj[j]
+            scal[13, d] = kept_end[j] + ref_end[j]
+            scal[14, d] = nps_a[j]
+            scal[15, d] = csat_a[j]
+            scal[16, d] = floored[j]
+            pb = last_neg[j] + 1.0
+            scal[17, d] = pb if pb <= t_all - 1 else np.nan
         if detail:
             for k in range(n_tp):
                 for t in range(h):
-                    pos_share[d, k, t] = tp[0, d, k] + dpv[d, k, val_index[k, col[t]]]
+                    v = val_index[k, col[t]]
+                    for j in range(nb):
+                        pos_share[k, t, d0 + j] = tp[0, k, d0 + j] + dpv[k, v, d0 + j]
 
 
 @numba.njit(**_JIT)
 def _irr(cash, xs, f_grid, per_year, tol, max_iter, out):  # pragma: no cover
-    """:func:`cxroi.finance.irr`, one draw at a time, from the same grid values."""
-    n_draw, n_t = cash.shape
+    """:func:`cxroi.finance.irr`, one draw at a time, from the same grid values; ``cash``
+    is draw-last, (T, D)."""
+    n_t, n_draw = cash.shape
     n_g = xs.shape[0]
     for d in range(n_draw):
         g = -1
@@ -301,7 +332,7 @@ def _irr(cash, xs, f_grid, per_year, tol, max_iter, out):  # pragma: no cover
             fp = 0.0
             for t in range(n_t - 1, -1, -1):
                 fp = fp * xa + f
-                f = f * xa + cash[d, t]
+                f = f * xa + cash[t, d]
             same = np.sign(f) == np.sign(f_lo)
             if same:
                 lo, f_lo, fp_lo = xa, f, fp
@@ -399,70 +430,71 @@ _SCALARS = ("retention_savings", "cross_sell", "cost_to_serve_savings", "advocac
 def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
              detail: bool = False) -> dict[str, Array]:
     """:func:`cxroi.model.run_flywheel` on the compiled kernel: same arguments, same keys,
-    same shapes (draw-first, C-contiguous)."""
+    same shapes (draw-first; monthly series are views of draw-last arrays, as there)."""
     from cxroi.model import TOUCHPOINT_LINKS
 
-    tp = np.stack([np.asarray(params[name], float) for name in TOUCHPOINT_LINKS])  # (10, D, K)
-    n = tp.shape[1]
+    # draw-last (K, D) and (T, D) inputs, as the numpy reference lays them out
+    tp = np.stack([np.asarray(params[name], float).T for name in TOUCHPOINT_LINKS])
+    n = tp.shape[2]
     phi = np.ascontiguousarray(params["referrals_per_promoter"], float)
     has_cash = "cash_benefits" in params
-    t_all = inp.horizon + 1
-    cash = (np.stack([np.asarray(params[k], float) for k in (
-        "cash_benefits", "cash_costs", "cash_benefits_adj", "cash_costs_adj")])
-        if has_cash else np.zeros((4, 1, t_all)))
     h = inp.horizon
-    k_tp = tp.shape[2]
-    lines = np.empty((n, 4, h))
-    net = np.empty((n, t_all))
-    net_adj = np.empty((n, t_all))
-    scal = np.empty((n, len(_SCALARS)))
-    pos_share = np.empty((n, k_tp, h) if detail else (1, 1, 1))
-    rev_init = np.empty((n, h) if detail else (1, 1))
+    t_all = h + 1
+    cash = (np.stack([np.asarray(params[k], float).T for k in (
+        "cash_benefits", "cash_costs", "cash_benefits_adj", "cash_costs_adj")])
+        if has_cash else np.zeros((4, t_all, 1)))
     c, base = _constants(inp)
     # transcendental functions run vectorised over draws in numpy (SIMD), with the
     # reference's expressions, so the kernel's inputs are the reference's numbers exactly
     p0 = tp[0]
     p = np.clip(p0, 1e-9, 1 - 1e-9)
-    logit0 = np.log(p / (1.0 - p))  # (D, K)
+    logit0 = np.log(p / (1.0 - p))  # (K, D)
     log_or = np.log(tp[1])
-    dpv = 1.0 / (1.0 + np.exp(-(logit0[:, :, None] + log_or[:, :, None] * base["shift_vals"])))
-    dpv -= p0[:, :, None]
-    dpv *= base["shift_vals"] != 0  # (D, K, V): each touchpoint's distinct lever positions
-    shift_full = inp.shift_full
+    vals = base["shift_vals"]  # (K, V): each touchpoint's distinct lever positions
+    dpv = 1.0 / (1.0 + np.exp(-(logit0[:, None, :] + log_or[:, None, :] * vals[:, :, None])))
+    dpv -= p0[:, None, :]
+    dpv *= (vals != 0)[:, :, None]
+    shift_full = inp.shift_full[:, None]
     dpf = 1.0 / (1.0 + np.exp(-(logit0 + log_or * shift_full))) - p0
     dpf *= shift_full != 0
     direct = base["direct"]
-    none3, none2 = np.zeros((1, 1, 1)), np.zeros((1, 1))
-    rk_hr = rk_rr = drop = none3
-    rkf_hr = rkf_rr = none2
+    rk_hr = rk_rr = drop = np.zeros((1, 1, 1))
+    rkf_hr = rkf_rr = np.zeros((1, 1))
     if direct[0].any():
         log_r = np.log(tp[7])
-        rk_hr = np.exp(inp.trailing_unique * log_r[:, :, None]) - 1.0
+        rk_hr = np.exp(inp.trailing_unique[:, :, None] * log_r[:, None, :]) - 1.0
         rkf_hr = np.exp(shift_full * log_r) - 1.0
     if direct[1].any():
         log_r = np.log(tp[8])
-        rk_rr = np.exp(inp.trailing_unique * log_r[:, :, None]) - 1.0
+        rk_rr = np.exp(inp.trailing_unique[:, :, None] * log_r[:, None, :]) - 1.0
         rkf_rr = np.exp(shift_full * log_r) - 1.0
     if direct[2].any():
-        drop = 1.0 - np.exp(base["shift_c"] * np.log(tp[9])[:, :, None])
-    steady = np.empty((n, 2, len(inp.segments)))
+        drop = 1.0 - np.exp(base["shift_c"][:, :, None] * np.log(tp[9])[:, None, :])
+    k_tp = tp.shape[1]
+    lines = np.empty((4, h, n))
+    net = np.empty((t_all, n))
+    net_adj = np.empty((t_all, n))
+    scal = np.empty((len(_SCALARS), n))
+    steady = np.empty((2, len(inp.segments), n))
+    pos_share = np.empty((k_tp, h, n) if detail else (1, 1, 1))
+    rev_init = np.empty((h, n) if detail else (1, 1))
     _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, drop, *c,
-              detail, lines, net, net_adj, scal, steady, pos_share, rev_init)
+              detail, BLOCK, lines, net, net_adj, scal, steady, pos_share, rev_init)
     # steady state (levers at target): the powers vectorised, as the reference
-    ret_a = (1.0 - steady[:, 0]) ** 12
-    grow_a = (1.0 + steady[:, 1] * inp.expansion_value) ** 12
-    nrr_a = (ret_a * grow_a) @ base["rev_share"]
-    clv_a = finance.clv(base["annual_margin"], ret_a, inp.discount_rate,
-                        grow_a - 1.0) @ base["w_acc"]
-    # IRR: the grid values by the same matrix product as the reference, then Newton per draw
+    ret_a = (1.0 - steady[0]) ** 12
+    grow_a = (1.0 + steady[1] * inp.expansion_value[:, None]) ** 12
+    nrr_a = base["rev_share"] @ (ret_a * grow_a)
+    clv_a = base["w_acc"] @ finance.clv(base["annual_margin"][:, None], ret_a,
+                                        inp.discount_rate, grow_a - 1.0)
+    # IRR: the grid values by a matrix product as the reference, then Newton per draw
     xs = np.geomspace(1.0 / 11.0, 10.0, finance.GRID)
     t = np.arange(t_all, dtype=float)
-    f_grid = net @ (xs[None, :] ** t[:, None])
+    f_grid = net.T @ (xs[None, :] ** t[:, None])
     irr = np.empty(n)
     _irr(net, xs, f_grid, 12, 1e-10, 100, irr)
 
     ones = np.ones(n)
-    col = dict(zip(_SCALARS, scal.T, strict=True))
+    col = dict(zip(_SCALARS, scal, strict=True))
     pv_b, pv_c = col["pv_benefits"], col["pv_costs"]
     out: dict[str, Array] = {k: col[k] for k in (
         "retention_savings", "cross_sell", "cost_to_serve_savings", "advocacy",
@@ -489,13 +521,13 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     if monthly:
         from cxroi.model import BENEFIT_LINES
         for j, name in enumerate(BENEFIT_LINES):
-            out[f"{name}_monthly"] = lines[:, j, :]
-        out["net_cash"] = net
-        out["net_cash_risk_adjusted"] = net_adj
+            out[f"{name}_monthly"] = lines[j].T  # draw-first views, as the reference's
+        out["net_cash"] = net.T
+        out["net_cash_risk_adjusted"] = net_adj.T
     if detail:
         out["revenue_baseline_monthly"] = np.broadcast_to(base["revenue_baseline"], (n, h))
-        out["revenue_initiative_monthly"] = rev_init
-        out["positive_share_monthly"] = pos_share
+        out["revenue_initiative_monthly"] = rev_init.T
+        out["positive_share_monthly"] = np.moveaxis(pos_share, -1, 0)
     return out
 
 
