@@ -297,6 +297,9 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
             scal[16, d] = floored[j]
             pb = last_neg[j] + 1.0
             scal[17, d] = pb if pb <= t_all - 1 else np.nan
+            for i in range(2):  # ROI (Forrester): (PV benefits - PV costs) / PV costs
+                pv_ben, pv_cost = scal[7 + 2 * i, d], scal[8 + 2 * i, d]
+                scal[18 + i, d] = (pv_ben - pv_cost) / pv_cost if pv_cost > 0 else np.nan
         if detail:
             for k in range(n_tp):
                 for t in range(h):
@@ -411,8 +414,10 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
         f64(inp.surv_base[:, -1]), inp.accounts * inp.arpa / 12.0, inp.arpa / 12.0,
     )
     rev0 = inp.accounts * inp.arpa
-    extra = {**steady_baseline(inp), "costs": costs, "shift_vals": shift_vals,
-             "shift_c": f64(shift_c), "direct": direct, "exposure": exposure,
+    xs = np.geomspace(1.0 / 11.0, 10.0, finance.GRID)  # finance.irr's grid of rates
+    extra = {"irr_grid": (xs, xs[None, :] ** np.arange(h + 1, dtype=float)[:, None]),**steady_baseline(inp), "costs": costs, "shift_vals": shift_vals,
+             "shift_c": f64(shift_c), "direct": [bool(row.any()) for row in direct],
+             "exposure": exposure,
              "rev_share": rev0 / rev0.sum(), "w_acc": inp.accounts / inp.accounts.sum(),
              "annual_margin": inp.margin * inp.arpa}
     got = args, extra
@@ -424,7 +429,8 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
 _SCALARS = ("retention_savings", "cross_sell", "cost_to_serve_savings", "advocacy",
             "other_benefits", "total_benefits", "other_costs", "pv_benefits", "pv_costs",
             "pv_benefits_adj", "pv_costs_adj", "npv", "npv_risk_adjusted", "accounts_kept",
-            "nps_after", "csat_after", "churn_floored", "payback_month")
+            "nps_after", "csat_after", "churn_floored", "payback_month", "roi",
+            "roi_risk_adjusted")
 
 
 def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
@@ -457,18 +463,18 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     shift_full = inp.shift_full[:, None]
     dpf = 1.0 / (1.0 + np.exp(-(logit0 + log_or * shift_full))) - p0
     dpf *= shift_full != 0
-    direct = base["direct"]
+    has_hr, has_rr, has_cr = base["direct"]
     rk_hr = rk_rr = drop = np.zeros((1, 1, 1))
     rkf_hr = rkf_rr = np.zeros((1, 1))
-    if direct[0].any():
+    if has_hr:
         log_r = np.log(tp[7])
         rk_hr = np.exp(inp.trailing_unique[:, :, None] * log_r[:, None, :]) - 1.0
         rkf_hr = np.exp(shift_full * log_r) - 1.0
-    if direct[1].any():
+    if has_rr:
         log_r = np.log(tp[8])
         rk_rr = np.exp(inp.trailing_unique[:, :, None] * log_r[:, None, :]) - 1.0
         rkf_rr = np.exp(shift_full * log_r) - 1.0
-    if direct[2].any():
+    if has_cr:
         drop = 1.0 - np.exp(base["shift_c"][:, :, None] * np.log(tp[9])[:, None, :])
     k_tp = tp.shape[1]
     lines = np.empty((4, h, n))
@@ -487,9 +493,8 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     clv_a = base["w_acc"] @ finance.clv(base["annual_margin"][:, None], ret_a,
                                         inp.discount_rate, grow_a - 1.0)
     # IRR: the grid values by a matrix product as the reference, then Newton per draw
-    xs = np.geomspace(1.0 / 11.0, 10.0, finance.GRID)
-    t = np.arange(t_all, dtype=float)
-    f_grid = net.T @ (xs[None, :] ** t[:, None])
+    xs, powers = base["irr_grid"]
+    f_grid = net.T @ powers
     irr = np.empty(n)
     _irr(net, xs, f_grid, 12, 1e-10, 100, irr)
 
@@ -506,8 +511,7 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
         total_costs=base["costs"].sum() + col["other_costs"],
         pv_benefits=pv_b, pv_costs=pv_c,
         npv=col["npv"], npv_risk_adjusted=col["npv_risk_adjusted"],
-        roi=finance.roi(pv_b, pv_c),
-        roi_risk_adjusted=finance.roi(col["pv_benefits_adj"], col["pv_costs_adj"]),
+        roi=col["roi"], roi_risk_adjusted=col["roi_risk_adjusted"],
         accounts_kept=col["accounts_kept"],
         nrr_before=base["nrr_before"] * ones, nrr_after=nrr_a,
         clv_before=base["clv_before"] * ones, clv_after=clv_a,
