@@ -88,6 +88,18 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
     r1 = np.empty((h, b))
     r2 = np.empty((h, b))
     alive = np.empty(b)
+    tmp = np.empty(b)
+    ben = np.empty(b)
+    adjv = np.empty(b)
+    tot = np.empty((4, b))
+    pv_b = np.empty(b)
+    pv_b_adj = np.empty(b)
+    other = np.empty((2, b))
+    pv_cash = np.empty((4, b))
+    npv = np.empty(b)
+    npv_adj = np.empty(b)
+    cum = np.empty(b)
+    last_neg = np.empty(b)
     spend = np.empty(b)
     referred = np.empty(b)
     scale = np.empty(b)
@@ -157,96 +169,120 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
                 scale[j] = accounts[s] * phi[d0 + j] / 2400.0
             wm, acc_s, wa, e0, ev_s, cap = (w_margin[s], accounts[s], w_adv[s], e_base[s],
                                             ev[s], nps_cap[s])
+            # one short loop per quantity: each touches two or three arrays, so the
+            # compiler vectorises it over the block's draws (it cannot prove a dozen arrays
+            # apart in one loop)
             for t in range(h):
                 c = col[t]
-                u = month[t]
+                u = month[t] if any_hr or any_rr else 0
                 hz = hazard[s, t]
+                gb = grow_base[s, t]
+                if any_hr:
+                    for j in range(nb):
+                        tmp[j] = fh[u, j] * hz - ac[c, j]
+                else:
+                    for j in range(nb):
+                        tmp[j] = hz - ac[c, j]
                 for j in range(nb):
-                    if any_hr:
-                        x = fh[u, j] * hz - ac[c, j]
-                    else:
-                        x = hz - ac[c, j]
-                    floored[j] = 1.0 if x < 0.0 else floored[j]
-                    x = 1.0 - _clip(x, 0.0, 1.0)
-                    alive[j] = x * alive[j]
-                    if any_rr:
-                        y = fr[u, j] * e0 + ae[c, j]
-                    else:
-                        y = e0 + ae[c, j]
-                    spend[j] = (_clip(y, 0.0, 1.0) * ev_s + 1.0) * spend[j]
+                    floored[j] = 1.0 if tmp[j] < 0.0 else floored[j]
+                for j in range(nb):
+                    alive[j] = (1.0 - _clip(tmp[j], 0.0, 1.0)) * alive[j]
+                if any_rr:
+                    for j in range(nb):
+                        tmp[j] = fr[u, j] * e0 + ae[c, j]
+                else:
+                    for j in range(nb):
+                        tmp[j] = e0 + ae[c, j]
+                for j in range(nb):
+                    spend[j] = (_clip(tmp[j], 0.0, 1.0) * ev_s + 1.0) * spend[j]
+                for j in range(nb):
                     referred[j] = _clip(an[c, j], 0.0, cap) * scale[j] + referred[j]
-                    a = alive[j]
-                    rf = referred[j] * a
-                    kept[t, j] += a * wm * grow_base[s, t]
-                    both[t, j] += a * wm * spend[j]
-                    serve[t, j] += a * acc_s * at[c, j]
-                    adv[t, j] += rf * wa
+                for j in range(nb):
+                    kept[t, j] += alive[j] * wm * gb
+                for j in range(nb):
+                    both[t, j] += alive[j] * wm * spend[j]
+                for j in range(nb):
+                    serve[t, j] += alive[j] * acc_s * at[c, j]
+                for j in range(nb):
+                    adv[t, j] += referred[j] * alive[j] * wa
                 if detail:
                     for j in range(nb):
                         r1[t, j] += alive[j] * rev_w[s] * spend[j]
+                    for j in range(nb):
                         r2[t, j] += referred[j] * alive[j] * arpa12[s]
             for j in range(nb):
                 kept_end[j] += acc_s * (alive[j] - surv_base_end[s])
                 ref_end[j] += referred[j] * alive[j]
 
-        # --- money per month, net cash, NPV, payback -------------------------------------
+        # --- money per month, net cash, NPV, payback (short loops again) -----------------
         for j in range(nb):
-            d = d0 + j
-            net[0, d] = 0.0 - costs[0]
-            net_adj[0, d] = 0.0 - costs[0] * up
-        tot = np.zeros((4, b))
-        pv_b = np.zeros(b)
-        pv_b_adj = np.zeros(b)
+            net[0, d0 + j] = 0.0 - costs[0]
+        for j in range(nb):
+            net_adj[0, d0 + j] = 0.0 - costs[0] * up
+        tot[:] = 0.0
+        pv_b[:] = 0.0
+        pv_b_adj[:] = 0.0
+        h0, h1, h2, h3 = haircuts[0], haircuts[1], haircuts[2], haircuts[3]
         for t in range(h):
-            bm = base_margin[t]
+            bm, dft, ct = base_margin[t], df[t + 1], costs[t + 1]
             for j in range(nb):
-                d = d0 + j
-                retention = kept[t, j] - bm
-                cross = both[t, j] - kept[t, j]
-                srv = serve[t, j]
-                ad = adv[t, j]
-                lines[0, t, d] = retention
-                lines[1, t, d] = cross
-                lines[2, t, d] = srv
-                lines[3, t, d] = ad
-                tot[0, j] += retention
-                tot[1, j] += cross
-                tot[2, j] += srv
-                tot[3, j] += ad
-                ben = retention + cross + srv + ad
-                cut = (haircuts[0] * max(retention, 0.0) + haircuts[1] * max(cross, 0.0)
-                       + haircuts[2] * max(srv, 0.0) + haircuts[3] * max(ad, 0.0))
-                adj = ben - cut
-                net[t + 1, d] = ben - costs[t + 1]
-                net_adj[t + 1, d] = adj - costs[t + 1] * up
-                pv_b[j] += df[t + 1] * ben
-                pv_b_adj[j] += df[t + 1] * adj
-                if detail:
-                    rev_init[t, d] = r1[t, j] + r2[t, j]
-        other = np.zeros((2, b))
-        pv_cash = np.zeros((4, b))
+                lines[0, t, d0 + j] = kept[t, j] - bm
+            for j in range(nb):
+                lines[1, t, d0 + j] = both[t, j] - kept[t, j]
+            for j in range(nb):
+                lines[2, t, d0 + j] = serve[t, j]
+            for j in range(nb):
+                lines[3, t, d0 + j] = adv[t, j]
+            for i in range(4):
+                for j in range(nb):
+                    tot[i, j] += lines[i, t, d0 + j]
+            for j in range(nb):
+                ben[j] = (lines[0, t, d0 + j] + lines[1, t, d0 + j] + lines[2, t, d0 + j]
+                          + lines[3, t, d0 + j])
+            for j in range(nb):  # TEI haircut on gains only
+                adjv[j] = ben[j] - (h0 * max(lines[0, t, d0 + j], 0.0)
+                                    + h1 * max(lines[1, t, d0 + j], 0.0)
+                                    + h2 * max(lines[2, t, d0 + j], 0.0)
+                                    + h3 * max(lines[3, t, d0 + j], 0.0))
+            for j in range(nb):
+                net[t + 1, d0 + j] = ben[j] - ct
+            for j in range(nb):
+                net_adj[t + 1, d0 + j] = adjv[j] - ct * up
+            for j in range(nb):
+                pv_b[j] += dft * ben[j]
+            for j in range(nb):
+                pv_b_adj[j] += dft * adjv[j]
+            if detail:
+                for j in range(nb):
+                    rev_init[t, d0 + j] = r1[t, j] + r2[t, j]
+        other[:] = 0.0
+        pv_cash[:] = 0.0
         if has_cash:
             for t in range(t_all):
                 for j in range(nb):
-                    d = d0 + j
-                    net[t, d] += cash[0, t, d] - cash[1, t, d]
-                    net_adj[t, d] += cash[2, t, d] - cash[3, t, d]
-                    for i in range(4):
-                        pv_cash[i, j] += df[t] * cash[i, t, d]
-                    other[0, j] += cash[0, t, d]
-                    other[1, j] += cash[1, t, d]
-        npv = np.zeros(b)
-        npv_adj = np.zeros(b)
-        cum = np.zeros(b)
-        last_neg = np.full(b, -1.0)
+                    net[t, d0 + j] += cash[0, t, d0 + j] - cash[1, t, d0 + j]
+                for j in range(nb):
+                    net_adj[t, d0 + j] += cash[2, t, d0 + j] - cash[3, t, d0 + j]
+                for i in range(4):
+                    for j in range(nb):
+                        pv_cash[i, j] += df[t] * cash[i, t, d0 + j]
+                for i in range(2):
+                    for j in range(nb):
+                        other[i, j] += cash[i, t, d0 + j]
+        npv[:] = 0.0
+        npv_adj[:] = 0.0
+        cum[:] = 0.0
+        last_neg[:] = -1.0
         for t in range(t_all):
+            dft = df[t]
             for j in range(nb):
-                d = d0 + j
-                npv[j] += df[t] * net[t, d]
-                npv_adj[j] += df[t] * net_adj[t, d]
-                cum[j] += net[t, d]
-                if cum[j] < -1e-9:
-                    last_neg[j] = t
+                npv[j] += dft * net[t, d0 + j]
+            for j in range(nb):
+                npv_adj[j] += dft * net_adj[t, d0 + j]
+            for j in range(nb):
+                cum[j] += net[t, d0 + j]
+            for j in range(nb):
+                last_neg[j] = t if cum[j] < -1e-9 else last_neg[j]
 
         # --- steady state (levers at target): hazard, expansion, NPS, CSAT -----------------
         nps_a = np.zeros(b)
