@@ -345,63 +345,93 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
 
 
 @numba.njit(**_JIT)
-def _irr(cash, xs, f_grid, per_year, tol, max_iter, out):  # pragma: no cover
-    """:func:`cxroi.finance.irr`, one draw at a time, from the same grid values; ``cash``
-    is draw-last, (T, D)."""
+def _irr(cash, xs, f_grid, per_year, tol, max_iter, block, out):  # pragma: no cover
+    """:func:`cxroi.finance.irr` from the same grid values, a block of draws at a time:
+    Horner's rule for f and f' runs over the block's draws together (vectorised), then
+    each draw still iterating takes its own safeguarded Newton step, exactly as there.
+    ``cash`` is draw-last, (T, D)."""
     n_t, n_draw = cash.shape
     n_g = xs.shape[0]
-    for d in range(n_draw):
-        g = -1
-        for j in range(n_g - 1):
-            a, b = f_grid[d, j], f_grid[d, j + 1]
-            if (a < 0) != (b < 0) and a != 0 and b != 0:
-                g = j
-                break
-        if g < 0:
-            out[d] = np.nan
-            continue
-        lo, hi = xs[g], xs[g + 1]
-        f_lo, f_hi = f_grid[d, g], f_grid[d, g + 1]
-        slope = (f_hi - f_lo) / (hi - lo)
-        fp_lo, fp_hi = slope, slope
-        x = lo - f_lo / slope
+    b = block
+    x = np.empty(b)
+    lo = np.empty(b)
+    hi = np.empty(b)
+    f_lo = np.empty(b)
+    f_hi = np.empty(b)
+    fp_lo = np.empty(b)
+    fp_hi = np.empty(b)
+    f = np.empty(b)
+    fp = np.empty(b)
+    going = np.zeros(b, np.bool_)
+    rooted = np.zeros(b, np.bool_)
+    for d0 in range(0, n_draw, b):
+        nb = min(b, n_draw - d0)
+        n_going = 0
+        for j in range(nb):
+            d = d0 + j
+            g = -1
+            for i in range(n_g - 1):
+                fa, fb = f_grid[d, i], f_grid[d, i + 1]
+                if (fa < 0) != (fb < 0) and fa != 0 and fb != 0:
+                    g = i
+                    break
+            going[j] = g >= 0
+            rooted[j] = g >= 0
+            if g < 0:
+                out[d] = np.nan
+                continue
+            n_going += 1
+            lo[j], hi[j] = xs[g], xs[g + 1]
+            f_lo[j], f_hi[j] = f_grid[d, g], f_grid[d, g + 1]
+            slope = (f_hi[j] - f_lo[j]) / (hi[j] - lo[j])
+            fp_lo[j], fp_hi[j] = slope, slope
+            x[j] = lo[j] - f_lo[j] / slope
         for _ in range(max_iter):
-            xa = x
-            f = 0.0
-            fp = 0.0
-            for t in range(n_t - 1, -1, -1):
-                fp = fp * xa + f
-                f = f * xa + cash[t, d]
-            same = np.sign(f) == np.sign(f_lo)
-            if same:
-                lo, f_lo, fp_lo = xa, f, fp
-            else:
-                hi, f_hi, fp_hi = xa, f, fp
-            a, b = min(lo, hi), max(lo, hi)
-            step = xa - f / fp
-            if same:
-                o, fo, fpo = hi, f_hi, fp_hi
-            else:
-                o, fo, fpo = lo, f_lo, fp_lo
-            other = o - fo / fpo
-            ok_step = (step > a) and (step < b)
-            ok_other = (other > a) and (other < b)
-            at_other = abs(fo / fpo) <= tol * abs(o)
-            if ok_step:
-                new = step
-            elif ok_other:
-                new = other
-            else:
-                new = 0.5 * (a + b)
-            if f == 0:
-                new = xa
-            elif at_other and not ok_step:
-                new = o
-            x = new
-            if ((abs(new - xa) <= tol * abs(xa)) and ok_step or f == 0
-                    or (at_other and not ok_step) or (b - a <= tol * abs(xa))):
+            if n_going == 0:
                 break
-        out[d] = (1.0 / x) ** per_year - 1.0
+            f[:] = 0.0
+            fp[:] = 0.0
+            for t in range(n_t - 1, -1, -1):
+                for j in range(nb):
+                    fp[j] = fp[j] * x[j] + f[j]
+                    f[j] = f[j] * x[j] + cash[t, d0 + j]
+            for j in range(nb):
+                if not going[j]:
+                    continue
+                xa, fj, fpj = x[j], f[j], fp[j]
+                same = np.sign(fj) == np.sign(f_lo[j])
+                if same:
+                    lo[j], f_lo[j], fp_lo[j] = xa, fj, fpj
+                else:
+                    hi[j], f_hi[j], fp_hi[j] = xa, fj, fpj
+                a, bb = min(lo[j], hi[j]), max(lo[j], hi[j])
+                step = xa - fj / fpj
+                if same:
+                    o, fo, fpo = hi[j], f_hi[j], fp_hi[j]
+                else:
+                    o, fo, fpo = lo[j], f_lo[j], fp_lo[j]
+                other = o - fo / fpo
+                ok_step = (step > a) and (step < bb)
+                ok_other = (other > a) and (other < bb)
+                at_other = abs(fo / fpo) <= tol * abs(o)
+                if ok_step:
+                    new = step
+                elif ok_other:
+                    new = other
+                else:
+                    new = 0.5 * (a + bb)
+                if fj == 0:
+                    new = xa
+                elif at_other and not ok_step:
+                    new = o
+                x[j] = new
+                if ((abs(new - xa) <= tol * abs(xa)) and ok_step or fj == 0
+                        or (at_other and not ok_step) or (bb - a <= tol * abs(xa))):
+                    going[j] = False
+                    n_going -= 1
+        for j in range(nb):
+            if rooted[j]:
+                out[d0 + j] = (1.0 / x[j]) ** per_year - 1.0
 
 
 _CONSTANTS: weakref.WeakKeyDictionary[Inputs, tuple[tuple, dict]] = weakref.WeakKeyDictionary()
@@ -528,11 +558,11 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     nrr_a = base["rev_share"] @ (ret_a * grow_a)
     clv_a = base["w_acc"] @ finance.clv(base["annual_margin"][:, None], ret_a,
                                         inp.discount_rate, grow_a - 1.0)
-    # IRR: the grid values by a matrix product as the reference, then Newton per draw
+    # IRR: the grid values by a matrix product as the reference, then Newton
     xs, powers = base["irr_grid"]
     f_grid = net.T @ powers
     irr = np.empty(n)
-    _irr(net, xs, f_grid, 12, 1e-10, 100, irr)
+    _irr(net, xs, f_grid, 12, 1e-10, 100, BLOCK, irr)
 
     ones = np.ones(n)
     col = dict(zip(_SCALARS, scal, strict=True))
