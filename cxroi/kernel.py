@@ -523,7 +523,13 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     logit0 = np.log(p / (1.0 - p))  # (K, D)
     log_or = np.log(tp[1])
     vals = base["shift_vals"]  # (K, V): each touchpoint's distinct lever positions
-    dpv = 1.0 / (1.0 + np.exp(-(logit0[:, None, :] + log_or[:, None, :] * vals[:, :, None])))
+    # sigma(logit p0 + ln OR * shift) - p0, in one buffer (same operations, same order)
+    dpv = np.multiply(log_or[:, None, :], vals[:, :, None])
+    dpv += logit0[:, None, :]
+    np.negative(dpv, out=dpv)
+    np.exp(dpv, out=dpv)
+    dpv += 1.0
+    np.divide(1.0, dpv, out=dpv)
     dpv -= p0[:, None, :]
     dpv *= (vals != 0)[:, :, None]
     shift_full = inp.shift_full[:, None]
