@@ -23,9 +23,12 @@ Money per month: retention savings :math:`m_s (A^I - A^B) R^B / 12`, cross-sell
 Cash-flow lines a scenario states outright (TEI style, :mod:`cxroi.cashflow`) are added to
 net cash beside the model's lines.
 
-The hot path is :func:`run_flywheel`: pure numpy over a leading ``draw`` axis, no Python
-loop over draws or months. :func:`compile_inputs` turns a validated
+The hot path is :func:`run_flywheel`: the numpy reference (:func:`run_flywheel_numpy`, pure
+numpy over a ``draw`` axis, no Python loop over draws or months) or, once a process has
+called :func:`use_kernel`, the compiled kernel :mod:`cxroi.kernel` (numba; same numbers to
+1e-12, tests compare the two). :func:`compile_inputs` turns a validated
 :class:`~cxroi.scenario.Scenario` into arrays once, so a slider move costs one call.
+``docs/model.md`` ("Speed") gives the figures.
 """
 
 from __future__ import annotations
