@@ -257,10 +257,13 @@ _KERNEL: ModuleType | None = None
 
 
 def use_kernel() -> bool:
-    """Load the compiled kernel now (numba import ~0.5 s, cached machine code; a few
-    seconds the very first time on a machine), so that from then on :func:`run_flywheel`
-    runs on it. For long-lived processes (the app server, batch workers), ideally off the
-    path of the first request. Returns False when numba is not installed (numpy stays).
+    """Load the compiled kernel now, so that from then on :func:`run_flywheel` runs on it.
+
+    Costs the numba import and loading the machine code cached on disk (~0.2-0.6 s; the
+    very first time on a machine, 10-30 s of compiling). For long-lived processes (the app
+    server, batch workers), called once at start -- it may run in a background thread:
+    until it returns, :func:`run_flywheel` keeps running on numpy. Returns False when
+    numba is not installed (numpy stays).
     """
     global _KERNEL
     if _KERNEL is None:
@@ -285,7 +288,7 @@ def _engine() -> ModuleType | None:
     if ENGINE == "numpy":
         return None
     if ENGINE == "kernel" and _KERNEL is None and not use_kernel():
-        raise ImportError("CXROI_ENGINE=kernel needs numba: pip install 'numba>=0.60', or "
+        raise ImportError("CXROI_ENGINE=kernel needs numba: pip install 'numba>=0.59', or "
                           "set CXROI_ENGINE=auto to run on numpy")
     return _KERNEL
 
