@@ -87,6 +87,10 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
              "exposure": exposure,
              "rev_share": rev0 / rev0.sum(), "w_acc": inp.accounts / inp.accounts.sum(),
              "annual_margin": inp.margin * inp.arpa}
+    # every array contiguous float64 / int64 / bool: the types the kernel was compiled for
+    # (another layout would mean a fresh compile of tens of seconds mid-request)
+    args = tuple(a if not isinstance(a, np.ndarray) else np.ascontiguousarray(
+        a, float if a.dtype.kind == "f" else a.dtype) for a in args)
     got = args, extra
     _CONSTANTS[inp] = got
     return got
