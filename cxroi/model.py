@@ -259,9 +259,10 @@ _KERNEL: ModuleType | None = None
 def use_kernel() -> bool:
     """Load the compiled kernel now, so that from then on :func:`run_flywheel` runs on it.
 
-    Costs the numba import and loading the machine code cached on disk (~0.2-0.6 s; the
-    very first time on a machine, 10-30 s of compiling). For long-lived processes (the app
-    server, batch workers), called once at start -- it may run in a background thread:
+    Costs the numba import and loading the machine code cached on disk (0.3-2 s, with the
+    machine's load; the very first time on a machine, 10-30 s of compiling). For
+    long-lived processes (the app server, batch workers), called once at start -- it may
+    run in a background thread:
     until it returns, :func:`run_flywheel` keeps running on numpy. Returns False when
     numba is not installed (numpy stays).
     """
