@@ -262,9 +262,8 @@ def use_kernel() -> bool:
     Costs the numba import and loading the machine code cached on disk (0.3-2 s, with the
     machine's load; the very first time on a machine, 10-30 s of compiling). For
     long-lived processes (the app server, batch workers), called once at start -- it may
-    run in a background thread:
-    until it returns, :func:`run_flywheel` keeps running on numpy. Returns False when
-    numba is not installed (numpy stays).
+    run in a background thread: until it returns, :func:`run_flywheel` keeps running on
+    numpy. Returns False when numba is not installed (numpy stays).
     """
     global _KERNEL
     if _KERNEL is None:
