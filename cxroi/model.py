@@ -23,15 +23,21 @@ Money per month: retention savings :math:`m_s (A^I - A^B) R^B / 12`, cross-sell
 Cash-flow lines a scenario states outright (TEI style, :mod:`cxroi.cashflow`) are added to
 net cash beside the model's lines.
 
-The hot path is :func:`run_flywheel`: pure numpy over a leading ``draw`` axis, no Python
-loop over draws or months. :func:`compile_inputs` turns a validated
+The hot path is :func:`run_flywheel`: the numpy reference (:func:`run_flywheel_numpy`, pure
+numpy over a ``draw`` axis, no Python loop over draws or months) or, once a process has
+called :func:`use_kernel`, the compiled kernel :mod:`cxroi.kernel` (numba; same numbers to
+1e-12, tests compare the two). :func:`compile_inputs` turns a validated
 :class:`~cxroi.scenario.Scenario` into arrays once, so a slider move costs one call.
+``docs/model.md`` ("Speed") gives the figures.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 from numpy.typing import NDArray
@@ -241,6 +247,51 @@ def _logit(p: Array) -> Array:
 #: Draws per chunk on the hot path: keeps the (draw, segment, month) arrays in cache.
 CHUNK = 1024
 
+#: Which implementation :func:`run_flywheel` uses (environment variable ``CXROI_ENGINE``):
+#: ``auto`` -- the compiled kernel (:mod:`cxroi.kernel`) once this process has loaded it with
+#: :func:`use_kernel`, else numpy; ``numpy`` -- always the numpy reference; ``kernel`` --
+#: load the kernel on first use. Both give the same numbers to 1e-12 (tests prove it).
+ENGINE = os.environ.get("CXROI_ENGINE", "auto")
+ENGINES = ("auto", "numpy", "kernel")
+_KERNEL: ModuleType | None = None
+
+
+def use_kernel() -> bool:
+    """Load the compiled kernel now, so that from then on :func:`run_flywheel` runs on it.
+
+    Costs the numba import and loading the machine code cached on disk (0.3-2 s, with the
+    machine's load; the very first time on a machine, 10-30 s of compiling). For
+    long-lived processes (the app server, batch workers), called once at start -- it may
+    run in a background thread: until it returns, :func:`run_flywheel` keeps running on
+    numpy. Returns False when numba is not installed (numpy stays).
+    """
+    global _KERNEL
+    if _KERNEL is None:
+        try:
+            kernel = importlib.import_module("cxroi.kernel")
+        except ImportError:
+            return False
+        kernel.warm_up()
+        _KERNEL = kernel
+    return True
+
+
+def kernel_active() -> bool:
+    """Whether :func:`run_flywheel` runs on the compiled kernel right now."""
+    return _engine() is not None
+
+
+def _engine() -> ModuleType | None:
+    if ENGINE not in ENGINES:
+        raise ValueError(f"CXROI_ENGINE={ENGINE!r} is not an engine; use one of "
+                         f"{', '.join(ENGINES)}")
+    if ENGINE == "numpy":
+        return None
+    if ENGINE == "kernel" and _KERNEL is None and not use_kernel():
+        raise ImportError("CXROI_ENGINE=kernel needs numba: pip install 'numba>=0.59', or "
+                          "set CXROI_ENGINE=auto to run on numpy")
+    return _KERNEL
+
 
 def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
                  detail: bool = False) -> dict[str, Array]:
@@ -268,6 +319,19 @@ def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False
 
     Notes
     -----
+    Runs on the compiled kernel when it is active (:data:`ENGINE`, :func:`use_kernel`),
+    else on :func:`run_flywheel_numpy`, the reference; both agree to 1e-12.
+    """
+    kernel = _engine()
+    if kernel is not None:
+        return kernel.flywheel(inp, params, monthly, detail)
+    return run_flywheel_numpy(inp, params, monthly, detail)
+
+
+def run_flywheel_numpy(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
+                       detail: bool = False) -> dict[str, Array]:
+    """The numpy reference of :func:`run_flywheel` (same arguments and results).
+
     Draws are processed in chunks of :data:`CHUNK` so the working arrays stay in the CPU
     cache; each chunk is fully vectorised (no loop over draws or months).
     """

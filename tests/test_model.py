@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -288,3 +289,160 @@ def test_payback_counts_draws_that_never_pay_back(lead_dict: dict) -> None:
     # the median over all draws, not over the ones that pay back
     finite_median = np.median(res.draws["payback_month"][pays])
     assert res.quantile("payback_month", 0.5) >= finite_median
+
+
+# ---------------------------------------------------------------------------------------
+# The compiled kernel (cxroi.kernel) against the numpy reference
+# ---------------------------------------------------------------------------------------
+
+def _cal(value: float, low: float, high: float) -> dict:
+    return {"value": value, "low": low, "high": high, "provenance": "calibrated",
+            "source": "test fit"}
+
+
+def random_scenario(seed: int) -> dict:
+    """The full programme (3 segments x 3 touchpoints) with its levers, horizon, finance and
+    economics redrawn, and at random: measured direct links, sBG tenure curves, touchpoints a
+    segment never meets, TEI cash-flow lines and correlations -- every branch of the model."""
+    from cxroi.scenario import Retention, sbg_churn_next_year
+
+    rng = np.random.default_rng(seed)
+    d = yaml.safe_load((SCENARIOS / "cx-programme.yaml").read_text())
+    h = int(rng.choice([1, 6, 12, 24, 36, 60]))
+    d["finance"] = {"horizon_months": h, "discount_rate": float(rng.uniform(0, 0.3))}
+    d["costs"] = {"one_off": float(rng.uniform(0, 2e6)),
+                  "running_per_year": float(rng.uniform(0, 5e5))}
+    for tp in d["touchpoints"].values():
+        lev = tp["lever"]
+        lo, hi = tp.get("minimum"), tp.get("maximum")
+        target = lev["today"] + (lev["target"] - lev["today"]) * rng.uniform(0.0, 1.5)
+        lev["target"] = float(np.clip(target, lo if lo is not None else -np.inf,
+                                      hi if hi is not None else np.inf))
+        lev["start_month"] = int(rng.integers(0, min(6, h - 1) + 1))
+        lev["ramp_months"] = int(rng.integers(0, min(12, h - lev["start_month"]) + 1))
+        for name in ("churn_hazard_ratio", "expansion_rate_ratio", "contacts_ratio"):
+            if rng.random() < 0.35:
+                v = float(rng.uniform(0.7, 1.5))
+                tp["links"][name] = _cal(v, v * 0.9, v * 1.1)
+    for seg in d["segments"]:
+        seg["expansion_rate"] = float(rng.uniform(0, 0.4))
+        for vol in seg["volumes"].values():
+            if rng.random() < 0.15:
+                vol["events_per_year"] = 0
+        if rng.random() < 0.3:
+            ret = {"model": "sbg", "alpha": float(rng.uniform(0.3, 3)),
+                   "beta": float(rng.uniform(1, 8)), "period_months": 12,
+                   "tenure_months": float(rng.uniform(0, 36))}
+            seg["retention"] = ret
+            seg["churn"] = round(sbg_churn_next_year(Retention(**ret)), 6)
+    if rng.random() < 0.5:
+        d["cash_flows"] = {"licences": {
+            "label": "Licence savings", "kind": "benefit", "by": "month",
+            "likely": [0.0] + [float(x) for x in rng.uniform(0, 2e4, h)],
+            "low": [0.0] * (h + 1), "high": [0.0] + [3e4] * h, "risk": 0.1,
+            "source": "test"},
+            "training": {"label": "Training", "kind": "cost", "by": "month",
+                         "likely": [float(rng.uniform(0, 1e5))] + [0.0] * h, "risk": 0.2,
+                         "source": "test"}}
+    if rng.random() < 0.5:
+        d["correlations"] = [{"links": ["touchpoints.complaints.links.churn_gap",
+                                        "touchpoints.ordering.links.churn_gap"], "rho": 0.6}]
+    return d
+
+
+def assert_same_results(fast: dict, ref: dict, rtol: float = 1e-12) -> None:
+    """Every output equal to ``rtol`` of its own scale (the largest magnitude over draws and
+    months: a month whose net cash is near zero is not held to 1e-12 of itself), and
+    undefined (NaN: no payback, no IRR) in exactly the same draws."""
+    assert set(fast) == set(ref)
+    for key, r in ref.items():
+        f, r = np.asarray(fast[key]), np.asarray(r)
+        assert f.shape == r.shape, key
+        np.testing.assert_array_equal(np.isnan(f), np.isnan(r), err_msg=key)
+        ok = ~np.isnan(r)
+        scale = float(np.abs(r[ok]).max()) if ok.any() else 0.0
+        np.testing.assert_allclose(f[ok], r[ok], rtol=rtol, atol=rtol * scale, err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def kernel():  # noqa: ANN201 - the module
+    """The compiled kernel, loaded without switching the rest of the tests onto it."""
+    import importlib
+
+    return importlib.import_module("cxroi.kernel")
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_kernel_equals_numpy_on_the_demo_scenarios(path: Path, kernel) -> None:
+    from cxroi.model import run_flywheel_numpy
+
+    sc = load_scenario(path)
+    inp = compile_inputs(sc)
+    params = sample_params(sc, 1500, np.random.default_rng(11))
+    assert_same_results(kernel.flywheel(inp, params, monthly=True),
+                        run_flywheel_numpy(inp, params, monthly=True))
+    likely = likely_params(sc)
+    assert_same_results(kernel.flywheel(inp, likely, monthly=True, detail=True),
+                        run_flywheel_numpy(inp, likely, monthly=True, detail=True))
+    assert_same_results(kernel.flywheel(inp, likely), run_flywheel_numpy(inp, likely))
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_kernel_equals_numpy_on_random_scenarios(seed: int, kernel) -> None:
+    from cxroi.model import run_flywheel_numpy
+
+    sc = scenario_from_dict(random_scenario(seed))
+    inp = compile_inputs(sc)
+    params = sample_params(sc, 400, np.random.default_rng(seed))
+    fast = kernel.flywheel(inp, params, monthly=True, detail=True)
+    assert_same_results(fast, run_flywheel_numpy(inp, params, monthly=True, detail=True))
+    # the case is not degenerate: money moves, and for most scenarios in both directions
+    assert np.abs(fast["npv"]).max() > 0
+
+
+def test_random_scenarios_reach_every_branch() -> None:
+    """The random scenarios above do exercise direct links, sBG curves, cash-flow lines,
+    correlations, touchpoints a segment never meets and a one-month horizon."""
+    seen = {"direct": 0, "sbg": 0, "cash": 0, "corr": 0, "no_events": 0, "one_month": 0}
+    for seed in range(16):
+        d = random_scenario(seed)
+        tps = d["touchpoints"].values()
+        seen["direct"] += any("contacts_ratio" in tp["links"] for tp in tps)
+        seen["sbg"] += any("retention" in s for s in d["segments"])
+        seen["cash"] += "cash_flows" in d
+        seen["corr"] += "correlations" in d
+        seen["no_events"] += any(v["events_per_year"] == 0 for s in d["segments"]
+                                 for v in s["volumes"].values())
+        seen["one_month"] += d["finance"]["horizon_months"] == 1
+    assert all(seen.values()), seen
+
+
+def test_simulate_on_the_kernel_equals_numpy(monkeypatch: pytest.MonkeyPatch, kernel) -> None:
+    """Same seed, same draws, same results whichever engine runs the model; the engine is
+    the one asked for."""
+    import cxroi.model as model
+
+    sc = scenario_from_dict(random_scenario(3))
+    monkeypatch.setattr(model, "ENGINE", "numpy")
+    ref = simulate(sc, draws=600, seed=5)
+    assert not model.kernel_active()
+    monkeypatch.setattr(model, "ENGINE", "auto")
+    monkeypatch.setattr(model, "_KERNEL", kernel)
+    assert model.kernel_active()
+    fast = simulate(sc, draws=600, seed=5)
+    for key in ref.params:
+        np.testing.assert_array_equal(fast.params[key], ref.params[key], err_msg=key)
+    assert_same_results(fast.draws, ref.draws)
+    assert_same_results({k: np.asarray(v) for k, v in fast.likely.items()},
+                        {k: np.asarray(v) for k, v in ref.likely.items()})
+    summary = fast.summary.drop(columns=["label", "unit"]).astype(float)
+    expect = ref.summary.drop(columns=["label", "unit"]).astype(float)
+    np.testing.assert_allclose(summary.to_numpy(), expect.to_numpy(), rtol=1e-11)
+
+
+def test_engine_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cxroi.model as model
+
+    monkeypatch.setattr(model, "ENGINE", "fast")
+    with pytest.raises(ValueError, match="CXROI_ENGINE='fast'.*auto, numpy, kernel"):
+        model.kernel_active()

@@ -163,3 +163,27 @@ def test_correlation_unknown_link_suggests_spelling(lead_dict: dict) -> None:
     assert "cannot be correlated with itself" in text
     lead_dict["correlations"] = [{"links": [a, "links.referrals_per_promoter"], "rho": 1.5}]
     assert "correlations[0].rho" in _problems(lead_dict)
+
+
+def test_tornado_and_breakeven_agree_on_both_engines(lead_dict: dict,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled kernel (cxroi.kernel) gives the tornado and the breakeven the numpy
+    reference gives; the engine switch is honoured both ways."""
+    import importlib
+
+    import cxroi.model as model
+
+    sc = scenario_from_dict(lead_dict)
+    monkeypatch.setattr(model, "ENGINE", "numpy")
+    monkeypatch.setattr(model, "_KERNEL", importlib.import_module("cxroi.kernel"))
+    assert not model.kernel_active()  # numpy forced although the kernel is loaded
+    ref_t, ref_b = tornado(sc), breakeven(sc, "complaints")
+    monkeypatch.setattr(model, "ENGINE", "auto")
+    assert model.kernel_active()
+    fast_t, fast_b = tornado(sc), breakeven(sc, "complaints")
+    assert list(fast_t["link"]) == list(ref_t["link"])
+    for col in ("npv_at_low", "npv_at_high", "swing"):
+        np.testing.assert_allclose(fast_t[col], ref_t[col], rtol=1e-12,
+                                   atol=1e-12 * ref_t[col].abs().max())
+    assert fast_b.target == pytest.approx(ref_b.target, rel=1e-9)
+    assert fast_b.npv_at_planned == pytest.approx(ref_b.npv_at_planned, rel=1e-12)

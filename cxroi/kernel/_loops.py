@@ -1,0 +1,412 @@
+"""The compiled loops of the flywheel kernel (numba, cached on disk): the model per block of
+draws and the IRR's Newton iteration. Called by :func:`cxroi.kernel.flywheel`, which
+prepares their inputs; see there and ``docs/model.md`` ("Speed")."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+
+@numba.njit(**_JIT)
+def _clip(x: float, lo: float, hi: float) -> float:
+    # as np.clip: NaN stays NaN
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+
+
+#: Draws per block: the kernel's innermost loops run over a block of draws (contiguous, so
+#: the compiler vectorises them: several draws per SIMD instruction) while a block's
+#: working arrays stay in the L1/L2 cache.
+BLOCK = 128
+
+
+@numba.njit(**_JIT)
+def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, drop,
+              val_index, col, month, has_dir,
+              w_churn, w_exp, w_cts, expo, ev_share, w_save, hazard, h_base, e_base,
+              ev, grow_base, w_margin, accounts, nps_cap, w_adv, costs, haircuts,
+              cost_uplift, df, w_acc, nps_b_seg, csat,
+              base_margin, surv_base_end, rev_w, arpa12, detail, block,
+              lines, net, net_adj, scal, steady, pos_share, rev_init):  # pragma: no cover
+    """Every draw of the flywheel, draw-last: inputs ``tp`` (10, K, D), ``dpv`` (K, V, D),
+    ...; writes ``lines`` (4, H, D), ``net`` / ``net_adj`` (H + 1, D), ``scal`` (18, D),
+    ``steady`` (2, S, D) and, with ``detail``, ``pos_share`` (K, H, D) / ``rev_init``
+    (H, D). Same operations in the same order as the numpy reference, per draw."""
+    n_tp, n_draw = tp.shape[1], tp.shape[2]
+    n_seg, h = hazard.shape
+    n_u = max(rk_hr.shape[1], rk_rr.shape[1])  # distinct (lever, trailing) columns
+    n_c = val_index.shape[1]  # distinct lever month-columns: the emotion chain
+    t_all = h + 1
+    any_hr, any_rr, any_cr = False, False, False
+    for k in range(n_tp):
+        any_hr = any_hr or has_dir[0, k]
+        any_rr = any_rr or has_dir[1, k]
+        any_cr = any_cr or has_dir[2, k]
+    up = 1.0 + cost_uplift
+    pv_c0 = 0.0
+    for t in range(t_all):
+        pv_c0 += costs[t] * df[t]
+    b = block
+    ac = np.empty((n_c, b))  # per distinct column: sums over touchpoints, one segment
+    ae = np.empty((n_c, b))
+    at = np.empty((n_c, b))
+    an = np.empty((n_c, b))
+    fh = np.empty((n_u, b))  # measured direct factors, one segment
+    fr = np.empty((n_u, b))
+    kept = np.empty((h, b))  # sums over segments, per month
+    both = np.empty((h, b))
+    serve = np.empty((h, b))
+    adv = np.empty((h, b))
+    r1 = np.empty((h, b))
+    r2 = np.empty((h, b))
+    alive = np.empty(b)
+    tmp = np.empty(b)
+    ben = np.empty(b)
+    adjv = np.empty(b)
+    tot = np.empty((4, b))
+    pv_b = np.empty(b)
+    pv_b_adj = np.empty(b)
+    other = np.empty((2, b))
+    pv_cash = np.empty((4, b))
+    npv = np.empty(b)
+    npv_adj = np.empty(b)
+    cum = np.empty(b)
+    last_neg = np.empty(b)
+    spend = np.empty(b)
+    referred = np.empty(b)
+    scale = np.empty(b)
+    floored = np.empty(b)
+    kept_end = np.empty(b)
+    ref_end = np.empty(b)
+    gap = np.empty((4, b))
+    fac = np.empty((2, b))
+    for d0 in range(0, n_draw, b):
+        nb = min(b, n_draw - d0)
+        kept[:] = 0.0
+        both[:] = 0.0
+        serve[:] = 0.0
+        adv[:] = 0.0
+        r1[:] = 0.0
+        r2[:] = 0.0
+        floored[:] = 0.0
+        kept_end[:] = 0.0
+        ref_end[:] = 0.0
+        for s in range(n_seg):
+            # --- sums over touchpoints: sum_k w[s, k] * (dp[k] * gap[k]) ----------------
+            ac[:] = 0.0
+            ae[:] = 0.0
+            at[:] = 0.0
+            an[:] = 0.0
+            for c in range(n_c):
+                for k in range(n_tp):
+                    v = val_index[k, c]
+                    wc, we, wt, wn = w_churn[s, k], w_exp[s, k], w_cts[s, k], expo[s, k]
+                    if wc != 0:
+                        for j in range(nb):
+                            ac[c, j] += wc * (dpv[k, v, d0 + j] * tp[2, k, d0 + j])
+                    if we != 0:
+                        for j in range(nb):
+                            ae[c, j] += we * (dpv[k, v, d0 + j] * tp[3, k, d0 + j])
+                    if wt != 0:
+                        for j in range(nb):
+                            at[c, j] += wt * (dpv[k, v, d0 + j] * tp[4, k, d0 + j])
+                    if wn != 0:
+                        for j in range(nb):
+                            an[c, j] += wn * (dpv[k, v, d0 + j] * tp[5, k, d0 + j])
+                if any_cr:  # measured: the contacts not made
+                    for j in range(nb):
+                        sv = 0.0
+                        for k in range(n_tp):
+                            if has_dir[2, k]:
+                                sv += w_save[s, k] * drop[k, c, d0 + j]
+                        at[c, j] = at[c, j] + sv
+            # measured direct effects: prod_k [1 + pi_sk (ratio_k ** trailing_k - 1)]
+            if any_hr or any_rr:
+                fh[:] = 1.0
+                fr[:] = 1.0
+                for u in range(n_u):
+                    for k in range(n_tp):
+                        x = expo[s, k]
+                        if x != 0 and has_dir[0, k]:
+                            for j in range(nb):
+                                fh[u, j] *= 1.0 + x * rk_hr[k, u, d0 + j]
+                        if x != 0 and has_dir[1, k]:
+                            for j in range(nb):
+                                fr[u, j] *= 1.0 + x * rk_rr[k, u, d0 + j]
+            # --- months: survival, revenue per account, referred accounts; money summed ----
+            alive[:] = 1.0
+            spend[:] = 1.0
+            referred[:] = 0.0
+            for j in range(nb):
+                scale[j] = accounts[s] * phi[d0 + j] / 2400.0
+            wm, acc_s, wa, e0, ev_s, cap = (w_margin[s], accounts[s], w_adv[s], e_base[s],
+                                            ev[s], nps_cap[s])
+            # one short loop per quantity: each touches two or three arrays, so the
+            # compiler vectorises it over the block's draws (it cannot prove a dozen arrays
+            # apart in one loop)
+            for t in range(h):
+                c = col[t]
+                u = month[t] if any_hr or any_rr else 0
+                hz = hazard[s, t]
+                gb = grow_base[s, t]
+                if any_hr:
+                    for j in range(nb):
+                        tmp[j] = fh[u, j] * hz - ac[c, j]
+                else:
+                    for j in range(nb):
+                        tmp[j] = hz - ac[c, j]
+                for j in range(nb):
+                    floored[j] = 1.0 if tmp[j] < 0.0 else floored[j]
+                for j in range(nb):
+                    alive[j] = (1.0 - _clip(tmp[j], 0.0, 1.0)) * alive[j]
+                if any_rr:
+                    for j in range(nb):
+                        tmp[j] = fr[u, j] * e0 + ae[c, j]
+                else:
+                    for j in range(nb):
+                        tmp[j] = e0 + ae[c, j]
+                for j in range(nb):
+                    spend[j] = (_clip(tmp[j], 0.0, 1.0) * ev_s + 1.0) * spend[j]
+                for j in range(nb):
+                    referred[j] = _clip(an[c, j], 0.0, cap) * scale[j] + referred[j]
+                for j in range(nb):
+                    kept[t, j] += alive[j] * wm * gb
+                for j in range(nb):
+                    both[t, j] += alive[j] * wm * spend[j]
+                for j in range(nb):
+                    serve[t, j] += alive[j] * acc_s * at[c, j]
+                for j in range(nb):
+                    adv[t, j] += referred[j] * alive[j] * wa
+                if detail:
+                    for j in range(nb):
+                        r1[t, j] += alive[j] * rev_w[s] * spend[j]
+                    for j in range(nb):
+                        r2[t, j] += referred[j] * alive[j] * arpa12[s]
+            for j in range(nb):
+                kept_end[j] += acc_s * (alive[j] - surv_base_end[s])
+                ref_end[j] += referred[j] * alive[j]
+
+        # --- money per month, net cash, NPV, payback (short loops again) -----------------
+        for j in range(nb):
+            net[0, d0 + j] = 0.0 - costs[0]
+        for j in range(nb):
+            net_adj[0, d0 + j] = 0.0 - costs[0] * up
+        tot[:] = 0.0
+        pv_b[:] = 0.0
+        pv_b_adj[:] = 0.0
+        h0, h1, h2, h3 = haircuts[0], haircuts[1], haircuts[2], haircuts[3]
+        for t in range(h):
+            bm, dft, ct = base_margin[t], df[t + 1], costs[t + 1]
+            for j in range(nb):
+                lines[0, t, d0 + j] = kept[t, j] - bm
+            for j in range(nb):
+                lines[1, t, d0 + j] = both[t, j] - kept[t, j]
+            for j in range(nb):
+                lines[2, t, d0 + j] = serve[t, j]
+            for j in range(nb):
+                lines[3, t, d0 + j] = adv[t, j]
+            for i in range(4):
+                for j in range(nb):
+                    tot[i, j] += lines[i, t, d0 + j]
+            for j in range(nb):
+                ben[j] = (lines[0, t, d0 + j] + lines[1, t, d0 + j] + lines[2, t, d0 + j]
+                          + lines[3, t, d0 + j])
+            for j in range(nb):  # TEI haircut on gains only
+                adjv[j] = ben[j] - (h0 * max(lines[0, t, d0 + j], 0.0)
+                                    + h1 * max(lines[1, t, d0 + j], 0.0)
+                                    + h2 * max(lines[2, t, d0 + j], 0.0)
+                                    + h3 * max(lines[3, t, d0 + j], 0.0))
+            for j in range(nb):
+                net[t + 1, d0 + j] = ben[j] - ct
+            for j in range(nb):
+                net_adj[t + 1, d0 + j] = adjv[j] - ct * up
+            for j in range(nb):
+                pv_b[j] += dft * ben[j]
+            for j in range(nb):
+                pv_b_adj[j] += dft * adjv[j]
+            if detail:
+                for j in range(nb):
+                    rev_init[t, d0 + j] = r1[t, j] + r2[t, j]
+        other[:] = 0.0
+        pv_cash[:] = 0.0
+        if has_cash:
+            for t in range(t_all):
+                for j in range(nb):
+                    net[t, d0 + j] += cash[0, t, d0 + j] - cash[1, t, d0 + j]
+                for j in range(nb):
+                    net_adj[t, d0 + j] += cash[2, t, d0 + j] - cash[3, t, d0 + j]
+                for i in range(4):
+                    for j in range(nb):
+                        pv_cash[i, j] += df[t] * cash[i, t, d0 + j]
+                for i in range(2):
+                    for j in range(nb):
+                        other[i, j] += cash[i, t, d0 + j]
+        npv[:] = 0.0
+        npv_adj[:] = 0.0
+        cum[:] = 0.0
+        last_neg[:] = -1.0
+        for t in range(t_all):
+            dft = df[t]
+            for j in range(nb):
+                npv[j] += dft * net[t, d0 + j]
+            for j in range(nb):
+                npv_adj[j] += dft * net_adj[t, d0 + j]
+            for j in range(nb):
+                cum[j] += net[t, d0 + j]
+            for j in range(nb):
+                last_neg[j] = t if cum[j] < -1e-9 else last_neg[j]
+
+        # --- steady state (levers at target): hazard, expansion, NPS, CSAT -----------------
+        nps_a = np.zeros(b)
+        csat_a = np.zeros(b)
+        for s in range(n_seg):
+            gap[:] = 0.0
+            fac[:] = 1.0
+            for k in range(n_tp):
+                wc, we, wn, ws, x = (w_churn[s, k], w_exp[s, k], expo[s, k], ev_share[s, k],
+                                     expo[s, k])
+                for j in range(nb):
+                    d = d0 + j
+                    dp_k = dpf[k, d]
+                    if wc != 0:
+                        gap[0, j] += wc * (dp_k * tp[2, k, d])
+                    if we != 0:
+                        gap[1, j] += we * (dp_k * tp[3, k, d])
+                    if wn != 0:
+                        gap[2, j] += wn * (dp_k * tp[5, k, d])
+                    if ws != 0:
+                        gap[3, j] += ws * (dp_k * tp[6, k, d])
+                    if has_dir[0, k] and x != 0:
+                        fac[0, j] *= 1.0 + x * rkf_hr[k, d]
+                    if has_dir[1, k] and x != 0:
+                        fac[1, j] *= 1.0 + x * rkf_rr[k, d]
+            for j in range(nb):
+                d = d0 + j
+                steady[0, s, d] = _clip(h_base[s] * fac[0, j] - gap[0, j], 0.0, 1.0)
+                steady[1, s, d] = _clip(e_base[s] * fac[1, j] + gap[1, j], 0.0, 1.0)
+                nps_a[j] += w_acc[s] * _clip(nps_b_seg[s] + gap[2, j], -100.0, 100.0)
+                csat_a[j] += w_acc[s] * _clip(csat[s] + gap[3, j], 1.0, 5.0)
+
+        for j in range(nb):
+            d = d0 + j
+            scal[0, d], scal[1, d], scal[2, d], scal[3, d] = tot[0, j], tot[1, j], tot[2, j], tot[3, j]
+            scal[4, d] = other[0, j]
+            scal[5, d] = tot[0, j] + tot[1, j] + tot[2, j] + tot[3, j] + other[0, j]
+            scal[6, d] = other[1, j]
+            scal[7, d] = pv_b[j] + pv_cash[0, j]
+            scal[8, d] = pv_c0 + pv_cash[1, j]
+            scal[9, d] = pv_b_adj[j] + pv_cash[2, j]
+            scal[10, d] = pv_c0 * up + pv_cash[3, j]
+            scal[11, d] = npv[j]
+            scal[12, d] = npv_adj[j]
+            scal[13, d] = kept_end[j] + ref_end[j]
+            scal[14, d] = nps_a[j]
+            scal[15, d] = csat_a[j]
+            scal[16, d] = floored[j]
+            pb = last_neg[j] + 1.0
+            scal[17, d] = pb if pb <= t_all - 1 else np.nan
+            for i in range(2):  # ROI (Forrester): (PV benefits - PV costs) / PV costs
+                pv_ben, pv_cost = scal[7 + 2 * i, d], scal[8 + 2 * i, d]
+                scal[18 + i, d] = (pv_ben - pv_cost) / pv_cost if pv_cost > 0 else np.nan
+        if detail:
+            for k in range(n_tp):
+                for t in range(h):
+                    v = val_index[k, col[t]]
+                    for j in range(nb):
+                        pos_share[k, t, d0 + j] = tp[0, k, d0 + j] + dpv[k, v, d0 + j]
+
+
+@numba.njit(**_JIT)
+def _irr(cash, xs, f_grid, per_year, tol, max_iter, block, out):  # pragma: no cover
+    """:func:`cxroi.finance.irr` from the same grid values, a block of draws at a time:
+    Horner's rule for f and f' runs over the block's draws together (vectorised), then
+    each draw still iterating takes its own safeguarded Newton step, exactly as there.
+    ``cash`` is draw-last, (T, D)."""
+    n_t, n_draw = cash.shape
+    n_g = xs.shape[0]
+    b = block
+    x = np.empty(b)
+    lo = np.empty(b)
+    hi = np.empty(b)
+    f_lo = np.empty(b)
+    f_hi = np.empty(b)
+    fp_lo = np.empty(b)
+    fp_hi = np.empty(b)
+    f = np.empty(b)
+    fp = np.empty(b)
+    going = np.zeros(b, np.bool_)
+    rooted = np.zeros(b, np.bool_)
+    for d0 in range(0, n_draw, b):
+        nb = min(b, n_draw - d0)
+        n_going = 0
+        for j in range(nb):
+            d = d0 + j
+            g = -1
+            for i in range(n_g - 1):
+                fa, fb = f_grid[d, i], f_grid[d, i + 1]
+                if (fa < 0) != (fb < 0) and fa != 0 and fb != 0:
+                    g = i
+                    break
+            going[j] = g >= 0
+            rooted[j] = g >= 0
+            if g < 0:
+                out[d] = np.nan
+                continue
+            n_going += 1
+            lo[j], hi[j] = xs[g], xs[g + 1]
+            f_lo[j], f_hi[j] = f_grid[d, g], f_grid[d, g + 1]
+            slope = (f_hi[j] - f_lo[j]) / (hi[j] - lo[j])
+            fp_lo[j], fp_hi[j] = slope, slope
+            x[j] = lo[j] - f_lo[j] / slope
+        for _ in range(max_iter):
+            if n_going == 0:
+                break
+            f[:] = 0.0
+            fp[:] = 0.0
+            for t in range(n_t - 1, -1, -1):
+                for j in range(nb):
+                    fp[j] = fp[j] * x[j] + f[j]
+                    f[j] = f[j] * x[j] + cash[t, d0 + j]
+            for j in range(nb):
+                if not going[j]:
+                    continue
+                xa, fj, fpj = x[j], f[j], fp[j]
+                same = np.sign(fj) == np.sign(f_lo[j])
+                if same:
+                    lo[j], f_lo[j], fp_lo[j] = xa, fj, fpj
+                else:
+                    hi[j], f_hi[j], fp_hi[j] = xa, fj, fpj
+                a, bb = min(lo[j], hi[j]), max(lo[j], hi[j])
+                step = xa - fj / fpj
+                if same:
+                    o, fo, fpo = hi[j], f_hi[j], fp_hi[j]
+                else:
+                    o, fo, fpo = lo[j], f_lo[j], fp_lo[j]
+                other = o - fo / fpo
+                ok_step = (step > a) and (step < bb)
+                ok_other = (other > a) and (other < bb)
+                at_other = abs(fo / fpo) <= tol * abs(o)
+                if ok_step:
+                    new = step
+                elif ok_other:
+                    new = other
+                else:
+                    new = 0.5 * (a + bb)
+                if fj == 0:
+                    new = xa
+                elif at_other and not ok_step:
+                    new = o
+                x[j] = new
+                if ((abs(new - xa) <= tol * abs(xa)) and ok_step or fj == 0
+                        or (at_other and not ok_step) or (bb - a <= tol * abs(xa))):
+                    going[j] = False
+                    n_going -= 1
+        for j in range(nb):
+            if rooted[j]:
+                out[d0 + j] = (1.0 / x[j]) ** per_year - 1.0
