@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from cxroi.calibrate.prepare import Prepared
 from cxroi.calibrate.stats import Z95, _fmt, _pct, _row, _summary
@@ -16,18 +17,53 @@ def _annual(rate_per_month: np.ndarray | float) -> np.ndarray:
     return 1 - (1 - np.clip(rate_per_month, 0, 1)) ** 12
 
 
+def poisson_interval(count: float, exposure: float) -> tuple[float, float]:
+    """Exact (Garwood) 95% interval of a rate ``count / exposure`` from a Poisson count.
+
+    .. math:: \\Big[\\tfrac{1}{2}\\chi^2_{0.025}(2k),\\ \\tfrac{1}{2}\\chi^2_{0.975}(2k + 2)\\Big] / E
+
+    Defined for ``count = 0`` too (lower bound 0, upper bound 3.69 / E).
+    """
+    lo = 0.5 * stats.chi2.ppf(0.025, 2 * count) / exposure if count > 0 else 0.0
+    return float(lo), float(0.5 * stats.chi2.ppf(0.975, 2 * count + 2) / exposure)
+
+
+def ratio_interval(num: np.ndarray, den: np.ndarray) -> tuple[float, float, float]:
+    """Ratio estimate :math:`r = \\sum_i y_i / \\sum_i x_i` over clusters (accounts) and its
+    95% interval, symmetric on the log scale, from the cluster-robust (linearisation) standard
+    error :math:`\\mathrm{se}(r) = \\sqrt{\\sum_i (y_i - r x_i)^2} / \\sum_i x_i`.
+
+    Accounts differ (health, size), so an account's repeat orders or contacts are not
+    independent draws: the clustered error holds that over-dispersion, a Poisson count's would
+    not. ``(nan, nan, nan)`` without any exposure; the interval is ``(r, r)`` when r is 0.
+    """
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    tot = den.sum()
+    if tot <= 0:
+        return float("nan"), float("nan"), float("nan")
+    r = num.sum() / tot
+    if r <= 0:
+        return float(r), float(r), float(r)
+    se_log = math.sqrt(float(((num - r * den) ** 2).sum())) / tot / r
+    return float(r), float(r * math.exp(-Z95 * se_log)), float(r * math.exp(Z95 * se_log))
+
+
 class BaselineFitter:
     """Per-segment baselines the scenario's segments need.
 
     * churn: monthly hazard :math:`\\hat\\lambda = \\text{leavers} / \\text{account-months}`,
-      annual :math:`1-(1-\\hat\\lambda)^{12}`, interval from the Poisson count;
-    * expansion_rate likewise from expansion orders; expansion_value = mean expansion amount
-      / the account's revenue;
+      annual :math:`1-(1-\\hat\\lambda)^{12}`, exact Poisson 95% interval
+      (:func:`poisson_interval`; an account leaves once);
+    * expansion_rate likewise from expansion orders, with a 95% interval clustered by account
+      (:func:`ratio_interval`: an account may expand repeatedly); expansion_value = mean
+      expansion amount / the account's revenue;
     * NRR: for each full year of the window, revenue a year later (kept accounts, with
       their expansions) over revenue at the start of the year, pooled;
     * CLV (Gupta & Lehmann): :math:`m\\,\\mathrm{ARPA}\\,r / (1 + i - r)` with retention
       :math:`r = 1 - \\text{churn}` and margin :math:`m`, discount :math:`i` from the base scenario;
-    * complaints per account-year, contacts per complaint, promoter / detractor shares and
+    * complaints per account-year and contacts per complaint, each with a 95% interval
+      clustered by account (``*_low``, ``*_high``: the sampling error of the baseline rates,
+      ``docs/calibration.md`` section 6); promoter / detractor shares and
       mean CSAT of relationship-survey answers (all answers if none are marked);
     * with a fitted :class:`~cxroi.calibrate.survey_gap.SurveyGapFitter`, promoters and
       detractors are the response-bias-corrected shares of the segment's active accounts
@@ -53,10 +89,17 @@ class BaselineFitter:
             am = a["months"].to_numpy()[m].sum()
             leavers = churned[m].sum()
             lam = leavers / am
-            lam_lo, lam_hi = (leavers - Z95 * math.sqrt(leavers)) / am, (leavers + Z95 * math.sqrt(leavers)) / am
-            ex = exp_acc[m].sum() / am
+            lam_lo, lam_hi = poisson_interval(leavers, am)
+            ex, ex_lo, ex_hi = ratio_interval(exp_acc[m], a["months"].to_numpy()[m])
             active = m & ~churned
             cm = m[c["acc"].to_numpy()]
+            c_acc = c["acc"].to_numpy()
+            cpy, cpy_lo, cpy_hi = ratio_interval(np.bincount(c_acc[cm], minlength=len(a))[m],
+                                                 a["months"].to_numpy()[m] / 12)
+            c_n = c["contacts"].to_numpy(dtype=float)
+            cw = cm & np.isfinite(c_n)
+            cpe, cpe_lo, cpe_hi = ratio_interval(np.bincount(c_acc[cw], weights=c_n[cw], minlength=len(a))[m],
+                                                 np.bincount(c_acc[cw], minlength=len(a))[m])
             ea = m[e["acc"].to_numpy()] if len(e) else np.zeros(0, bool)
             ev = float(np.mean(e["amount"].to_numpy()[ea] / np.maximum(rev[e["acc"].to_numpy()[ea]], 1e-9))) if ea.any() else 0.0
             # NRR: cohorts at the start of each full year
@@ -82,7 +125,7 @@ class BaselineFitter:
             arpa = float((rev + exp_amt)[active].mean()) if active.any() else float(rev[m].mean())
             rr = 1 - churn_a
             if not prep.has_expansion_products:
-                ex, ev, nrr = float("nan"), float("nan"), float("nan")
+                ex, ex_lo, ex_hi, ev, nrr = (float("nan"),) * 5
             prom_raw = float((nps >= 9).mean()) if len(nps) else float("nan")
             detr_raw = float((nps <= 6).mean()) if len(nps) else float("nan")
             prom, detr = prom_raw, detr_raw
@@ -98,10 +141,12 @@ class BaselineFitter:
                 "leavers": int(leavers), "promoters_raw": prom_raw, "detractors_raw": detr_raw,
                 "arpa": arpa, "churn": churn_a, "churn_low": float(_annual(max(lam_lo, 0))),
                 "churn_high": float(_annual(lam_hi)), "expansion_rate": float(_annual(ex)) if np.isfinite(ex) else float("nan"),
+                "expansion_rate_low": float(_annual(ex_lo)) if np.isfinite(ex_lo) else float("nan"),
+                "expansion_rate_high": float(_annual(ex_hi)) if np.isfinite(ex_hi) else float("nan"),
                 "expansion_value": ev, "nrr": nrr,
                 "clv": margin * arpa * rr / (1 + disc - rr) if np.isfinite(margin) else float("nan"),
-                "complaints_per_year": float(cm.sum() / (am / 12)),
-                "contacts_per_event": float(np.nanmean(c["contacts"].to_numpy()[cm])) if np.isfinite(c["contacts"].to_numpy()[cm]).any() else float("nan"),
+                "complaints_per_year": cpy, "complaints_per_year_low": cpy_lo, "complaints_per_year_high": cpy_hi,
+                "contacts_per_event": cpe, "contacts_per_event_low": cpe_lo, "contacts_per_event_high": cpe_hi,
                 "promoters": prom, "detractors": detr,
                 "csat": float(rel.loc[sm, "csat"].mean()) if sm.any() else float("nan"),
                 "account_months": int(am), "survey_answers": int(len(nps)),

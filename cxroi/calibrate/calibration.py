@@ -26,8 +26,10 @@ from cxroi.scenario import (
     LINK_DOMAINS,
     Link,
     Scenario,
+    Segment,
     Touchpoint,
     TouchpointLinks,
+    Volume,
     scenario_from_dict,
 )
 
@@ -298,6 +300,7 @@ class Calibration:
                 v["events_per_year"] = round(float(r["complaints_per_year"]), 4)
             if np.isfinite(r.get("contacts_per_event", np.nan)):
                 v["contacts_per_event"] = round(float(r["contacts_per_event"]), 3)
+                v.update(_measured_range(r, "contacts_per_event", Volume, 0.0, 1000.0, 3))
             promoters = pick("promoters", 0, 1)
             detractors = min(pick("detractors", 0, 1), 1 - promoters)
             accounts = int(r.get("accounts", 0) or 0)
@@ -311,5 +314,20 @@ class Calibration:
                 "expansion_value": round(pick("expansion_value", 0, 1e6), 5),
                 "promoters": round(promoters, 4), "detractors": round(detractors, 4),
                 "csat": round(pick("csat", 1, 5), 3), "volumes": vols,
+                **_measured_range(r, "churn", Segment, 0.0, 0.999, 5),
+                **_measured_range(r, "expansion_rate", Segment, 0.0, 1.0, 5),
             })
         return segs
+
+
+def _measured_range(row: dict[str, Any], key: str, model: Any, lo: float, hi: float, digits: int) -> dict[str, float]:
+    """``{key_low, key_high}``: the 95% sampling interval of a measured baseline rate, for a
+    scenario whose segments carry it (the business case's draws then hold the rate's sampling
+    error beside the links'); nothing when the scenario has no such field or the rate was not
+    measured."""
+    if not _has_field(model, f"{key}_low"):
+        return {}
+    a, b = row.get(f"{key}_low", np.nan), row.get(f"{key}_high", np.nan)
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return {}
+    return {f"{key}_low": round(float(np.clip(a, lo, hi)), digits), f"{key}_high": round(float(np.clip(b, lo, hi)), digits)}
