@@ -631,3 +631,35 @@ def test_killing_the_batch_leaves_no_process_behind(how, tmp_path):
         text = (out / "batch.index.html").read_text("utf-8")
         assert "interrupted" in text
     assert _gone(family) == [], [psutil.Process(p).cmdline() for p in _gone(family, 0)]
+
+
+def test_batch_pdfs_report_a_failing_pdf_per_run_and_finish_the_others(tmp_path, monkeypatch):
+    """``cxroi batch --pdf``: each report is printed (here by a stand-in for Chromium that
+    refuses one report); the failure is that run's, the others get their PDF."""
+    from cxroi.batch import BatchResult, PlannedRun, RunResult, write_batch_pdfs
+
+    fake = tmp_path / "chromium"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "for a in \"$@\"; do case \"$a\" in --print-to-pdf=*) out=\"${a#--print-to-pdf=}\";;"
+        " file://*) src=\"${a#file://}\";; esac; done\n"
+        "if grep -q REFUSE \"$src\"; then echo 'cannot print' >&2; exit 3; fi\n"
+        "printf '%%PDF-1.4 stand-in' > \"$out\"\n", "utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CXROI_CHROMIUM", str(fake))
+    runs = []
+    for name, body in (("a", "fine"), ("b", "REFUSE"), ("c", "fine too")):
+        page = tmp_path / f"{name}.html"
+        page.write_text(f"<!DOCTYPE html><html><head></head><body>{body}</body></html>",
+                        "utf-8")
+        plan_run = PlannedRun(name, name, "all", "base", "x.yaml", "", name, "USD", "k")
+        runs.append(RunResult(plan_run, "ok", report=page))
+    runs.append(RunResult(PlannedRun("d", "d", "all", "base", "x.yaml", None, "d", "USD", "k"),
+                          "failed", error="broken scenario"))
+    res = BatchResult(runs, tmp_path, tmp_path / "index.html", tmp_path / "t.parquet", 0.0)
+    got = {p.run_id: p for p in write_batch_pdfs(res)}
+    assert set(got) == {"a", "b", "c"}  # the failed run has no report to print
+    assert got["a"].pdf == tmp_path / "a.pdf" and got["c"].pdf == tmp_path / "c.pdf"
+    assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF-")
+    assert got["b"].pdf is None and "b.html" in got["b"].error and "exit 3" in got["b"].error
+    assert not (tmp_path / "b.pdf").exists()

@@ -190,6 +190,8 @@ def test_render_index_is_sortable_escaped_and_links_reports(tmp_path):
          "roi_p50": 0.5, "payback_month_p50": 14.0, "prob_npv_negative": 0.1},
         {"run_id": "b", "scenario": "B", "status": "failed", "report": None,
          "error": "b.yaml: 1 problem in the scenario"},
+        {"run_id": "c", "scenario": "C", "status": "ok", "report": "c.html",
+         "prob_npv_negative": 0.004},
     ]
     path = render_index(rows, tmp_path, title="t<1>")
     text = path.read_text("utf-8")
@@ -199,6 +201,10 @@ def test_render_index_is_sortable_escaped_and_links_reports(tmp_path):
     assert "b.yaml: 1 problem in the scenario" in text
     assert text.count("data-col=") >= 10
     assert not re.search(r"<script[^>]*\bsrc\s*=", text)
+    # the chance of losing money in the report's words, sorted by the probability itself
+    assert "Chance of losing money" in text and "P(NPV&lt;0)" not in text
+    assert "<td class='num' data-sort='0.1'>10%</td>" in text
+    assert "<td class='num' data-sort='0.004'>under 1%</td>" in text
 
 
 # --------------------------------------------------------------------------------------

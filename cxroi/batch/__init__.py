@@ -34,7 +34,7 @@ The parts, one module each: :mod:`~cxroi.batch.spec` (the batch file),
 :mod:`~cxroi.batch.plan` (overrides, the plan), :mod:`~cxroi.batch.results` (runs and
 their outcomes), :mod:`~cxroi.batch.worker` (one run on a worker),
 :mod:`~cxroi.batch.store` (files, cache, the folder's index) and :mod:`~cxroi.batch.run`
-(:func:`run_batch`). Names are loaded on first use (``from cxroi.batch import X`` works
+(:func:`run_batch`), :mod:`~cxroi.batch.pdf` (``--pdf``). Names are loaded on first use (``from cxroi.batch import X`` works
 for each), so a worker process importing :mod:`cxroi.batch.worker` stays light.
 """
 
@@ -55,15 +55,16 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(("BATCH_SUFFIXES", "folder_rows", "write_folder_index", "_paths",
                      "_read_manifest", "_cached", "_store", "_locked", "_html_title",
                      "_manifest_row", "_write_folder_index", "_clean_stale_temps"), "store"),
+    **dict.fromkeys(("PdfOutcome", "write_batch_pdfs"), "pdf"),
     **dict.fromkeys(("run_batch", "_run", "_run_local", "_run_dask", "_signals_interrupt"),
                     "run"),
 }
 
 __all__ = [
     "BATCH_SUFFIXES", "SPEC_KEYS", "TABLE_QUANTILES", "BatchResult", "BatchSpec",
-    "OverrideError", "PlannedRun", "RunResult", "apply_overrides", "code_fingerprint",
+    "OverrideError", "PdfOutcome", "PlannedRun", "RunResult", "apply_overrides", "code_fingerprint",
     "execute_task", "folder_rows", "load_spec", "plan", "run_batch", "slug",
-    "write_folder_index",
+    "write_batch_pdfs", "write_folder_index",
 ]
 
 
@@ -81,6 +82,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from cxroi.batch.pdf import PdfOutcome, write_batch_pdfs
     from cxroi.batch.plan import OverrideError, apply_overrides, plan
     from cxroi.batch.results import (
         TABLE_QUANTILES,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxroi.files import write_atomic
-from cxroi.pitch import fmt
+from cxroi.pitch import chance, fmt
 from cxroi.report.common import report_css
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ _INDEX_COLUMNS: list[tuple[str, str, str]] = [
     ("npv_risk_adjusted_p50", "Risk-adj. NPV", "money"),
     ("roi_p50", "ROI", "share"),
     ("payback_month_p50", "Payback month", "month"),
-    ("prob_npv_negative", "P(NPV<0)", "share"),
+    ("prob_npv_negative", "Chance of losing money", "chance"),
     ("status", "Status", "text"),
 ]
 
@@ -110,7 +110,12 @@ def render_index(results: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: P
                 cells.append(f"<td data-sort='{_e(text)}'{cls}>{_e(text)}</td>")
             else:
                 ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                shown = fmt(float(v), unit, cur) if ok else "–"
+                if not ok:
+                    shown = "–"
+                elif unit == "chance":  # the report's wording: under 1%, 12%, over 99%
+                    shown = chance(float(v))
+                else:
+                    shown = fmt(float(v), unit, cur)
                 sort = repr(float(v)) if ok else ""
                 cells.append(f"<td class='num' data-sort='{sort}'>{_e(shown)}</td>")
         link = rec.get("report")
