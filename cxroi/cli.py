@@ -459,7 +459,8 @@ def batch(
     out_dir: Annotated[Path, typer.Option("--out", help="Where reports go")] = Path("reports"),
     workers: Annotated[int | None, typer.Option(help="Parallel workers (default: cores)")] = None,
     scheduler: Annotated[str | None, typer.Option(
-        help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")] = None,
+        envvar="CXROI_SCHEDULER",
+        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (or set CXROI_SCHEDULER)")] = None,
     force: Annotated[bool, typer.Option(help="Redo runs whose inputs have not changed")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
     only: Annotated[list[str] | None, typer.Option(
