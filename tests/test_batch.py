@@ -663,3 +663,24 @@ def test_batch_pdfs_report_a_failing_pdf_per_run_and_finish_the_others(tmp_path,
     assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF-")
     assert got["b"].pdf is None and "b.html" in got["b"].error and "exit 3" in got["b"].error
     assert not (tmp_path / "b.pdf").exists()
+
+
+def test_package_names_survive_importing_every_part():
+    """``cxroi.batch`` and ``cxroi.report`` are packages: every name of the one-module
+    versions still imports from them, and no part's module shadows a function of the
+    same name (``cxroi.batch.plan`` is the function)."""
+    import importlib
+    import pkgutil
+
+    import cxroi.batch
+    import cxroi.report
+
+    for pkg in (cxroi.batch, cxroi.report):
+        for part in pkgutil.iter_modules(pkg.__path__):
+            importlib.import_module(f"{pkg.__name__}.{part.name}")
+        for name in pkg._WHERE:
+            value = getattr(pkg, name)
+            assert not isinstance(value, type(pkg)), (pkg.__name__, name)
+        for name in pkg.__all__:
+            exec(f"from {pkg.__name__} import {name}", {})
+    assert callable(cxroi.batch.plan) and callable(cxroi.report.render_report)

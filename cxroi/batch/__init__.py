@@ -31,7 +31,7 @@ skipped when its content hash (resolved scenario, notebook, cxroi version and co
 parameters) matches its manifest and its report exists.
 
 The parts, one module each: :mod:`~cxroi.batch.spec` (the batch file),
-:mod:`~cxroi.batch.plan` (overrides, the plan), :mod:`~cxroi.batch.results` (runs and
+:mod:`~cxroi.batch.planning` (overrides, the plan), :mod:`~cxroi.batch.results` (runs and
 their outcomes), :mod:`~cxroi.batch.worker` (one run on a worker),
 :mod:`~cxroi.batch.store` (files, cache, the folder's index) and :mod:`~cxroi.batch.run`
 (:func:`run_batch`), :mod:`~cxroi.batch.pdf` (``--pdf``). Names are loaded on first use (``from cxroi.batch import X`` works
@@ -50,7 +50,7 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(("SPEC_KEYS", "BatchSpec", "load_spec", "_read_yaml", "_is_scenario"),
                     "spec"),
     **dict.fromkeys(("OverrideError", "apply_overrides", "plan", "_walk", "_scaled",
-                     "_is_integer_field", "_select_segment"), "plan"),
+                     "_is_integer_field", "_select_segment"), "planning"),
     **dict.fromkeys(("execute_task",), "worker"),
     **dict.fromkeys(("BATCH_SUFFIXES", "folder_rows", "write_folder_index", "_paths",
                      "_read_manifest", "_cached", "_store", "_locked", "_html_title",
@@ -83,7 +83,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from cxroi.batch.pdf import PdfOutcome, write_batch_pdfs
-    from cxroi.batch.plan import OverrideError, apply_overrides, plan
+    from cxroi.batch.planning import OverrideError, apply_overrides, plan
     from cxroi.batch.results import (
         TABLE_QUANTILES,
         BatchResult,

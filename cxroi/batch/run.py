@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from cxroi.batch.plan import plan
+from cxroi.batch.planning import plan
 from cxroi.batch.results import BatchResult, PlannedRun, RunResult
 from cxroi.batch.spec import BatchSpec, load_spec
 from cxroi.batch.store import (
