@@ -633,10 +633,9 @@ def test_killing_the_batch_leaves_no_process_behind(how, tmp_path):
     assert _gone(family) == [], [psutil.Process(p).cmdline() for p in _gone(family, 0)]
 
 
-def test_batch_pdfs_report_a_failing_pdf_per_run_and_finish_the_others(tmp_path, monkeypatch):
-    """``cxroi batch --pdf``: each report is printed (here by a stand-in for Chromium that
-    refuses one report); the failure is that run's, the others get their PDF."""
-    from cxroi.batch import BatchResult, PlannedRun, RunResult, write_batch_pdfs
+def _pdf_batch(tmp_path, monkeypatch):
+    """Three rendered reports (one the stand-in Chromium refuses) and a failed run."""
+    from cxroi.batch import BatchResult, PlannedRun, RunResult
 
     fake = tmp_path / "chromium"
     fake.write_text(
@@ -656,7 +655,15 @@ def test_batch_pdfs_report_a_failing_pdf_per_run_and_finish_the_others(tmp_path,
         runs.append(RunResult(plan_run, "ok", report=page))
     runs.append(RunResult(PlannedRun("d", "d", "all", "base", "x.yaml", None, "d", "USD", "k"),
                           "failed", error="broken scenario"))
-    res = BatchResult(runs, tmp_path, tmp_path / "index.html", tmp_path / "t.parquet", 0.0)
+    return BatchResult(runs, tmp_path, tmp_path / "index.html", tmp_path / "t.parquet", 0.0)
+
+
+def test_batch_pdfs_report_a_failing_pdf_per_run_and_finish_the_others(tmp_path, monkeypatch):
+    """``cxroi batch --pdf``: each report is printed (here by a stand-in for Chromium that
+    refuses one report); the failure is that run's, the others get their PDF."""
+    from cxroi.batch import write_batch_pdfs
+
+    res = _pdf_batch(tmp_path, monkeypatch)
     got = {p.run_id: p for p in write_batch_pdfs(res)}
     assert set(got) == {"a", "b", "c"}  # the failed run has no report to print
     assert got["a"].pdf == tmp_path / "a.pdf" and got["c"].pdf == tmp_path / "c.pdf"
@@ -684,3 +691,30 @@ def test_package_names_survive_importing_every_part():
         for name in pkg.__all__:
             exec(f"from {pkg.__name__} import {name}", {})
     assert callable(cxroi.batch.plan) and callable(cxroi.report.render_report)
+
+
+def test_cli_batch_pdf_flag_prints_each_report_and_names_the_failure(tmp_path, monkeypatch):
+    """The CLI wires ``--pdf`` to :func:`write_batch_pdfs` after the batch (the batch
+    itself stood in by its result here): two PDFs, one named failure, exit code 1."""
+    from typer.testing import CliRunner
+
+    import cxroi.batch
+    from cxroi.cli import app
+
+    res = _pdf_batch(tmp_path, monkeypatch)
+    calls = []
+
+    def fake_run_batch(spec, out_dir, **kw):
+        calls.append((spec, out_dir))
+        return res
+
+    monkeypatch.setattr(cxroi.batch, "run_batch", fake_run_batch)
+    got = CliRunner().invoke(app, ["batch", str(tmp_path / "b.yaml"), "--out", str(tmp_path),
+                                   "--pdf", "--no-progress"])
+    assert calls and got.exit_code == 1, got.output
+    assert "PDFs: 2 written" in got.output and "1 failed" in got.output
+    assert "PDF FAILED b:" in got.output
+    assert (tmp_path / "a.pdf").is_file() and (tmp_path / "c.pdf").is_file()
+    bad = CliRunner().invoke(app, ["batch", str(tmp_path / "b.yaml"), "--pdf",
+                                   "--paper", "A3"])
+    assert bad.exit_code != 0 and "A3" in bad.output
