@@ -60,6 +60,12 @@ class BusinessCase:
         return f"P10–P90 {self.f(metric, 0.1)} to {self.f(metric, 0.9)}"
 
     @cached_property
+    def fingerprint(self) -> str:
+        """:func:`~cxroi.report.common.scenario_fingerprint` of the scenario, computed once
+        (the footer and the results both show it; writing the YAML is the costly part)."""
+        return scenario_fingerprint(self.scenario)
+
+    @cached_property
     def evidence(self) -> Evidence:
         """What each money line rests on (:func:`cxroi.evidence.evidence_of`)."""
         return evidence_of(self.scenario, likely=self.result.likely)
@@ -321,7 +327,7 @@ class BusinessCase:
         sc, r = self.scenario, self.result
         data_fp = self.data_fingerprint or "none given (scenario without company data)"
         return [("Scenario", sc.name), ("Data fingerprint", data_fp),
-                ("Scenario fingerprint", scenario_fingerprint(sc)[:16]),
+                ("Scenario fingerprint", self.fingerprint[:16]),
                 ("Simulation", f"{r.n_draws:,} draws, seed {r.seed}"),
                 ("cxroi version", cxroi.__version__), ("Date", self.date)]
 
@@ -335,7 +341,7 @@ class BusinessCase:
         """:func:`results_dict` plus fingerprints, date, evidence and the waterfall."""
         data = results_dict(self.result)
         data["data_fingerprint"] = self.data_fingerprint
-        data["scenario_fingerprint"] = scenario_fingerprint(self.scenario)
+        data["scenario_fingerprint"] = self.fingerprint
         data["date"] = self.date
         data["cxroi_version"] = cxroi.__version__
         data["evidence"] = {"level": self.evidence.level, "phrase": self.evidence.phrase}
