@@ -718,3 +718,22 @@ def test_cli_batch_pdf_flag_prints_each_report_and_names_the_failure(tmp_path, m
     bad = CliRunner().invoke(app, ["batch", str(tmp_path / "b.yaml"), "--pdf",
                                    "--paper", "A3"])
     assert bad.exit_code != 0 and "A3" in bad.output
+
+
+def test_workers_and_the_batch_process_start_light():
+    """A worker process imports ``cxroi.batch.worker`` first: no pandas, altair or
+    nbconvert; the batch's own process never needs ``nbformat`` (whose ``jsonschema``
+    takes seconds to import) to plan, run and index a batch."""
+    code = (
+        "import sys\n"
+        "import cxroi.batch.worker\n"
+        "heavy = [m for m in ('pandas', 'altair', 'nbconvert', 'nbformat', 'jsonschema',"
+        " 'papermill', 'vl_convert') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "from cxroi.batch import run_batch, write_folder_index\n"
+        "from cxroi.report import render_index\n"
+        "heavy = [m for m in ('altair', 'nbconvert', 'nbformat', 'jsonschema')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

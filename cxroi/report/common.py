@@ -1,8 +1,8 @@
 """What every part of the report shares: mime types, where the notebook lives,
 fingerprints, JSON for a page, the Jinja2 templates and the stylesheets.
 
-Light on purpose (no numpy, pandas or altair at import): the batch's worker processes
-import it to export a notebook without loading the scientific stack.
+Light on purpose (no pandas or altair at import; numpy comes with ``import cxroi``
+anyway): the batch's worker processes import it to export a notebook.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from markupsafe import Markup
 
 import cxroi
@@ -85,7 +86,7 @@ def _json_safe(x: Any) -> Any:
         return {str(k): _json_safe(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
         return [_json_safe(v) for v in x]
-    if hasattr(x, "item") and type(x).__module__ == "numpy":  # a numpy scalar
+    if isinstance(x, np.generic):
         x = x.item()
     if isinstance(x, float) and not math.isfinite(x):
         return None

@@ -8,7 +8,7 @@ keeps only the sections' report markup (:data:`SECTION_MIME` outputs), wrapped i
 nbconvert's exporters (a few milliseconds, and nothing to import in a batch worker
 beyond Jinja2).
 
-Light on purpose: no numpy, pandas or altair at import (batch workers export here).
+Light on purpose: no pandas, altair or nbconvert at import (batch workers export here).
 """
 
 from __future__ import annotations
