@@ -242,3 +242,22 @@ def test_spec_functions_do_not_import_altair():
         "assert 'altair' not in sys.modules, 'altair imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_report_pictures_from_specs_are_the_altair_charts_pictures(lead):
+    """The report renders the ``*_spec`` mappings: their SVG is byte for byte the SVG of
+    the altair charts it drew before (the ``$schema`` key changes nothing)."""
+    import vl_convert as vlc
+
+    sc, res = lead
+    tor = tornado(sc, inputs=res.inputs)
+    pairs = [(charts.waterfall_spec(res, "p50", width=520, height=190),
+              charts.waterfall_chart(res, "p50", width=520, height=190)),
+             (charts.npv_range_spec(res), charts.npv_range_chart(res)),
+             (charts.cash_flow_spec(res), charts.cash_flow_chart(res)),
+             (charts.tornado_spec(tor, sc.currency), charts.tornado_chart(tor, sc.currency)),
+             (charts.flywheel_spec(sc, res), charts.flywheel_chart(sc, res))]
+    for spec, chart in pairs:
+        svg = vlc.vegalite_to_svg(spec)
+        assert svg.startswith("<svg") and "<text" in svg
+        assert svg == vlc.vegalite_to_svg(chart.to_dict())
