@@ -435,16 +435,26 @@ def batch(
     out_dir: Annotated[Path, typer.Option("--out", help="Where reports go")] = Path("reports"),
     workers: Annotated[int | None, typer.Option(help="Parallel workers (default: cores)")] = None,
     scheduler: Annotated[str | None, typer.Option(
-        help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")] = None,
+        envvar="CXROI_SCHEDULER",
+        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (or set CXROI_SCHEDULER)")] = None,
     force: Annotated[bool, typer.Option(help="Redo runs whose inputs have not changed")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
     only: Annotated[list[str] | None, typer.Option(
         help="Only runs whose id matches this pattern, e.g. 'complaints-*' (repeatable)")] = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print each report to PDF with "
+                                                    "Chromium (<run>.pdf)")] = False,
+    paper: Annotated[str, typer.Option(help="PDF paper size: A4 or letter")] = "A4",
 ) -> None:
     """Run many business cases in parallel: reports, this batch's <name>.index.html, the
-    folder's index.html and results tables."""
+    folder's index.html and results tables; with --pdf each report's PDF too."""
     from cxroi.batch import run_batch
 
+    if pdf:
+        from cxroi.report import PAPERS, require_chromium
+
+        if paper.lower() not in PAPERS:
+            raise CxroiError(f"--paper {paper} is not known. Fix: use A4 or letter")
+        require_chromium()  # say so before spending time on the batch
     try:
         res = run_batch(spec, out_dir, workers=workers, scheduler=scheduler, force=force,
                         progress=progress, only=only)
@@ -455,7 +465,18 @@ def batch(
         raise typer.Exit(130) from None
     # names, keys and errors are the user's text: never Rich markup
     console.print(res.summary(), highlight=False, markup=False)
-    raise typer.Exit(res.exit_code)
+    code = res.exit_code
+    if pdf:
+        from cxroi.batch import write_batch_pdfs
+
+        pdfs = write_batch_pdfs(res, paper=paper)
+        bad = [p for p in pdfs if p.error]
+        console.print(f"PDFs: {len(pdfs) - len(bad)} written next to the reports, "
+                      f"{len(bad)} failed", highlight=False, markup=False)
+        for p in bad:
+            console.print(f"  PDF FAILED {p.run_id}: {p.error}", highlight=False, markup=False)
+        code = code or (1 if bad else 0)
+    raise typer.Exit(code)
 
 
 @app.command(name="app")

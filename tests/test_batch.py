@@ -631,3 +631,109 @@ def test_killing_the_batch_leaves_no_process_behind(how, tmp_path):
         text = (out / "batch.index.html").read_text("utf-8")
         assert "interrupted" in text
     assert _gone(family) == [], [psutil.Process(p).cmdline() for p in _gone(family, 0)]
+
+
+def _pdf_batch(tmp_path, monkeypatch):
+    """Three rendered reports (one the stand-in Chromium refuses) and a failed run."""
+    from cxroi.batch import BatchResult, PlannedRun, RunResult
+
+    fake = tmp_path / "chromium"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "for a in \"$@\"; do case \"$a\" in --print-to-pdf=*) out=\"${a#--print-to-pdf=}\";;"
+        " file://*) src=\"${a#file://}\";; esac; done\n"
+        "if grep -q REFUSE \"$src\"; then echo 'cannot print' >&2; exit 3; fi\n"
+        "printf '%%PDF-1.4 stand-in' > \"$out\"\n", "utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CXROI_CHROMIUM", str(fake))
+    runs = []
+    for name, body in (("a", "fine"), ("b", "REFUSE"), ("c", "fine too")):
+        page = tmp_path / f"{name}.html"
+        page.write_text(f"<!DOCTYPE html><html><head></head><body>{body}</body></html>",
+                        "utf-8")
+        plan_run = PlannedRun(name, name, "all", "base", "x.yaml", "", name, "USD", "k")
+        runs.append(RunResult(plan_run, "ok", report=page))
+    runs.append(RunResult(PlannedRun("d", "d", "all", "base", "x.yaml", None, "d", "USD", "k"),
+                          "failed", error="broken scenario"))
+    return BatchResult(runs, tmp_path, tmp_path / "index.html", tmp_path / "t.parquet", 0.0)
+
+
+def test_batch_pdfs_report_a_failing_pdf_per_run_and_finish_the_others(tmp_path, monkeypatch):
+    """``cxroi batch --pdf``: each report is printed (here by a stand-in for Chromium that
+    refuses one report); the failure is that run's, the others get their PDF."""
+    from cxroi.batch import write_batch_pdfs
+
+    res = _pdf_batch(tmp_path, monkeypatch)
+    got = {p.run_id: p for p in write_batch_pdfs(res)}
+    assert set(got) == {"a", "b", "c"}  # the failed run has no report to print
+    assert got["a"].pdf == tmp_path / "a.pdf" and got["c"].pdf == tmp_path / "c.pdf"
+    assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF-")
+    assert got["b"].pdf is None and "b.html" in got["b"].error and "exit 3" in got["b"].error
+    assert not (tmp_path / "b.pdf").exists()
+
+
+def test_package_names_survive_importing_every_part():
+    """``cxroi.batch`` and ``cxroi.report`` are packages: every name of the one-module
+    versions still imports from them, and no part's module shadows a function of the
+    same name (``cxroi.batch.plan`` is the function)."""
+    import importlib
+    import pkgutil
+
+    import cxroi.batch
+    import cxroi.report
+
+    for pkg in (cxroi.batch, cxroi.report):
+        for part in pkgutil.iter_modules(pkg.__path__):
+            importlib.import_module(f"{pkg.__name__}.{part.name}")
+        for name in pkg._WHERE:
+            value = getattr(pkg, name)
+            assert not isinstance(value, type(pkg)), (pkg.__name__, name)
+        for name in pkg.__all__:
+            exec(f"from {pkg.__name__} import {name}", {})
+    assert callable(cxroi.batch.plan) and callable(cxroi.report.render_report)
+
+
+def test_cli_batch_pdf_flag_prints_each_report_and_names_the_failure(tmp_path, monkeypatch):
+    """The CLI wires ``--pdf`` to :func:`write_batch_pdfs` after the batch (the batch
+    itself stood in by its result here): two PDFs, one named failure, exit code 1."""
+    from typer.testing import CliRunner
+
+    import cxroi.batch
+    from cxroi.cli import app
+
+    res = _pdf_batch(tmp_path, monkeypatch)
+    calls = []
+
+    def fake_run_batch(spec, out_dir, **kw):
+        calls.append((spec, out_dir))
+        return res
+
+    monkeypatch.setattr(cxroi.batch, "run_batch", fake_run_batch)
+    got = CliRunner().invoke(app, ["batch", str(tmp_path / "b.yaml"), "--out", str(tmp_path),
+                                   "--pdf", "--no-progress"])
+    assert calls and got.exit_code == 1, got.output
+    assert "PDFs: 2 written" in got.output and "1 failed" in got.output
+    assert "PDF FAILED b:" in got.output
+    assert (tmp_path / "a.pdf").is_file() and (tmp_path / "c.pdf").is_file()
+    bad = CliRunner().invoke(app, ["batch", str(tmp_path / "b.yaml"), "--pdf",
+                                   "--paper", "A3"])
+    assert bad.exit_code != 0 and "A3" in bad.output
+
+
+def test_workers_and_the_batch_process_start_light():
+    """A worker process imports ``cxroi.batch.worker`` first: no pandas, altair or
+    nbconvert; the batch's own process never needs ``nbformat`` (whose ``jsonschema``
+    takes seconds to import) to plan, run and index a batch."""
+    code = (
+        "import sys\n"
+        "import cxroi.batch.worker\n"
+        "heavy = [m for m in ('pandas', 'altair', 'nbconvert', 'nbformat', 'jsonschema',"
+        " 'papermill', 'vl_convert') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "from cxroi.batch import run_batch, write_folder_index\n"
+        "from cxroi.report import render_index\n"
+        "heavy = [m for m in ('altair', 'nbconvert', 'nbformat', 'jsonschema')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from cxroi import charts
+from cxroi.finance import discount_factors
 from cxroi.scenario import load_scenario
 from cxroi.uncertainty import simulate, tornado
 
@@ -93,7 +94,7 @@ def test_waterfall_default_is_the_p50_the_cards_show(lead):
     pv = charts.line_present_values(res)
     assert list(w["amount"].iloc[:4]) == [pv[k] for k in charts.LINE_LABELS]
     # the bars are the make-up of the simulations around the median, adjusted a little
-    df = charts.discount_factors(res.inputs.horizon, res.inputs.discount_rate)[1:]
+    df = discount_factors(res.inputs.horizon, res.inputs.discount_rate)[1:]
     npv = res.draws["npv"]
     near = np.abs(npv - np.median(npv)) <= np.quantile(np.abs(npv - np.median(npv)), 0.2)
     for line in charts.LINE_LABELS:
@@ -215,6 +216,11 @@ def test_spec_functions_write_exactly_the_altair_charts(sc, pays_back):
         (charts.tornado_spec(tor, sc.currency), charts.tornado_chart(tor, sc.currency)),
         (charts.tornado_spec(tor, sc.currency, top=3, width=300),
          charts.tornado_chart(tor, sc.currency, top=3, width=300)),
+        (charts.npv_range_spec(res), charts.npv_range_chart(res)),
+        (charts.npv_range_spec(res, "npv_risk_adjusted", bins=12, width=300, height=120),
+         charts.npv_range_chart(res, "npv_risk_adjusted", bins=12, width=300, height=120)),
+        (charts.flywheel_spec(sc, res), charts.flywheel_chart(sc, res)),
+        (charts.flywheel_spec(sc, None, size=300), charts.flywheel_chart(sc, None, size=300)),
     ]
     for spec, chart in pairs:
         assert "$schema" not in spec
@@ -232,6 +238,26 @@ def test_spec_functions_do_not_import_altair():
         f"sc = load_scenario({str(LEAD)!r}); res = simulate(sc, draws=100)\n"
         "charts.cash_flow_spec(res); charts.waterfall_spec(res)\n"
         "charts.tornado_spec(tornado(sc), sc.currency)\n"
+        "charts.npv_range_spec(res); charts.flywheel_spec(sc, res)\n"
         "assert 'altair' not in sys.modules, 'altair imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_report_pictures_from_specs_are_the_altair_charts_pictures(lead):
+    """The report renders the ``*_spec`` mappings: their SVG is byte for byte the SVG of
+    the altair charts it drew before (the ``$schema`` key changes nothing)."""
+    import vl_convert as vlc
+
+    sc, res = lead
+    tor = tornado(sc, inputs=res.inputs)
+    pairs = [(charts.waterfall_spec(res, "p50", width=520, height=190),
+              charts.waterfall_chart(res, "p50", width=520, height=190)),
+             (charts.npv_range_spec(res), charts.npv_range_chart(res)),
+             (charts.cash_flow_spec(res), charts.cash_flow_chart(res)),
+             (charts.tornado_spec(tor, sc.currency), charts.tornado_chart(tor, sc.currency)),
+             (charts.flywheel_spec(sc, res), charts.flywheel_chart(sc, res))]
+    for spec, chart in pairs:
+        svg = vlc.vegalite_to_svg(spec)
+        assert svg.startswith("<svg") and "<text" in svg
+        assert svg == vlc.vegalite_to_svg(chart.to_dict())

@@ -1,0 +1,299 @@
+"""Running a batch: :func:`run_batch` plans, skips what is unchanged, sends the rest to
+local worker processes (:class:`cxroi.nbrun.WorkerPool`) or a Dask cluster, and
+rewrites the indexes and results tables as runs finish.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cxroi.batch.planning import plan
+from cxroi.batch.results import BatchResult, PlannedRun, RunResult
+from cxroi.batch.spec import BatchSpec, load_spec
+from cxroi.batch.store import (
+    _cached,
+    _clean_stale_temps,
+    _locked,
+    _paths,
+    _store,
+    _write_folder_index,
+)
+from cxroi.batch.worker import execute_task
+from cxroi.errors import BatchError
+from cxroi.files import write_atomic
+from cxroi.nbrun import WorkerPool
+from cxroi.report.common import business_case_notebook, notebooks_dir
+from cxroi.report.index import render_index
+
+# --------------------------------------------------------------------------------------
+# Executors
+# --------------------------------------------------------------------------------------
+
+
+def _run_local(tasks: list[dict[str, Any]], workers: int,
+               on_done: Callable[[int, dict[str, Any]], None]) -> None:
+    """Run on local worker processes; a dead worker costs one retry of its own run."""
+    WorkerPool(execute_task, workers, retries=1).run(tasks, on_done)
+
+
+def _run_dask(tasks: list[dict[str, Any]], scheduler: str,
+              on_done: Callable[[int, dict[str, Any]], None]) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:  # pragma: no cover - dask[distributed] is a dependency
+        raise BatchError("--scheduler needs dask[distributed]. Fix: pip install "
+                         "'dask[distributed]'") from None
+    try:
+        client = Client(scheduler, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise BatchError(f"cannot reach the Dask scheduler at {scheduler} ({exc}). Fix: start "
+                         "one (`dask scheduler` and `dask worker <address>`) or drop "
+                         "--scheduler to run on this machine") from None
+    try:
+        # retries=1: a worker lost mid-run costs one retry of that run, as locally
+        futures = {client.submit(execute_task, t, key=f"cxroi-{t['run_id']}-{t['key'][:10]}",
+                                 pure=False, retries=1): i for i, t in enumerate(tasks)}
+        for fut in as_completed(list(futures), loop=client.loop):
+            i = futures[fut]
+            try:
+                out = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a worker crash is the run's error
+                out = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                       "log": f"dask: {exc}\n"}
+            on_done(i, out)
+    finally:
+        client.close()
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """In the main thread, SIGTERM and SIGHUP stop the batch like Ctrl-C (a
+    :class:`KeyboardInterrupt`), so the workers and their kernels are stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    previous = {}
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            previous[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# --------------------------------------------------------------------------------------
+# The batch
+# --------------------------------------------------------------------------------------
+
+
+def run_batch(spec: Path, out_dir: Path = Path("reports"), workers: int | None = None,
+              scheduler: str | None = None, force: bool = False,
+              progress: bool = True, only: Sequence[str] | None = None) -> BatchResult:
+    """Run a batch of business cases and write their reports, indexes and results tables.
+
+    Parameters
+    ----------
+    spec : Path
+        A batch YAML file, a folder of scenario files or one scenario file.
+    out_dir : Path
+        Where reports go: ``<run>.html``, ``runs/<run>/`` (executed notebook, log,
+        resolved scenario, manifest); this batch's ``<batch>.index.html``,
+        ``<batch>.results.parquet`` and ``<batch>.batch.json``; the folder's
+        ``index.html`` and ``results.parquet`` (every run and report in the folder).
+        All of them are rewritten (atomically) as each run finishes.
+    workers : int, optional
+        Parallel worker processes, each with its own long-lived kernel (default: one per
+        core, at most one per run to do). A worker that dies (``kill -9``, out of memory)
+        fails only its own run, which is retried once on a fresh worker.
+    scheduler : str, optional
+        ``tcp://host:port`` of an existing Dask distributed scheduler; runs go to its
+        workers (which need cxroi installed; files are written here).
+    force : bool
+        Redo every run even when its inputs are unchanged.
+    progress : bool
+        Show a progress bar (done / failed / left, elapsed, ETA) on stderr.
+    only : list of str, optional
+        Run only the runs whose id matches one of these shell patterns
+        (``complaints-*``, ``*__smb__*``); the batch's index then lists just those.
+
+    Returns
+    -------
+    BatchResult
+        ``.ok`` is False when any run failed; ``.failed`` lists them with their errors.
+
+    Raises
+    ------
+    BatchError
+        The batch file itself cannot be used (unreadable, unknown keys, no initiatives),
+        or ``only`` matches no run.
+    KeyboardInterrupt
+        Ctrl-C, SIGTERM or SIGHUP: workers and kernels are stopped, finished runs are kept
+        and listed; the next batch redoes the rest.
+    """
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    bspec = load_spec(Path(spec))
+    nb_path = bspec.notebook or business_case_notebook()
+    try:
+        notebook_text = nb_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BatchError(f"{nb_path}: cannot read the notebook ({exc}). Fix: check the "
+                         "`notebook` key of the batch file") from None
+    runs = plan(bspec, notebook_text)
+    if only:
+        patterns = [str(p) for p in only]
+        picked = [r for r in runs if any(fnmatch.fnmatchcase(r.run_id, p) for p in patterns)]
+        if not picked:
+            raise BatchError(f"{spec}: --only {' '.join(patterns)} matches none of the "
+                             f"{len(runs)} runs (e.g. {', '.join(r.run_id for r in runs[:3])})."
+                             " Fix: use run ids or shell patterns such as 'complaints-*'")
+        runs = picked
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"{out_dir}: cannot create the reports folder ({exc}). Fix: choose "
+                         "a folder you can write to") from None
+    with _locked(out_dir / ".batches.lock", wait=False) as alone:
+        if alone:  # no other batch is writing here: its temporary files are leftovers
+            _clean_stale_temps(out_dir)
+    with _locked(out_dir / ".batches.lock", shared=True), _signals_interrupt():
+        return _run(bspec, runs, notebook_text, nb_path, out_dir, workers, scheduler, force,
+                    progress, t0)
+
+
+def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: Path,
+         out_dir: Path, workers: int | None, scheduler: str | None, force: bool,
+         progress: bool, t0: float) -> BatchResult:
+    bid, bname = bspec.batch_id, bspec.name
+    batch_index = out_dir / f"{bid}.index.html"
+    batch_table = out_dir / f"{bid}.results.parquet"
+    results: list[RunResult | None] = [None] * len(runs)
+
+    def rows(pending: str) -> list[dict[str, Any]]:
+        out = []
+        for i, r in enumerate(results):
+            if r is not None:
+                out.append(r.row(out_dir))
+            else:  # not finished: no report of this run is vouched for yet
+                out.append(RunResult(runs[i], pending, batch=bid).row(out_dir))
+        return out
+
+    pace = {"last": -math.inf, "cost": 0.0, "stale": False}
+
+    def write_indexes(pending: str = "pending", now: bool = True) -> None:
+        """This batch's index and table, then the folder's, under the folder's lock.
+
+        With ``now=False`` (after a run finishes) the rewrite is skipped while the last
+        one is more recent than four times its own cost, so index upkeep takes at most
+        about a fifth of this process's time on a large folder; the skipped update is
+        made by the next one (every small batch rewrites after every run).
+        """
+        t = time.monotonic()
+        if not now and t - pace["last"] < 4 * pace["cost"]:
+            pace["stale"] = True
+            return
+        _write_indexes(pending)
+        pace.update(last=time.monotonic(), cost=time.monotonic() - t, stale=False)
+
+    def _write_indexes(pending: str) -> None:
+        records = rows(pending)
+        frame = pd.DataFrame(records)
+        with _locked(out_dir / ".index.lock"):
+            write_atomic(out_dir / f"{bid}.batch.json", json.dumps(
+                {"batch": bid, "name": bname, "runs": [r.run_id for r in runs],
+                 "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=1))
+            write_atomic(batch_table, frame.to_parquet(index=False))
+            render_index([{k: v for k, v in r.items() if k != "batch"} for r in records],
+                         out_dir, title=bname,
+                         filename=batch_index.name,
+                         batches=[{"id": "index", "name": "every report in this folder",
+                                   "href": "index.html"}])
+            _write_folder_index(out_dir)
+
+    todo: list[int] = []
+    for i, r in enumerate(runs):
+        cached = None if force or r.error else _cached(out_dir, r, bid)
+        if cached is not None:
+            results[i] = cached
+        elif r.error:
+            results[i] = _store(out_dir, r, {"status": "failed", "error": r.error,
+                                             "log": f"not run: the scenario could not be "
+                                                    f"built\n{r.error}\n"}, (bid, bname))
+        else:
+            todo.append(i)
+    write_indexes()
+
+    cwd = str(nb_path.parent.resolve()) if nb_path.parent.is_dir() else str(notebooks_dir())
+    tasks = []
+    for i in todo:
+        r = runs[i]
+        p = _paths(out_dir, r.run_id)
+        write_atomic(p["scenario"], r.scenario_yaml or "")
+        tasks.append({"run_id": r.run_id, "key": r.key, "scenario_path": str(p["scenario"].resolve()),
+                      "scenario_yaml": r.scenario_yaml, "notebook": notebook_text, "cwd": cwd,
+                      "draws": bspec.draws, "seed": bspec.seed,
+                      "data_fingerprint": bspec.data_fingerprint, "timeout": bspec.timeout})
+
+    n_skipped = sum(1 for r in results if r is not None and r.status == "skipped")
+    n_failed = sum(1 for r in results if r is not None and r.status == "failed")
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), unit="run", desc=f"cxroi batch ({n_skipped} unchanged)",
+                   dynamic_ncols=True)
+    counts = {"done": 0, "failed": n_failed}
+
+    def on_done(k: int, out: dict[str, Any]) -> None:
+        i = todo[k]
+        res = _store(out_dir, runs[i], out, (bid, bname))
+        results[i] = res
+        write_indexes(now=False)
+        counts["done"] += 1
+        if res.status == "failed":
+            counts["failed"] += 1
+        if bar is not None:
+            bar.set_postfix_str(f"done {counts['done']}, failed {counts['failed']}, "
+                                f"left {len(tasks) - counts['done']}", refresh=False)
+            bar.update(1)
+
+    finished = False
+    try:
+        if tasks:
+            if scheduler:
+                _run_dask(tasks, scheduler, on_done)
+            else:
+                n = workers or os.cpu_count() or 1
+                _run_local(tasks, max(1, min(n, len(tasks))), on_done)
+        finished = True
+    finally:
+        if bar is not None:
+            bar.close()
+        if not finished and any(r is None for r in results):
+            write_indexes("interrupted")
+        elif pace["stale"]:
+            write_indexes()
+
+    final = [r if r is not None else RunResult(runs[i], "failed", "not run (interrupted)",
+                                               batch=bid)
+             for i, r in enumerate(results)]
+    return BatchResult(final, out_dir, out_dir / "index.html", batch_table,
+                       time.perf_counter() - t0, batch_index, out_dir / "results.parquet")

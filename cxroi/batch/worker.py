@@ -1,0 +1,53 @@
+"""Executing one run, in a worker process or on a Dask worker.
+
+Light on purpose: importing this module loads no pandas, altair or nbconvert (a worker
+process starts by importing it), only the kernel runner and the report's exporter.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from cxroi.report.render import execute_report
+
+
+def execute_task(task: dict[str, Any]) -> dict[str, Any]:
+    """Execute one run on this worker's long-lived kernel; return its outputs.
+
+    Runs in a pool worker process or on a Dask worker. It never raises for a failing
+    notebook; the files are written by the caller (so a remote worker needs no shared
+    folder).
+    """
+    import nbformat
+
+    t0 = time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    with tempfile.TemporaryDirectory(prefix="cxroi-run-") as tmp:
+        path = Path(task["scenario_path"])
+        if not path.is_file():  # a remote worker without the batch's folder
+            path = Path(tmp) / "scenario.yaml"
+            path.write_text(task["scenario_yaml"], encoding="utf-8")
+        cwd = task.get("cwd")
+        if not cwd or not Path(cwd).is_dir():
+            cwd = tmp
+        try:
+            nb = nbformat.reads(task["notebook"], as_version=4)
+            run = execute_report(path, task.get("draws"), task.get("seed"),
+                                 task.get("data_fingerprint"), notebook=nb, cwd=cwd,
+                                 timeout=task.get("timeout"))
+        except Exception as exc:  # noqa: BLE001 - reported as the run's error
+            return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                    "html": None, "notebook": None, "results": None,
+                    "log": f"worker {worker}: {type(exc).__name__}: {exc}\n",
+                    "seconds": time.perf_counter() - t0, "worker": worker}
+    return {"status": "failed" if run.error else "ok", "error": run.error, "html": run.html,
+            "notebook": nbformat.writes(run.nb), "results": run.results,
+            "log": f"worker {worker}\n{run.log}", "seconds": time.perf_counter() - t0,
+            "worker": worker}
+
+

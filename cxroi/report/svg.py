@@ -1,0 +1,134 @@
+"""Charts as inline SVG, offline: Vega-Lite rendered by vl-convert (no browser, no
+network, no Vega scripts in the page).
+
+The report draws its charts from the plain Vega-Lite mappings of :mod:`cxroi.charts.specs`
+(no altair object on the hot path); altair charts are accepted too (serialised with
+``to_dict``). Identical charts are rendered once per process (:func:`render_svg` keeps
+the last :data:`SVG_CACHE_SIZE` results, keyed by the spec's canonical JSON).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from threading import Lock
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import altair as alt
+
+
+#: How many rendered charts a process keeps (a re-render of the same spec is free).
+SVG_CACHE_SIZE = 64
+_cache: OrderedDict[str, str] = OrderedDict()
+_cache_lock = Lock()
+
+
+def chart_spec(chart: dict[str, Any] | alt.TopLevelMixin) -> dict[str, Any]:
+    """The Vega-Lite mapping of a chart (a mapping as it is; an altair chart's
+    ``to_dict()``)."""
+    return chart if isinstance(chart, dict) else chart.to_dict()
+
+
+def render_svg(spec: dict[str, Any]) -> str:
+    """Standalone SVG of a Vega-Lite mapping (vl-convert), cached per process.
+
+    The ``$schema`` key may be left out (vl-convert's Vega-Lite version is used; the
+    picture is the same).
+    """
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str,
+                                    allow_nan=True).encode()).hexdigest()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    import vl_convert as vlc
+
+    svg = vlc.vegalite_to_svg(spec)
+    with _cache_lock:
+        _cache[key] = svg
+        while len(_cache) > SVG_CACHE_SIZE:
+            _cache.popitem(last=False)
+    return svg
+
+
+def _svg_pair(chart: dict[str, Any] | alt.TopLevelMixin) -> tuple[str, str]:
+    """(inline SVG for HTML, standalone SVG file text) of a chart."""
+    svg = render_svg(chart_spec(chart))
+    inline = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg, count=2)
+    inline = inline.replace("<svg ", '<svg role="img" style="max-width:100%;height:auto" ', 1)
+    return inline, svg
+
+
+def to_svg(chart: dict[str, Any] | alt.TopLevelMixin) -> str:
+    """Inline SVG of a chart (a Vega-Lite mapping or an altair chart).
+
+    The ``xmlns`` attributes are dropped (inline SVG in HTML does not need them) and the
+    picture scales down to the page width.
+    """
+    return _svg_pair(chart)[0]
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A chart as SVG, offline (no Vega scripts from a CDN).
+
+    In a trusted notebook JupyterLab shows the SVG; in an untrusted one (SVG is not a
+    "safe" output there) it falls back to ``text``, a plain-text table of the chart's
+    numbers, instead of garbled markup.
+    """
+
+    svg: str
+    text: str = "(chart)"
+    svg_file: str = ""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"image/svg+xml": self.svg_file or self.svg, "text/plain": self.text}
+
+
+def picture(chart: dict[str, Any] | alt.TopLevelMixin, text: str | None = None) -> Picture:
+    """Wrap a chart (altair or a Vega-Lite mapping) for display in a notebook; ``text`` is
+    the fallback for an untrusted notebook (default: the chart's data as a text table)."""
+    spec = chart_spec(chart)
+    inline, standalone = _svg_pair(spec)
+    if text is None:
+        text = _chart_text(spec)
+    return Picture(inline, text, standalone)
+
+
+def _chart_text(chart: dict[str, Any] | alt.TopLevelMixin) -> str:
+    """The chart's title and its first dataset as a plain-text table."""
+    import pandas as pd
+
+    spec = chart_spec(chart)
+    title = spec.get("title") or ""
+    title = title if isinstance(title, str) else str(title.get("text", ""))
+    sets = list(spec.get("datasets", {}).values())
+    table = pd.DataFrame(sets[0]).to_string(index=False, max_rows=30) if sets and sets[0] else ""
+    return "\n".join(x for x in (title, table) if x) or "(chart)"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of a section: inline SVG for the report and the notebook's trusted view,
+    and a plain-text table for an untrusted notebook."""
+
+    key: str
+    title: str
+    svg: str
+    svg_file: str
+    text: str
+    caption: str = ""
+
+
+def make_chart(key: str, title: str, chart: dict[str, Any] | alt.TopLevelMixin, text: str,
+               caption: str = "") -> Chart:
+    """Render a chart (a :mod:`cxroi.charts.specs` mapping or an altair chart) for a
+    section: ``key`` names it in the section's template, ``text`` is its untrusted-notebook
+    fallback and ``caption`` the sentence under it."""
+    inline, standalone = _svg_pair(chart)
+    return Chart(key, title, inline, standalone, text, caption)
