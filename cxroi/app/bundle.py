@@ -1,0 +1,33 @@
+"""The page's chart library, vendored: Vega, Vega-Lite 5 and Vega-Embed in one script.
+
+``static/vega-bundle.js`` is committed with the package (so ``cxroi app`` needs no
+network, no Node and no bundling at start: making the bundle takes about 3 s, more than
+the app's whole cold-start budget). It was written by :func:`write_bundle` with
+vl-convert's :func:`vl_convert.javascript_bundle`; run ``python -m cxroi.app.bundle`` to
+write it again after upgrading vl-convert-python.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+BUNDLE = Path(__file__).resolve().parent / "static" / "vega-bundle.js"
+#: Vega-Lite major.minor the charts of :mod:`cxroi.charts` are written for.
+VEGA_LITE = "5.21"
+
+
+def write_bundle(path: Path = BUNDLE, vl_version: str = VEGA_LITE) -> Path:
+    """Write the bundle (``window.vegaEmbed``, ``window.vega``, ``window.vegaLite``) with
+    a first line naming the versions inside."""
+    import vl_convert as vlc
+
+    js = vlc.javascript_bundle(vl_version=vl_version)
+    head = (f"/* cxroi app: Vega {vlc.get_vega_version()}, Vega-Lite {vl_version}, "
+            f"Vega-Embed {vlc.get_vega_embed_version()}; written by vl-convert "
+            f"{vlc.__version__} (python -m cxroi.app.bundle). */\n")
+    path.write_text(head + js, encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(write_bundle())
