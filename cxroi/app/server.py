@@ -78,6 +78,7 @@ class Config:
     max_sessions: int
     allowed_hosts: frozenset[str]
     engine: Engine
+    idle_seconds: float = IDLE_SECONDS
     sessions: dict[str, Session] = field(default_factory=dict)
     reports: set[Any] = field(default_factory=set)
 
@@ -97,7 +98,7 @@ class Config:
 
     def cull(self) -> int:
         """Forget pages not heard from for :data:`IDLE_SECONDS`; how many were forgotten."""
-        limit = time.monotonic() - IDLE_SECONDS
+        limit = time.monotonic() - self.idle_seconds
         gone = [k for k, s in self.sessions.items() if s.seen < limit and not s.busy]
         for k in gone:
             self.sessions.pop(k, None)
@@ -203,9 +204,9 @@ class PageHandler(Base):
     def get(self) -> None:
         cfg = self.cfg
         cfg.cull()
-        s = cfg.session(None, create=True)
         self.set_header("Cache-Control", "no-store")
-        if s is None:
+        # A plain GET registers nothing: the page's first request opens its session.
+        if cfg.open_sessions() >= cfg.max_sessions:
             self.set_status(503)
             self.set_header("Retry-After", "60")
             self.finish(self.render_string(
@@ -213,9 +214,24 @@ class PageHandler(Base):
                 text=f"The app is busy: {cfg.max_sessions} colleagues have it open. "
                      "Try again in a minute."))
             return
-        boot = {"session": s.id, "heartbeat": HEARTBEAT_SECONDS, "lead": LEAD,
+        boot = {"session": secrets.token_urlsafe(12),
+                "heartbeat": min(HEARTBEAT_SECONDS, cfg.idle_seconds / 3), "lead": LEAD,
                 "files": _files(cfg)}
         self.render("index.html", boot=json.dumps(boot).replace("</", "<\\/"))
+
+
+class StatusHandler(Base):
+    """``GET /api/status``: open pages, workers, cache (for benchmarks and tests)."""
+
+    def get(self) -> None:
+        cfg = self.cfg
+        cfg.cull()
+        eng = cfg.engine
+        self.send_json({"ok": True, "sessions": cfg.open_sessions(),
+                        "max_sessions": cfg.max_sessions, "workers": eng.pids(),
+                        "server_pid": os.getpid(), "computed": eng.computed,
+                        "cache": {"entries": len(eng.cache), "hits": eng.cache.hits,
+                                  "misses": eng.cache.misses}})
 
 
 def _files(cfg: Config) -> list[dict[str, str]]:
@@ -369,6 +385,7 @@ def make_app(cfg: Config) -> tornado.web.Application:
     """The tornado application: page, API, reports and static files."""
     return tornado.web.Application(
         [(r"/", PageHandler),
+         (r"/api/status", StatusHandler),
          (r"/api/(\w+)", ApiHandler),
          (r"/reports/([^/]+\.html)", ReportFileHandler)],
         cx=cfg, template_path=str(TEMPLATES), compress_response=True,
@@ -392,7 +409,7 @@ def free_port(preferred: int = 8866, host: str = "127.0.0.1") -> int:
 def serve(port: int | None = None, host: str = "127.0.0.1", open_browser: bool = False,
           scenario_dir: Path = Path("data/scenarios"), reports_dir: Path = Path("reports"),
           workers: int | None = None, token: str | None = None, max_sessions: int = 40,
-          cache_dir: Path | None = None) -> None:
+          cache_dir: Path | None = None, idle_seconds: float = IDLE_SECONDS) -> None:
     """Serve the app and print its address; blocks until Ctrl+C or SIGTERM.
 
     Parameters
@@ -415,6 +432,9 @@ def serve(port: int | None = None, host: str = "127.0.0.1", open_browser: bool =
         Open pages served at once; the next visitor is asked to come back in a minute.
     cache_dir : Path, optional
         Where results are cached on disk (default ``~/.cache/cxroi/app``).
+    idle_seconds : float
+        A page not heard from for this long (closed, or its computer asleep) is forgotten;
+        it is welcome back on its next request while there is room.
     """
     scen = Path(scenario_dir).resolve()
     reps = Path(reports_dir).resolve()
@@ -436,7 +456,7 @@ def serve(port: int | None = None, host: str = "127.0.0.1", open_browser: bool =
     engine.start()  # the workers warm up while the server starts listening
     cfg = Config(host=host, port=port, scenario_dir=scen, reports_dir=reps, token=token,
                  max_sessions=max_sessions, allowed_hosts=allowed_hosts(host, port),
-                 engine=engine)
+                 engine=engine, idle_seconds=idle_seconds)
     show = "localhost" if host in {"0.0.0.0", "::"} else host
     url = f"http://{show if ':' not in show else f'[{show}]'}:{port}/"
     full = url + (f"?token={token}" if token else "")
@@ -467,7 +487,7 @@ async def _run(cfg: Config, sockets: list[socket.socket]) -> None:
         loop.add_signal_handler(sig, stop.set)
     from tornado.ioloop import PeriodicCallback
 
-    culler = PeriodicCallback(cfg.cull, 5_000)
+    culler = PeriodicCallback(cfg.cull, min(5_000, cfg.idle_seconds * 250))
     culler.start()
     try:
         await stop.wait()
@@ -501,11 +521,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reports-dir", type=Path, default=Path("reports"))
     ap.add_argument("--cache-dir", type=Path, default=None,
                     help="results cached on disk (default ~/.cache/cxroi/app)")
+    ap.add_argument("--idle-seconds", type=float, default=IDLE_SECONDS,
+                    help="forget a page not heard from for this long")
     ap.add_argument("--open", action="store_true", help="open the default browser")
     a = ap.parse_args(argv)
     try:
         serve(a.port, a.host, a.open, a.scenario_dir, a.reports_dir, a.workers, a.token,
-              a.max_sessions, a.cache_dir)
+              a.max_sessions, a.cache_dir, a.idle_seconds)
     except CxroiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
