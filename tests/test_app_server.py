@@ -87,12 +87,18 @@ def test_load_and_compute_give_the_report_numbers(server: Server) -> None:
     got = api(server, "compute", {"session": "s-load", "seq": 1, "file": LEAD, "data": data})
     res4 = simulate(sc.with_lever("complaints", target=4.0))
     assert f"data-p50='{float(res4.summary.loc['npv', 'p50'])!r}'" in got["cards"]
-    # the charts travel without their data's hashed names and title; joined back, they are
-    # the report's charts
+    # the charts travel as their data (the report chart's rows) and a shape whose Vega
+    # spec, compiled from the report chart's Vega-Lite, is fetched once
+    from cxroi.app.bundle import vega_spec
     from cxroi.charts import cash_flow_spec
 
-    assert join_chart(got["charts"]["cash_flow"])["datasets"] == {
-        f"d{i}": rows for i, rows in enumerate(cash_flow_spec(res4)["datasets"].values())}
+    part = got["charts"]["cash_flow"]
+    report_chart = split_chart(cash_flow_spec(res4))
+    assert part["data"] == report_chart["data"] and part["title"] == report_chart["title"]
+    status, headers, body = request(server, "GET", f"/api/spec/{part['shape']}")
+    assert status == 200 and "immutable" in headers["cache-control"]
+    assert json.loads(body) == vega_spec(report_chart["spec"])
+    assert {d["name"] for d in json.loads(body)["data"]} >= set(part["data"])
     again = api(server, "compute", {"session": "s-load", "seq": 2, "file": LEAD, "data": data})
     assert again["key"] == got["key"] and again["cards"] == got["cards"]
     assert server.status()["cache"]["hits"] >= 1

@@ -1,10 +1,16 @@
 """The page's chart library, vendored: Vega, Vega-Lite 5 and Vega-Embed in one script.
 
-``static/vega-bundle.js`` is committed with the package (so ``cxroi app`` needs no
-network, no Node and no bundling at start: making the bundle takes about 3 s, more than
-the app's whole cold-start budget). It was written by :func:`write_bundle` with
-vl-convert's :func:`vl_convert.javascript_bundle`; run ``python -m cxroi.app.bundle`` to
-write it again after upgrading vl-convert-python.
+The charts are written in Vega-Lite (:mod:`cxroi.charts`) and compiled to Vega by the
+workers (:func:`vega_spec`, vl-convert, once per chart *shape*: later updates of the same
+chart only send new data), so the page compiles nothing: Vega-Embed draws the Vega spec
+(``mode: "vega"``). (vl-convert cannot bundle the Vega runtime alone: its bundler
+imports Vega's default export, which Vega does not have.)
+
+``static/vega-bundle.js`` is committed with the package (so ``cxroi app`` needs no network, no
+Node and no bundling at start: making the bundle takes about 3 s, more than the app's
+whole cold-start budget). It was written by :func:`write_bundle` with vl-convert's
+:func:`vl_convert.javascript_bundle`; run ``python -m cxroi.app.bundle`` to write it
+again after upgrading vl-convert-python.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ VEGA_LITE = "5.21"
 
 
 def write_bundle(path: Path = BUNDLE, vl_version: str = VEGA_LITE) -> Path:
-    """Write the bundle (``window.vegaEmbed``, ``window.vega``, ``window.vegaLite``) with
-    a first line naming the versions inside."""
+    """Write the bundle (``window.vegaEmbed``) with a first line naming the versions
+    inside."""
     import vl_convert as vlc
 
     js = vlc.javascript_bundle(vl_version=vl_version)
@@ -27,6 +33,19 @@ def write_bundle(path: Path = BUNDLE, vl_version: str = VEGA_LITE) -> Path:
             f"{vlc.__version__} (python -m cxroi.app.bundle). */\n")
     path.write_text(head + js, encoding="utf-8")
     return path
+
+
+def vega_spec(vega_lite: dict) -> dict:
+    """A Vega-Lite spec compiled to Vega with the Vega-Lite version of :data:`VEGA_LITE`.
+
+    The ``$schema`` (Vega 5) is dropped: the bundle's Vega 6 runtime draws these specs
+    as they are, and would otherwise warn about the version in the browser's console.
+    """
+    import vl_convert as vlc
+
+    spec = vlc.vegalite_to_vega(vega_lite, vl_version=VEGA_LITE)
+    spec.pop("$schema", None)
+    return spec
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -205,6 +205,16 @@ class Engine:
             os.environ.setdefault(var, "1")
         self._pool: ProcessPoolExecutor | None = None
         self.computed = 0
+        #: computations under way (submitted, not answered)
+        self.busy = 0
+        #: answers being computed, by cache key: a second request for the same inputs
+        #: (twenty people opening the same scenario) waits for the first one's answer
+        self._running: dict[str, asyncio.Future[bytes]] = {}
+
+    @property
+    def idle(self) -> bool:
+        """Whether a worker is free right now."""
+        return self.busy < self.workers
 
     def start(self) -> None:
         """Start every worker now (they import and warm up in the background)."""
@@ -228,6 +238,7 @@ class Engine:
         if self._pool is None:
             self.start()
         for attempt in (0, 1):
+            self.busy += 1
             try:
                 assert self._pool is not None
                 fut = self._pool.submit(fn, *args)
@@ -241,6 +252,8 @@ class Engine:
                       file=sys.stderr, flush=True)
                 self.stop()
                 self.start()
+            finally:
+                self.busy -= 1
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def cached(self, kind: str, inputs: Any, fn: Callable[..., Any], *args: Any,
@@ -253,11 +266,39 @@ class Engine:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        out = await self.run(fn, *args)
-        out["key"] = key
-        data = to_json(out)
-        self.cache.put(key, data, disk=disk and bool(out.get("ok")))
-        return data
+        running = self._running.get(key)
+        if running is not None:  # the same inputs are being computed: share the answer
+            return await asyncio.shield(running)
+        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # never unretrieved
+        self._running[key] = fut
+        try:
+            out = await self.run(fn, *args)
+            out["key"] = key
+            self._keep_specs(out)
+            data = to_json(out)
+            self.cache.put(key, data, disk=disk and bool(out.get("ok")))
+            fut.set_result(data)
+            return data
+        except BaseException as exc:
+            fut.set_exception(exc)
+            raise
+        finally:
+            self._running.pop(key, None)
+
+    def _keep_specs(self, out: dict[str, Any]) -> None:
+        """Move each chart's Vega spec out of an answer into the cache (``spec-<shape>``):
+        the page fetches a spec once per shape (``GET /api/spec/<shape>``), so answers
+        carry only the charts' data."""
+        charts = (out.get("result") or out).get("charts") or {}
+        for part in charts.values():
+            spec = part.pop("vega", None)
+            if spec is not None and self.cache.get("spec-" + part["shape"]) is None:
+                self.cache.put("spec-" + part["shape"], to_json(spec))
+
+    def spec(self, shape: str) -> bytes | None:
+        """The Vega spec of a chart shape, when an answer carried it."""
+        return self.cache.get("spec-" + shape)
 
     def stop(self) -> None:
         """End every worker now (pending work is dropped)."""

@@ -38,6 +38,24 @@ _RECENT: OrderedDict[str, tuple[Scenario, SimulationResult]] = OrderedDict()
 _RECENT_SIZE = 3
 #: Scenario files read by this worker: path -> (mtime, scenario).
 _BASES: dict[str, tuple[float, Scenario]] = {}
+#: Charts compiled to Vega by this worker, by shape (:func:`cxroi.app.view.split_chart`).
+_VEGA: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+
+def chart(vega_lite: dict[str, Any]) -> dict[str, Any]:
+    """One chart as the page draws it: :func:`cxroi.app.view.split_chart` of the
+    Vega-Lite spec, with the spec compiled to Vega (``vega``; once per shape)."""
+    from cxroi.app.bundle import vega_spec
+
+    part = split_chart(vega_lite)
+    shape = part["shape"]
+    if shape not in _VEGA:
+        _VEGA[shape] = vega_spec(part["spec"])
+        while len(_VEGA) > 64:
+            _VEGA.popitem(last=False)
+    part["vega"] = _VEGA[shape]
+    del part["spec"]
+    return part
 
 
 def warm() -> None:
@@ -46,14 +64,21 @@ def warm() -> None:
     import cxroi.charts  # noqa: F401
     import cxroi.evidence  # noqa: F401
     import cxroi.pitch  # noqa: F401
+    from cxroi import model
     from cxroi.scenario import load_scenario
-    from cxroi.uncertainty import simulate, tornado
+
+    # the compiled flywheel kernel, where this installation has one: loaded here, off the
+    # path of the first request (same numbers as numpy)
+    if hasattr(model, "use_kernel"):
+        model.use_kernel()
+    from cxroi.uncertainty import tornado
 
     lead = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "complaints-30-to-1.yaml"
     if lead.is_file():
         sc = load_scenario(lead)
         tornado(sc)
-        simulate(sc, draws=200)
+        result(sc.model_copy(update={"simulation": sc.simulation.model_copy(
+            update={"draws": 200})}))  # and vl-convert's compiler started
 
 
 def _base(source: str | None, scenario_dir: str) -> Scenario | None:
@@ -132,9 +157,9 @@ def result(sc: Scenario, correlated: bool = True, key: str | None = None) -> dic
         "correlated": bool(correlated and sc.correlations),
         "cards": cards_html(sc, res, 0, ev), "pitch": pitch(res),
         "loss": chance(res.prob_loss), "evidence": ev.phrase,
-        "charts": {"cash_flow": split_chart(cash_flow_spec(res)),
-                   "waterfall": split_chart(waterfall_spec(res)),
-                   "tornado": split_chart(tornado_spec(tor, sc.currency))},
+        "charts": {"cash_flow": chart(cash_flow_spec(res)),
+                   "waterfall": chart(waterfall_spec(res)),
+                   "tornado": chart(tornado_spec(tor, sc.currency))},
     }
     t_end = time.perf_counter()
     out["compute_ms"] = {"simulate": (t_sim - t0) * 1e3, "tornado": (t_tor - t_sim) * 1e3,

@@ -97,18 +97,12 @@ def _fmt(value: float, unit: str, currency: str) -> str:
 def headline_values(res: SimulationResult) -> dict[str, dict[str, float]]:
     """P10 / P50 / P90 (and the share of draws where it is defined) of every card metric.
 
-    The same numbers as ``res.summary`` (and ``cxroi run --json`` under ``metrics``),
-    computed for the cards' metrics only.
+    The same numbers ``cxroi run --json`` prints under ``metrics`` (from ``res.summary``,
+    computed once per result and shared with the pitch).
     """
-    import numpy as np
-
-    out = {}
-    for m, _ in CARDS:
-        raw = res.draws[m]
-        out[m] = {"p10": res.quantile(m, 0.1), "p50": res.quantile(m, 0.5),
-                  "p90": res.quantile(m, 0.9),
-                  "share_defined": float(np.isfinite(raw).sum() / raw.size)}
-    return out
+    summ = res.summary
+    return {m: {c: float(summ.loc[m, c]) for c in ("p10", "p50", "p90", "share_defined")}
+            for m, _ in CARDS}
 
 
 def card_provenance(sc: Scenario, metric: str) -> tuple[str, list[str]]:

@@ -13,10 +13,10 @@
   const CHARTS = ["cash_flow", "waterfall", "tornado"];
   const st = {
     session: boot.session, file: null, base: null, controls: [], corr: true, ncorr: 0,
-    seq: 0, inflight: false, pending: null, key: null, updates: 0, views: {},
+    seq: 0, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
     voiTimer: null, voiSeq: 0, lastOk: false,
   };
-  const stats = (window.cxStats = { updates: [], errors: 0 });
+  const stats = (window.cxStats = { updates: [], errors: 0, start: performance.now() });
 
   // ------------------------------------------------------------------ requests --
   async function api(action, body) {
@@ -187,6 +187,7 @@
     const grid = $("cx-cards").firstElementChild;
     if (grid) grid.dataset.update = String(st.updates);
     $("cx-pitch-text").textContent = out.pitch;
+    $("cx-voi-body").classList.add("cx-stale");  // until the ranking of these inputs comes
     $("cx-pitch").hidden = false;
     $("cx-draws").textContent = out.draws.toLocaleString("en-US") + " draws, seed " + out.seed;
     const t2 = performance.now();
@@ -204,6 +205,14 @@
     scheduleVoi(data);
   }
 
+  function vegaSpec(shape) {  // fetched once per chart shape (the browser keeps it)
+    if (!st.specs[shape]) {
+      st.specs[shape] = fetch("api/spec/" + shape, { credentials: "same-origin" })
+        .then((r) => { if (!r.ok) throw new Error("chart " + r.status); return r.json(); });
+      st.specs[shape].catch(() => { delete st.specs[shape]; });
+    }
+    return st.specs[shape];
+  }
   async function drawCharts(charts) {
     await Promise.all(CHARTS.map(async (name) => {
       const part = charts[name];
@@ -212,7 +221,7 @@
       const old = st.views[name];
       const json = {};
       for (const d in part.data) json[d] = JSON.stringify(part.data[d]);
-      if (old && old.shape === part.shape) {
+      if (old && old.shape === part.shape) {  // same chart, new numbers: swap the data
         let changed = false;
         for (const d in part.data) {
           if (json[d] !== old.json[d]) { old.view.data(d, part.data[d]); changed = true; }
@@ -221,27 +230,43 @@
         if (changed) await old.view.runAsync();
         return;
       }
-      const spec = JSON.parse(JSON.stringify(part.spec));
-      spec.datasets = part.data;
-      const res = await window.vegaEmbed(box.querySelector(".cx-view"), spec,
-        { renderer: "svg", actions: false, mode: "vega-lite" });
+      const spec = JSON.parse(JSON.stringify(await vegaSpec(part.shape)));
+      for (const d of spec.data || []) if (d.name in part.data) d.values = part.data[d.name];
+      const holder = box.querySelector(".cx-view");
+      const div = document.createElement("div");
+      holder.appendChild(div);
+      const res = await window.vegaEmbed(div, spec, { mode: "vega", renderer: "svg", actions: false });
+      const view = res.view;
+      while (holder.firstChild !== div) holder.removeChild(holder.firstChild);
       if (old) old.view.finalize();
-      st.views[name] = { shape: part.shape, view: res.view, json };
+      st.views[name] = { shape: part.shape, view, json };
     }));
   }
 
   // ------------------------------------------------------- value of information --
-  function scheduleVoi(data) {
+  // Asked for once the numbers have been on screen a moment (a slider moved again
+  // meanwhile cancels it); the server answers "later" while its workers are busy with
+  // colleagues' updates, and the page asks again a little later.
+  function scheduleVoi(data, tries) {
     clearTimeout(st.voiTimer);
     if (!$("cx-voi").open) return;
-    const mine = ++st.voiSeq;
+    tries = tries || 0;
+    const mine = tries ? st.voiSeq : ++st.voiSeq;
+    const key = st.key;
     st.voiTimer = setTimeout(async () => {
-      if (st.inflight || st.pending) return;
-      const out = await api("voi", { data, correlated: st.corr, key: st.key });
+      if (st.inflight || st.pending || mine !== st.voiSeq) return;
+      let out;
+      try { out = await api("voi", { data, correlated: st.corr, key }); } catch (e) { return; }
       if (mine !== st.voiSeq || out.superseded) return;
       const body = $("cx-voi-body");
+      if (out.later) {
+        body.textContent = "Computing… (after your colleagues' updates)";
+        if (tries < 20) scheduleVoi(data, tries + 1);
+        return;
+      }
       if (out.ok) body.innerHTML = out.html; else if (out.message) body.innerHTML = out.message;
-    }, 120);
+      body.classList.remove("cx-stale");
+    }, tries ? 1000 + Math.random() * 1000 : 400);
   }
   $("cx-voi").addEventListener("toggle", () => { if (st.base && $("cx-voi").open) scheduleVoi(currentData()); });
 
@@ -257,7 +282,9 @@
     if (current) p.value = current;
   }
   async function load(file, t0) {
+    const tAsk = performance.now();
     const out = await api("load", { file, correlated: st.corr });
+    if (!stats.firstLoad) stats.firstLoad = { asked: tAsk, answered: performance.now() };
     if (!out.ok) {
       showMessage(out.message);
       if (st.file) $("cx-picker").value = st.file;
