@@ -503,7 +503,7 @@ def app_command(
     reports_dir: Annotated[Path, typer.Option(help="Where 'make report' writes")] = Path("reports"),
 ) -> None:
     """Start the app for CX leaders (one server, a few workers) and print its address."""
-    from cxroi.app.server import serve
+    from cxroi.app.launch import serve
 
     serve(port=port, host=host, open_browser=open_browser, scenario_dir=scenario_dir,
           reports_dir=reports_dir, workers=workers, token=token, max_sessions=max_sessions)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
 from appserver import Server, alive, free_port, start_server, stop  # noqa: E402
 
 from cxroi.app.engine import ResultCache, scenario_key  # noqa: E402
-from cxroi.app.server import allowed_hosts, is_loopback  # noqa: E402
+from cxroi.app.security import allowed_hosts, is_loopback  # noqa: E402
 from cxroi.app.view import join_chart, split_chart  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,8 +16,11 @@ Parts
     Cards, messages, table of sources, value of information and charts, as HTML / JSON.
 :mod:`cxroi.app.engine`
     Computing a result: validation, the report's simulation, a cache and a process pool.
-:mod:`cxroi.app.server`
-    ``cxroi app``: one tornado server, the page, its JSON API and its guards.
+:mod:`cxroi.app.server`, :mod:`cxroi.app.security`, :mod:`cxroi.app.launch`
+    ``cxroi app``: one tornado server, the page and its JSON API; its guards; starting
+    and stopping it.
+:mod:`cxroi.app.tasks`, :mod:`cxroi.app.bundle`
+    What the workers compute; the vendored chart library and the chart compiler.
 :mod:`cxroi.app.widgets`, :mod:`cxroi.app.sliders`
     The same app as ipywidgets for notebooks (:class:`CxApp`, :func:`build_app`).
 
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
 
 _LAZY = {"CxApp": "cxroi.app.widgets", "build_app": "cxroi.app.widgets",
          "NumberControl": "cxroi.app.sliders", "SharedStyles": "cxroi.app.sliders",
-         "serve": "cxroi.app.server", "main": "cxroi.app.server",
+         "serve": "cxroi.app.launch", "main": "cxroi.app.launch",
          "VL_MIME": "cxroi.app.widgets"}
 
 

@@ -1,6 +1,6 @@
-"""``python -m cxroi.app``: serve the app (see :func:`cxroi.app.server.main`)."""
+"""``python -m cxroi.app``: serve the app (see :func:`cxroi.app.launch.main`)."""
 
-from cxroi.app.server import main
+from cxroi.app.launch import main
 
 if __name__ == "__main__":
     main()

@@ -17,18 +17,13 @@ a minute; Ctrl+C and SIGTERM stop the server and its workers.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import ipaddress
 import json
 import os
 import secrets
-import signal
-import socket
 import sys
 import tempfile
 import time
-import webbrowser
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,8 +32,8 @@ import tornado.web
 
 from cxroi.app import tasks
 from cxroi.app.controls import scenario_files
-from cxroi.app.engine import Engine, ResultCache, default_cache_dir, to_json
-from cxroi.errors import CxroiError
+from cxroi.app.engine import Engine, to_json
+from cxroi.app.security import CSP, refusal
 
 _HERE = Path(__file__).resolve().parent
 STATIC = _HERE / "static"
@@ -50,9 +45,6 @@ HEARTBEAT_SECONDS = 15.0
 #: Largest request body accepted (a scenario is a few kB).
 MAX_BODY = 1_000_000
 LEAD = "complaints-30-to-1.yaml"
-_CSP = ("default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self' "
-        "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
 @dataclass
@@ -105,36 +97,6 @@ class Config:
         return len(gone)
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address or ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def allowed_hosts(host: str, port: int) -> frozenset[str]:
-    """The ``Host`` headers the server answers: its own address (and ``localhost`` /
-    ``127.0.0.1`` for loopback). A wildcard address (``0.0.0.0``) adds this machine's
-    name and addresses."""
-    names = {host}
-    if is_loopback(host):
-        names |= {"localhost", "127.0.0.1", "[::1]"}
-    if host in {"0.0.0.0", "::", ""}:
-        names = {"localhost", "127.0.0.1", socket.gethostname(), socket.getfqdn()}
-        try:
-            names |= {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None)}
-        except OSError:
-            pass
-    out = set()
-    for n in names:
-        n = f"[{n}]" if ":" in n and not n.startswith("[") else n
-        out |= {f"{n}:{port}".lower()} | ({n.lower()} if port == 80 else set())
-    return frozenset(out)
-
-
 class Base(tornado.web.RequestHandler):
     """Every handler: the Host / Origin guard, the token, security headers."""
 
@@ -143,32 +105,19 @@ class Base(tornado.web.RequestHandler):
         return self.application.settings["cx"]
 
     def set_default_headers(self) -> None:
-        self.set_header("Content-Security-Policy", _CSP)
+        self.set_header("Content-Security-Policy", CSP)
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "no-referrer")
         self.set_header("X-Frame-Options", "DENY")
 
     def prepare(self) -> None:
-        host = (self.request.headers.get("Host") or "").lower()
-        if host not in self.cfg.allowed_hosts:
-            self._refuse(403, "This address is not the one the app was started on.")
+        why = refusal(self.request.headers, self.cfg.allowed_hosts, self.cfg.token,
+                      self.get_query_argument("token", None), self.get_cookie("cxroi_token"))
+        if why is not None:
+            self._refuse(403, why)
             return
-        origin = self.request.headers.get("Origin")
-        if origin is not None and origin.lower() not in {f"http://{h}" for h in
-                                                         self.cfg.allowed_hosts}:
-            self._refuse(403, "Requests from other sites are refused.")
-            return
-        token = self.cfg.token
-        if token is None:
-            return
-        given = (self.get_query_argument("token", None) or self.get_cookie("cxroi_token")
-                 or self.request.headers.get("Authorization", "").removeprefix("token "))
-        if not given or not secrets.compare_digest(given, token):
-            self._refuse(403, "This app needs its token: open the address `cxroi app` "
-                              "printed (it ends in ?token=...).")
-            return
-        if self.get_query_argument("token", None):
-            self.set_cookie("cxroi_token", token, httponly=True, samesite="Strict")
+        if self.cfg.token and self.get_query_argument("token", None):
+            self.set_cookie("cxroi_token", self.cfg.token, httponly=True, samesite="Strict")
 
     def _refuse(self, code: int, text: str) -> None:
         self.set_status(code)
@@ -436,143 +385,3 @@ def make_app(cfg: Config) -> tornado.web.Application:
         cx=cfg, template_path=str(TEMPLATES), compress_response=True,
         static_path=str(STATIC), static_handler_class=StaticHandler,
         xheaders=False, websocket_ping_interval=None)
-
-
-def free_port(preferred: int = 8866, host: str = "127.0.0.1") -> int:
-    """``preferred`` when it is free on ``host``, else any free port there."""
-    for port in (preferred, 0):
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                           socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise CxroiError(f"no free port on {host}")  # pragma: no cover
-
-
-def serve(port: int | None = None, host: str = "127.0.0.1", open_browser: bool = False,
-          scenario_dir: Path = Path("data/scenarios"), reports_dir: Path = Path("reports"),
-          workers: int | None = None, token: str | None = None, max_sessions: int = 40,
-          cache_dir: Path | None = None, idle_seconds: float = IDLE_SECONDS) -> None:
-    """Serve the app and print its address; blocks until Ctrl+C or SIGTERM.
-
-    Parameters
-    ----------
-    port : int, optional
-        Default 8866 when free, else any free port.
-    host : str
-        Address to listen on. Loopback (the default ``127.0.0.1``) needs no token; any
-        other address requires one.
-    open_browser : bool
-        Open the page in the default browser.
-    scenario_dir, reports_dir : Path
-        Scenario folder (picker and "Save") and report folder.
-    workers : int, optional
-        Worker processes computing results (default: CPUs, at most 4).
-    token : str, optional
-        The token a browser must present (in the address once, then a cookie); generated
-        when the host is not loopback and none is given.
-    max_sessions : int
-        Open pages served at once; the next visitor is asked to come back in a minute.
-    cache_dir : Path, optional
-        Where results are cached on disk (default ``~/.cache/cxroi/app``).
-    idle_seconds : float
-        A page not heard from for this long (closed, or its computer asleep) is forgotten;
-        it is welcome back on its next request while there is room.
-    """
-    scen = Path(scenario_dir).resolve()
-    reps = Path(reports_dir).resolve()
-    if not scen.is_dir():
-        raise CxroiError(f"scenario folder {scen} not found. Fix: pass --scenario-dir "
-                         "with the folder of your scenario YAML files")
-    reps.mkdir(parents=True, exist_ok=True)
-    if not is_loopback(host) and not token:
-        token = secrets.token_urlsafe(18)
-    port = port or free_port(8866, host)
-    from tornado.netutil import bind_sockets
-
-    try:  # bind first: a busy port is said before anything starts
-        sockets = bind_sockets(port, address=host)
-    except OSError as exc:
-        raise CxroiError(f"cannot listen on {host}:{port} ({exc.strerror}). Fix: choose "
-                         "another --port, or stop the app already running there") from None
-    engine = Engine(workers, ResultCache(folder=cache_dir or default_cache_dir()))
-    engine.start()  # the workers warm up while the server starts listening
-    cfg = Config(host=host, port=port, scenario_dir=scen, reports_dir=reps, token=token,
-                 max_sessions=max_sessions, allowed_hosts=allowed_hosts(host, port),
-                 engine=engine, idle_seconds=idle_seconds)
-    show = "localhost" if host in {"0.0.0.0", "::"} else host
-    url = f"http://{show if ':' not in show else f'[{show}]'}:{port}/"
-    full = url + (f"?token={token}" if token else "")
-    print(f"cxroi app: {full}  (scenarios in {scen}, reports in {reps}; "
-          f"{engine.workers} workers; Ctrl+C stops it)", flush=True)
-    if token:
-        print(f"cxroi app: listening on {host}, beyond this machine: every browser needs "
-              "the token in that address (once; then a cookie keeps it)", flush=True)
-    if open_browser:
-        webbrowser.open(full)
-    sys.stdout.flush()
-    try:
-        asyncio.run(_run(cfg, sockets))
-    finally:
-        engine.stop()
-
-
-async def _run(cfg: Config, sockets: list[socket.socket]) -> None:
-    """Serve until SIGINT / SIGTERM; then stop listening, end the reports being made and
-    every worker."""
-    from tornado.httpserver import HTTPServer
-
-    server = HTTPServer(make_app(cfg), max_body_size=MAX_BODY)
-    server.add_sockets(sockets)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    from tornado.ioloop import PeriodicCallback
-
-    culler = PeriodicCallback(cfg.cull, min(5_000, cfg.idle_seconds * 250))
-    culler.start()
-    try:
-        await stop.wait()
-    finally:
-        culler.stop()
-        server.stop()
-        for proc in list(cfg.reports):
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        cfg.engine.stop()
-        print("cxroi app: stopped", flush=True)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m cxroi.app [--host H] [--port N] [--workers N] [--token T]
-    [--scenario-dir D] [--reports-dir D] [--open]``."""
-    ap = argparse.ArgumentParser(prog="python -m cxroi.app",
-                                 description="Serve the cxroi app for CX leaders.")
-    ap.add_argument("--host", default="127.0.0.1",
-                    help="address to listen on (beyond loopback a token is required)")
-    ap.add_argument("--port", type=int, default=None, help="default 8866 or a free one")
-    ap.add_argument("--workers", type=int, default=None,
-                    help="worker processes computing results (default: CPUs, at most 4)")
-    ap.add_argument("--token", default=None,
-                    help="token browsers must present (generated beyond loopback)")
-    ap.add_argument("--max-sessions", type=int, default=40,
-                    help="open pages served at once (then: 'busy, try again in a minute')")
-    ap.add_argument("--scenario-dir", type=Path, default=Path("data/scenarios"))
-    ap.add_argument("--reports-dir", type=Path, default=Path("reports"))
-    ap.add_argument("--cache-dir", type=Path, default=None,
-                    help="results cached on disk (default ~/.cache/cxroi/app)")
-    ap.add_argument("--idle-seconds", type=float, default=IDLE_SECONDS,
-                    help="forget a page not heard from for this long")
-    ap.add_argument("--open", action="store_true", help="open the default browser")
-    a = ap.parse_args(argv)
-    try:
-        serve(a.port, a.host, a.open, a.scenario_dir, a.reports_dir, a.workers, a.token,
-              a.max_sessions, a.cache_dir, a.idle_seconds)
-    except CxroiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
