@@ -20,7 +20,7 @@ import socket
 from collections.abc import Mapping
 
 #: The page's Content-Security-Policy ('unsafe-eval': Vega compiles its expressions).
-_CSP = ("default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self' "
+CSP = ("default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self' "
         "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
