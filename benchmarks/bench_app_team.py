@@ -6,8 +6,9 @@ twenty browser contexts (twenty separate sessions: own cookies, own page):
 1. All twenty open the page at the same moment: the time until each page is interactive
    (numbers and the three charts drawn). Target: every page within 10 s.
 2. Then each person moves the resolution-time slider ``--moves`` times, with a pause of
-   0.3-1.5 s between moves (people look at the numbers), all at once: release -> numbers
-   and charts drawn, as each page stamps it (``window.cxStats``). Target p95 <= 500 ms.
+   ``--pause`` seconds between moves (default 0.3-1.5 s: a brisk pace; people reading
+   nine cards and three charts take longer), all at once: release -> numbers and charts
+   drawn, as each page stamps it (``window.cxStats``). Target p95 <= 500 ms.
 3. Memory: resident memory of the server and its workers (from /proc) once warm, with one
    page open and with twenty; per session beyond the first = (twenty - one) / 19.
    Target <= 80 MB.
@@ -87,10 +88,10 @@ async def drag(page: Any, fraction: float) -> None:
     await page.mouse.up()
 
 
-async def person(page: Any, moves: int, seed: int) -> None:
+async def person(page: Any, moves: int, seed: int, pause: tuple[float, float]) -> None:
     rnd = random.Random(seed)
     for _ in range(moves):
-        await asyncio.sleep(rnd.uniform(0.3, 1.5))
+        await asyncio.sleep(rnd.uniform(*pause))
         n = await page.evaluate("window.cxStats.updates.length")
         await drag(page, rnd.uniform(0.1, 0.7))
         try:
@@ -100,7 +101,8 @@ async def person(page: Any, moves: int, seed: int) -> None:
             pass
 
 
-async def run(sessions: int, moves: int, workers: int | None) -> dict[str, Any]:
+async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float, float]
+              ) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     with tempfile.TemporaryDirectory(prefix="cxroi-team-") as tmp:
@@ -130,7 +132,7 @@ async def run(sessions: int, moves: int, workers: int | None) -> dict[str, Any]:
                 except urllib.error.HTTPError as exc:
                     busy = {"status": exc.code, "busy_page": b"busy" in exc.read()}
                 t_moves = time.perf_counter()
-                await asyncio.gather(*[person(pg, moves, i) for i, (_, pg, _) in
+                await asyncio.gather(*[person(pg, moves, i, pause) for i, (_, pg, _) in
                                        enumerate(opened)])
                 moves_s = time.perf_counter() - t_moves
                 ups = []
@@ -149,7 +151,7 @@ async def run(sessions: int, moves: int, workers: int | None) -> dict[str, Any]:
             stop(server.process)
     upd = [u["done"] - u["release"] for u in ups]
     return {
-        "sessions": sessions, "workers": len(status["workers"]),
+        "sessions": sessions, "workers": len(status["workers"]), "pause_s": list(pause),
         "interactive_s": {"max": max(interactive), "p50": statistics.median(interactive),
                           "all": [round(x, 2) for x in interactive], "target_max": 10},
         "update_ms": {"n": len(upd), "p50": statistics.median(upd),
@@ -173,12 +175,14 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--moves", type=int, default=10)
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--pause", type=float, nargs=2, default=(0.3, 1.5),
+                    help="seconds between one person's moves (uniform, low high)")
     a = ap.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"skipped: {CHROMIUM} not found (apt-get install -y chromium)")
         return
     load_before, ref_before = os.getloadavg(), cumprod_reference()
-    out = asyncio.run(run(a.sessions, a.moves, a.workers))
+    out = asyncio.run(run(a.sessions, a.moves, a.workers, tuple(a.pause)))
     out.update(load_average_before=load_before, load_average_after=os.getloadavg(),
                cumprod_ms_before=ref_before, cumprod_ms_after=cumprod_reference(),
                cpus=os.cpu_count())
@@ -188,7 +192,8 @@ def main() -> None:
     print(f"{a.sessions} sessions, {out['workers']} workers: every page interactive within "
           f"{i['max']:.1f} s (p50 {i['p50']:.1f} s; target 10 s)")
     print(f"slider release -> numbers + charts, {u['n']} updates under load: p50 "
-          f"{u['p50']:.0f} ms, p95 {u['p95']:.0f} ms (target 500 ms); server p50 "
+          f"{u['p50']:.0f} ms, p95 {u['p95']:.0f} ms (target 500 ms; pauses "
+          f"{a.pause[0]}-{a.pause[1]} s); server p50 "
           f"{out['server_ms_p50']:.0f} ms; {out['cached_share']:.0%} from the cache")
     print(f"memory (server + workers): warm {m['warm_no_page']:.0f} MB, one page "
           f"{m['one_page']:.0f} MB, {a.sessions} pages {m['all_pages']:.0f} MB -> "

@@ -215,3 +215,21 @@ def test_split_chart_keeps_everything_but_names_and_title() -> None:
     # a different outcome of the same chart has the same shape: the page only swaps data
     other = split_chart(waterfall_spec(simulate(res.scenario, draws=300, seed=1)))
     assert other["shape"] == part["shape"] and other["data"] != part["data"]
+
+
+def test_skipping_the_irr_changes_nothing_the_page_shows(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """The workers skip the IRR (not shown anywhere in the app): cards, pitch, evidence
+    and charts are exactly those of the full simulation."""
+    import cxroi.finance
+    from cxroi.app import tasks
+    from cxroi.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "data" / "scenarios" / "cx-programme.yaml")
+    full = tasks.result(sc)
+    monkeypatch.setattr(cxroi.finance, "irr", tasks.irr_not_shown)
+    fast = tasks.result(sc)
+    for key in ("cards", "pitch", "loss", "evidence", "draws", "seed"):
+        assert fast[key] == full[key], key
+    for name, part in full["charts"].items():
+        assert fast["charts"][name]["data"] == part["data"], name

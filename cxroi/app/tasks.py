@@ -58,9 +58,29 @@ def chart(vega_lite: dict[str, Any]) -> dict[str, Any]:
     return part
 
 
+def irr_not_shown(cash: Any, *args: Any, **kwargs: Any) -> Any:
+    """Stands in for :func:`cxroi.finance.irr` in the app's workers: NaN for every draw.
+
+    The app shows no IRR (not on a card, not in the pitch, the charts, the tornado or the
+    value of information), and solving it for every draw is about half of a simulation's
+    time. Everything the page shows is unchanged (``tests/test_app_server.py`` checks the
+    cards and charts with and without it); ``cxroi run`` and the report, in their own
+    processes, compute the IRR as always.
+    """
+    import numpy as np
+
+    return np.full(np.asarray(cash).shape[:-1], np.nan)
+
+
 def warm() -> None:
-    """Import the model and run one small simulation and tornado (a worker's first request
-    then costs what every later one does)."""
+    """Import the model, skip the IRR nobody sees here (:func:`irr_not_shown`), and run
+    one small simulation and tornado (a worker's first request then costs what every later
+    one does)."""
+    from cxroi import finance
+    from cxroi.app.view import CARDS
+
+    assert "irr" not in dict(CARDS), "the app shows the IRR: keep cxroi.finance.irr"
+    finance.irr = irr_not_shown
     import cxroi.charts  # noqa: F401
     import cxroi.evidence  # noqa: F401
     import cxroi.pitch  # noqa: F401
@@ -175,12 +195,17 @@ def result(sc: Scenario, correlated: bool = True, key: str | None = None) -> dic
 def compute(data: Any, source: str | None, scenario_dir: str, correlated: bool = True,
             key: str | None = None) -> dict[str, Any]:
     """Validate the page's scenario mapping and compute its result (:func:`result`)."""
+    t0 = time.perf_counter()
     sc, bad = _validate(data, source, scenario_dir)
     if bad is not None:
         return bad
     assert sc is not None
+    validate_ms = (time.perf_counter() - t0) * 1e3
     try:
-        return result(sc, correlated, key)
+        out = result(sc, correlated, key)
+        out["compute_ms"]["validate"] = validate_ms
+        out["compute_ms"]["total"] += validate_ms
+        return out
     except CxroiError as exc:
         return {"ok": False, "message": text_html(str(exc))}
     except Exception:  # a bug must not put a traceback on the page
