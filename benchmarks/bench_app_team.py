@@ -50,6 +50,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 TARGET_ROW = ".cx-ctl-touchpoints-complaints-lever-target"
 
 
+def machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, from /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+
+
 def cumprod_reference(repeat: int = 15) -> float:
     """Median ms of one ``np.cumprod`` over a (3, 36, 10,000) array (issue 13's yardstick)."""
     import numpy as np
@@ -116,6 +123,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                   args=CHROMIUM_ARGS)
+                cpu0, machine0 = server.cpu_seconds(), machine_cpu_seconds()
                 t0 = time.perf_counter()
                 first = await open_page(browser, server.url, t0)
                 rss_one = server.rss_mb()
@@ -124,6 +132,8 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                                               for _ in range(sessions - 1)])
                 opened = [first, *rest]
                 interactive = [r[2] for r in rest]
+                open_wall = time.perf_counter() - t0
+                cpu1, machine1 = server.cpu_seconds(), machine_cpu_seconds()
                 rss_all = server.rss_mb()
                 status = server.status()
                 try:  # one more visitor than the cap
@@ -135,6 +145,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 await asyncio.gather(*[person(pg, moves, i, pause) for i, (_, pg, _) in
                                        enumerate(opened)])
                 moves_s = time.perf_counter() - t_moves
+                cpu2, machine2 = server.cpu_seconds(), machine_cpu_seconds()
                 ups = []
                 for _, pg, _ in opened:
                     ups += (await pg.evaluate("window.cxStats.updates"))[1:]
@@ -161,6 +172,12 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                                            or [0]),
         "cached_share": sum(1 for u in ups if u["server_ms"] is None) / max(1, len(ups)),
         "moves_wall_s": moves_s,
+        # CPU seconds used while the pages opened / while people moved sliders: by the app
+        # (server + workers) and by the whole machine (every process: the twenty browser
+        # pages, the other work on it); the machine has os.cpu_count() cores
+        "cpu_s": {"open_app": cpu1 - cpu0, "open_machine": machine1 - machine0,
+                  "open_wall": open_wall, "moves_app": cpu2 - cpu1,
+                  "moves_machine": machine2 - machine1, "moves_wall": moves_s},
         "rss_mb": {"warm_no_page": rss_idle, "one_page": rss_one, "all_pages": rss_all,
                    "after_moves": rss_after,
                    "per_extra_session": (rss_all - rss_one) / max(1, sessions - 1),
@@ -199,6 +216,10 @@ def main() -> None:
           f"{m['one_page']:.0f} MB, {a.sessions} pages {m['all_pages']:.0f} MB -> "
           f"{m['per_extra_session']:.2f} MB per extra session (after the moves "
           f"{m['per_extra_session_after_moves']:.2f}; target 80)")
+    c = out["cpu_s"]
+    print(f"CPU while opening: app {c['open_app']:.1f} s of the machine's "
+          f"{c['open_machine']:.1f} s busy in {c['open_wall']:.1f} s; while moving: app "
+          f"{c['moves_app']:.1f} s of {c['moves_machine']:.1f} s in {c['moves_wall']:.1f} s")
     print(f"above the cap: {out['busy_above_cap']}; sessions left "
           f"{out['sessions_left_after_close']} {out['freed_within_s']:.1f} s after closing")
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "

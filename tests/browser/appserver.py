@@ -91,6 +91,19 @@ class Server:
         with urllib.request.urlopen(self.url + "api/status", timeout=30) as r:
             return json.loads(r.read())
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server and its live workers."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in [self.process.pid, *self.status()["workers"]]:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+            except (FileNotFoundError, IndexError):
+                pass
+        return total
+
     def rss_mb(self) -> float:
         """Resident memory of the server and its workers together, MB (from /proc)."""
         pids = [self.process.pid, *self.status()["workers"]]
