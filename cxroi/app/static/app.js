@@ -1,5 +1,8 @@
 /* The cxroi app page: controls in, numbers and charts out (served by cxroi.app.server).
  *
+ * Runs before the Vega bundle (both deferred, in that order), so the first request is on
+ * its way while the browser is still reading the bundle; charts are drawn once it is in.
+ *
  * One request per slider release (never while dragging: a drag only updates the box); at
  * most one request of this page in flight, and only the newest inputs are sent after it
  * (the server also drops superseded work). Charts are Vega-Lite views made once and then
@@ -213,7 +216,12 @@
     }
     return st.specs[shape];
   }
+  const vegaReady = new Promise((resolve) => {
+    if (window.vegaEmbed) { resolve(); return; }
+    document.getElementById("cx-vega").addEventListener("load", () => resolve());
+  });
   async function drawCharts(charts) {
+    if (!window.vegaEmbed) await vegaReady;
     await Promise.all(CHARTS.map(async (name) => {
       const part = charts[name];
       const box = document.querySelector(".cx-chart-" + name);
