@@ -163,7 +163,7 @@ class PageHandler(Base):
                 text=f"The app is busy: {cfg.max_sessions} colleagues have it open. "
                      "Try again in a minute."))
             return
-        boot = {"session": secrets.token_urlsafe(12),
+        boot = {"session": secrets.token_urlsafe(12), "vega": self.static_url("vega-bundle.js"),
                 "heartbeat": min(HEARTBEAT_SECONDS, cfg.idle_seconds / 3), "lead": LEAD,
                 "files": _files(cfg)}
         self.render("index.html", boot=json.dumps(boot).replace("</", "<\\/"))

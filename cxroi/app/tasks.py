@@ -239,6 +239,10 @@ def load(path: str, scenario_dir: str, correlated: bool = True, key: str | None 
         return _validate({**sc.model_dump(mode="json")}, None, scenario_dir)[1] or {}
     try:
         res = result(sc, correlated, key)
+        from cxroi.app.bundle import svg
+
+        for part in res["charts"].values():  # the first view, drawn here (see bundle.svg)
+            part["svg"] = svg(part["vega"], part["data"])
     except Exception:
         return {"ok": False, "message": text_html(log_failure("computing this case"))}
     return {"ok": True, "file": p.name, "name": sc.name,

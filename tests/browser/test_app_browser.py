@@ -69,6 +69,10 @@ def test_page_shows_the_app_and_loads_nothing_from_the_network(browser: Any, app
         for key in ("cash_flow", "waterfall", "tornado"):
             page.wait_for_selector(f".cx-chart-{key} svg")
         page.wait_for_selector(".cx-voi-table")
+        # the first view's charts (drawn on the server) become live Vega views
+        page.wait_for_function("() => window.vegaEmbed && "
+                               "document.querySelectorAll('.cx-view .vega-embed svg').length"
+                               " === 3")
         text = page.inner_text("body")
         assert "CX business case" in text and "NPV" in text
         for bad in ("Traceback", "build_app", "import ", "Error"):

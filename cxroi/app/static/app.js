@@ -1,7 +1,8 @@
 /* The cxroi app page: controls in, numbers and charts out (served by cxroi.app.server).
  *
- * Runs before the Vega bundle (both deferred, in that order), so the first request is on
- * its way while the browser is still reading the bundle; charts are drawn once it is in.
+ * The first view comes with its charts drawn on the server (SVG), so a page shows its
+ * numbers and charts without running Vega; the Vega bundle is read after that, and the
+ * charts then become live views (updated in place on every later answer).
  *
  * One request per slider release (never while dragging: a drag only updates the box); at
  * most one request of this page in flight, and only the newest inputs are sent after it
@@ -194,7 +195,8 @@
     $("cx-pitch").hidden = false;
     $("cx-draws").textContent = out.draws.toLocaleString("en-US") + " draws, seed " + out.seed;
     const t2 = performance.now();
-    await drawCharts(out.charts);
+    st.drawn = out.charts;
+    await draw(out.charts);
     await new Promise((r) => requestAnimationFrame(() => r()));
     const t3 = performance.now();
     const ms = out.compute_ms ? out.compute_ms.total : null;
@@ -216,12 +218,39 @@
     }
     return st.specs[shape];
   }
-  const vegaReady = new Promise((resolve) => {
-    if (window.vegaEmbed) { resolve(); return; }
-    document.getElementById("cx-vega").addEventListener("load", () => resolve());
-  });
+  let vegaReady = null;
+  function loadVega() {  // the bundle, read once the first view is on screen
+    if (!vegaReady) {
+      vegaReady = new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = boot.vega; s.async = true;
+        s.onload = () => resolve(); s.onerror = () => reject(new Error("vega"));
+        document.head.appendChild(s);
+      });
+    }
+    return vegaReady;
+  }
+  let chain = Promise.resolve();
+  function draw(charts) {  // one drawing at a time; a drawing overtaken by newer numbers is skipped
+    const p = chain.then(() => (charts === st.drawn ? drawCharts(charts) : null));
+    chain = p.catch(() => {});
+    return p;
+  }
   async function drawCharts(charts) {
-    if (!window.vegaEmbed) await vegaReady;
+    if (!window.vegaEmbed && CHARTS.every((n) => charts[n].svg)) {
+      for (const name of CHARTS) {  // the server's drawing, until Vega is in
+        const box = document.querySelector(".cx-chart-" + name);
+        box.querySelector(".cx-chart-title").textContent = charts[name].title;
+        box.querySelector(".cx-view").innerHTML = charts[name].svg;
+        if (st.views[name]) st.views[name].view.finalize();
+        delete st.views[name];
+      }
+      loadVega().then(() => {  // then make them live views, unless newer numbers came
+        if (st.drawn === charts) return draw(charts);
+      }).catch(() => showText("The charts' script could not be read: reload the page."));
+      return;
+    }
+    if (!window.vegaEmbed) await loadVega();
     await Promise.all(CHARTS.map(async (name) => {
       const part = charts[name];
       const box = document.querySelector(".cx-chart-" + name);
