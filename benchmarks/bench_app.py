@@ -43,6 +43,20 @@ CHARTS = ("cash_flow", "waterfall", "tornado")
 PORT_POLL = {"connect_timeout": 0.1, "poll": 0.02}
 
 
+def cumprod_reference(repeat: int = 15) -> float:
+    """Median ms of one ``np.cumprod`` over a (3, 36, 10,000) array (issue 13's yardstick:
+    4.8 ms at load 2), measured in this run to put the timings in proportion."""
+    import numpy as np
+
+    x = 1.0 + np.random.default_rng(0).random((3, 36, 10_000)) * 1e-3
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        np.cumprod(x, axis=1)
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
 def wait_app(page: Any, url: str) -> None:
     page.goto(url, timeout=120_000)
     page.wait_for_selector(".cx-card[data-metric=npv]", timeout=120_000)
@@ -125,7 +139,7 @@ def main() -> None:
         return
     from playwright.sync_api import sync_playwright
 
-    load_before = os.getloadavg()
+    load_before, ref_before = os.getloadavg(), cumprod_reference()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=CHROMIUM_ARGS)
@@ -150,8 +164,11 @@ def main() -> None:
                          "median_empty": statistics.median(cold_empty),
                          "median_restart": statistics.median(cold_cached), "target": 2},
         "load_average_before": load_before, "load_average_after": os.getloadavg(),
+        "cumprod_ms_before": ref_before, "cumprod_ms_after": cumprod_reference(),
         "cpus": os.cpu_count(),
     }
+    ref = (ref_before + result["cumprod_ms_after"]) / 2
+    result["slider_p95_in_cumprod_passes"] = result["slider_to_page_ms"]["p95"] / ref
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "bench_app.json").write_text(json.dumps(result, indent=2))
     s, c = result["slider_to_page_ms"], result["cold_start_s"]
@@ -167,7 +184,10 @@ def main() -> None:
           f"median {c['median_restart']:.2f} s {[round(x, 2) for x in cold_cached]} "
           "(target <= 2 s)")
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} on "
-          f"{os.cpu_count()} CPUs; details in {ARTIFACTS / 'bench_app.json'}")
+          f"{os.cpu_count()} CPUs; np.cumprod (3, 36, 10,000) {ref_before:.1f} -> "
+          f"{result['cumprod_ms_after']:.1f} ms: slider p95 = "
+          f"{result['slider_p95_in_cumprod_passes']:.0f} such passes (100 ms at the "
+          f"issue's 4.8 ms = 21); details in {ARTIFACTS / 'bench_app.json'}")
 
 
 if __name__ == "__main__":

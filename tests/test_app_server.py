@@ -109,6 +109,20 @@ def test_load_and_compute_give_the_report_numbers(server: Server) -> None:
     assert voi["ok"] and "cx-voi-table" in voi["html"]
 
 
+def test_a_file_that_does_not_validate_says_why(server: Server) -> None:
+    import yaml
+
+    bad = yaml.safe_load((server.scenario_dir / LEAD).read_text())
+    bad["segments"][0]["churn"] = 12
+    (server.scenario_dir / "zz-bad.yaml").write_text(yaml.safe_dump(bad))
+    out = api(server, "load", {"session": "s-bad", "file": "zz-bad.yaml"})
+    assert not out["ok"] and "zz-bad.yaml cannot be used as it is" in out["message"]
+    assert "annual churn as a share" in out["message"]
+    out = api(server, "load", {"session": "s-bad", "file": "../../etc/passwd"})
+    assert not out["ok"]  # only files of the scenario folder
+    api(server, "bye", {"session": "s-bad"})
+
+
 def test_a_plain_get_opens_no_session_and_idle_sessions_are_forgotten(server: Server) -> None:
     time.sleep(3.5)
     base = server.status()["sessions"]

@@ -73,6 +73,8 @@ class Config:
     idle_seconds: float = IDLE_SECONDS
     sessions: dict[str, Session] = field(default_factory=dict)
     reports: set[Any] = field(default_factory=set)
+    #: reports made at once (each runs a notebook kernel for some seconds)
+    report_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     def session(self, sid: str | None, create: bool = False) -> Session | None:
         """The session ``sid``, touched; a new one (when ``create`` and under the cap)."""
@@ -262,6 +264,7 @@ class ApiHandler(Base):
             out = await fut
             if out is not None:
                 return out  # superseded while waiting
+            # else: handed over by the request before (the session stays busy)
         s.busy = True
         try:
             data, file, corr = job
@@ -270,10 +273,11 @@ class ApiHandler(Base):
             return await cfg.engine.cached("compute", inputs, tasks.compute, data, file,
                                            str(cfg.scenario_dir), corr, key)
         finally:
-            s.busy = False
             if s.waiting is not None:
                 nxt, s.waiting = s.waiting, None
-                nxt[1].set_result(None)  # its turn
+                nxt[1].set_result(None)  # its turn: the session stays busy
+            else:
+                s.busy = False
 
     async def do_voi(self, s: Session, body: dict[str, Any]) -> bytes | dict[str, Any]:
         cfg = self.cfg
@@ -300,6 +304,11 @@ class ApiHandler(Base):
     async def do_report(self, s: Session, body: dict[str, Any]) -> dict[str, Any]:
         cfg = self.cfg
         cfg.reports_dir.mkdir(parents=True, exist_ok=True)
+        async with cfg.report_slots:
+            return await self._report(body)
+
+    async def _report(self, body: dict[str, Any]) -> dict[str, Any]:
+        cfg = self.cfg
         with tempfile.TemporaryDirectory(prefix="cxroi-app-") as tmp:
             prep = await cfg.engine.run(tasks.report_input, body.get("data"), tmp)
             if not prep.get("ok"):

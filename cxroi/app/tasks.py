@@ -97,8 +97,12 @@ def warm() -> None:
     if lead.is_file():
         sc = load_scenario(lead)
         tornado(sc)
-        result(sc.model_copy(update={"simulation": sc.simulation.model_copy(
+        small = result(sc.model_copy(update={"simulation": sc.simulation.model_copy(
             update={"draws": 200})}))  # and vl-convert's compiler started
+        from cxroi.app.bundle import svg
+
+        part = small["charts"]["waterfall"]
+        svg(part["vega"], part["data"])  # and its SVG renderer
 
 
 def _base(source: str | None, scenario_dir: str) -> Scenario | None:
