@@ -187,6 +187,57 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
     }
 
 
+async def run_http(sessions: int, moves: int, workers: int | None,
+                   pause: tuple[float, float]) -> dict[str, Any]:
+    """The server alone: ``sessions`` clients speaking its JSON API (no browsers on the
+    machine), each loading the lead scenario and moving the resolution-time target
+    ``moves`` times with ``pause`` seconds between moves; latency = request -> answer."""
+    from tornado.httpclient import AsyncHTTPClient
+
+    with tempfile.TemporaryDirectory(prefix="cxroi-team-http-") as tmp:
+        args = ["--max-sessions", str(sessions)] + (["--workers", str(workers)] if workers
+                                                    else [])
+        server = start_server(Path(tmp), args=args)
+        try:
+            await asyncio.sleep(3)
+            http = AsyncHTTPClient(max_clients=sessions * 2)
+            hdr = {"Content-Type": "application/json", "Host": f"127.0.0.1:{server.port}"}
+
+            async def call(action: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+                t = time.perf_counter()
+                r = await http.fetch(server.url + "api/" + action, method="POST",
+                                     body=json.dumps(body), headers=hdr, request_timeout=120)
+                return (time.perf_counter() - t) * 1e3, json.loads(r.body)
+
+            async def client(i: int) -> tuple[float, list[float]]:
+                rnd = random.Random(i)
+                sid = f"http-{i}"
+                t_open, out = await call("load", {"session": sid, "file": "complaints-30-to-1.yaml"})
+                data, lat = out["data"], []
+                for seq in range(1, moves + 1):
+                    await asyncio.sleep(rnd.uniform(*pause))
+                    data["touchpoints"]["complaints"]["lever"]["target"] = \
+                        round(10 ** rnd.uniform(-0.5, 1.3), 2)
+                    ms, _ = await call("compute", {"session": sid, "seq": seq, "data": data,
+                                                   "file": "complaints-30-to-1.yaml"})
+                    lat.append(ms)
+                return t_open, lat
+
+            cpu0 = server.cpu_seconds()
+            t0 = time.perf_counter()
+            res = await asyncio.gather(*[client(i) for i in range(sessions)])
+            wall = time.perf_counter() - t0
+            cpu = server.cpu_seconds() - cpu0
+        finally:
+            stop(server.process)
+    lat = sorted(x for _, ls in res for x in ls)
+    return {"sessions": sessions, "pause_s": list(pause), "updates": len(lat),
+            "first_view_ms_max": max(t for t, _ in res),
+            "update_ms": {"p50": statistics.median(lat), "p95": lat[round(0.95 * (len(lat) - 1))],
+                          "max": lat[-1]},
+            "app_cpu_s": cpu, "wall_s": wall, "app_cpu_ms_per_update": cpu * 1e3 / len(lat)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=20)
@@ -194,7 +245,23 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--pause", type=float, nargs=2, default=(0.3, 1.5),
                     help="seconds between one person's moves (uniform, low high)")
+    ap.add_argument("--http-only", action="store_true",
+                    help="the server alone: clients speak its JSON API, no browsers")
     a = ap.parse_args()
+    if a.http_only:
+        load_before, ref = os.getloadavg(), cumprod_reference()
+        out = asyncio.run(run_http(a.sessions, a.moves, a.workers, tuple(a.pause)))
+        out.update(load_average_before=load_before, load_average_after=os.getloadavg(),
+                   cumprod_ms=ref)
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "bench_app_team_http.json").write_text(json.dumps(out, indent=2))
+        u = out["update_ms"]
+        print(f"server alone, {a.sessions} clients x {a.moves} moves (pauses {a.pause[0]}-"
+              f"{a.pause[1]} s): first view within {out['first_view_ms_max']:.0f} ms; update "
+              f"p50 {u['p50']:.0f} ms, p95 {u['p95']:.0f} ms; app CPU "
+              f"{out['app_cpu_ms_per_update']:.0f} ms per update; load {load_before[0]:.2f} "
+              f"-> {os.getloadavg()[0]:.2f}, np.cumprod {ref:.1f} ms")
+        return
     if not Path(CHROMIUM).exists():
         print(f"skipped: {CHROMIUM} not found (apt-get install -y chromium)")
         return
