@@ -48,11 +48,26 @@ def allowed_hosts(host: str, port: int) -> frozenset[str]:
             names |= {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None)}
         except OSError:
             pass
+        names |= _outbound_addresses()
     out = set()
     for n in names:
         n = f"[{n}]" if ":" in n and not n.startswith("[") else n
         out |= {f"{n}:{port}".lower()} | ({n.lower()} if port == 80 else set())
     return frozenset(out)
+
+
+def _outbound_addresses() -> set[str]:
+    """This machine's addresses on its networks (the source address it would use to reach
+    a private and a public address; no packet is sent)."""
+    out = set()
+    for probe in ("10.255.255.255", "192.0.2.1"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.connect((probe, 1))
+                out.add(s.getsockname()[0])
+            except OSError:
+                pass
+    return out
 
 
 def refusal(headers: Mapping[str, str], allowed: frozenset[str], token: str | None,
