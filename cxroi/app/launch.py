@@ -86,7 +86,11 @@ def serve(port: int | None = None, host: str = "127.0.0.1", open_browser: bool =
     cfg = Config(host=host, port=port, scenario_dir=scen, reports_dir=reps, token=token,
                  max_sessions=max_sessions, allowed_hosts=allowed_hosts(host, port),
                  engine=engine, idle_seconds=idle_seconds)
-    show = "localhost" if host in {"0.0.0.0", "::"} else host
+    show = host
+    if host in {"0.0.0.0", "::"}:  # every interface: print the one colleagues can reach
+        from cxroi.app.security import _outbound_addresses
+
+        show = sorted(_outbound_addresses() or {"localhost"})[0]
     url = f"http://{show if ':' not in show else f'[{show}]'}:{port}/"
     full = url + (f"?token={token}" if token else "")
     print(f"cxroi app: {full}  (scenarios in {scen}, reports in {reps}; "
