@@ -79,10 +79,11 @@ class Config:
     def session(self, sid: str | None, create: bool = False) -> Session | None:
         """The session ``sid``, touched; a new one (when ``create`` and under the cap)."""
         now = time.monotonic()
-        s = self.sessions.get(sid or "")
+        sid = (sid or "anonymous")[:64]  # a request without one shares a single record
+        s = self.sessions.get(sid)
         if s is None and create and self.open_sessions() < self.max_sessions:
-            s = Session(sid if sid and len(sid) <= 64 else secrets.token_urlsafe(12))
-            self.sessions[s.id] = s
+            s = Session(sid)
+            self.sessions[sid] = s
         if s is not None:
             s.seen = now
         return s
@@ -91,7 +92,7 @@ class Config:
         return len(self.sessions)
 
     def cull(self) -> int:
-        """Forget pages not heard from for :data:`IDLE_SECONDS`; how many were forgotten."""
+        """Forget pages not heard from for ``idle_seconds``; how many were forgotten."""
         limit = time.monotonic() - self.idle_seconds
         gone = [k for k, s in self.sessions.items() if s.seen < limit and not s.busy]
         for k in gone:
@@ -210,7 +211,7 @@ class ApiHandler(Base):
         cfg = self.cfg
         sid = str(body.get("session") or "")
         if action == "bye":
-            cfg.sessions.pop(sid, None)
+            cfg.sessions.pop(sid[:64], None)
             self.send_json({"ok": True})
             return
         s = cfg.session(sid, create=True)
