@@ -247,3 +247,24 @@ def test_skipping_the_irr_changes_nothing_the_page_shows(monkeypatch: pytest.Mon
         assert fast[key] == full[key], key
     for name, part in full["charts"].items():
         assert fast["charts"][name]["data"] == part["data"], name
+
+
+def test_the_vendored_chart_library_says_what_it_is_and_ships_as_package_data() -> None:
+    from cxroi.app.bundle import BUNDLE, VEGA_LITE
+
+    text = BUNDLE.read_text(encoding="utf-8")
+    assert text.startswith("/* cxroi app: Vega ") and f"Vega-Lite {VEGA_LITE}" in text[:300]
+    assert "window.vegaEmbed=" in text[-3000:]
+    assert "http://" not in text[:300] and "cdn." not in text[:300]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"app/static/*"' in pyproject and '"app/templates/*"' in pyproject
+
+
+def test_cxroi_app_takes_the_documented_options() -> None:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "cxroi.app", "--help"], capture_output=True,
+                         text=True, check=True, cwd=ROOT).stdout
+    for opt in ("--host", "--port", "--workers", "--token", "--scenario-dir", "--reports-dir",
+                "--open", "--max-sessions"):
+        assert opt in out
