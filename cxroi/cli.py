@@ -484,17 +484,26 @@ def batch(
 def app_command(
     port: Annotated[int | None, typer.Option(min=1, max=65535,
                                              help="Port (default 8866 or a free one)")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on; beyond loopback a token is "
+                                           "required")] = "127.0.0.1",
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker processes "
+                                                "computing results (default: CPUs, at most 4)")
+                       ] = None,
+    token: Annotated[str | None, typer.Option(help="Token browsers must present (generated "
+                                                   "and printed beyond loopback)")] = None,
+    max_sessions: Annotated[int, typer.Option(min=1, help="Open pages served at once; the "
+                                                          "next visitor is asked to come back "
+                                                          "in a minute")] = 40,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the browser")] = False,
     scenario_dir: Annotated[Path, typer.Option(help="Scenarios to pick from and save to")] = Path(
         "data/scenarios"),
     reports_dir: Annotated[Path, typer.Option(help="Where 'make report' writes")] = Path("reports"),
 ) -> None:
-    """Start the Voila app for CX leaders on 127.0.0.1 and print its address."""
-    from cxroi.app import serve
+    """Start the app for CX leaders (one server, a few workers) and print its address."""
+    from cxroi.app.launch import serve
 
-    serve(port=port, open_browser=open_browser, scenario_dir=scenario_dir,
-          reports_dir=reports_dir)
-
+    serve(port=port, host=host, open_browser=open_browser, scenario_dir=scenario_dir,
+          reports_dir=reports_dir, workers=workers, token=token, max_sessions=max_sessions)
 
 
 @app.command()

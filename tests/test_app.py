@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cxroi import app as cxapp
-from cxroi.app import CxApp, build_app, control_specs, scenario_files, slugify, voila_argv
+from cxroi.app import CxApp, build_app, control_specs, scenario_files, slugify
+from cxroi.app import controls as cxcontrols
+from cxroi.app import view as cxview
+from cxroi.app import widgets as cxapp
+from cxroi.app.sliders import NumberControl
 from cxroi.scenario import load_scenario, save_scenario
 from cxroi.uncertainty import simulate
 
@@ -38,7 +41,7 @@ def app(dirs: tuple[Path, Path]) -> CxApp:
     return CxApp(*dirs, initial=dirs[0] / "complaints-30-to-1.yaml")
 
 
-def control(app: CxApp, path: str) -> cxapp.NumberControl:
+def control(app: CxApp, path: str) -> NumberControl:
     return next(c for c in app.controls if c.spec.path == path)
 
 
@@ -68,7 +71,7 @@ def test_controls_cover_every_lever_cost_and_finance_setting(app: CxApp) -> None
 
 def test_first_view_matches_simulate(app: CxApp) -> None:
     sc = load_scenario(SCENARIOS / "complaints-30-to-1.yaml")
-    res = simulate(sc, draws=cxapp.APP_DRAWS, seed=sc.simulation.seed)
+    res = simulate(sc)  # the scenario's own draws and seed, as `cxroi run` and the report
     assert shown(app)["npv"] == res.summary.loc["npv", "p50"]
     assert app.problems == []
     assert "Cutting complaint resolution time from 30 days to 1 day" in app.pitch_html.value
@@ -83,11 +86,10 @@ def test_moving_a_slider_updates_npv_to_what_simulate_gives(app: CxApp) -> None:
     ctl = control(app, TARGET)
     ctl.slider.value = 4.2  # as on slider release (continuous_update=False)
     assert ctl.box.value == 4.2
-    expected = simulate(app.base.with_lever("complaints", target=4.2),
-                        draws=cxapp.APP_DRAWS, seed=app.base.simulation.seed)
+    expected = simulate(app.base.with_lever("complaints", target=4.2))
     npv = expected.summary.loc["npv", "p50"]
     assert shown(app)["npv"] == npv != before
-    assert shown_text(app, "npv") == cxapp._fmt(npv, "money", "USD")
+    assert shown_text(app, "npv") == cxview._fmt(npv, "money", "USD")
     assert app.scenario.touchpoints["complaints"].lever.target == 4.2
 
 
@@ -146,12 +148,44 @@ def test_shorter_horizon_than_ramp_is_reported(app: CxApp) -> None:
 
 
 def test_cards_say_what_rests_on_assumptions(app: CxApp) -> None:
-    # the lead scenario's positive_share_today is an assumption -> every card says so
-    assert app.cards.value.count("data-provenance='assumption'") == len(cxapp.CARDS)
+    # the lead scenario rests on published benchmarks (and assumptions), measured nowhere:
+    # every card says so, as cxroi.evidence grades it for the report and the pitch
+    from cxroi.evidence import evidence_of
+
+    ev = evidence_of(app.scenario, likely=app.result.likely)
+    assert ev.level == "benchmark"
+    assert app.cards.value.count("data-evidence='benchmark'") == len(cxview.CARDS)
+    assert "published benchmarks" in app.cards.value
     assert "href='#cx-provenance'" in app.cards.value
     prov = app.provenance.value
     assert "id='cx-provenance'" in prov and "tarp-complaint-loyalty" in prov
     assert prov.count("<tr>") == 1 + 8  # header + 7 touchpoint links + referrals
+
+
+def test_card_evidence_follows_the_links_behind_each_number() -> None:
+    from cxroi.evidence import evidence_of
+
+    sc = load_scenario(SCENARIOS / "complaints-30-to-1.yaml")
+    for name in ("positive_share_today", "odds_ratio", "churn_gap"):
+        sc = sc.with_link(f"touchpoints.complaints.links.{name}", provenance="calibrated",
+                          source="demo fit")
+    ev = evidence_of(sc)
+    assert cxview.card_evidence(ev, "retention_savings")[0] == "measured"
+    assert cxview.card_evidence(ev, "cross_sell")[0] == "mixed"
+    level, basis = cxview.card_evidence(ev, "npv")
+    assert level == ev.level and basis  # the headline: the money lines that carry the case
+    res = simulate(sc, draws=500)
+    html = cxview.cards_html(sc, res, 1, ev)
+    assert "data-metric='retention_savings' data-p50=" in html
+    assert re.search(r"data-metric='retention_savings'[^>]*data-evidence='measured'", html)
+    assert "measured here" in html
+
+
+def test_npv_card_gives_the_chance_of_losing_money_in_the_pitch_wording(app: CxApp) -> None:
+    from cxroi.pitch import chance
+
+    words = f"{chance(app.result.prob_loss)} chance it loses money"
+    assert words in app.cards.value and words in app.pitch_html.value
 
 
 def test_card_provenance_follows_the_links_behind_each_number() -> None:
@@ -159,9 +193,9 @@ def test_card_provenance_follows_the_links_behind_each_number() -> None:
     for name in ("positive_share_today", "odds_ratio", "churn_gap"):
         sc = sc.with_link(f"touchpoints.complaints.links.{name}", provenance="calibrated",
                           source="demo fit")
-    assert cxapp.card_provenance(sc, "retention_savings")[0] == "calibrated"
-    assert cxapp.card_provenance(sc, "cross_sell")[0] == "benchmark"
-    assert cxapp.card_provenance(sc, "npv")[0] == "assumption"
+    assert cxview.card_provenance(sc, "retention_savings")[0] == "calibrated"
+    assert cxview.card_provenance(sc, "cross_sell")[0] == "benchmark"
+    assert cxview.card_provenance(sc, "npv")[0] == "assumption"
 
 
 def test_save_round_trips_through_load_and_cxroi_run(app: CxApp, dirs: tuple[Path, Path]
@@ -178,7 +212,7 @@ def test_save_round_trips_through_load_and_cxroi_run(app: CxApp, dirs: tuple[Pat
     assert "Saved to" in app.save_status.value
     assert app.picker.value == str(path)
     assert "Saved · My budget case: 30 → 3 days" in [o for o, _ in app.picker.options]
-    payload = json.loads(json.dumps(result_payload(str(path), draws=cxapp.APP_DRAWS)))
+    payload = json.loads(json.dumps(result_payload(str(path))))
     assert payload["metrics"]["npv"]["p50"] == pytest.approx(shown(app)["npv"], rel=1e-12)
     # load it back into a fresh app: the same numbers
     again = CxApp(*dirs, initial=path)
@@ -221,7 +255,7 @@ def test_scenario_files_lists_demo_calibrated_saved_and_broken(dirs: tuple[Path,
     assert kinds["calibrated.yaml"] == ("Calibrated", "Calibrated here")
     assert kinds["broken.yaml"][0] == "Needs fixing"
     order = [f.kind for f in scenario_files(scen)]
-    assert order == sorted(order, key=cxapp._KIND_ORDER.__getitem__)
+    assert order == sorted(order, key=cxcontrols._KIND_ORDER.__getitem__)
 
 
 def test_picking_a_broken_file_explains_it_and_keeps_the_result(app: CxApp,
@@ -283,7 +317,7 @@ def test_a_failure_after_the_charts_were_sent_puts_them_back(
     def boom(*_a: object, **_k: object) -> str:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(CxApp, "_cards_html", boom)
+    monkeypatch.setattr(cxapp, "cards_html", boom)
     control(app, TARGET).box.value = 3
     assert "Something went wrong" in app.message.value and "Traceback" not in app.message.value
     assert {k: o.outputs for k, o in app.charts.items()} == charts
@@ -316,55 +350,10 @@ def test_the_app_kernel_never_imports_altair_or_jsonschema(dirs: tuple[Path, Pat
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
 
 
-def test_serve_keeps_the_server_light_and_the_kernel_single_threaded(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    launched: list[list[str]] = []
-
-    class FakeVoila:
-        @staticmethod
-        def launch_instance(argv: list[str]) -> None:
-            launched.append(argv)
-
-    import voila.app
-
-    monkeypatch.setattr(voila.app, "Voila", FakeVoila)
-    for var in (*cxapp._BLAS_THREAD_VARS, cxapp.ENV_SCENARIO_DIR, cxapp.ENV_REPORTS_DIR,
-                cxapp.ENV_FILES_ROOT):
-        monkeypatch.setenv(var, "")  # so that what serve() sets is undone after the test
-        monkeypatch.delenv(var)
-    monkeypatch.setitem(sys.modules, "rfc3987_syntax", sys.modules.get("rfc3987_syntax"))
-    cxapp.serve(port=8999, scenario_dir=tmp_path / "s", reports_dir=tmp_path / "r")
-    assert launched and "--Voila.port=8999" in launched[0]
-    assert all(cxapp.os.environ[v] == "1" for v in cxapp._BLAS_THREAD_VARS)
-    # in a fresh process: the optional IRI checker's grammar is never built
-    code = ("import sys\nfrom cxroi.app import _decline_iri_checker\n_decline_iri_checker()\n"
-            "import voila.app\nassert sys.modules['rfc3987_syntax'] is None\n")
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
-
-
 def test_build_app_returns_the_widget_with_its_app(dirs: tuple[Path, Path]) -> None:
     widget = build_app(*dirs)
     assert widget.cx_app.scenario is not None
     assert "cx-app" in widget._dom_classes
-
-
-def test_voila_serves_only_the_notebook_and_reports_on_loopback(tmp_path: Path) -> None:
-    nb = ROOT / "notebooks" / "app.ipynb"
-    argv = voila_argv(nb, 8999, "127.0.0.1", False, ROOT, ROOT / "reports")
-    assert argv[0] == str(nb)
-    assert "--Voila.ip=127.0.0.1" in argv
-    for flag in ("--VoilaConfiguration.strip_sources=True",
-                 "--VoilaConfiguration.show_tracebacks=False",
-                 "--VoilaConfiguration.preheat_kernel=True"):
-        assert flag in argv
-    allow = next(a for a in argv if "file_allowlist" in a).split("=", 1)[1]
-    assert re.fullmatch(allow, "reports/x.html")
-    assert not re.fullmatch(allow, "data/scenarios/x.yaml")
-    assert not re.fullmatch(allow, "reports/sub/x.html")
-    assert not re.fullmatch(allow, "notebooks/app.ipynb")
 
 
 def test_app_notebook_is_thin_and_has_no_outputs() -> None:

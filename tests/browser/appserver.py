@@ -1,13 +1,14 @@
-"""Helpers shared by the browser tests and ``benchmarks/bench_app.py``: start and stop the
-Voila app server (``python -m cxroi.app``) on a free loopback port, and drag a slider.
+"""Helpers shared by the app's tests and benchmarks: start and stop the app server
+(``python -m cxroi.app``) on a free loopback port, ask it how it is, drag a slider.
 
-Plain functions, no pytest fixtures, so the benchmark can import this module too (it puts
-``tests/browser`` on ``sys.path``; under pytest that folder is on it already, since it has
-no ``__init__.py``).
+Plain functions, no pytest fixtures, so the benchmarks can import this module too (they
+put ``tests/browser`` on ``sys.path``; under pytest that folder is on it already, since it
+has no ``__init__.py``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +34,7 @@ def free_port() -> int:
 def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 60.0, *,
                   connect_timeout: float = 0.2, poll: float = 0.05) -> None:
     """Return once something listens on ``127.0.0.1:port``; raise ``RuntimeError`` if
-    ``proc`` exits first or nothing listens within ``timeout`` seconds.
-
-    Each try connects with ``connect_timeout`` seconds and sleeps ``poll`` seconds after a
-    refusal.
-    """
+    ``proc`` exits first or nothing listens within ``timeout`` seconds."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -49,20 +47,32 @@ def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 60.0,
     raise RuntimeError(f"the app server did not listen on 127.0.0.1:{port} in {timeout} s")
 
 
-def stop(proc: subprocess.Popen[Any]) -> None:
-    """Stop the server we started (SIGINT lets Voila shut its kernels down), then make
-    sure nothing of its own process group is left."""
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (and is not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGINT, timeout: float = 15) -> float:
+    """Stop the server we started with ``sig`` (Ctrl+C by default) and return how long it
+    took to exit; then make sure nothing of its own process group is left."""
+    t0 = time.monotonic()
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+    took = time.monotonic() - t0
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # the group we created with start_new_session
     except (ProcessLookupError, PermissionError):
         pass
+    return took
 
 
 @dataclass
@@ -76,26 +86,58 @@ class Server:
     log: Path
     process: subprocess.Popen[Any]
 
+    def status(self) -> dict[str, Any]:
+        """``GET /api/status``: open pages, worker pids, cache."""
+        with urllib.request.urlopen(self.url + "api/status", timeout=30) as r:
+            return json.loads(r.read())
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server and its live workers."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in [self.process.pid, *self.status()["workers"]]:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+            except (FileNotFoundError, IndexError):
+                pass
+        return total
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server and its workers together, MB (from /proc)."""
+        pids = [self.process.pid, *self.status()["workers"]]
+        total = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+            except FileNotFoundError:
+                pass
+        return total / 1024
+
 
 def start_server(base: Path, scenario_files: list[Path] | None = None, *,
-                 port: int | None = None, connect_timeout: float = 0.2,
-                 poll: float = 0.05) -> Server:
+                 port: int | None = None, args: list[str] | None = None,
+                 connect_timeout: float = 0.2, poll: float = 0.05) -> Server:
     """``python -m cxroi.app`` on a loopback port (``port``, or a free one) with its own
-    scenario and report folders under ``base`` (the demo scenarios copied in, unless
-    ``scenario_files`` are given); returns once the port listens (see
-    :func:`wait_for_port` for ``connect_timeout`` and ``poll``). The server runs in its
-    own session; end it with :func:`stop`.
+    scenario, report and cache folders under ``base`` (the demo scenarios copied in,
+    unless ``scenario_files`` are given) and extra ``args``; returns once the port listens.
+    The server runs in its own session; end it with :func:`stop`.
     """
-    scen, reports = base / "scenarios", base / "reports"
+    scen, reports, cache = base / "scenarios", base / "reports", base / "cache"
     scen.mkdir(parents=True, exist_ok=True)
     for f in scenario_files or sorted((ROOT / "data" / "scenarios").glob("*.yaml")):
         shutil.copy(f, scen / f.name)
     port = free_port() if port is None else port
-    log = base / "voila.log"
+    log = base / "app.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "cxroi.app", "--port", str(port), "--host", "127.0.0.1",
-         "--scenario-dir", str(scen), "--reports-dir", str(reports)],
+         "--scenario-dir", str(scen), "--reports-dir", str(reports), "--cache-dir",
+         str(cache), *(args or [])],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
         start_new_session=True)
     try:
@@ -107,12 +149,18 @@ def start_server(base: Path, scenario_files: list[Path] | None = None, *,
 
 
 def drag_slider(page: Any, row: str, fraction: float, steps: int = 8) -> None:
-    """Press the handle of the slider in ``row`` (a CSS selector), drag it to
-    ``fraction`` of its track in ``steps`` mouse moves and release (Playwright ``page``)."""
-    track = page.locator(f"{row} .noUi-target").bounding_box()
-    handle = page.locator(f"{row} .noUi-handle").bounding_box()
-    y = handle["y"] + handle["height"] / 2
-    page.mouse.move(handle["x"] + handle["width"] / 2, y)
+    """Press the thumb of the slider in ``row`` (a CSS selector), drag it to ``fraction``
+    of its track in ``steps`` mouse moves and release (Playwright ``page``)."""
+    rng = page.locator(f"{row} input[type=range]")
+    box = rng.bounding_box()
+    now = rng.evaluate("e => (e.value - e.min) / (e.max - e.min)")
+    thumb = 16  # Chromium's default range thumb
+    y = box["y"] + box["height"] / 2
+
+    def x(f: float) -> float:
+        return box["x"] + thumb / 2 + f * (box["width"] - thumb)
+
+    page.mouse.move(x(now), y)
     page.mouse.down()
-    page.mouse.move(track["x"] + track["width"] * fraction, y, steps=steps)
+    page.mouse.move(x(fraction), y, steps=steps)
     page.mouse.up()

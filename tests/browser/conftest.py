@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: Voila serving the app on a free loopback port, and
+"""Fixtures for the browser tests: ``cxroi app`` serving on a free loopback port, and
 Debian's Chromium driven by Playwright (no browser downloads; never ``playwright install``).
 
 The tests skip, with the reason, when ``/usr/bin/chromium`` (or the ``playwright`` package)
@@ -21,8 +21,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 ARTIFACTS = ROOT / "test-artifacts"
-#: How long the page may take to show the app (cold kernel on a busy 2-core machine).
-APP_TIMEOUT_MS = 120_000
+#: How long the page may take to show the app (cold workers on a busy 2-core machine).
+APP_TIMEOUT_MS = 60_000
 
 
 def _unavailable() -> str | None:
@@ -64,8 +64,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                              args=CHROMIUM_ARGS)
+        b = launch(p)
         try:
             yield b
         finally:
@@ -81,6 +80,11 @@ def open_app(browser: Any, url: str, height: int = 1000) -> Any:
     for key in ("cash_flow", "waterfall", "tornado"):
         page.wait_for_selector(f".cx-chart-{key} svg", timeout=APP_TIMEOUT_MS)
     return page
+
+
+def launch(p: Any) -> Any:
+    """Debian's Chromium, headless, through Playwright ``p``."""
+    return p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,297 @@
+"""Benchmark of the app for a team: twenty people at once, in real browsers.
+
+One app server (``python -m cxroi.app``, default workers) and one headless Chromium with
+twenty browser contexts (twenty separate sessions: own cookies, own page):
+
+1. All twenty open the page at the same moment: the time until each page is interactive
+   (numbers and the three charts drawn). Target: every page within 10 s.
+2. Then each person moves the resolution-time slider ``--moves`` times, with a pause of
+   ``--pause`` seconds between moves (default 0.3-1.5 s: a brisk pace; people reading
+   nine cards and three charts take longer), all at once: release -> numbers and charts
+   drawn, as each page stamps it (``window.cxStats``). Target p95 <= 500 ms.
+3. Memory: resident memory of the server and its workers (from /proc) once warm, with one
+   page open and with twenty; per session beyond the first = (twenty - one) / 19.
+   Target <= 80 MB.
+4. A twenty-first visitor above ``--max-sessions 20`` gets the "busy" page (503), and
+   after the pages close every session is freed within a minute.
+
+Run ``.venv/bin/python benchmarks/bench_app_team.py [--sessions 20] [--moves 10]``. Writes
+``test-artifacts/bench_app_team.json``. The load average is reported (a shared 2-core
+machine), with the time of one ``np.cumprod`` pass over a (3, 36, 10,000) array measured
+in the same run as a reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from appserver import start_server, stop  # noqa: E402
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-renderer-backgrounding",
+                 "--disable-background-timer-throttling"]
+TARGET_ROW = ".cx-ctl-touchpoints-complaints-lever-target"
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, from /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+
+
+def cumprod_reference(repeat: int = 15) -> float:
+    """Median ms of one ``np.cumprod`` over a (3, 36, 10,000) array (issue 13's yardstick)."""
+    import numpy as np
+
+    x = 1.0 + np.random.default_rng(0).random((3, 36, 10_000)) * 1e-3
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        np.cumprod(x, axis=1)
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+async def open_page(browser: Any, url: str, t0: float) -> tuple[Any, Any, float]:
+    ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
+    page = await ctx.new_page()
+    await page.goto(url, timeout=120_000)
+    await page.wait_for_selector(".cx-card[data-metric=npv]", timeout=120_000)
+    for c in ("cash_flow", "waterfall", "tornado"):
+        await page.wait_for_selector(f".cx-chart-{c} svg", timeout=120_000)
+    return ctx, page, time.perf_counter() - t0
+
+
+async def drag(page: Any, fraction: float) -> None:
+    rng = page.locator(f"{TARGET_ROW} input[type=range]")
+    box = await rng.bounding_box()
+    now = await rng.evaluate("e => (e.value - e.min) / (e.max - e.min)")
+    y = box["y"] + box["height"] / 2
+
+    def x(f: float) -> float:
+        return box["x"] + 8 + f * (box["width"] - 16)
+
+    await page.mouse.move(x(now), y)
+    await page.mouse.down()
+    await page.mouse.move(x(fraction), y, steps=4)
+    await page.mouse.up()
+
+
+async def person(page: Any, moves: int, seed: int, pause: tuple[float, float]) -> None:
+    rnd = random.Random(seed)
+    for _ in range(moves):
+        await asyncio.sleep(rnd.uniform(*pause))
+        n = await page.evaluate("window.cxStats.updates.length")
+        await drag(page, rnd.uniform(0.1, 0.7))
+        try:
+            await page.wait_for_function(f"() => window.cxStats.updates.length > {n}",
+                                         timeout=5_000)
+        except Exception:  # the drag landed on the value shown: nothing to update
+            pass
+
+
+async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float, float]
+              ) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    with tempfile.TemporaryDirectory(prefix="cxroi-team-") as tmp:
+        args = ["--max-sessions", str(sessions), "--idle-seconds", "45"]
+        if workers:
+            args += ["--workers", str(workers)]
+        server = start_server(Path(tmp), args=args)
+        try:
+            await asyncio.sleep(3)  # workers warm
+            rss_idle = server.rss_mb()
+            async with async_playwright() as p:
+                browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                  args=CHROMIUM_ARGS)
+                cpu0, machine0 = server.cpu_seconds(), machine_cpu_seconds()
+                t0 = time.perf_counter()
+                first = await open_page(browser, server.url, t0)
+                rss_one = server.rss_mb()
+                t0 = time.perf_counter()
+                rest = await asyncio.gather(*[open_page(browser, server.url, t0)
+                                              for _ in range(sessions - 1)])
+                opened = [first, *rest]
+                interactive = [r[2] for r in rest]
+                open_wall = time.perf_counter() - t0
+                cpu1, machine1 = server.cpu_seconds(), machine_cpu_seconds()
+                rss_all = server.rss_mb()
+                status = server.status()
+                try:  # one more visitor than the cap
+                    urllib.request.urlopen(server.url, timeout=30)
+                    busy = None
+                except urllib.error.HTTPError as exc:
+                    busy = {"status": exc.code, "busy_page": b"busy" in exc.read()}
+                t_moves = time.perf_counter()
+                await asyncio.gather(*[person(pg, moves, i, pause) for i, (_, pg, _) in
+                                       enumerate(opened)])
+                moves_s = time.perf_counter() - t_moves
+                cpu2, machine2 = server.cpu_seconds(), machine_cpu_seconds()
+                ups = []
+                for _, pg, _ in opened:
+                    ups += (await pg.evaluate("window.cxStats.updates"))[1:]
+                rss_after = server.rss_mb()
+                for ctx, _, _ in opened:
+                    await ctx.close()
+                t_close = time.perf_counter()
+                while server.status()["sessions"] and time.perf_counter() - t_close < 90:
+                    await asyncio.sleep(0.5)
+                freed_s = time.perf_counter() - t_close
+                left = server.status()["sessions"]
+                await browser.close()
+        finally:
+            stop(server.process)
+    upd = [u["done"] - u["release"] for u in ups]
+    return {
+        "sessions": sessions, "workers": len(status["workers"]), "pause_s": list(pause),
+        "interactive_s": {"max": max(interactive), "p50": statistics.median(interactive),
+                          "all": [round(x, 2) for x in interactive], "target_max": 10},
+        "update_ms": {"n": len(upd), "p50": statistics.median(upd),
+                      "p95": sorted(upd)[round(0.95 * (len(upd) - 1))], "max": max(upd),
+                      "target_p95": 500},
+        "server_ms_p50": statistics.median([u["server_ms"] for u in ups if u["server_ms"]]
+                                           or [0]),
+        "cached_share": sum(1 for u in ups if u["server_ms"] is None) / max(1, len(ups)),
+        "moves_wall_s": moves_s,
+        # CPU seconds used while the pages opened / while people moved sliders: by the app
+        # (server + workers) and by the whole machine (every process: the twenty browser
+        # pages, the other work on it); the machine has os.cpu_count() cores
+        "cpu_s": {"open_app": cpu1 - cpu0, "open_machine": machine1 - machine0,
+                  "open_wall": open_wall, "moves_app": cpu2 - cpu1,
+                  "moves_machine": machine2 - machine1, "moves_wall": moves_s},
+        "rss_mb": {"warm_no_page": rss_idle, "one_page": rss_one, "all_pages": rss_all,
+                   "after_moves": rss_after,
+                   "per_extra_session": (rss_all - rss_one) / max(1, sessions - 1),
+                   "per_extra_session_after_moves": (rss_after - rss_one) / max(1, sessions - 1),
+                   "target_per_extra": 80},
+        "busy_above_cap": busy, "sessions_left_after_close": left, "freed_within_s": freed_s,
+    }
+
+
+async def run_http(sessions: int, moves: int, workers: int | None,
+                   pause: tuple[float, float]) -> dict[str, Any]:
+    """The server alone: ``sessions`` clients speaking its JSON API (no browsers on the
+    machine), each loading the lead scenario and moving the resolution-time target
+    ``moves`` times with ``pause`` seconds between moves; latency = request -> answer."""
+    from tornado.httpclient import AsyncHTTPClient
+
+    with tempfile.TemporaryDirectory(prefix="cxroi-team-http-") as tmp:
+        args = ["--max-sessions", str(sessions)] + (["--workers", str(workers)] if workers
+                                                    else [])
+        server = start_server(Path(tmp), args=args)
+        try:
+            await asyncio.sleep(3)
+            http = AsyncHTTPClient(max_clients=sessions * 2)
+            hdr = {"Content-Type": "application/json", "Host": f"127.0.0.1:{server.port}"}
+
+            async def call(action: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+                t = time.perf_counter()
+                r = await http.fetch(server.url + "api/" + action, method="POST",
+                                     body=json.dumps(body), headers=hdr, request_timeout=120)
+                return (time.perf_counter() - t) * 1e3, json.loads(r.body)
+
+            async def client(i: int) -> tuple[float, list[float]]:
+                rnd = random.Random(i)
+                sid = f"http-{i}"
+                t_open, out = await call("load", {"session": sid, "file": "complaints-30-to-1.yaml"})
+                data, lat = out["data"], []
+                for seq in range(1, moves + 1):
+                    await asyncio.sleep(rnd.uniform(*pause))
+                    data["touchpoints"]["complaints"]["lever"]["target"] = \
+                        round(10 ** rnd.uniform(-0.5, 1.3), 2)
+                    ms, _ = await call("compute", {"session": sid, "seq": seq, "data": data,
+                                                   "file": "complaints-30-to-1.yaml"})
+                    lat.append(ms)
+                return t_open, lat
+
+            cpu0 = server.cpu_seconds()
+            t0 = time.perf_counter()
+            res = await asyncio.gather(*[client(i) for i in range(sessions)])
+            wall = time.perf_counter() - t0
+            cpu = server.cpu_seconds() - cpu0
+        finally:
+            stop(server.process)
+    lat = sorted(x for _, ls in res for x in ls)
+    return {"sessions": sessions, "pause_s": list(pause), "updates": len(lat),
+            "first_view_ms_max": max(t for t, _ in res),
+            "update_ms": {"p50": statistics.median(lat), "p95": lat[round(0.95 * (len(lat) - 1))],
+                          "max": lat[-1]},
+            "app_cpu_s": cpu, "wall_s": wall, "app_cpu_ms_per_update": cpu * 1e3 / len(lat)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--moves", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--pause", type=float, nargs=2, default=(0.3, 1.5),
+                    help="seconds between one person's moves (uniform, low high)")
+    ap.add_argument("--http-only", action="store_true",
+                    help="the server alone: clients speak its JSON API, no browsers")
+    a = ap.parse_args()
+    if a.http_only:
+        load_before, ref = os.getloadavg(), cumprod_reference()
+        out = asyncio.run(run_http(a.sessions, a.moves, a.workers, tuple(a.pause)))
+        out.update(load_average_before=load_before, load_average_after=os.getloadavg(),
+                   cumprod_ms=ref)
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "bench_app_team_http.json").write_text(json.dumps(out, indent=2))
+        u = out["update_ms"]
+        print(f"server alone, {a.sessions} clients x {a.moves} moves (pauses {a.pause[0]}-"
+              f"{a.pause[1]} s): first view within {out['first_view_ms_max']:.0f} ms; update "
+              f"p50 {u['p50']:.0f} ms, p95 {u['p95']:.0f} ms; app CPU "
+              f"{out['app_cpu_ms_per_update']:.0f} ms per update; load {load_before[0]:.2f} "
+              f"-> {os.getloadavg()[0]:.2f}, np.cumprod {ref:.1f} ms")
+        return
+    if not Path(CHROMIUM).exists():
+        print(f"skipped: {CHROMIUM} not found (apt-get install -y chromium)")
+        return
+    load_before, ref_before = os.getloadavg(), cumprod_reference()
+    out = asyncio.run(run(a.sessions, a.moves, a.workers, tuple(a.pause)))
+    out.update(load_average_before=load_before, load_average_after=os.getloadavg(),
+               cumprod_ms_before=ref_before, cumprod_ms_after=cumprod_reference(),
+               cpus=os.cpu_count())
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "bench_app_team.json").write_text(json.dumps(out, indent=2))
+    i, u, m = out["interactive_s"], out["update_ms"], out["rss_mb"]
+    print(f"{a.sessions} sessions, {out['workers']} workers: every page interactive within "
+          f"{i['max']:.1f} s (p50 {i['p50']:.1f} s; target 10 s)")
+    print(f"slider release -> numbers + charts, {u['n']} updates under load: p50 "
+          f"{u['p50']:.0f} ms, p95 {u['p95']:.0f} ms (target 500 ms; pauses "
+          f"{a.pause[0]}-{a.pause[1]} s); server p50 "
+          f"{out['server_ms_p50']:.0f} ms; {out['cached_share']:.0%} from the cache")
+    print(f"memory (server + workers): warm {m['warm_no_page']:.0f} MB, one page "
+          f"{m['one_page']:.0f} MB, {a.sessions} pages {m['all_pages']:.0f} MB -> "
+          f"{m['per_extra_session']:.2f} MB per extra session (after the moves "
+          f"{m['per_extra_session_after_moves']:.2f}; target 80)")
+    c = out["cpu_s"]
+    print(f"CPU while opening: app {c['open_app']:.1f} s of the machine's "
+          f"{c['open_machine']:.1f} s busy in {c['open_wall']:.1f} s; while moving: app "
+          f"{c['moves_app']:.1f} s of {c['moves_machine']:.1f} s in {c['moves_wall']:.1f} s")
+    print(f"above the cap: {out['busy_above_cap']}; sessions left "
+          f"{out['sessions_left_after_close']} {out['freed_within_s']:.1f} s after closing")
+    print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
+          f"np.cumprod (3, 36, 10,000) {ref_before:.1f} -> {out['cumprod_ms_after']:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,407 @@
+/* The cxroi app page: controls in, numbers and charts out (served by cxroi.app.server).
+ *
+ * The first view comes with its charts drawn on the server (SVG), so a page shows its
+ * numbers and charts without running Vega; the Vega bundle is read after that, and the
+ * charts then become live views (updated in place on every later answer).
+ *
+ * One request per slider release (never while dragging: a drag only updates the box); at
+ * most one request of this page in flight, and only the newest inputs are sent after it
+ * (the server also drops superseded work). Charts are Vega-Lite views made once and then
+ * updated in place with new data (view.data + runAsync) when only their data changed.
+ * window.cxStats keeps the timing of every update (release -> numbers and charts drawn).
+ */
+(function () {
+  "use strict";
+  const boot = JSON.parse(document.getElementById("cx-boot").textContent);
+  const $ = (id) => document.getElementById(id);
+  const CHARTS = ["cash_flow", "waterfall", "tornado"];
+  const st = {
+    session: boot.session, file: null, base: null, controls: [], corr: true, ncorr: 0,
+    seq: 0, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
+    voiTimer: null, voiSeq: 0, lastOk: false,
+  };
+  const stats = (window.cxStats = { updates: [], errors: 0, start: performance.now() });
+
+  // ------------------------------------------------------------------ requests --
+  async function api(action, body) {
+    const resp = await fetch("api/" + action, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(Object.assign({ session: st.session }, body)),
+      credentials: "same-origin",
+    });
+    let out;
+    try { out = await resp.json(); } catch (e) { out = { ok: false }; }
+    if (!resp.ok && !out.message) out.message = "The server answered " + resp.status + ".";
+    out.bytes = Number(resp.headers.get("Content-Length") || 0);
+    return out;
+  }
+
+  function showMessage(html) {
+    const m = $("cx-message");
+    if (html) { m.innerHTML = html; m.hidden = false; } else { m.innerHTML = ""; m.hidden = true; }
+  }
+  function showText(text) {
+    const d = document.createElement("div");
+    d.className = "cx-message";
+    d.textContent = text;
+    showMessage(d.outerHTML);
+  }
+
+  // ------------------------------------------------------------------ controls --
+  function roundDisplay(x, kind) {
+    if (kind === "int") return Math.round(x);
+    if (kind === "log" && x > 0) {
+      const digits = 2 - Math.floor(Math.log10(Math.abs(x)));
+      if (digits >= 0) return Number(x.toFixed(digits));
+      const f = Math.pow(10, -digits);
+      return Math.round(x / f) * f;
+    }
+    return Number(x.toFixed(9));
+  }
+  function niceCeiling(x) {
+    if (x <= 0) return 1;
+    const mag = Math.pow(10, Math.floor(Math.log10(x)));
+    for (const m of [1, 2, 5, 10]) if (m * mag >= x - 1e-12 * mag) return m * mag;
+    return 10 * mag;
+  }
+  function modelValue(c) {
+    const d = c.display;
+    return c.spec.kind === "int" ? Math.round(d) : Number((d / c.spec.scale).toFixed(12));
+  }
+  function placeSlider(c, x) {
+    const r = c.range;
+    if (!isFinite(x)) return;
+    if (c.spec.kind === "log") {
+      if (x <= 0) return;
+      const e = Math.log10(x);
+      if (e > Number(r.max)) r.max = String(Math.ceil(e * 10) / 10);
+      if (e < Number(r.min)) r.min = String(Math.floor(e * 10) / 10);
+      r.value = String(e);
+      return;
+    }
+    if (x > Number(r.max)) r.max = String(niceCeiling(x));
+    r.value = String(Math.max(x, Number(r.min)));
+  }
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function buildControls(specs) {
+    const box = $("cx-controls");
+    box.textContent = "";
+    st.controls = [];
+    let group = null;
+    for (const spec of specs) {
+      if (spec.group !== group) { group = spec.group; box.appendChild(el("div", "cx-group", group)); }
+      const row = el("div", "cx-ctl " + spec.css);
+      const range = el("input", "cx-slider");
+      range.type = "range";
+      if (spec.kind === "log") {
+        range.min = String(Math.log10(spec.lo)); range.max = String(Math.log10(spec.hi));
+      } else { range.min = String(spec.lo); range.max = String(spec.hi); }
+      range.step = String(spec.step);
+      const input = el("input", "cx-box");
+      input.type = "text"; input.inputMode = "decimal"; input.value = String(spec.display);
+      input.setAttribute("aria-label", spec.group + " " + spec.label);
+      const c = { spec, range, box: input, display: spec.display, sent: spec.display };
+      placeSlider(c, spec.display);
+      row.append(el("span", "cx-ctl-label", spec.label), range, input, el("span", "cx-ctl-unit", spec.unit));
+      range.addEventListener("input", () => {   // dragging: the box follows, nothing is sent
+        const v = spec.kind === "log" ? Math.pow(10, Number(range.value)) : Number(range.value);
+        c.display = roundDisplay(v, spec.kind);
+        input.value = String(c.display);
+      });
+      range.addEventListener("change", (ev) => commit(c, ev.timeStamp));
+      const typed = (ev) => {
+        const x = Number(String(input.value).trim().replace(/,/g, ""));
+        if (String(input.value).trim() === "" || !isFinite(x)) {
+          showText(spec.group + " · " + spec.label + ": type a number (" + spec.unit + ").");
+          return;
+        }
+        c.display = spec.kind === "int" ? Math.round(x) : x;
+        placeSlider(c, c.display);
+        commit(c, ev.timeStamp);
+      };
+      input.addEventListener("change", typed);
+      input.addEventListener("keydown", (ev) => { if (ev.key === "Enter") typed(ev); });
+      box.appendChild(row);
+      st.controls.push(c);
+    }
+  }
+  function commit(c, t0) {
+    if (c.display === c.sent && st.lastOk) return;  // Enter then blur: one update
+    c.sent = c.display;
+    compute(t0);
+  }
+  function currentData() {
+    const data = JSON.parse(JSON.stringify(st.base));
+    for (const c of st.controls) {
+      let node = data;
+      const key = c.spec.key;
+      for (let i = 0; i < key.length - 1; i++) node = node[key[i]];
+      node[key[key.length - 1]] = modelValue(c);
+    }
+    return data;
+  }
+
+  // ------------------------------------------------------------------- updates --
+  function compute(t0) {
+    st.seq += 1;
+    const job = { seq: st.seq, t0: t0 === undefined ? performance.now() : t0 };
+    if (st.inflight) { st.pending = job; return; }  // only the newest goes next
+    send(job);
+  }
+  async function send(job) {
+    st.inflight = true;
+    document.body.classList.add("cx-updating");
+    const data = currentData();
+    let out;
+    try {
+      out = await api("compute", { seq: job.seq, file: st.file, data, correlated: st.corr });
+    } catch (e) {
+      out = { ok: false, message: null };
+      stats.errors += 1;
+      showText("The app server cannot be reached. Is `cxroi app` still running?");
+    }
+    const t1 = performance.now();
+    st.inflight = false;
+    if (st.pending) {  // newer inputs arrived meanwhile: this answer is already stale
+      const next = st.pending;
+      st.pending = null;
+      send(next);
+      return;
+    }
+    document.body.classList.remove("cx-updating");
+    if (out.superseded) return;
+    if (out.message !== null) await apply(out, data, job, t1);
+  }
+  async function apply(out, data, job, t1) {
+    if (!out.ok) {
+      if (out.busy) showText(out.message); else showMessage(out.message);
+      st.lastOk = false;
+      return;
+    }
+    showMessage(null);
+    st.lastOk = true;
+    st.key = out.key;
+    st.updates += 1;
+    $("cx-cards").innerHTML = out.cards;
+    const grid = $("cx-cards").firstElementChild;
+    if (grid) grid.dataset.update = String(st.updates);
+    $("cx-pitch-text").textContent = out.pitch;
+    $("cx-voi-body").classList.add("cx-stale");  // until the ranking of these inputs comes
+    $("cx-pitch").hidden = false;
+    $("cx-draws").textContent = out.draws.toLocaleString("en-US") + " draws, seed " + out.seed;
+    const t2 = performance.now();
+    st.drawn = out.charts;
+    await draw(out.charts);
+    await new Promise((r) => requestAnimationFrame(() => r()));
+    const t3 = performance.now();
+    const ms = out.compute_ms ? out.compute_ms.total : null;
+    $("cx-status").textContent = out.draws.toLocaleString("en-US") + " simulations, seed " +
+      out.seed + (ms !== null ? " · computed in " + Math.round(ms) + " ms" : " · from the cache") +
+      " · the same as cxroi run <file> on the saved scenario";
+    if (job) {
+      stats.updates.push({ seq: job.seq, release: job.t0, answer: t1, cards: t2, done: t3,
+                           server_ms: ms, bytes: out.bytes, cached: ms === null || out.cached });
+    }
+    scheduleVoi(data);
+  }
+
+  function vegaSpec(shape) {  // fetched once per chart shape (the browser keeps it)
+    if (!st.specs[shape]) {
+      st.specs[shape] = fetch("api/spec/" + shape, { credentials: "same-origin" })
+        .then((r) => { if (!r.ok) throw new Error("chart " + r.status); return r.json(); });
+      st.specs[shape].catch(() => { delete st.specs[shape]; });
+    }
+    return st.specs[shape];
+  }
+  let vegaReady = null;
+  function loadVega() {  // the bundle, read once the first view is on screen
+    if (!vegaReady) {
+      vegaReady = new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = boot.vega; s.async = true;
+        s.onload = () => resolve(); s.onerror = () => reject(new Error("vega"));
+        document.head.appendChild(s);
+      });
+    }
+    return vegaReady;
+  }
+  let chain = Promise.resolve();
+  function draw(charts) {  // one drawing at a time; a drawing overtaken by newer numbers is skipped
+    const p = chain.then(() => (charts === st.drawn ? drawCharts(charts) : null));
+    chain = p.catch(() => {});
+    return p;
+  }
+  async function drawCharts(charts) {
+    if (!window.vegaEmbed && CHARTS.every((n) => charts[n].svg)) {
+      for (const name of CHARTS) {  // the server's drawing, until Vega is in
+        const box = document.querySelector(".cx-chart-" + name);
+        box.querySelector(".cx-chart-title").textContent = charts[name].title;
+        box.querySelector(".cx-view").innerHTML = charts[name].svg;
+        if (st.views[name]) st.views[name].view.finalize();
+        delete st.views[name];
+      }
+      loadVega().then(() => {  // then make them live views, unless newer numbers came
+        if (st.drawn === charts) return draw(charts);
+      }).catch(() => showText("The charts' script could not be read: reload the page."));
+      return;
+    }
+    if (!window.vegaEmbed) await loadVega();
+    await Promise.all(CHARTS.map(async (name) => {
+      const part = charts[name];
+      const box = document.querySelector(".cx-chart-" + name);
+      box.querySelector(".cx-chart-title").textContent = part.title;
+      const old = st.views[name];
+      const json = {};
+      for (const d in part.data) json[d] = JSON.stringify(part.data[d]);
+      if (old && old.shape === part.shape) {  // same chart, new numbers: swap the data
+        let changed = false;
+        for (const d in part.data) {
+          if (json[d] !== old.json[d]) { old.view.data(d, part.data[d]); changed = true; }
+        }
+        old.json = json;
+        if (changed) await old.view.runAsync();
+        return;
+      }
+      const spec = JSON.parse(JSON.stringify(await vegaSpec(part.shape)));
+      for (const d of spec.data || []) if (d.name in part.data) d.values = part.data[d.name];
+      const holder = box.querySelector(".cx-view");
+      const div = document.createElement("div");
+      holder.appendChild(div);
+      const res = await window.vegaEmbed(div, spec, { mode: "vega", renderer: "svg", actions: false });
+      const view = res.view;
+      while (holder.firstChild !== div) holder.removeChild(holder.firstChild);
+      if (old) old.view.finalize();
+      st.views[name] = { shape: part.shape, view, json };
+    }));
+  }
+
+  // ------------------------------------------------------- value of information --
+  // Asked for once the numbers have been on screen a moment (a slider moved again
+  // meanwhile cancels it); the server answers "later" while its workers are busy with
+  // colleagues' updates, and the page asks again a little later.
+  function scheduleVoi(data, tries) {
+    clearTimeout(st.voiTimer);
+    if (!$("cx-voi").open) return;
+    tries = tries || 0;
+    const mine = tries ? st.voiSeq : ++st.voiSeq;
+    const key = st.key;
+    st.voiTimer = setTimeout(async () => {
+      if (st.inflight || st.pending || mine !== st.voiSeq) return;
+      let out;
+      try { out = await api("voi", { data, correlated: st.corr, key }); } catch (e) { return; }
+      if (mine !== st.voiSeq || out.superseded) return;
+      const body = $("cx-voi-body");
+      if (out.later) {
+        body.textContent = "Computing… (after your colleagues' updates)";
+        if (tries < 20) scheduleVoi(data, tries + 1);
+        return;
+      }
+      if (out.ok) body.innerHTML = out.html; else if (out.message) body.innerHTML = out.message;
+      body.classList.remove("cx-stale");
+    }, tries ? 1000 + Math.random() * 1000 : 400);
+  }
+  $("cx-voi").addEventListener("toggle", () => { if (st.base && $("cx-voi").open) scheduleVoi(currentData()); });
+
+  // --------------------------------------------------------- scenario and files --
+  function fillPicker(files, current) {
+    const p = $("cx-picker");
+    p.textContent = "";
+    for (const f of files) {
+      const o = el("option", null, f.option);
+      o.value = f.file;
+      p.appendChild(o);
+    }
+    if (current) p.value = current;
+  }
+  async function load(file, t0) {
+    const tAsk = performance.now();
+    const out = await api("load", { file, correlated: st.corr });
+    if (!stats.firstLoad) stats.firstLoad = { asked: tAsk, answered: performance.now() };
+    if (!out.ok) {
+      showMessage(out.message);
+      if (st.file) $("cx-picker").value = st.file;
+      return;
+    }
+    st.file = out.file; st.base = out.data; st.ncorr = out.correlations;
+    buildControls(out.controls);
+    buildOptions();
+    $("cx-save-name").value = out.name;
+    $("cx-save-status").textContent = ""; $("cx-report-status").textContent = "";
+    $("cx-provenance-box").innerHTML = out.provenance;
+    $("cx-picker").value = out.file;
+    st.seq += 1;
+    await apply(out.result, st.base, { seq: st.seq, t0: t0 === undefined ? performance.now() : t0 }, performance.now());
+  }
+  function buildOptions() {
+    const box = $("cx-options");
+    box.textContent = "";
+    if (!st.ncorr) return;
+    const label = el("label", "cx-toggle");
+    const cb = el("input", "cx-correlated");
+    cb.type = "checkbox"; cb.checked = st.corr;
+    label.append(cb, " Links move together as the scenario states (" + st.ncorr +
+                 " correlation" + (st.ncorr > 1 ? "s" : "") + ")");
+    cb.addEventListener("change", (ev) => { st.corr = cb.checked; compute(ev.timeStamp); });
+    box.appendChild(label);
+  }
+  $("cx-picker").addEventListener("change", (ev) => load($("cx-picker").value, ev.timeStamp));
+
+  function status(id, cls, text, extra) {
+    const box = $(id);
+    box.textContent = "";
+    box.appendChild(el("span", cls, text));
+    if (extra) box.appendChild(extra);
+  }
+  $("cx-save").addEventListener("click", async () => {
+    if (!st.lastOk) { status("cx-save-status", "cx-bad", "Fix the inputs first: only a valid scenario can be saved."); return; }
+    const out = await api("save", { data: currentData(), name: $("cx-save-name").value });
+    if (!out.ok) { status("cx-save-status", "cx-bad", out.message); return; }
+    fillPicker(out.files, out.file);
+    st.file = out.file;
+    const more = el("span");
+    more.append(el("br"), el("span", "cx-note", "Run it with "), el("code", null, "cxroi run " + out.path));
+    status("cx-save-status", "cx-ok", "Saved to " + out.path, more);
+  });
+  $("cx-report").addEventListener("click", async () => {
+    if (!st.lastOk) { status("cx-report-status", "cx-bad", "Fix the inputs first: the report is made from a valid scenario."); return; }
+    const btn = $("cx-report");
+    btn.disabled = true;
+    status("cx-report-status", "cx-note", "Making the report… (about ten seconds)");
+    try {
+      const out = await api("report", { data: currentData() });
+      if (!out.ok) { status("cx-report-status", "cx-bad", out.message); return; }
+      const a = el("a", "cx-report-link", out.name);
+      a.href = out.href; a.target = "_blank"; a.rel = "noopener";
+      const more = el("span");
+      more.append(" ", a, el("br"), el("span", "cx-note", out.path));
+      status("cx-report-status", "cx-ok", "Report ready:", more);
+    } finally { btn.disabled = false; }
+  });
+  $("cx-copy").addEventListener("click", () => {
+    const b = $("cx-copy"), t = $("cx-pitch-text").innerText;
+    const ok = () => { b.textContent = "Copied"; setTimeout(() => { b.textContent = "Copy"; }, 1500); };
+    const old = () => {
+      const a = document.createElement("textarea");
+      a.value = t; document.body.appendChild(a); a.select(); document.execCommand("copy");
+      document.body.removeChild(a); ok();
+    };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(t).then(ok, old); else old();
+  });
+
+  // ------------------------------------------------------------------ lifetime --
+  setInterval(() => { if (document.visibilityState === "visible") api("ping", {}).catch(() => {}); },
+              boot.heartbeat * 1000);
+  window.addEventListener("pagehide", () => {
+    navigator.sendBeacon("api/bye", JSON.stringify({ session: st.session }));
+  });
+
+  fillPicker(boot.files, boot.lead);
+  const first = boot.files.find((f) => f.file === boot.lead) ||
+    boot.files.find((f) => f.kind !== "Needs fixing") || boot.files[0];
+  if (first) load(first.file); else showText("No scenario files in the scenario folder.");
+})();

@@ -1,0 +1,270 @@
+"""The app server without a browser: its guards, its lifetime and its answers.
+
+Each test starts ``python -m cxroi.app`` on a free loopback port with temporary folders
+(``tests/browser/appserver.py``) and talks to it over HTTP.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+from appserver import Server, alive, free_port, start_server, stop  # noqa: E402
+
+from cxroi.app.engine import ResultCache, scenario_key  # noqa: E402
+from cxroi.app.security import allowed_hosts, is_loopback  # noqa: E402
+from cxroi.app.view import join_chart, split_chart  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+LEAD = "complaints-30-to-1.yaml"
+
+
+def request(srv: Server | int, method: str, path: str, body: Any = None,
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    port = srv if isinstance(srv, int) else srv.port
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    data = None if body is None else json.dumps(body).encode()
+    hdrs = {"Host": f"127.0.0.1:{port}", **({"Content-Type": "application/json"}
+                                            if data else {}), **(headers or {})}
+    conn.request(method, path, body=data, headers=hdrs)
+    r = conn.getresponse()
+    out = r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    conn.close()
+    return out
+
+
+def api(srv: Server, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    status, _, data = request(srv, "POST", f"/api/{action}", body)
+    out = json.loads(data)
+    out["_status"] = status
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    srv = start_server(tmp_path_factory.mktemp("app-server"),
+                       args=["--workers", "1", "--idle-seconds", "3", "--max-sessions", "3"])
+    try:
+        yield srv
+    finally:
+        stop(srv.process)
+
+
+def test_requests_for_another_host_or_from_another_site_are_refused(server: Server) -> None:
+    assert request(server, "GET", "/")[0] == 200
+    assert request(server, "GET", "/", headers={"Host": f"localhost:{server.port}"})[0] == 200
+    # DNS rebinding: a name that resolves here but is not the configured address
+    status, _, body = request(server, "GET", "/", headers={"Host": f"evil.example:{server.port}"})
+    assert status == 403 and b"not the one the app was started on" in body
+    status, _, _ = request(server, "POST", "/api/load", {"session": "s1", "file": LEAD},
+                           headers={"Origin": "http://evil.example"})
+    assert status == 403
+    status, headers, _ = request(server, "GET", "/")
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert "connect-src 'self'" in headers["content-security-policy"]
+
+
+def test_load_and_compute_give_the_report_numbers(server: Server) -> None:
+    from cxroi.scenario import load_scenario
+    from cxroi.uncertainty import simulate
+
+    out = api(server, "load", {"session": "s-load", "file": LEAD})
+    assert out["ok"] and out["file"] == LEAD
+    sc = load_scenario(server.scenario_dir / LEAD)
+    res = simulate(sc)  # the scenario's own draws and seed, as cxroi run and the report
+    assert out["result"]["draws"] == sc.simulation.draws
+    assert f"data-p50='{float(res.summary.loc['npv', 'p50'])!r}'" in out["result"]["cards"]
+    data = json.loads(json.dumps(out["data"]))
+    data["touchpoints"]["complaints"]["lever"]["target"] = 4.0
+    got = api(server, "compute", {"session": "s-load", "seq": 1, "file": LEAD, "data": data})
+    res4 = simulate(sc.with_lever("complaints", target=4.0))
+    assert f"data-p50='{float(res4.summary.loc['npv', 'p50'])!r}'" in got["cards"]
+    # the charts travel as their data (the report chart's rows) and a shape whose Vega
+    # spec, compiled from the report chart's Vega-Lite, is fetched once
+    from cxroi.app.bundle import vega_spec
+    from cxroi.charts import cash_flow_spec
+
+    part = got["charts"]["cash_flow"]
+    report_chart = split_chart(cash_flow_spec(res4))
+    assert part["data"] == report_chart["data"] and part["title"] == report_chart["title"]
+    status, headers, body = request(server, "GET", f"/api/spec/{part['shape']}")
+    assert status == 200 and "immutable" in headers["cache-control"]
+    assert json.loads(body) == vega_spec(report_chart["spec"])
+    assert {d["name"] for d in json.loads(body)["data"]} >= set(part["data"])
+    again = api(server, "compute", {"session": "s-load", "seq": 2, "file": LEAD, "data": data})
+    assert again["key"] == got["key"] and again["cards"] == got["cards"]
+    assert server.status()["cache"]["hits"] >= 1
+    data["touchpoints"]["complaints"]["lever"]["target"] = 45
+    bad = api(server, "compute", {"session": "s-load", "seq": 3, "file": LEAD, "data": data})
+    assert not bad["ok"] and "Complaint resolution time · Target" in bad["message"]
+    voi = api(server, "voi", {"session": "s-load", "data": out["data"], "key": out["key"]})
+    assert voi["ok"] and "cx-voi-table" in voi["html"]
+
+
+def test_a_file_that_does_not_validate_says_why(server: Server) -> None:
+    import yaml
+
+    bad = yaml.safe_load((server.scenario_dir / LEAD).read_text())
+    bad["segments"][0]["churn"] = 12
+    (server.scenario_dir / "zz-bad.yaml").write_text(yaml.safe_dump(bad))
+    out = api(server, "load", {"session": "s-bad", "file": "zz-bad.yaml"})
+    assert not out["ok"] and "zz-bad.yaml cannot be used as it is" in out["message"]
+    assert "annual churn as a share" in out["message"]
+    out = api(server, "load", {"session": "s-bad", "file": "../../etc/passwd"})
+    assert not out["ok"]  # only files of the scenario folder
+    api(server, "bye", {"session": "s-bad"})
+
+
+def test_a_plain_get_opens_no_session_and_idle_sessions_are_forgotten(server: Server) -> None:
+    time.sleep(3.5)
+    base = server.status()["sessions"]
+    for _ in range(10):
+        assert request(server, "GET", "/")[0] == 200
+    assert server.status()["sessions"] == base
+    api(server, "ping", {"session": "idle-one"})
+    assert server.status()["sessions"] == base + 1
+    api(server, "bye", {"session": "idle-one"})  # a page closed: freed at once
+    assert server.status()["sessions"] == base
+    api(server, "ping", {"session": "idle-two"})
+    time.sleep(4.5)  # --idle-seconds 3: a page that went quiet is forgotten
+    assert server.status()["sessions"] == 0
+
+
+def test_above_the_cap_a_friendly_busy_page(server: Server) -> None:
+    for i in range(3):
+        assert api(server, "ping", {"session": f"cap-{i}"})["ok"]
+    status, headers, body = request(server, "GET", "/")
+    assert status == 503 and headers["retry-after"] == "60"
+    assert b"The app is busy" in body and b"Try again in a minute" in body
+    out = api(server, "ping", {"session": "cap-new"})
+    assert out["_status"] == 503 and out["busy"]
+    for i in range(3):
+        api(server, "bye", {"session": f"cap-{i}"})
+    assert request(server, "GET", "/")[0] == 200
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_stop_the_server_and_its_workers(tmp_path: Path, sig: int) -> None:
+    srv = start_server(tmp_path, args=["--workers", "2"])
+    try:
+        deadline = time.monotonic() + 60
+        while len(srv.status()["workers"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = srv.status()["workers"]
+        assert len(workers) == 2
+    finally:
+        took = stop(srv.process, sig)
+    assert srv.process.returncode is not None and took < 15
+    time.sleep(0.5)
+    assert not [p for p in workers if alive(p)]
+    assert "stopped" in srv.log.read_text()
+
+
+def test_beyond_loopback_a_token_is_required_and_printed(tmp_path: Path) -> None:
+    import subprocess
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cxroi.app", "--host", "0.0.0.0", "--port", str(port),
+         "--workers", "1", "--scenario-dir", str(ROOT / "data" / "scenarios"),
+         "--reports-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    try:
+        first = proc.stdout.readline() + proc.stdout.readline()
+        assert "?token=" in first and "token" in first.splitlines()[1]
+        token = first.split("?token=")[1].split()[0]
+        hdr = {"Host": f"localhost:{port}"}
+        assert request(port, "GET", "/", headers=hdr)[0] == 403
+        assert request(port, "GET", "/?token=wrong", headers=hdr)[0] == 403
+        status, headers, _ = request(port, "GET", f"/?token={token}", headers=hdr)
+        assert status == 200 and "cxroi_token=" in headers["set-cookie"]
+        cookie = headers["set-cookie"].split(";")[0]
+        assert request(port, "GET", "/", headers={**hdr, "Cookie": cookie})[0] == 200
+    finally:
+        stop(proc)
+
+
+def test_allowed_hosts_and_loopback() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and not is_loopback("10.0.0.5")
+    hosts = allowed_hosts("127.0.0.1", 8866)
+    assert {"127.0.0.1:8866", "localhost:8866"} <= hosts
+    assert "evil.example:8866" not in hosts and "127.0.0.1:8867" not in hosts
+    assert allowed_hosts("10.0.0.5", 80) == {"10.0.0.5:80", "10.0.0.5"}
+
+
+def test_result_cache_keeps_the_newest_and_reads_back_from_disk(tmp_path: Path) -> None:
+    c = ResultCache(size=2, folder=tmp_path)
+    for k in "abc":
+        c.put(k, k.encode())
+    assert len(c) == 2 and c.get("b") == b"b"
+    again = ResultCache(size=2, folder=tmp_path)  # a restarted server
+    assert again.get("a") == b"a"
+    k1 = scenario_key("compute", {"data": {"x": 1}, "corr": True}, "f")
+    assert k1 == scenario_key("compute", {"corr": True, "data": {"x": 1}}, "f")
+    assert k1 != scenario_key("compute", {"data": {"x": 1}, "corr": False}, "f")
+    assert k1 != scenario_key("compute", {"data": {"x": 1}, "corr": True}, "other code")
+
+
+def test_split_chart_keeps_everything_but_names_and_title() -> None:
+    from cxroi.charts import waterfall_spec
+    from cxroi.scenario import load_scenario
+    from cxroi.uncertainty import simulate
+
+    res = simulate(load_scenario(ROOT / "data" / "scenarios" / LEAD), draws=300)
+    spec = waterfall_spec(res)
+    part = split_chart(spec)
+    assert part["title"] == spec["title"] and list(part["data"]) == ["d0"]
+    assert part["spec"]["datasets"] == {"d0": []}
+    joined = join_chart(part)
+    assert joined["datasets"]["d0"] == next(iter(spec["datasets"].values()))
+    # a different outcome of the same chart has the same shape: the page only swaps data
+    other = split_chart(waterfall_spec(simulate(res.scenario, draws=300, seed=1)))
+    assert other["shape"] == part["shape"] and other["data"] != part["data"]
+
+
+def test_skipping_the_irr_changes_nothing_the_page_shows(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """The workers skip the IRR (not shown anywhere in the app): cards, pitch, evidence
+    and charts are exactly those of the full simulation."""
+    import cxroi.finance
+    from cxroi.app import tasks
+    from cxroi.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "data" / "scenarios" / "cx-programme.yaml")
+    full = tasks.result(sc)
+    monkeypatch.setattr(cxroi.finance, "irr", tasks.irr_not_shown)
+    fast = tasks.result(sc)
+    for key in ("cards", "pitch", "loss", "evidence", "draws", "seed"):
+        assert fast[key] == full[key], key
+    for name, part in full["charts"].items():
+        assert fast["charts"][name]["data"] == part["data"], name
+
+
+def test_the_vendored_chart_library_says_what_it_is_and_ships_as_package_data() -> None:
+    from cxroi.app.bundle import BUNDLE, VEGA_LITE
+
+    text = BUNDLE.read_text(encoding="utf-8")
+    assert text.startswith("/* cxroi app: Vega ") and f"Vega-Lite {VEGA_LITE}" in text[:300]
+    assert "window.vegaEmbed=" in text[-3000:]
+    assert "http://" not in text[:300] and "cdn." not in text[:300]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"app/static/*"' in pyproject and '"app/templates/*"' in pyproject
+
+
+def test_cxroi_app_takes_the_documented_options() -> None:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "cxroi.app", "--help"], capture_output=True,
+                         text=True, check=True, cwd=ROOT).stdout
+    for opt in ("--host", "--port", "--workers", "--token", "--scenario-dir", "--reports-dir",
+                "--open", "--max-sessions"):
+        assert opt in out
