@@ -282,10 +282,17 @@ class SimulationResult:
     def quantile(self, metric: str, q: float) -> float:
         """Quantile ``q`` of ``metric`` over all draws (see :meth:`ranked`); +-inf when the
         quantile falls among draws that never pay back."""
+        return self.quantiles(metric, (q,))[0]
+
+    def quantiles(self, metric: str, qs: tuple[float, ...] = QUANTILES) -> list[float]:
+        """Several quantiles of ``metric`` in one partition of its draws (the same numbers
+        as :meth:`quantile` one by one, at a third of the cost for P10/P50/P90)."""
         x = self.ranked(metric)
         if np.isinf(x).any():  # no interpolation towards infinity
-            return float(np.nanquantile(x, q, method="inverted_cdf"))
-        return float(np.nanquantile(x, q)) if np.isfinite(x).any() else float("nan")
+            return [float(v) for v in np.nanquantile(x, qs, method="inverted_cdf")]
+        if not np.isfinite(x).any():
+            return [float("nan")] * len(qs)
+        return [float(v) for v in np.nanquantile(x, qs)]
 
     @cached_property
     def summary(self) -> pd.DataFrame:
@@ -298,7 +305,7 @@ class SimulationResult:
         for key, (label, unit) in OUTPUTS.items():
             raw = self.draws[key]
             finite = raw[np.isfinite(raw)]
-            q = [self.quantile(key, p) for p in QUANTILES]
+            q = self.quantiles(key, QUANTILES)
             rows.append({"metric": key, "label": label, "unit": unit,
                          "p10": q[0], "p50": q[1], "p90": q[2],
                          "mean": finite.mean() if finite.size else np.nan,
