@@ -1,6 +1,7 @@
 """From the data contract's tables to the analysis frames every fitter reads."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,26 @@ class Prepared:
     def has_expansion_products(self) -> bool:
         """True when any configured expansion product appears in the orders."""
         return len(self.expansions) > 0
+
+    def subset(self, rows: np.ndarray) -> Prepared:
+        """The same frames restricted to the accounts at positions ``rows`` (sorted), with
+        every ``acc`` renumbered; the window, ``today`` and the segments are kept, so a fit
+        on the subset is a fit on a sample of this company's accounts."""
+        rows = np.sort(np.asarray(rows, dtype=np.int64))
+        new = np.full(len(self.accounts), -1, dtype=np.int64)
+        new[rows] = np.arange(len(rows))
+
+        def pick(df: pd.DataFrame) -> pd.DataFrame:
+            pos = new[df["acc"].to_numpy()]
+            out = df.loc[pos >= 0].reset_index(drop=True)
+            out["acc"] = pos[pos >= 0]
+            out.attrs = dict(df.attrs)
+            return out
+
+        return dataclasses.replace(
+            self, accounts=self.accounts.iloc[rows].reset_index(drop=True), complaints=pick(self.complaints),
+            responses=pick(self.responses), surveys_sent=pick(self.surveys_sent),
+            expansions=pick(self.expansions), orders=pick(self.orders))
 
 
 def _month_index(ts: pd.Series, start: pd.Timestamp) -> np.ndarray:
