@@ -150,10 +150,18 @@ def prepare(data: CompanyData) -> Prepared:
         "end_date": a["end_date"].to_numpy(),
     })
     accounts["seg"] = pd.Categorical(seg_txt, categories=segments).codes
-    ids = accounts["account_id"]
+    kept = np.full(len(acc) + 1, -1, dtype=np.int64)  # row of accounts -> row of `accounts`; -1 -> -1
+    kept[np.flatnonzero(keep)] = np.arange(int(keep.sum()))
+
+    def account_rows(table: str) -> np.ndarray:
+        """Row of ``accounts`` of each row of ``table`` (-1: unknown or left out)."""
+        found = data.foreign_rows(table, "account_id")  # hashed once, at validation
+        if found is None:
+            found = positions(t[table]["account_id"], acc["account_id"])
+        return kept[found]
 
     # complaints
-    t_acc = positions(tic["account_id"], ids)
+    t_acc = account_rows("tickets")
     data.exclude("tickets", "account left out (ended before or started after the window)", t_acc < 0)
     open_now = tic["resolved_at"].isna().to_numpy()
     data.exclude("tickets", "still open at the end of the data (no resolution time)",
@@ -195,7 +203,7 @@ def prepare(data: CompanyData) -> Prepared:
     complaints["settled"] = to_end >= settle_days
 
     # surveys
-    s_acc = positions(sur["account_id"], ids)
+    s_acc = account_rows("surveys")
     data.exclude("surveys", "account left out (ended before or started after the window)", s_acc < 0)
     responded = sur["responded_at"].notna().to_numpy()
     data.exclude("surveys", "not answered (kept for the response-bias check)", ~responded & (s_acc >= 0))
@@ -226,13 +234,21 @@ def prepare(data: CompanyData) -> Prepared:
         good, known_o, rule = pd.Series(dtype=bool), pd.Series(dtype=bool), "none"
     known_o = known_o.to_numpy(dtype=bool)
     outcome = np.where(known_o, good.to_numpy(dtype=float), np.nan)
-    at = positions(complaints["ticket_id"], pr["ticket_id"]) if len(pr) else np.full(len(complaints), -1)
-    hit, at0 = at >= 0, np.maximum(at, 0)
+    # each answer's complaint: survey row -> ticket row (found at validation) -> complaint
+    tick = data.foreign_rows("surveys", "ticket_id") if "ticket_id" in sur else None
+    if tick is None and len(pr):
+        tick = positions(sur["ticket_id"], tic["ticket_id"])
+    to_complaint = np.full(len(tic) + 1, -1, dtype=np.int64)
+    to_complaint[rows] = np.arange(len(rows))
+    at = to_complaint[tick[ridx[pr.index.to_numpy()]]] if len(pr) else np.zeros(0, dtype=np.int64)
+    hit = at >= 0
 
     def onto(values: np.ndarray) -> np.ndarray:
-        return np.where(hit, values[at0], np.nan) if len(values) else np.full(len(at), np.nan)
+        out = np.full(len(rows), np.nan)
+        out[at[hit]] = values[hit]
+        return out
 
-    complaints["responded"] = hit
+    complaints["responded"] = onto(np.ones(len(at))) == 1
     complaints["positive"] = onto(outcome)
     for col in ("nps", "csat"):
         complaints[col] = onto(pr[col].to_numpy(dtype=float))
@@ -245,7 +261,7 @@ def prepare(data: CompanyData) -> Prepared:
     exp_products = {p.casefold() for p in opts.expansion_products}
     prod = as_arrow_text(ords["product"]).str.lower() if "product" in ords else pd.Series("", index=ords.index)
     is_exp = prod.isin(exp_products).to_numpy(dtype=bool, na_value=False)
-    o_acc = positions(ords["account_id"], ids)
+    o_acc = account_rows("orders")
     eidx = np.flatnonzero(is_exp & (o_acc >= 0))
     edate = _dt64(ords["date"])[eidx]
     expansions = pd.DataFrame({

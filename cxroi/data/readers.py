@@ -324,7 +324,7 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
             cols[name] = col.cast(pa.string())
         else:
             cols[name] = col
-    return pa.table(cols).to_pandas(types_mapper=_arrow_type, self_destruct=True)
+    return pa.table(cols).to_pandas(types_mapper=_arrow_type, self_destruct=True, split_blocks=True)
 
 
 def _read_one(path: Path, tm: TableMapping, table: str = "table") -> _Raw:

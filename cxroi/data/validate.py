@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cxroi.data.company import CompanyData
 from cxroi.data.contract import (
@@ -44,8 +45,14 @@ def _rows_text(rows: np.ndarray, word: str, limit: int = 8) -> str:
 
 
 def _stripped(s: pd.Series) -> pd.Series | None:
-    """Text columns as Arrow strings without surrounding spaces (``None`` for other kinds)."""
-    return as_arrow_text(s).str.strip() if is_text(s) else None
+    """Text columns as Arrow strings without surrounding spaces (``None`` for other kinds);
+    the column itself when no value has any (no second copy of ten million ids)."""
+    if not is_text(s):
+        return None
+    txt = as_arrow_text(s)
+    out = txt.str.strip()
+    same = (out == txt).to_numpy(dtype=bool, na_value=True).all()
+    return txt if same else out
 
 
 def _blank(s: pd.Series, txt: pd.Series | None = None) -> np.ndarray:
@@ -229,9 +236,8 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
                              f"no column of the {table} contract was found (missing: "
                              f"{', '.join(required)})", _header_hint(table, raw, tm, wanted)))
         return pd.DataFrame({"_row": np.arange(len(df), dtype=np.int64) + raw.row_base})
-    out = pd.DataFrame(index=df.index)
-    out["_row"] = raw.rows if raw.rows is not None else np.arange(len(df), dtype=np.int64) + raw.row_base
-    rows = out["_row"].to_numpy()
+    rows = raw.rows if raw.rows is not None else np.arange(len(df), dtype=np.int64) + raw.row_base
+    out: dict[str, Any] = {"_row": rows}  # typed columns, framed once at the end (no copies)
     probs.extend(mapped_missing.values())
     for col, spec in contract.items():
         if col not in df.columns:
@@ -319,6 +325,8 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
                                      + (" (set options.emotion_scale for another scale)"
                                         if col in EMOTIONS else "")))
         out[col] = val
+        if col not in tm.keep:
+            del df[col]  # typed: this table's raw column is no longer needed
     for extra in tm.keep:
         if extra not in df.columns:
             close = difflib.get_close_matches(extra, list(df.columns), n=1)
@@ -329,10 +337,14 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
         if extra in tm.codes:
             s = _apply_codes(s, tm.codes[extra])
         out[extra] = s
-    return out
+    return pd.DataFrame({k: v.array if isinstance(v, pd.Series) else v for k, v in out.items()}, copy=False)
 
 
-def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list[Problem]) -> None:
+def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list[Problem]
+                  ) -> dict[tuple[str, str], tuple[np.ndarray, Any, Any]]:
+    """Unique ids, known foreign keys and date order; returns the foreign keys' rows
+    (:attr:`CompanyData.key_rows`)."""
+    key_rows: dict[tuple[str, str], tuple[np.ndarray, Any, Any]] = {}
     for table, col in UNIQUE.items():
         if table in t and col in t[table]:
             dup = duplicated(t[table][col])
@@ -344,7 +356,9 @@ def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list
     for (table, col), (other, ocol) in FOREIGN_KEYS.items():
         if table in t and other in t and col in t[table] and ocol in t[other]:
             s = t[table][col]
-            unknown = (positions(s, t[other][ocol]) < 0) & s.notna().to_numpy()
+            pos = positions(s, t[other][ocol])
+            key_rows[(table, col)] = (pos, s.array, t[other][ocol].array)
+            unknown = (pos < 0) & s.notna().to_numpy()
             if unknown.any():
                 ids = s[unknown].drop_duplicates().head(3).tolist()
                 noun = "account" if ocol == "account_id" else "ticket"
@@ -363,6 +377,7 @@ def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list
             if bad.any():
                 probs.append(Problem(f"{table} {_rows_text(t[table]['_row'].to_numpy()[bad], words[table])}, column {b}",
                                      msg, fix))
+    return key_rows
 
 
 def _churn_checks(t: dict[str, pd.DataFrame], probs: list[Problem]) -> list[Problem]:
@@ -429,7 +444,7 @@ def validate(raw: dict[str, _Raw], mapping: Mapping, source: str) -> CompanyData
                                        probs, mapping.options, mapping.source)
         words[tname] = r.row_word
         r.frame = r.frame.iloc[:0]  # typed now: let the file's columns go (memory at scale)
-    _cross_checks(tables, words, probs)
+    key_rows = _cross_checks(tables, words, probs)
     caveats = _churn_checks(tables, probs)
     if mapping.shape == "customers" and "customers" in tables and len(tables["customers"]) == 0:
         probs.append(Problem("customers", "the table has no rows", "export the data rows too"))
@@ -440,9 +455,10 @@ def validate(raw: dict[str, _Raw], mapping: Mapping, source: str) -> CompanyData
         raise DataError(source, probs)
     name = mapping.name or Path(source).stem or source
     data = CompanyData(mapping.shape, tables, source, name, mapping.options, [], words,
-                       caveats)
+                       caveats, key_rows)
     for c in caveats:
         log.warning("%s: %s", source, c)
+    pa.default_memory_pool().release_unused()  # Arrow's freed buffers back to the system
     if mapping.shape == "customers" and "segment" not in tables["customers"]:
         tables["customers"]["segment"] = "All customers"
     return data
