@@ -63,8 +63,9 @@ def poisson_newton(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None = Non
               \\qquad \\beta \\leftarrow \\beta + H^{-1} X^\\top (y - \\mu),\\quad
               H = X^\\top \\operatorname{diag}(\\mu) X
 
-    with step halving whenever a step lowers the likelihood. Converges when the largest
-    step is below ``tol``.
+    with step halving whenever a step lowers the likelihood; each iteration is one pass
+    over the rows (likelihood, score and information together). Converges when the
+    largest step is below ``tol``.
 
     Returns
     -------
@@ -87,42 +88,42 @@ def poisson_newton(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None = Non
     if np.allclose(X[:, 0], 1.0):
         beta[0] = np.log(ybar) - float(np.log(np.mean(np.exp(off)))) if offset is not None else np.log(ybar)
 
-    def loglik(b: np.ndarray) -> float:
-        total = 0.0
-        for s in _chunks(n):
-            eta = off[s] + X[s] @ b
-            total += float(y[s] @ eta - np.exp(eta).sum())
-        return total
-
-    ll = loglik(beta)
-    for _ in range(max_iter):
-        g = np.zeros(k)
-        H = np.zeros((k, k))
+    def one_pass(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Log-likelihood, score and information at ``b``: one pass over the rows."""
+        ll, g, H = 0.0, np.zeros(k), np.zeros((k, k))
         for s in _chunks(n):
             Xs = X[s]
-            mu = np.exp(off[s] + Xs @ beta)
+            eta = off[s] + Xs @ b
+            mu = np.exp(eta)
+            ll += float(y[s] @ eta - mu.sum())
             g += Xs.T @ (y[s] - mu)
             H += Xs.T @ (Xs * mu[:, None])
+        return ll, g, H
+
+    best, step, t = None, np.zeros(k), 1.0
+    for _ in range(max_iter):
+        ll, g, H = one_pass(beta)
+        if best is not None and not (np.isfinite(ll) and ll >= best[1] - 1e-9 * abs(best[1])):
+            t /= 2  # the step overshot: halve it from the last accepted point
+            if t < 1e-8:
+                raise CalibrationError("the Poisson model did not converge")
+            beta = best[0] + t * step
+            continue
+        best = (beta, ll, H)
         try:
             step = np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
             raise CalibrationError("the Poisson model did not fit (singular information matrix)") from None
-        t = 1.0
-        while True:
-            cand = beta + t * step
-            ll_c = loglik(cand)
-            if np.isfinite(ll_c) and ll_c >= ll - 1e-9 * abs(ll):
-                break
-            t /= 2
-            if t < 1e-8:
-                raise CalibrationError("the Poisson model did not converge")
-        beta, ll = cand, ll_c
-        if np.max(np.abs(t * step)) < tol:
+        if not np.all(np.isfinite(step)):
+            raise CalibrationError("the Poisson model did not fit (no finite step)")
+        if np.max(np.abs(step)) < tol:
             break
+        t = 1.0
+        beta = beta + step
     else:
         raise CalibrationError("the Poisson model did not converge (perfect separation?)")
+    beta, _, H = best
     mu = np.exp(off + X @ beta)
-    H = (X.T * mu) @ X
     try:
         H_inv = np.linalg.inv(H)
     except np.linalg.LinAlgError:

@@ -211,14 +211,15 @@ def prepare(data: CompanyData) -> Prepared:
     has_em = [e for e in EMOTIONS if e in sur.columns and sur[e].notna().any()]
     sent = pd.DataFrame({"acc": s_acc, "post": post, "responded": responded}).loc[s_acc >= 0]
     ridx = np.flatnonzero(responded & (s_acc >= 0))
-    r = sur.iloc[ridx]
+
+    def answered(col: str) -> np.ndarray | float:  # column by column: no copy of the whole table
+        return sur[col].to_numpy(dtype=float)[ridx] if col in sur else np.nan
+
     responses = pd.DataFrame({
         "acc": s_acc[ridx], "post": post[ridx],
-        "ticket_id": r["ticket_id"].array if "ticket_id" in r else None,
-        "day": _days(r["responded_at"].to_numpy(), w_start),
-        "nps": r["nps"].to_numpy(dtype=float) if "nps" in r else np.nan,
-        "csat": r["csat"].to_numpy(dtype=float) if "csat" in r else np.nan,
-        **{e: r[e].to_numpy(dtype=float) for e in has_em},
+        "ticket_id": sur["ticket_id"].array.take(ridx) if "ticket_id" in sur else None,
+        "day": _days(_dt64(sur["responded_at"])[ridx], w_start),
+        "nps": answered("nps"), "csat": answered("csat"), **{e: answered(e) for e in has_em},
     })
     # after-complaint answers onto complaints
     pos_e = [e for e in opts.positive_emotions if e in has_em]

@@ -122,12 +122,13 @@ class SurveyGapFitter:
         self.nonrespondent_promoters_ = float(p_prom[non].mean()) if non.any() else float("nan")
         boots = []
         pn = p_prom[non]
-        # resampling the non-respondents with replacement = multinomial counts over their
-        # distinct predicted shares (at most one per cross-validated residual): exact, and
-        # cheap at a million accounts
+        # resampling with replacement, drawn as counts (exact, and cheap at a million
+        # accounts): the respondents' promoter flags are 0/1, so the resampled share is
+        # binomial; the non-respondents' predicted shares take at most one value per
+        # cross-validated residual, so their resample is multinomial over those values
         vals, freq = np.unique(pn, return_counts=True)
         for _ in range(self.n_boot):
-            a_s = actual[rng.integers(0, len(actual), len(actual))].mean()
+            a_s = rng.binomial(len(actual), actual.mean()) / len(actual)
             n_s = rng.multinomial(len(pn), freq / len(pn)) @ vals / len(pn) if len(pn) else np.nan
             boots.append(a_s / n_s if n_s else np.nan)
         boots = np.array(boots)

@@ -228,7 +228,7 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
     for col in contract:
         if col not in tm.columns and col not in present and col.casefold() in lower:
             rename[lower[col.casefold()]] = col
-    df = df.rename(columns=rename)
+    df.columns = [rename.get(c, c) for c in df.columns]  # (rename() would copy every column)
     required = [c for c, spec in contract.items() if spec.required]
     if required and not any(c in df.columns for c in contract):
         wanted = _wanted(table, tm)
