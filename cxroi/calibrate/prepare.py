@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cxroi.data import EMOTIONS, CompanyData
 from cxroi.data.keys import as_arrow_text, positions
@@ -108,11 +109,19 @@ def _days(later: np.ndarray, earlier: np.ndarray | pd.Timestamp) -> np.ndarray:
 _DAY_NS = 86_400_000_000_000
 
 
-def prepare(data: CompanyData) -> Prepared:
+def _keep_row_numbers(data: CompanyData, name: str) -> None:
+    """Replace a validated table by its row numbers (its length and ``_row`` stay, for
+    ``n_rows`` and exclusions): the analysis frames hold all that calibration needs."""
+    data.tables[name] = data.tables[name][["_row"]]
+
+
+def prepare(data: CompanyData, release_tables: bool = False) -> Prepared:
     """Build the analysis frames and record exclusions on ``data``.
 
     Ids are matched by Arrow hashing (:func:`cxroi.data.keys.positions`) and dates by numpy
-    arithmetic, so ten million tickets cost seconds, not minutes.
+    arithmetic, so ten million tickets cost seconds, not minutes. With ``release_tables``
+    each validated table is replaced by its row numbers as soon as its frames are built
+    (``cxroi calibrate`` does this: at ten million tickets the tables are about 3 GB).
     """
     if data.shape != "tables":
         raise CalibrationError("prepare() needs the tables shape (accounts, tickets, surveys, orders)")
@@ -123,6 +132,7 @@ def prepare(data: CompanyData) -> Prepared:
     starts = [d.min() for d in event_dates if d.notna().any()]
     ends = [d.max() for d in [*event_dates, tic["resolved_at"], sur["responded_at"], acc["end_date"]]
             if d.notna().any()]
+    del event_dates
     if not starts:
         raise CalibrationError("the tickets, surveys and orders tables hold no dates")
     w_start = pd.Timestamp(opts.window_start) if opts.window_start else min(starts)
@@ -201,6 +211,16 @@ def prepare(data: CompanyData) -> Prepared:
     settle_days = float(np.quantile(dur_all, SETTLED_QUANTILE)) if len(dur_all) else 0.0
     settle_days = min(settle_days, (w_end - w_start).total_seconds() / 86400.0 / 3)  # keep 2/3 of the window
     complaints["settled"] = to_end >= settle_days
+    del opened, resolved, to_end, res_all, dur_all
+    n_tic = len(tic)
+    tick = None  # each survey's ticket row (found at validation)
+    if "ticket_id" in sur:
+        tick = data.foreign_rows("surveys", "ticket_id")
+        if tick is None:
+            tick = positions(sur["ticket_id"], tic["ticket_id"])
+    if release_tables:
+        del tic
+        _keep_row_numbers(data, "tickets")
 
     # surveys
     s_acc = account_rows("surveys")
@@ -235,11 +255,8 @@ def prepare(data: CompanyData) -> Prepared:
         good, known_o, rule = pd.Series(dtype=bool), pd.Series(dtype=bool), "none"
     known_o = known_o.to_numpy(dtype=bool)
     outcome = np.where(known_o, good.to_numpy(dtype=float), np.nan)
-    # each answer's complaint: survey row -> ticket row (found at validation) -> complaint
-    tick = data.foreign_rows("surveys", "ticket_id") if "ticket_id" in sur else None
-    if tick is None and len(pr):
-        tick = positions(sur["ticket_id"], tic["ticket_id"])
-    to_complaint = np.full(len(tic) + 1, -1, dtype=np.int64)
+    # each answer's complaint: survey row -> ticket row -> complaint
+    to_complaint = np.full(n_tic + 1, -1, dtype=np.int64)
     to_complaint[rows] = np.arange(len(rows))
     at = to_complaint[tick[ridx[pr.index.to_numpy()]]] if len(pr) else np.zeros(0, dtype=np.int64)
     hit = at >= 0
@@ -257,6 +274,9 @@ def prepare(data: CompanyData) -> Prepared:
     unrated[ridx[pr.index.to_numpy()[~known_o]]] = True
     data.exclude("surveys", f"after-complaint answer without the ratings for the outcome rule ({rule})", unrated)
     complaints.attrs["outcome_rule"] = rule
+    if release_tables:
+        del sur
+        _keep_row_numbers(data, "surveys")
 
     # expansions
     exp_products = {p.casefold() for p in opts.expansion_products}
@@ -275,6 +295,11 @@ def prepare(data: CompanyData) -> Prepared:
     orders = pd.DataFrame({"acc": o_acc[oidx], "amount": ords["amount"].to_numpy(dtype=float)[oidx],
                            "expansion": is_exp[oidx]})
     seen = tuple(sorted(str(p) for p in prod.dropna().unique()))[:50] if len(ords) else ()
+    if release_tables:
+        del ords, acc, t
+        for name in ("orders", "accounts"):
+            _keep_row_numbers(data, name)
+        pa.default_memory_pool().release_unused()
     return Prepared(accounts, complaints, responses, sent, expansions, orders, w_start, w_end, M, today,
                     segments, has_em, floored=floored, floor_days=floor,
                     expansion_products=tuple(opts.expansion_products), products_seen=seen)

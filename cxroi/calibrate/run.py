@@ -207,8 +207,8 @@ def fit_sample(prep: Prepared, max_accounts: int | None, seed: int) -> tuple[Pre
 
 
 def _calibrate_tables(cal: Calibration, seed: int, gap_window: int = 12, n_boot: int = 500,
-                      max_fit_accounts: int | None = FIT_SAMPLE_ACCOUNTS) -> None:
-    prep = prepare(cal.data)
+                      max_fit_accounts: int | None = FIT_SAMPLE_ACCOUNTS, keep_tables: bool = True) -> None:
+    prep = prepare(cal.data, release_tables=not keep_tables)
     _data_caveats(cal, prep)
     cal.today = prep.today
     cal.observed = observed_range(prep)
@@ -286,7 +286,8 @@ def _calibrate_customers(cal: Calibration, seed: int, n_boot: int = 500) -> None
 def calibrate(tables: CompanyData | dict[str, pd.DataFrame], mapping: Mapping | None = None,
               base_scenario: Scenario | str | os.PathLike[str] | None = None,
               n_boot: int = 500, seed: int = 20261123, name: str | None = None,
-              gap_window: int = 12, max_fit_accounts: int | None = FIT_SAMPLE_ACCOUNTS) -> Calibration:
+              gap_window: int = 12, max_fit_accounts: int | None = FIT_SAMPLE_ACCOUNTS,
+              keep_tables: bool = True) -> Calibration:
     """Run every fit the data allow.
 
     Parameters
@@ -311,6 +312,10 @@ def calibrate(tables: CompanyData | dict[str, pd.DataFrame], mapping: Mapping | 
         Above this many accounts the links are fitted on a seeded random sample of this
         many accounts (:data:`FIT_SAMPLE_ACCOUNTS`, 150,000; ``None`` or 0: every account);
         the report and the scenario's caveats say so. Baselines always use every account.
+    keep_tables : bool
+        ``False``: each validated table of ``tables`` is replaced by its row numbers once
+        the analysis frames are built (memory at millions of rows; :func:`run_calibration`
+        does this with the data it loads itself).
 
     Returns
     -------
@@ -327,7 +332,7 @@ def calibrate(tables: CompanyData | dict[str, pd.DataFrame], mapping: Mapping | 
     base = _resolve_base(base_scenario)
     cal = Calibration(data=data, base=base)
     if data.shape == "tables":
-        _calibrate_tables(cal, seed, gap_window, n_boot, max_fit_accounts)
+        _calibrate_tables(cal, seed, gap_window, n_boot, max_fit_accounts, keep_tables)
     else:
         _calibrate_customers(cal, seed, n_boot)
     return cal
@@ -363,7 +368,8 @@ def run_calibration(data: Path, mapping: Path | None, out: Path, base: Path | No
     if base_sc is None:
         raise CalibrationError("no base scenario: pass --base data/scenarios/complaints-30-to-1.yaml (it supplies "
                                "costs, margins and any link the data cannot estimate)")
-    cal = calibrate(company, base_scenario=base_sc, n_boot=n_boot, seed=seed, max_fit_accounts=max_fit_accounts)
+    cal = calibrate(company, base_scenario=base_sc, n_boot=n_boot, seed=seed, max_fit_accounts=max_fit_accounts,
+                    keep_tables=False)  # the data are loaded here: nobody else needs the tables
     sc = cal.to_scenario(base_sc)
     save_scenario(sc, out)
     stem = out.with_suffix("")
