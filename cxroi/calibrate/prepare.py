@@ -170,6 +170,49 @@ def prepare(data: CompanyData, release_tables: bool = False) -> Prepared:
             found = positions(t[table]["account_id"], acc["account_id"])
         return kept[found]
 
+    # surveys first (the largest table: released before the tickets are worked on); their
+    # exclusions are recorded after the tickets', in the report's order
+    s_acc = account_rows("surveys")
+    responded = sur["responded_at"].notna().to_numpy()
+    post = sur["ticket_id"].notna().to_numpy() if "ticket_id" in sur else np.zeros(len(sur), bool)
+    has_em = [e for e in EMOTIONS if e in sur.columns and sur[e].notna().any()]
+    sent = pd.DataFrame({"acc": s_acc, "post": post, "responded": responded}).loc[s_acc >= 0]
+    ridx = np.flatnonzero(responded & (s_acc >= 0))
+
+    def answered(col: str) -> np.ndarray | float:  # column by column: no copy of the whole table
+        return sur[col].to_numpy(dtype=float)[ridx] if col in sur else np.nan
+
+    responses = pd.DataFrame({
+        "acc": s_acc[ridx], "post": post[ridx],
+        "ticket_id": sur["ticket_id"].array.take(ridx) if "ticket_id" in sur else None,
+        "day": _days(_dt64(sur["responded_at"])[ridx], w_start),
+        "nps": answered("nps"), "csat": answered("csat"), **{e: answered(e) for e in has_em},
+    })
+    pos_e = [e for e in opts.positive_emotions if e in has_em]
+    neg_e = [e for e in opts.negative_emotions if e in has_em]
+    pr = responses.loc[responses["post"]].drop_duplicates("ticket_id", keep="first")
+    if pos_e and neg_e:
+        good = pr[pos_e].mean(axis=1, skipna=False) > pr[neg_e].mean(axis=1, skipna=False)
+        known_o = pr[pos_e + neg_e].notna().all(axis=1)
+        rule = f"{' + '.join(pos_e)} rated above {' + '.join(neg_e)}"
+    elif "csat" in pr:
+        good, known_o, rule = pr["csat"] >= 4, pr["csat"].notna(), "CSAT 4 or 5"
+    else:  # pragma: no cover - no answers at all
+        good, known_o, rule = pd.Series(dtype=bool), pd.Series(dtype=bool), "none"
+    known_o = known_o.to_numpy(dtype=bool)
+    outcome = np.where(known_o, good.to_numpy(dtype=float), np.nan)
+    unrated = np.zeros(len(sur), dtype=bool)  # survey rows of answers without the ratings
+    unrated[ridx[pr.index.to_numpy()[~known_o]]] = True
+    answer_ticket = np.zeros(0, dtype=np.int64)  # ticket row of each after-complaint answer
+    if len(pr):
+        tick = data.foreign_rows("surveys", "ticket_id")  # found at validation
+        if tick is None:
+            tick = positions(sur["ticket_id"], tic["ticket_id"])
+        answer_ticket = tick[ridx[pr.index.to_numpy()]]
+    if release_tables:
+        del sur
+        _keep_row_numbers(data, "surveys")
+
     # complaints
     t_acc = account_rows("tickets")
     data.exclude("tickets", "account left out (ended before or started after the window)", t_acc < 0)
@@ -199,66 +242,31 @@ def prepare(data: CompanyData, release_tables: bool = False) -> Prepared:
         "at_risk": (res_m >= accounts["entry"].to_numpy()[ca]) & (res_m <= accounts["exit"].to_numpy()[ca]),
         "contacts": contacts,
     })
+    del days, res_m, open_m, contacts, last12
     # tickets opened early enough that almost all of them (SETTLED_QUANTILE) are resolved by
     # the data's end, whatever became of the account: an account's typical resolution time is
     # then not shortened by the long tickets still open at the end (which only accounts still
     # active at the end have, so it would make leavers look slower)
     to_end = _days(np.full(len(rows), np.datetime64(w_end, "ns")), opened)
+    del opened, resolved
     known = t_acc >= 0
     res_all = _dt64(tic["resolved_at"])[known]
     res_all[np.isnat(res_all)] = np.datetime64(w_end, "ns")
     dur_all = _days(res_all, _dt64(tic["opened_at"])[known])
+    del res_all
     settle_days = float(np.quantile(dur_all, SETTLED_QUANTILE)) if len(dur_all) else 0.0
     settle_days = min(settle_days, (w_end - w_start).total_seconds() / 86400.0 / 3)  # keep 2/3 of the window
     complaints["settled"] = to_end >= settle_days
-    del opened, resolved, to_end, res_all, dur_all
+    del to_end, dur_all
     n_tic = len(tic)
-    tick = None  # each survey's ticket row (found at validation)
-    if "ticket_id" in sur:
-        tick = data.foreign_rows("surveys", "ticket_id")
-        if tick is None:
-            tick = positions(sur["ticket_id"], tic["ticket_id"])
     if release_tables:
         del tic
         _keep_row_numbers(data, "tickets")
 
-    # surveys
-    s_acc = account_rows("surveys")
-    data.exclude("surveys", "account left out (ended before or started after the window)", s_acc < 0)
-    responded = sur["responded_at"].notna().to_numpy()
-    data.exclude("surveys", "not answered (kept for the response-bias check)", ~responded & (s_acc >= 0))
-    post = sur["ticket_id"].notna().to_numpy() if "ticket_id" in sur else np.zeros(len(sur), bool)
-    has_em = [e for e in EMOTIONS if e in sur.columns and sur[e].notna().any()]
-    sent = pd.DataFrame({"acc": s_acc, "post": post, "responded": responded}).loc[s_acc >= 0]
-    ridx = np.flatnonzero(responded & (s_acc >= 0))
-
-    def answered(col: str) -> np.ndarray | float:  # column by column: no copy of the whole table
-        return sur[col].to_numpy(dtype=float)[ridx] if col in sur else np.nan
-
-    responses = pd.DataFrame({
-        "acc": s_acc[ridx], "post": post[ridx],
-        "ticket_id": sur["ticket_id"].array.take(ridx) if "ticket_id" in sur else None,
-        "day": _days(_dt64(sur["responded_at"])[ridx], w_start),
-        "nps": answered("nps"), "csat": answered("csat"), **{e: answered(e) for e in has_em},
-    })
-    # after-complaint answers onto complaints
-    pos_e = [e for e in opts.positive_emotions if e in has_em]
-    neg_e = [e for e in opts.negative_emotions if e in has_em]
-    pr = responses.loc[responses["post"]].drop_duplicates("ticket_id", keep="first")
-    if pos_e and neg_e:
-        good = pr[pos_e].mean(axis=1, skipna=False) > pr[neg_e].mean(axis=1, skipna=False)
-        known_o = pr[pos_e + neg_e].notna().all(axis=1)
-        rule = f"{' + '.join(pos_e)} rated above {' + '.join(neg_e)}"
-    elif "csat" in pr:
-        good, known_o, rule = pr["csat"] >= 4, pr["csat"].notna(), "CSAT 4 or 5"
-    else:  # pragma: no cover - no answers at all
-        good, known_o, rule = pd.Series(dtype=bool), pd.Series(dtype=bool), "none"
-    known_o = known_o.to_numpy(dtype=bool)
-    outcome = np.where(known_o, good.to_numpy(dtype=float), np.nan)
-    # each answer's complaint: survey row -> ticket row -> complaint
+    # after-complaint answers onto complaints: answer -> ticket row -> complaint
     to_complaint = np.full(n_tic + 1, -1, dtype=np.int64)
     to_complaint[rows] = np.arange(len(rows))
-    at = to_complaint[tick[ridx[pr.index.to_numpy()]]] if len(pr) else np.zeros(0, dtype=np.int64)
+    at = to_complaint[answer_ticket]
     hit = at >= 0
 
     def onto(values: np.ndarray) -> np.ndarray:
@@ -270,13 +278,10 @@ def prepare(data: CompanyData, release_tables: bool = False) -> Prepared:
     complaints["positive"] = onto(outcome)
     for col in ("nps", "csat"):
         complaints[col] = onto(pr[col].to_numpy(dtype=float))
-    unrated = np.zeros(len(sur), dtype=bool)  # survey rows of answers without the ratings
-    unrated[ridx[pr.index.to_numpy()[~known_o]]] = True
-    data.exclude("surveys", f"after-complaint answer without the ratings for the outcome rule ({rule})", unrated)
     complaints.attrs["outcome_rule"] = rule
-    if release_tables:
-        del sur
-        _keep_row_numbers(data, "surveys")
+    data.exclude("surveys", "account left out (ended before or started after the window)", s_acc < 0)
+    data.exclude("surveys", "not answered (kept for the response-bias check)", ~responded & (s_acc >= 0))
+    data.exclude("surveys", f"after-complaint answer without the ratings for the outcome rule ({rule})", unrated)
 
     # expansions
     exp_products = {p.casefold() for p in opts.expansion_products}

@@ -444,6 +444,7 @@ def validate(raw: dict[str, _Raw], mapping: Mapping, source: str) -> CompanyData
                                        probs, mapping.options, mapping.source)
         words[tname] = r.row_word
         r.frame = r.frame.iloc[:0]  # typed now: let the file's columns go (memory at scale)
+        pa.default_memory_pool().release_unused()
     key_rows = _cross_checks(tables, words, probs)
     caveats = _churn_checks(tables, probs)
     if mapping.shape == "customers" and "customers" in tables and len(tables["customers"]) == 0:
