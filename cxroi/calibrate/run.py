@@ -355,6 +355,11 @@ def run_calibration(data: Path, mapping: Path | None, out: Path, base: Path | No
     table) and ``<out stem>.calibration.md`` (or ``report``) with the verdicts, the links
     written with their priors, the caveats and the exclusions.
 
+    The data are loaded here, so each validated table is let go once its analysis frames
+    are built (``keep_tables=False``); above ``max_fit_accounts`` accounts the links are
+    fitted on a seeded random sample of that many accounts (:func:`calibrate`), which the
+    report and the scenario's caveats state.
+
     Raises
     ------
     DataError
