@@ -170,11 +170,12 @@ def run_cli(folder: Path, out: Path) -> dict[str, float]:
     """Time ``python -m cxroi calibrate folder`` in a child process: wall clock, CPU and
     peak resident memory (the child's own ``ru_maxrss``), load average before and after."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}  # this checkout's cxroi (cwd too: `-m` puts it first)
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "cxroi", "calibrate", str(folder), "--out", str(out)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=env, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
