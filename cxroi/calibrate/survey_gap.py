@@ -170,9 +170,9 @@ class SurveyGapFitter:
         return _summary([
             _row("survey gap: promoter share respondents / predicted non-respondents", self.bias_ratio_, lo, hi,
                  self.n_respondents_ + self.n_nonrespondents_, self.verdict),
-            _row("survey gap: cross-validated AUC of synthetic NPS for promoters", c, clo, chi, self.n_respondents_,
+            _row("survey gap: cross-validated AUC of synthetic NPS for promoters", c, clo, chi, self.train_n_,
                  f"The synthetic score ranks promoters above others {c:.2f} of the time (0.5 = chance)."),
-            _row("survey gap: cross-validated R2 of synthetic NPS", self.cv_r2_, np.nan, np.nan, self.n_respondents_,
+            _row("survey gap: cross-validated R2 of synthetic NPS", self.cv_r2_, np.nan, np.nan, self.train_n_,
                  f"The features explain {_pct(max(self.cv_r2_, 0))} of the variation in NPS answers."),
         ])
 
