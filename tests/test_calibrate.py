@@ -350,3 +350,17 @@ def test_prepare_can_release_the_tables_with_the_same_frames():
     assert freed.n_rows() == kept.n_rows() == {k: len(v) for k, v in frames.items()}
     assert list(freed.tables["tickets"].columns) == ["_row"]
     pd.testing.assert_frame_equal(freed.exclusions_frame(), kept.exclusions_frame())
+
+
+def test_answer_without_outcome_ratings_is_excluded_at_its_own_survey_row():
+    from cxroi.calibrate import prepare
+
+    frames = generate_demo(seed=8, n_accounts=400)
+    sur = frames["surveys"]
+    answered = np.flatnonzero(sur["ticket_id"].notna().to_numpy() & sur["responded_at"].notna().to_numpy())
+    i = int(answered[len(answered) // 2])
+    sur.loc[i, "frustrated"] = np.nan
+    data = from_frames(frames)
+    prepare(data)
+    ex = [e for e in data.exclusions if e.table == "surveys" and e.rule.startswith("after-complaint answer")]
+    assert len(ex) == 1 and ex[0].rows == 1 and ex[0].first_rows == (i + 1,)  # 1-based record number
