@@ -1,7 +1,14 @@
-"""Benchmark: calibration time from 10,000 to 100,000 accounts (1,000,000 tickets).
+"""Benchmark: calibration time from 10,000 to 100,000 accounts (1,000,000 tickets), and
+``cxroi calibrate`` at B2C scale (1,000,000 accounts / 10,000,000 tickets).
 
-Target: 100,000 accounts / 1,000,000 tickets calibrated in <= 60 s on the project machine
-(2 cores). Run::
+Targets: 1,000,000 accounts / 10,000,000 tickets calibrated by ``cxroi calibrate`` in
+<= 90 s and <= 8 GB peak memory on the project machine (2 cores). Run::
+
+    .venv/bin/python benchmarks/bench_calibrate.py --sizes --scale 100000 1000000
+        # writes each company once to Parquet under /tmp (the demo generator, 100,000
+        # accounts at a time), then times `python -m cxroi calibrate` on it in a child
+        # process: wall clock, CPU, peak resident memory, load average; the ratio of each
+        # size to the first is printed
 
     .venv/bin/python benchmarks/bench_calibrate.py            # 10k, 30k, 100k accounts
     .venv/bin/python benchmarks/bench_calibrate.py --coverage 50   # also coverage over seeds
@@ -20,7 +27,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -112,6 +122,85 @@ def coverage(n_seeds: int, n_accounts: int, gap_options: bool = False) -> dict[s
     return cov
 
 
+def write_company(n_accounts: int, folder: Path, factor: float = 11.5, chunk: int = 100_000,
+                  seed: int = 1) -> Path:
+    """Write a company of ``n_accounts`` (about ten tickets each) to Parquet, once.
+
+    The demo generator (:func:`cxroi.demo.generate_demo`) makes it ``chunk`` accounts at a
+    time (independent accounts, seeds ``seed``, ``seed + 1``, ...; ids prefixed by the
+    chunk number so they stay unique), appended as row groups: memory stays that of one
+    chunk. A folder that already holds a finished company of this size is reused.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    done = folder / "_complete"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    truth = DemoTruth().with_complaints(factor)
+    writers: dict[str, pq.ParquetWriter] = {}
+    schemas: dict[str, pa.Schema] = {}
+    ids = [("accounts", "account_id"), ("tickets", "account_id"), ("tickets", "ticket_id"),
+           ("surveys", "account_id"), ("surveys", "ticket_id"), ("orders", "account_id"), ("orders", "order_id")]
+    counts = dict.fromkeys(("accounts", "tickets", "surveys", "orders"), 0)
+    try:
+        for c, n0 in enumerate(range(0, n_accounts, chunk)):
+            frames = generate_demo(seed=seed + c, n_accounts=min(chunk, n_accounts - n0), truth=truth)
+            for table, col in ids:
+                s = frames[table][col]
+                frames[table][col] = (f"{c:02d}-" + s.astype("string")).where(s.notna(), None)
+            for table, df in frames.items():
+                tab = pa.Table.from_pandas(df, preserve_index=False)
+                if table not in writers:
+                    schemas[table] = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                                                for f in tab.schema]).remove_metadata()
+                    writers[table] = pq.ParquetWriter(folder / f"{table}.parquet", schemas[table])
+                writers[table].write_table(tab.cast(schemas[table]))
+                counts[table] += len(df)
+            print(f"  generated {n0 + len(frames['accounts']):,} of {n_accounts:,} accounts", flush=True)
+    finally:
+        for w in writers.values():
+            w.close()
+    done.write_text(" ".join(f"{k}={v}" for k, v in counts.items()))
+    return folder
+
+
+def run_cli(folder: Path, out: Path) -> dict[str, float]:
+    """Time ``python -m cxroi calibrate folder`` in a child process: wall clock, CPU and
+    peak resident memory (the child's own ``ru_maxrss``), load average before and after."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}  # this checkout's cxroi (cwd too: `-m` puts it first)
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "cxroi", "calibrate", str(folder), "--out", str(out)],
+                            env=env, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if status != 0:
+        raise RuntimeError(f"cxroi calibrate failed on {folder}:\n{err[-2000:]}")
+    return {"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "peak_gb": ru.ru_maxrss / 1024**2,
+            "load_before": load0, "load_after": os.getloadavg()[0]}
+
+
+def bench_scale(sizes: list[int], root: Path) -> list[dict[str, float]]:
+    """``cxroi calibrate`` on Parquet companies of the given sizes; ratios to the first."""
+    rows = []
+    for n in sizes:
+        folder = write_company(n, root / f"cxroi-bench-calibrate-{n}")
+        r = {"accounts": n, **run_cli(folder, root / f"cxroi-bench-calibrate-{n}-out" / "calibrated.yaml")}
+        r["tickets"] = int((folder / "_complete").read_text().split("tickets=")[1].split()[0])
+        rows.append(r)
+        ref = rows[0]
+        print(f"{n:>10,} accounts {r['tickets']:>11,} tickets | cxroi calibrate {r['wall_s']:6.1f} s wall, "
+              f"{r['cpu_s']:6.1f} s CPU, peak {r['peak_gb']:.2f} GB | load average {r['load_before']:.1f} -> "
+              f"{r['load_after']:.1f} | x{r['wall_s'] / ref['wall_s']:.2f} wall, x{r['cpu_s'] / ref['cpu_s']:.2f} CPU "
+              f"of {ref['accounts']:,} accounts", flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 30_000, 100_000])
@@ -123,7 +212,12 @@ def main() -> None:
                     help="coverage with the generator's lagged-churn and both-outcomes options on")
     ap.add_argument("--direct-coverage", type=int, default=0,
                     help="coverage of the direct links on the strong / weak / null shapes over this many seeds")
+    ap.add_argument("--scale", type=int, nargs="*", default=[],
+                    help="time `cxroi calibrate` on Parquet companies of these sizes (e.g. 100000 1000000)")
+    ap.add_argument("--scale-dir", type=Path, default=Path("/tmp"), help="where the Parquet companies are kept")
     args = ap.parse_args()
+    if args.scale:
+        bench_scale(args.scale, args.scale_dir)
     if args.sizes:
         bench(args.sizes, args.factor, args.n_boot)
     if args.direct_coverage:

@@ -299,3 +299,68 @@ def test_nps_verdict_false_alarm_rate_when_nps_is_noise():
     )
     print("false alarms over 30 seeds:", alarms)
     assert alarms <= 4
+
+
+def test_fit_sample_keeps_every_account_for_baselines_and_says_so(cal):
+    # above max_fit_accounts the links are fitted on a seeded random sample of accounts:
+    # the sample is said in the notes and caveats, the fits see only sampled accounts,
+    # the intervals are the sample's (wider), and baselines still count every account
+    from cxroi.calibrate import prepare
+    from cxroi.calibrate.run import fit_sample
+
+    frames = generate_demo(seed=22, n_accounts=5000)
+    sampled = calibrate(frames, n_boot=50, seed=22, max_fit_accounts=2000)
+    text = " ".join(sampled.notes)
+    assert "random sample of 2,000 of the 5,000 accounts" in text
+    assert any("random sample of 2,000" in c["text"] for c in sampled.caveats)
+    assert sampled.fitters["resolution_churn"].n_ <= 2000 < cal.fitters["resolution_churn"].n_
+    assert sampled.fitters["contacts"].n_accounts_ <= 2000
+    pd.testing.assert_frame_equal(sampled.baselines[["segment", "accounts", "leavers", "arpa"]],
+                                  cal.baselines[["segment", "accounts", "leavers", "arpa"]])
+    assert sampled.today == cal.today
+    for k in ("churn_hazard_ratio", "contacts_ratio", "churn_gap"):
+        full, part = cal.links[k], sampled.links[k]
+        assert part.high - part.low > full.high - full.low  # fewer accounts, wider interval
+    truth = true_links(DemoTruth(), sampled.today)
+    assert sum(sampled.links[k].low <= truth[k] <= sampled.links[k].high for k in LINKS) >= 6
+    # the subset renumbers accounts consistently and is seeded
+    prep = prepare(from_frames(frames))
+    sub, n = fit_sample(prep, 1000, seed=3)
+    again, _ = fit_sample(prep, 1000, seed=3)
+    assert n == 1000 and len(sub.accounts) == 1000
+    pd.testing.assert_frame_equal(sub.complaints, again.complaints)
+    ids = sub.accounts["account_id"].to_numpy()[sub.complaints["acc"].to_numpy()]
+    full_ids = prep.accounts["account_id"].to_numpy()[prep.complaints["acc"].to_numpy()]
+    kept = np.isin(full_ids, sub.accounts["account_id"].to_numpy())
+    assert (ids == full_ids[kept]).all() and len(sub.complaints) == kept.sum()
+    whole, none = fit_sample(prep, None, seed=3)
+    assert whole is prep and none is None
+
+
+def test_prepare_can_release_the_tables_with_the_same_frames():
+    # cxroi calibrate lets each validated table go once its frames are built (memory at
+    # ten million tickets): the frames, exclusions and row counts must not change
+    from cxroi.calibrate import prepare
+
+    frames = generate_demo(seed=5, n_accounts=800)
+    kept, freed = from_frames(frames), from_frames(frames)
+    a, b = prepare(kept), prepare(freed, release_tables=True)
+    for name in ("accounts", "complaints", "responses", "surveys_sent", "expansions", "orders"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+    assert freed.n_rows() == kept.n_rows() == {k: len(v) for k, v in frames.items()}
+    assert list(freed.tables["tickets"].columns) == ["_row"]
+    pd.testing.assert_frame_equal(freed.exclusions_frame(), kept.exclusions_frame())
+
+
+def test_answer_without_outcome_ratings_is_excluded_at_its_own_survey_row():
+    from cxroi.calibrate import prepare
+
+    frames = generate_demo(seed=8, n_accounts=400)
+    sur = frames["surveys"]
+    answered = np.flatnonzero(sur["ticket_id"].notna().to_numpy() & sur["responded_at"].notna().to_numpy())
+    i = int(answered[len(answered) // 2])
+    sur.loc[i, "frustrated"] = np.nan
+    data = from_frames(frames)
+    prepare(data)
+    ex = [e for e in data.exclusions if e.table == "surveys" and e.rule.startswith("after-complaint answer")]
+    assert len(ex) == 1 and ex[0].rows == 1 and ex[0].first_rows == (i + 1,)  # 1-based record number

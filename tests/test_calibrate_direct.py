@@ -275,3 +275,28 @@ def test_direct_links_reach_the_scenario_when_the_schema_has_them(small_cal):
         assert link.source.startswith(f"calibrated: {c.links[k].n:,} ")
     assert sc.touchpoints["complaints"].observed.n == c.observed["n"]
     assert [x.about for x in sc.caveats] == [x["about"] for x in c.caveats]
+
+
+@pytest.mark.parametrize("with_offset", [False, True])
+def test_poisson_fit_equals_statsmodels_glm_with_clustered_errors(with_offset):
+    # the numpy Newton fit (cxroi.calibrate.glm) must give statsmodels' Poisson GLM
+    # coefficients and cluster-robust standard errors on over-dispersed, clustered data
+    import statsmodels.api as sm
+
+    from cxroi.calibrate.glm import design, poisson_ratio
+
+    rng = np.random.default_rng(7)
+    n, g = 6000, 600
+    acc = rng.integers(0, g, n)
+    z, lr = rng.normal(size=n), rng.normal(size=g)[acc]
+    seg = np.array(["Enterprise", "Mid-market", "SMB"])[rng.integers(0, 3, g)][acc]
+    off = np.log(rng.uniform(0.5, 2.0, n)) if with_offset else None
+    frailty = rng.gamma(2.0, 0.5, g)[acc]
+    y = rng.poisson(np.exp(-2.0 + 0.3 * z + 0.2 * lr + (0 if off is None else off)) * frailty)
+    X = design(z, {"log_rev": lr}, seg)
+    fit, table = poisson_ratio(y, X, acc, offset=off)
+    ref = sm.GLM(y.astype(float), X, family=sm.families.Poisson(), offset=off).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(pd.Series(acc))[0]})
+    np.testing.assert_allclose(table["coef"].to_numpy(), ref.params.to_numpy(), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(table["se"].to_numpy(), ref.bse.to_numpy(), rtol=1e-6)
+    assert fit.n == g and abs(fit.log_ratio - 0.3) < 4 * fit.se

@@ -249,3 +249,18 @@ def test_customers_shape_flags_and_ranges(tmp_path):
     text = str(exc.value)
     assert "customers row 4, column churn" in text and "0/1 flag" in text
     assert "customers row 3, column tenure_months" in text
+
+
+def test_arrow_key_helpers_equal_pandas_lookups():
+    # ids stay Arrow strings at scale: the lookups must agree with pandas' own on object,
+    # Arrow and integer ids, with missing values and repeats
+    from cxroi.data.keys import duplicated, positions
+
+    keys = pd.Series(["A1", "A2", "A3", "A10"], dtype=object)
+    vals = pd.Series(["A3", None, "A9", "A1", "A10", "A3"], dtype=object)
+    want = pd.Index(keys).get_indexer(vals.fillna("<none>"))
+    for k, v in [(keys, vals), (keys.astype("string[pyarrow]"), vals.astype("string[pyarrow]"))]:
+        assert positions(v, k).tolist() == want.tolist() == [2, -1, -1, 0, 3, 2]
+        assert duplicated(v).tolist() == (vals.duplicated(keep=False) & vals.notna()).tolist()
+    assert positions(pd.Series([5, 7, 9]), pd.Series(["9", "5"], dtype="string[pyarrow]")).tolist() == [1, -1, 0]
+    assert not duplicated(keys).any()

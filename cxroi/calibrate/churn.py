@@ -24,7 +24,7 @@ class ResolutionChurnFitter:
     """Hazard ratio of leaving per doubling of an account's recent resolution time.
 
     Discrete-time proportional-hazards model (the piecewise-exponential form of the Cox
-    model: a Poisson GLM of leaving in each month, statsmodels) on the *exposed*
+    model: a Poisson GLM of leaving in each month, :mod:`cxroi.calibrate.glm`) on the *exposed*
     account-months of :func:`cxroi.calibrate.panel.exposure_panel`:
 
     .. math:: \\log h_{it} = \alpha_{s(i)} + \tau_{y(t)} + \beta\\,\bar z_{it}

@@ -13,7 +13,7 @@ from cxroi.errors import CalibrationError
 class ContactsFitter:
     """Ratio of contacts per complaint per doubling of its resolution time.
 
-    Poisson model (statsmodels GLM, log link) of each resolved complaint's contacts:
+    Poisson model (log link, :mod:`cxroi.calibrate.glm`) of each resolved complaint's contacts:
 
     .. math:: \\log E[\\text{contacts}_j] = \\alpha_{s} + \\beta z_j + \\gamma \\log r_{i(j)},
               \\qquad z_j = \\log_2(T_j / T_{today})

@@ -14,7 +14,7 @@ from cxroi.errors import CalibrationError
 class ExpansionRateFitter:
     """Rate ratio of buying more per doubling of an account's recent resolution time.
 
-    Poisson model (statsmodels GLM, log link) of expansion orders in each *exposed*
+    Poisson model (log link, :mod:`cxroi.calibrate.glm`) of expansion orders in each *exposed*
     account-month (:func:`cxroi.calibrate.panel.exposure_panel`):
 
     .. math:: \\log E[\text{expansions}_{it}] = \alpha_{s(i)} + \tau_{y(t)} + \beta\\,\bar z_{it}

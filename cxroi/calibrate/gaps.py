@@ -42,20 +42,26 @@ class LaggedGapFit:
     rows: int
 
 
-def _lagged_gap_lpm(y: np.ndarray, count: np.ndarray, expo: np.ndarray, dexpo: list[np.ndarray],
-                    window: int, C: np.ndarray, entry: np.ndarray, months: np.ndarray,
-                    u_curve: np.ndarray, h_inv: np.ndarray, chunk_rows: int = 300_000) -> LaggedGapFit:
-    """Fit one distributed-lag linear probability model on the account-month panel.
+def _lagged_gap_lpm(ys: list[np.ndarray], signs: list[float], count: np.ndarray, expo: np.ndarray,
+                    dexpo: list[np.ndarray], window: int, C: np.ndarray, entry: np.ndarray, months: np.ndarray,
+                    u_curve: np.ndarray, h_inv: np.ndarray, chunk_rows: int = 300_000) -> list[LaggedGapFit]:
+    """Fit distributed-lag linear probability models, one per outcome in ``ys``, that share
+    their design, on the account-month panel.
 
-    Grids are ``(accounts, months)``: ``y`` the outcome, ``count`` complaints resolved
-    while at risk, ``expo`` the expected outcomes (``sum p`` or ``sum 1-p``) and ``dexpo``
-    their derivatives with respect to the outcome curve's two coefficients. The design row
-    of account *i* in month *t* is
+    Grids are ``(accounts, months)``: each ``y`` an outcome, ``count`` complaints resolved
+    while at risk, ``expo`` the expected positive outcomes (``sum p``) and ``dexpo`` its
+    derivatives with respect to the outcome curve's two coefficients. The design row of
+    account *i* in month *t* is
     ``[C_i, count_{t}, ..., count_{t-k+1}, expo_{t}, ..., expo_{t-k+1}]``; the rows are
-    built in chunks, so memory stays bounded at millions of account-months.
+    built in chunks, so memory stays bounded at millions of account-months, and each chunk
+    serves every outcome. Each gap is ``sign`` times the sum of the ``expo`` lags'
+    coefficients: with ``sign = -1`` it is the effect of an expected *negative* outcome
+    (``count - expo``) relative to a positive one, the same regression reparametrised
+    (``N = POS + NEG``), so the gap and its influence are exactly those of the model on
+    ``[count, count - expo]``.
 
-    The influence of the gap :math:`c^\\top\\beta` (:math:`c` selects the ``expo`` lags)
-    for account *i* stacks the two estimating equations (curve, then linear model):
+    The influence of the gap :math:`c^\\top\\beta` (:math:`c` = ``sign`` on the ``expo``
+    lags) for account *i* stacks the two estimating equations (curve, then linear model):
 
     .. math:: \\mathrm{IF}_i = v^\\top s_i + v^\\top G\\,H^{-1} u_i,\\qquad v = A^{-1}c,
               \\quad A = \\sum X_{it} X_{it}^\\top,\\quad s_i = \\sum_t X_{it} e_{it},
@@ -66,7 +72,7 @@ def _lagged_gap_lpm(y: np.ndarray, count: np.ndarray, expo: np.ndarray, dexpo: l
     with :math:`u_i` the account's score of the outcome curve and :math:`H^{-1}` its
     inverse information (the curve's uncertainty enters through :math:`G`).
     """
-    n, M = y.shape
+    n, M = count.shape
     k = window
     pad = M + k
 
@@ -77,7 +83,7 @@ def _lagged_gap_lpm(y: np.ndarray, count: np.ndarray, expo: np.ndarray, dexpo: l
 
     cnt_p, exp_p = padded(count), padded(expo)
     d_p = [padded(d) for d in dexpo]
-    y_f = y.ravel()
+    y_f = [y.ravel() for y in ys]
     R = int(months.sum())
     starts = np.cumsum(months) - months
     lags = np.arange(k)
@@ -91,32 +97,36 @@ def _lagged_gap_lpm(y: np.ndarray, count: np.ndarray, expo: np.ndarray, dexpo: l
             tt = entry[ii] + (r - starts[ii])
             L = (ii * pad + k + tt)[:, None] - lags[None, :]
             X = np.concatenate([C[ii], cnt_p[L], exp_p[L]], axis=1)
-            yield ii, L, X, y_f[ii * M + tt]
+            yield ii, L, X, [y[ii * M + tt] for y in y_f]
 
     A = np.zeros((P, P))
-    b = np.zeros(P)
+    b = np.zeros((P, len(ys)))
     for _, _, X, yy in chunks():
         A += X.T @ X
-        b += X.T @ yy
+        b += X.T @ np.column_stack(yy)
     try:
-        beta = np.linalg.solve(A, b)
+        betas = np.linalg.solve(A, b)
         cvec = np.zeros(P)
         cvec[gap_cols] = 1.0
-        v = np.linalg.solve(A, cvec)
+        v0 = np.linalg.solve(A, cvec)
     except np.linalg.LinAlgError:
         raise CalibrationError("the complaint-lag design is singular (too few complaints)") from None
-    sv = np.zeros(n)
-    vG = np.zeros(len(dexpo))
+    sv = np.zeros((len(ys), n))
+    vG = np.zeros((len(ys), len(dexpo)))
     for ii, L, X, yy in chunks():
-        e = yy - X @ beta
-        Xv = X @ v
-        sv += np.bincount(ii, weights=Xv * e, minlength=n)
-        for q, dq in enumerate(d_p):
-            D = dq[L]
-            vG[q] += (D @ v[gap_cols]) @ e - Xv @ (D @ beta[gap_cols])
-    influence = sv + u_curve @ (h_inv @ vG)
-    lag_gaps = beta[gap_cols]
-    return LaggedGapFit(beta, lag_gaps, float(lag_gaps.sum()), influence, R)
+        Xv0 = X @ v0
+        Ds = [dq[L] for dq in d_p]
+        for j, (y, sg) in enumerate(zip(yy, signs, strict=True)):
+            beta, v = betas[:, j], sg * v0
+            e = y - X @ beta
+            sv[j] += np.bincount(ii, weights=sg * Xv0 * e, minlength=n)
+            for q, D in enumerate(Ds):
+                vG[j, q] += (D @ v[gap_cols]) @ e - (sg * Xv0) @ (D @ beta[gap_cols])
+    fits = []
+    for j, sg in enumerate(signs):
+        lag_gaps = sg * betas[gap_cols, j]
+        fits.append(LaggedGapFit(betas[:, j], lag_gaps, float(lag_gaps.sum()), sv[j] + u_curve @ (h_inv @ vG[j]), R))
+    return fits
 
 
 class BehaviourGapFitter:
@@ -220,10 +230,14 @@ class BehaviourGapFitter:
         expand = np.bincount(ea[ein] * M + em[ein], minlength=n * M).astype(float).reshape(n, M)
         self.theta_, self.theta_cov_ = theta, h_inv
         self.today_ = prep.today
-        self.churn_fit_ = _lagged_gap_lpm(leave, N, N - POS, [-D0, -D1], self.churn_window, C, entry, months,
-                                          u, h_inv)
-        self.expansion_fit_ = _lagged_gap_lpm(expand, N, POS, [D0, D1], self.expansion_window, C, entry, months,
-                                              u, h_inv)
+        if self.churn_window == self.expansion_window:  # one design serves both outcomes
+            self.churn_fit_, self.expansion_fit_ = _lagged_gap_lpm(
+                [leave, expand], [-1.0, 1.0], N, POS, [D0, D1], self.churn_window, C, entry, months, u, h_inv)
+        else:
+            (self.churn_fit_,) = _lagged_gap_lpm([leave], [-1.0], N, POS, [D0, D1], self.churn_window, C, entry,
+                                                 months, u, h_inv)
+            (self.expansion_fit_,) = _lagged_gap_lpm([expand], [1.0], N, POS, [D0, D1], self.expansion_window, C,
+                                                     entry, months, u, h_inv)
         # joint influence of (a, b, churn_gap, expansion_gap), clustered by account
         infl = np.column_stack([u @ h_inv, self.churn_fit_.influence, self.expansion_fit_.influence])
         self.cov_ = infl.T @ infl * (n / max(n - 1, 1))

@@ -31,6 +31,13 @@ DEFAULT_BASE = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "com
 #: Fewer leavers than this in a segment: its churn is reported as uncertain (a caveat).
 SMALL_SEGMENT_LEAVERS = 10
 
+#: Above this many accounts in the window, the links (direct effects, the emotion chain,
+#: metric validity) are fitted on a random sample of this many accounts with all their
+#: complaints, surveys and orders; baselines, today and the observed range use every
+#: account. The sample is stated in the report and the scenario's caveats, and the
+#: intervals are the sample's (wider than the full data would give).
+FIT_SAMPLE_ACCOUNTS = 150_000
+
 #: Which money line a link drives (for caveats of links that could not be estimated).
 LINK_LINE = {"churn_hazard_ratio": "retention_savings", "expansion_rate_ratio": "cross_sell",
              "contacts_ratio": "cost_to_serve_savings"}
@@ -42,7 +49,9 @@ def observed_range(prep: Prepared) -> dict[str, float] | None:
     c = prep.complaints
     if c.empty or not np.isfinite(prep.today):
         return None
-    typical = prep.today * np.exp2(c.groupby("acc")["z"].mean().to_numpy())
+    n = np.bincount(c["acc"].to_numpy(), minlength=len(prep.accounts))
+    zsum = np.bincount(c["acc"].to_numpy(), weights=c["z"].to_numpy(), minlength=len(prep.accounts))
+    typical = prep.today * np.exp2(zsum[n > 0] / n[n > 0])
     lo, hi = np.percentile(typical, [5, 95])
     return {"low": float(lo), "high": float(hi), "n": int(len(typical))}
 
@@ -184,15 +193,38 @@ def _fit_chain(cal: Calibration, prep: Prepared, gap_window: int) -> None:
         cal.notes.append(f"Outcome gaps not fitted ({exc}); kept from the base scenario.")
 
 
-def _calibrate_tables(cal: Calibration, seed: int, gap_window: int = 12, n_boot: int = 500) -> None:
-    prep = prepare(cal.data)
+def fit_sample(prep: Prepared, max_accounts: int | None, seed: int) -> tuple[Prepared, int | None]:
+    """The accounts the links are fitted on: all of them, or a random sample of
+    ``max_accounts`` (without replacement, seeded) when there are more.
+
+    Returns the (possibly restricted) frames and the sample size (``None``: every account).
+    """
+    n = len(prep.accounts)
+    if not max_accounts or n <= max_accounts:
+        return prep, None
+    rows = np.random.default_rng(seed).choice(n, size=int(max_accounts), replace=False)
+    return prep.subset(rows), int(max_accounts)
+
+
+def _calibrate_tables(cal: Calibration, seed: int, gap_window: int = 12, n_boot: int = 500,
+                      max_fit_accounts: int | None = FIT_SAMPLE_ACCOUNTS, keep_tables: bool = True) -> None:
+    prep = prepare(cal.data, release_tables=not keep_tables)
     _data_caveats(cal, prep)
     cal.today = prep.today
     cal.observed = observed_range(prep)
-    _fit_direct(cal, prep)
-    _fit_chain(cal, prep, gap_window)
+    fprep, sampled = fit_sample(prep, max_fit_accounts, seed)
+    if sampled:
+        text = (f"The links (direct effects, emotion chain, metric validity) were fitted on a random sample of "
+                f"{sampled:,} of the {len(prep.accounts):,} accounts in the window, with all their complaints, "
+                f"surveys and orders ({len(fprep.complaints):,} of {len(prep.complaints):,} resolved complaints; "
+                f"seed {seed}); their intervals are the sample's, so somewhat wider than all the data would give. "
+                "Baselines, today's resolution time and the observed range use every account.")
+        cal.notes.append(text)
+        cal.caveat("general", text)
+    _fit_direct(cal, fprep)
+    _fit_chain(cal, fprep, gap_window)
     f = cal.fitters
-    frame, n_short = _first_responses(prep)
+    frame, n_short = _first_responses(fprep)
     if n_short:
         cal.notes.append(f"{n_short:,} accounts' first survey answer has less than a year of follow-up and is left "
                          "out of the metric-validity and emotion-driver checks.")
@@ -254,7 +286,8 @@ def _calibrate_customers(cal: Calibration, seed: int, n_boot: int = 500) -> None
 def calibrate(tables: CompanyData | dict[str, pd.DataFrame], mapping: Mapping | None = None,
               base_scenario: Scenario | str | os.PathLike[str] | None = None,
               n_boot: int = 500, seed: int = 20261123, name: str | None = None,
-              gap_window: int = 12) -> Calibration:
+              gap_window: int = 12, max_fit_accounts: int | None = FIT_SAMPLE_ACCOUNTS,
+              keep_tables: bool = True) -> Calibration:
     """Run every fit the data allow.
 
     Parameters
@@ -275,6 +308,14 @@ def calibrate(tables: CompanyData | dict[str, pd.DataFrame], mapping: Mapping | 
     gap_window : int
         Months from a complaint's resolution over which its effect on leaving and on
         buying more is counted (:class:`BehaviourGapFitter`; default 12, one renewal cycle).
+    max_fit_accounts : int or None
+        Above this many accounts the links are fitted on a seeded random sample of this
+        many accounts (:data:`FIT_SAMPLE_ACCOUNTS`, 150,000; ``None`` or 0: every account);
+        the report and the scenario's caveats say so. Baselines always use every account.
+    keep_tables : bool
+        ``False``: each validated table of ``tables`` is replaced by its row numbers once
+        the analysis frames are built (memory at millions of rows; :func:`run_calibration`
+        does this with the data it loads itself).
 
     Returns
     -------
@@ -291,7 +332,7 @@ def calibrate(tables: CompanyData | dict[str, pd.DataFrame], mapping: Mapping | 
     base = _resolve_base(base_scenario)
     cal = Calibration(data=data, base=base)
     if data.shape == "tables":
-        _calibrate_tables(cal, seed, gap_window, n_boot)
+        _calibrate_tables(cal, seed, gap_window, n_boot, max_fit_accounts, keep_tables)
     else:
         _calibrate_customers(cal, seed, n_boot)
     return cal
@@ -306,12 +347,18 @@ def _resolve_base(base: Scenario | str | os.PathLike[str] | None) -> Scenario | 
 
 
 def run_calibration(data: Path, mapping: Path | None, out: Path, base: Path | None = None,
-                    report: Path | None = None, n_boot: int = 500, seed: int = 20261123) -> Calibration:
+                    report: Path | None = None, n_boot: int = 500, seed: int = 20261123,
+                    max_fit_accounts: int | None = FIT_SAMPLE_ACCOUNTS) -> Calibration:
     """Load, validate, calibrate and write the calibrated scenario and its report.
 
     Writes ``out`` (the scenario, atomically), ``<out stem>.calibration.csv`` (the summary
     table) and ``<out stem>.calibration.md`` (or ``report``) with the verdicts, the links
     written with their priors, the caveats and the exclusions.
+
+    The data are loaded here, so each validated table is let go once its analysis frames
+    are built (``keep_tables=False``); above ``max_fit_accounts`` accounts the links are
+    fitted on a seeded random sample of that many accounts (:func:`calibrate`), which the
+    report and the scenario's caveats state.
 
     Raises
     ------
@@ -326,7 +373,8 @@ def run_calibration(data: Path, mapping: Path | None, out: Path, base: Path | No
     if base_sc is None:
         raise CalibrationError("no base scenario: pass --base data/scenarios/complaints-30-to-1.yaml (it supplies "
                                "costs, margins and any link the data cannot estimate)")
-    cal = calibrate(company, base_scenario=base_sc, n_boot=n_boot, seed=seed)
+    cal = calibrate(company, base_scenario=base_sc, n_boot=n_boot, seed=seed, max_fit_accounts=max_fit_accounts,
+                    keep_tables=False)  # the data are loaded here: nobody else needs the tables
     sc = cal.to_scenario(base_sc)
     save_scenario(sc, out)
     stem = out.with_suffix("")

@@ -53,11 +53,20 @@ class SurveyGapFitter:
     Response-bias check: the ratio of the promoter share among respondents to the promoter
     share predicted for non-respondents, with a bootstrap interval (assumes answers are
     missing at random given the features; the model is not refitted per replicate).
+
+    With more than ``max_train`` responding accounts the model is trained and
+    cross-validated on a seeded random sample of ``max_train`` of them (``train_n_`` says
+    how many); it still predicts every account, and the respondents' promoter share uses
+    every answer.
     """
 
-    def __init__(self, seed: int = 20261123, n_boot: int = 500):
+    #: Responding accounts the model is trained on at most (a random sample above that).
+    MAX_TRAIN = 100_000
+
+    def __init__(self, seed: int = 20261123, n_boot: int = 500, max_train: int | None = MAX_TRAIN):
         self.seed = seed
         self.n_boot = n_boot
+        self.max_train = max_train
 
     def fit(self, prep: Prepared) -> SurveyGapFitter:
         X = account_features(prep)
@@ -69,22 +78,28 @@ class SurveyGapFitter:
         if responders.sum() < 50:
             raise CalibrationError("fewer than 50 accounts answered an NPS question: cannot fill the survey gap")
         Xr, yr = X.loc[responders], y_acc.reindex(np.flatnonzero(responders)).to_numpy()
+        rng = np.random.default_rng(self.seed)
+        train = np.arange(len(yr))
+        if self.max_train and len(yr) > self.max_train:
+            train = np.sort(rng.choice(len(yr), size=int(self.max_train), replace=False))
+        self.train_n_ = len(train)
+        Xt, yt = Xr.iloc[train], yr[train]
         model = HistGradientBoostingRegressor(max_iter=150, learning_rate=0.05, max_leaf_nodes=15,
                                               min_samples_leaf=40, random_state=self.seed)
         cv = KFold(5, shuffle=True, random_state=self.seed)
         # one OpenMP thread: on a busy 2-core machine spinning threads make HGB 50x slower
         with threadpool_limits(limits=1, user_api="openmp"):
-            pred_cv = cross_val_predict(model, Xr, yr, cv=cv)
-            model.fit(Xr, yr)
+            pred_cv = cross_val_predict(model, Xt, yt, cv=cv)
+            model.fit(Xt, yt)
             pred = model.predict(X)
-        resid = np.sort(yr - pred_cv)
-        self.cv_mae_ = float(np.mean(np.abs(yr - pred_cv)))
-        self.baseline_mae_ = float(np.mean(np.abs(yr - yr.mean())))
-        self.cv_r2_ = float(1 - np.sum((yr - pred_cv) ** 2) / np.sum((yr - yr.mean()) ** 2))
-        rng = np.random.default_rng(self.seed)
+        resid = np.sort(yt - pred_cv)
+        self.cv_mae_ = float(np.mean(np.abs(yt - pred_cv)))
+        self.baseline_mae_ = float(np.mean(np.abs(yt - yt.mean())))
+        self.cv_r2_ = float(1 - np.sum((yt - pred_cv) ** 2) / np.sum((yt - yt.mean()) ** 2))
         prom = (yr >= 8.5).astype(float)
-        if 0 < prom.sum() < len(prom):
-            self.cv_auc_ = concordance_ci(pred_cv, prom, rng, 300)
+        prom_t = prom[train]
+        if 0 < prom_t.sum() < len(prom_t):
+            self.cv_auc_ = concordance_ci(pred_cv, prom_t, rng, 300)
         else:
             self.cv_auc_ = (float("nan"),) * 3
         self.model_ = model
@@ -107,9 +122,14 @@ class SurveyGapFitter:
         self.nonrespondent_promoters_ = float(p_prom[non].mean()) if non.any() else float("nan")
         boots = []
         pn = p_prom[non]
+        # resampling with replacement, drawn as counts (exact, and cheap at a million
+        # accounts): the respondents' promoter flags are 0/1, so the resampled share is
+        # binomial; the non-respondents' predicted shares take at most one value per
+        # cross-validated residual, so their resample is multinomial over those values
+        vals, freq = np.unique(pn, return_counts=True)
         for _ in range(self.n_boot):
-            a_s = actual[rng.integers(0, len(actual), len(actual))].mean()
-            n_s = pn[rng.integers(0, len(pn), len(pn))].mean() if len(pn) else np.nan
+            a_s = rng.binomial(len(actual), actual.mean()) / len(actual)
+            n_s = rng.multinomial(len(pn), freq / len(pn)) @ vals / len(pn) if len(pn) else np.nan
             boots.append(a_s / n_s if n_s else np.nan)
         boots = np.array(boots)
         boots = boots[np.isfinite(boots)]
@@ -150,9 +170,9 @@ class SurveyGapFitter:
         return _summary([
             _row("survey gap: promoter share respondents / predicted non-respondents", self.bias_ratio_, lo, hi,
                  self.n_respondents_ + self.n_nonrespondents_, self.verdict),
-            _row("survey gap: cross-validated AUC of synthetic NPS for promoters", c, clo, chi, self.n_respondents_,
+            _row("survey gap: cross-validated AUC of synthetic NPS for promoters", c, clo, chi, self.train_n_,
                  f"The synthetic score ranks promoters above others {c:.2f} of the time (0.5 = chance)."),
-            _row("survey gap: cross-validated R2 of synthetic NPS", self.cv_r2_, np.nan, np.nan, self.n_respondents_,
+            _row("survey gap: cross-validated R2 of synthetic NPS", self.cv_r2_, np.nan, np.nan, self.train_n_,
                  f"The features explain {_pct(max(self.cv_r2_, 0))} of the variation in NPS answers."),
         ])
 

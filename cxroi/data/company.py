@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from cxroi.data.contract import FOREIGN_KEYS
 from cxroi.data.mapping import Options
 from cxroi.errors import Problem
 
@@ -62,6 +63,26 @@ class CompanyData:
     #: data facts that do not stop calibration but limit it (a segment where every account
     #: left, or none did); the calibration report lists them
     caveats: list[Problem] = field(default_factory=list)
+    #: (table, column) -> (row in the referenced table of each row's key, -1 when missing,
+    #: and the two id arrays it was computed from): found once by the foreign-key check and
+    #: reused by calibration, so ten million ids are hashed once
+    key_rows: dict[tuple[str, str], tuple[np.ndarray, Any, Any]] = field(default_factory=dict, repr=False)
+
+    def foreign_rows(self, table: str, col: str) -> np.ndarray | None:
+        """Row of the referenced table (``cxroi.data.FOREIGN_KEYS``) that each row of
+        ``table.col`` names, -1 where empty; ``None`` when not recorded or when either id
+        column was replaced since validation."""
+        hit = self.key_rows.get((table, col))
+        if hit is None:
+            return None
+        rows, values, keys = hit
+        other, ocol = FOREIGN_KEYS[(table, col)]
+        t, o = self.tables.get(table), self.tables.get(other)
+        if t is None or o is None or col not in t or ocol not in o:
+            return None
+        if t[col].array is not values or o[ocol].array is not keys or len(rows) != len(t):
+            return None
+        return rows
 
     def n_rows(self) -> dict[str, int]:
         return {k: len(v) for k, v in self.tables.items()}

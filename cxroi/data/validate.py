@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cxroi.data.company import CompanyData
 from cxroi.data.contract import (
     _FLAG_WORDS,
-    _STR,
     CONTRACT,
     CUSTOMERS_SHAPE,
     EMOTIONS,
@@ -26,6 +26,7 @@ from cxroi.data.contract import (
     TABLES_SHAPE,
     UNIQUE,
 )
+from cxroi.data.keys import as_arrow_text, duplicated, is_text, positions
 from cxroi.data.mapping import Mapping, Options, TableMapping, load_mapping
 from cxroi.data.readers import _SEP_NAMES, _SEPARATORS, _find_header_row, _Raw, _wanted, read_raw
 from cxroi.errors import DataError, Problem
@@ -43,26 +44,41 @@ def _rows_text(rows: np.ndarray, word: str, limit: int = 8) -> str:
     return f"{word}{'s' if len(rows) > 1 else ''} {shown}{more}"
 
 
-def _blank(s: pd.Series) -> np.ndarray:
-    """Empty cells: NaN/None/NaT or whitespace-only text.
+def _stripped(s: pd.Series) -> pd.Series | None:
+    """Text columns as Arrow strings without surrounding spaces (``None`` for other kinds);
+    the column itself when no value has any (no second copy of ten million ids)."""
+    if not is_text(s):
+        return None
+    txt = as_arrow_text(s)
+    out = txt.str.strip()
+    same = (out == txt).to_numpy(dtype=bool, na_value=True).all()
+    return txt if same else out
+
+
+def _blank(s: pd.Series, txt: pd.Series | None = None) -> np.ndarray:
+    """Empty cells: NaN/None/NaT or whitespace-only text (``txt``: the stripped text when
+    already computed).
 
     Returns a new writable array (pandas 3's copy-on-write hands out read-only views).
     """
     out = np.array(s.isna().to_numpy(dtype=bool), dtype=bool, copy=True)
-    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-        txt = s.astype(_STR).str.strip()
-        out |= (txt == "").fillna(True).to_numpy(dtype=bool)
+    if txt is None and is_text(s):
+        txt = _stripped(s)
+    if txt is not None:
+        out |= (txt == "").to_numpy(dtype=bool, na_value=True)
     return out
 
 
 _DECIMAL_COMMA = re.compile(r"^\s*-?\d{1,3}(?:[.\s']\d{3})*,\d+\s*$|^\s*-?\d+,\d+\s*$")
 
 
-def _to_number(s: pd.Series, tm: TableMapping) -> pd.Series:
+def _to_number(s: pd.Series, tm: TableMapping, txt: pd.Series | None = None) -> pd.Series:
     """Numbers from numbers or text, honouring the mapping's decimal mark and thousands."""
-    if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+    if not is_text(s):
+        if pd.api.types.is_float_dtype(s.dtype) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
+            return s.astype(float, copy=False)
         return pd.to_numeric(s, errors="coerce").astype(float)
-    txt = s.astype(_STR).str.strip()
+    txt = _stripped(s) if txt is None else txt
     if tm.thousands:
         txt = txt.str.replace(tm.thousands, "", regex=False)
     if tm.decimal != ".":
@@ -90,14 +106,16 @@ def _header_hint(table: str, raw: _Raw, tm: TableMapping, wanted: list[str]) -> 
             f"tables.{table}.columns (see docs/calibration.md)")
 
 
-def _as_id(s: pd.Series) -> pd.Series:
-    """Ids as text; whole floats (Excel 50001.0) lose their '.0'."""
+def _as_id(s: pd.Series, txt: pd.Series | None = None) -> pd.Series:
+    """Ids as (Arrow) text; whole floats (Excel 50001.0) lose their '.0'."""
     if pd.api.types.is_float_dtype(s.dtype):
         whole = s.dropna()
         if (whole == np.floor(whole)).all():
             s = s.astype("Int64")
-    out = s.astype(_STR).str.strip()
-    return out.mask(out == "", pd.NA)
+        txt = None
+    out = txt if txt is not None else as_arrow_text(s).str.strip()
+    empty = (out == "").to_numpy(dtype=bool, na_value=False)
+    return out.mask(empty, pd.NA) if empty.any() else out
 
 
 def _apply_codes(s: pd.Series, codes: dict[Any, Any]) -> pd.Series:
@@ -128,7 +146,7 @@ def _to_datetime(txt: pd.Series, **kw: Any) -> pd.Series:
     return out.astype("datetime64[ns]")
 
 
-def _parse_dates(s: pd.Series, fmt: str | None, dayfirst: bool
+def _parse_dates(s: pd.Series, fmt: str | None, dayfirst: bool, txt: pd.Series | None = None
                  ) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]:
     """Dates from dates or text, and -- for day/month/year text without a format -- the
     rows that can only be day-first and those that can only be month-first when both
@@ -140,9 +158,9 @@ def _parse_dates(s: pd.Series, fmt: str | None, dayfirst: bool
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         out = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
         return out, None
-    if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
-        s = s.astype(object)  # numbers (Excel serials, years) are not dates: say so
-    txt = s.astype(_STR).str.strip()
+    if not is_text(s):
+        s, txt = s.astype(object), None  # numbers (Excel serials, years) are not dates: say so
+    txt = as_arrow_text(s).str.strip() if txt is None else txt
     if fmt:
         return _to_datetime(txt, format=fmt), None
     out = _to_datetime(txt, format="ISO8601")
@@ -210,7 +228,7 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
     for col in contract:
         if col not in tm.columns and col not in present and col.casefold() in lower:
             rename[lower[col.casefold()]] = col
-    df = df.rename(columns=rename)
+    df.columns = [rename.get(c, c) for c in df.columns]  # (rename() would copy every column)
     required = [c for c, spec in contract.items() if spec.required]
     if required and not any(c in df.columns for c in contract):
         wanted = _wanted(table, tm)
@@ -218,9 +236,8 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
                              f"no column of the {table} contract was found (missing: "
                              f"{', '.join(required)})", _header_hint(table, raw, tm, wanted)))
         return pd.DataFrame({"_row": np.arange(len(df), dtype=np.int64) + raw.row_base})
-    out = pd.DataFrame(index=df.index)
-    out["_row"] = raw.rows if raw.rows is not None else np.arange(len(df), dtype=np.int64) + raw.row_base
-    rows = out["_row"].to_numpy()
+    rows = raw.rows if raw.rows is not None else np.arange(len(df), dtype=np.int64) + raw.row_base
+    out: dict[str, Any] = {"_row": rows}  # typed columns, framed once at the end (no copies)
     probs.extend(mapped_missing.values())
     for col, spec in contract.items():
         if col not in df.columns:
@@ -237,12 +254,13 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
         s = df[col]
         if col in tm.codes:
             s = _apply_codes(s, tm.codes[col])
-        empty = _blank(s)
+        txt = _stripped(s)
+        empty = _blank(s, txt)
         if spec.kind in {"id", "text"}:
-            val = _as_id(s) if spec.kind == "id" else s.astype(_STR).str.strip().mask(
-                pd.Series(empty, index=s.index), pd.NA)
+            val = _as_id(s, txt) if spec.kind == "id" else (
+                txt.mask(pd.Series(empty, index=s.index), pd.NA) if empty.any() else txt)
         elif spec.kind == "number":
-            val = _to_number(s, tm)
+            val = _to_number(s, tm, txt)
             bad = val.isna().to_numpy() & ~empty
             if bad.any():
                 ex = s[bad].astype(str).head(3).tolist()
@@ -264,7 +282,7 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
                                      f"wrong type: expected a 0/1 flag, got {ex}",
                                      f"use 1/0 (or yes/no), or map them under tables.{table}.codes.{col}"))
         else:  # date
-            val, conflict = _parse_dates(s, tm.dates.get(col), tm.dayfirst)
+            val, conflict = _parse_dates(s, tm.dates.get(col), tm.dayfirst, txt)
             if conflict is not None:
                 d_rows, m_rows = rows[conflict[0]], rows[conflict[1]]
                 probs.append(Problem(
@@ -307,6 +325,8 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
                                      + (" (set options.emotion_scale for another scale)"
                                         if col in EMOTIONS else "")))
         out[col] = val
+        if col not in tm.keep:
+            del df[col]  # typed: this table's raw column is no longer needed
     for extra in tm.keep:
         if extra not in df.columns:
             close = difflib.get_close_matches(extra, list(df.columns), n=1)
@@ -317,13 +337,17 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
         if extra in tm.codes:
             s = _apply_codes(s, tm.codes[extra])
         out[extra] = s
-    return out
+    return pd.DataFrame({k: v.array if isinstance(v, pd.Series) else v for k, v in out.items()}, copy=False)
 
 
-def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list[Problem]) -> None:
+def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list[Problem]
+                  ) -> dict[tuple[str, str], tuple[np.ndarray, Any, Any]]:
+    """Unique ids, known foreign keys and date order; returns the foreign keys' rows
+    (:attr:`CompanyData.key_rows`)."""
+    key_rows: dict[tuple[str, str], tuple[np.ndarray, Any, Any]] = {}
     for table, col in UNIQUE.items():
         if table in t and col in t[table]:
-            dup = t[table][col].duplicated(keep=False).to_numpy() & t[table][col].notna().to_numpy()
+            dup = duplicated(t[table][col])
             if dup.any():
                 ids = t[table][col][dup].drop_duplicates().head(3).tolist()
                 probs.append(Problem(f"{table} {_rows_text(t[table]['_row'].to_numpy()[dup], words[table])}, column {col}",
@@ -332,8 +356,9 @@ def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list
     for (table, col), (other, ocol) in FOREIGN_KEYS.items():
         if table in t and other in t and col in t[table] and ocol in t[other]:
             s = t[table][col]
-            known = pd.Index(t[other][ocol].dropna().to_numpy(dtype=object)).unique()
-            unknown = (known.get_indexer(s.to_numpy(dtype=object, na_value=None)) < 0) & s.notna().to_numpy()
+            pos = positions(s, t[other][ocol])
+            key_rows[(table, col)] = (pos, s.array, t[other][ocol].array)
+            unknown = (pos < 0) & s.notna().to_numpy()
             if unknown.any():
                 ids = s[unknown].drop_duplicates().head(3).tolist()
                 noun = "account" if ocol == "account_id" else "ticket"
@@ -352,6 +377,7 @@ def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list
             if bad.any():
                 probs.append(Problem(f"{table} {_rows_text(t[table]['_row'].to_numpy()[bad], words[table])}, column {b}",
                                      msg, fix))
+    return key_rows
 
 
 def _churn_checks(t: dict[str, pd.DataFrame], probs: list[Problem]) -> list[Problem]:
@@ -417,7 +443,9 @@ def validate(raw: dict[str, _Raw], mapping: Mapping, source: str) -> CompanyData
         tables[tname] = _prepare_table(tname, r, mapping.tables.get(tname, TableMapping()),
                                        probs, mapping.options, mapping.source)
         words[tname] = r.row_word
-    _cross_checks(tables, words, probs)
+        r.frame = r.frame.iloc[:0]  # typed now: let the file's columns go (memory at scale)
+        pa.default_memory_pool().release_unused()
+    key_rows = _cross_checks(tables, words, probs)
     caveats = _churn_checks(tables, probs)
     if mapping.shape == "customers" and "customers" in tables and len(tables["customers"]) == 0:
         probs.append(Problem("customers", "the table has no rows", "export the data rows too"))
@@ -428,9 +456,10 @@ def validate(raw: dict[str, _Raw], mapping: Mapping, source: str) -> CompanyData
         raise DataError(source, probs)
     name = mapping.name or Path(source).stem or source
     data = CompanyData(mapping.shape, tables, source, name, mapping.options, [], words,
-                       caveats)
+                       caveats, key_rows)
     for c in caveats:
         log.warning("%s: %s", source, c)
+    pa.default_memory_pool().release_unused()  # Arrow's freed buffers back to the system
     if mapping.shape == "customers" and "segment" not in tables["customers"]:
         tables["customers"]["segment"] = "All customers"
     return data
