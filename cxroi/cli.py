@@ -361,6 +361,10 @@ def calibrate(
                                         help="Bootstrap replicates for the metric-validity and "
                                              "survey-gap intervals")] = 500,
     seed: Annotated[int, typer.Option(min=0, help="Random seed, 0 or more")] = 20261123,
+    max_fit_accounts: Annotated[int, typer.Option(
+        min=0, help="Fit the links on a seeded random sample of this many accounts when the "
+                    "company has more (baselines always use every account); 0: fit on all")
+    ] = 150_000,
 ) -> None:
     """Calibrate the flywheel's links from a company's own data; write a scenario file."""
     from cxroi.calibrate import run_calibration
@@ -370,7 +374,7 @@ def calibrate(
         _scenario_arg(base)
     with all_or_nothing():  # the scenario, its table and its report: all or none
         cal = run_calibration(data, mapping, out, base=base, report=report, n_boot=n_boot,
-                              seed=seed)
+                              seed=seed, max_fit_accounts=max_fit_accounts or None)
     for sentence in cal.verdicts:
         console.print(escape(f"- {sentence}"), highlight=False)
     console.print(escape(f"\nCalibrated scenario: {out} (run it with `cxroi run {out}`)"),

@@ -174,3 +174,23 @@ def test_the_readme_quotes_what_cxroi_run_says() -> None:
     res = runner.invoke(app, ["run", str(LEAD), "--json"])
     assert res.exit_code == 0, res.output
     assert text == json.loads(res.stdout)["pitch"]
+
+
+def test_calibrate_fits_a_sample_when_asked_and_says_so(tmp_path: Path) -> None:
+    """`--max-fit-accounts`: the links come from a seeded sample, stated in the report; the
+    CLI's default is the library's."""
+    import inspect
+
+    from cxroi.calibrate.run import FIT_SAMPLE_ACCOUNTS
+    from cxroi.cli import calibrate
+
+    default = inspect.signature(calibrate).parameters["max_fit_accounts"].default
+    assert default == FIT_SAMPLE_ACCOUNTS
+    out = tmp_path / "cal.yaml"
+    res = runner.invoke(app, ["calibrate", str(ROOT / "data" / "demo"), "--out", str(out),
+                              "--base", str(LEAD), "--n-boot", "20", "--max-fit-accounts",
+                              "600"])
+    assert res.exit_code == 0, res.output
+    report = out.with_suffix(".calibration.md").read_text(encoding="utf-8")
+    assert "random sample of 600 of the" in report
+    assert "random sample" in out.read_text(encoding="utf-8")  # the scenario's caveat
