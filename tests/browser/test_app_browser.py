@@ -93,7 +93,8 @@ def test_first_view_is_the_report_simulation(page: Any, app_server: Any) -> None
     run = cxroi_run(app_server.scenario_dir / LEAD)
     for metric in ("npv", "npv_risk_adjusted", "retention_savings", "nps_change"):
         shown = float(page.locator(f".cx-card[data-metric={metric}]").get_attribute("data-p50"))
-        assert shown == run["metrics"][metric]["p50"]  # same draws, same seed: identical
+        # same draws, same seed; the workers run the compiled kernel (equal to 1e-13)
+        assert shown == pytest.approx(run["metrics"][metric]["p50"], rel=1e-9)
     assert f"{run['draws']:,} draws, seed {run['seed']}" in page.inner_text("body")
     assert page.locator("#cx-pitch-text").inner_text() == run["pitch"]
 
@@ -112,7 +113,7 @@ def test_moving_the_resolution_slider_updates_npv_to_cxroi_run(page: Any, app_se
     sc = load_scenario(app_server.scenario_dir / LEAD).with_lever("complaints", target=target)
     path = save_scenario(sc, tmp_path / "same-inputs.yaml")
     expected = cxroi_run(path)["metrics"]["npv"]["p50"]
-    assert npv == expected
+    assert npv == pytest.approx(expected, rel=1e-9)
     assert text == _fmt(expected, "money", sc.currency)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app-after-slider.png"))
@@ -160,7 +161,7 @@ def test_save_a_scenario_and_load_it_back(page: Any, app_server: Any) -> None:
     wait_for_update(page, stamp)
     assert page.locator(f"{TARGET} .cx-box").input_value() == "3"
     assert npv_shown(page) == saved_npv
-    assert cxroi_run(path)["metrics"]["npv"]["p50"] == saved_npv[0]
+    assert cxroi_run(path)["metrics"]["npv"]["p50"] == pytest.approx(saved_npv[0], rel=1e-9)
     # a demo file is never overwritten
     page.locator(".cx-save-name").fill("complaints 30 to 1")
     page.locator("button.cx-save").click()

@@ -59,7 +59,8 @@ def test_three_sessions_at_once_each_get_their_own_numbers(browser: Any, team_se
                                 arg=s, timeout=60_000)
             shown = float(p.locator(".cx-card[data-metric=npv]").get_attribute("data-p50"))
             expected = simulate(base.with_lever("complaints", target=float(t)))
-            assert shown == float(expected.summary.loc["npv", "p50"]), t
+            # the workers run the compiled kernel: the same numbers to 1e-13 (docs/model.md §10)
+            assert shown == pytest.approx(float(expected.summary.loc["npv", "p50"]), rel=1e-9), t
         # one fixed pool of workers, whatever the number of pages
         assert sorted(team_server.status()["workers"]) == sorted(workers)
     finally:
@@ -89,8 +90,8 @@ def test_a_fast_series_of_releases_ends_on_the_last_one(browser: Any, team_serve
                             .with_lever("complaints", target=7.5))
         npv = float(expected.summary.loc["npv", "p50"])
         page.wait_for_function(
-            "v => document.querySelector('.cx-card[data-metric=npv]').dataset.p50 === v",
-            arg=repr(npv), timeout=60_000)
+            "v => Math.abs(parseFloat(document.querySelector('.cx-card[data-metric=npv]')"
+            ".dataset.p50) - v) <= 1e-9 * Math.abs(v)", arg=npv, timeout=60_000)
         page.wait_for_timeout(500)
         computed = team_server.status()["computed"] - before
         assert computed < len(values) + 2  # stale positions were skipped (+ value of info)
