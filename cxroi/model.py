@@ -453,7 +453,7 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
 
     def seg_sum(weights: Array, *arrays: Array) -> Array:
         """sum_s weights[s] * prod(arrays)[s] -> (H, D); weights (S,) or (S, H)."""
-        acc = np.zeros(arrays[0].shape[1:])
+        acc = np.zeros(np.broadcast_shapes(*(a.shape[1:] for a in arrays)))
         for s in range(n_seg):
             term = arrays[0][s] * (weights[s][:, None] if np.ndim(weights[s]) else weights[s])
             for extra in arrays[1:]:
