@@ -374,6 +374,14 @@ _FIELD_HINTS: dict[str, str] = {
     "one_off": "costs are positive amounts; a saving belongs in a benefit link, not a cost",
     "running_per_year": "costs are positive amounts; a saving belongs in a benefit link",
     "discount_rate": "give the annual discount rate as a share, e.g. 0.10 for 10%",
+    **{f"churn_{end}": "give the ends of the 95% interval of annual churn as shares below 1, "
+       "e.g. churn_low: 0.10, churn_high: 0.14" for end in ("low", "high")},
+    **{f"expansion_rate_{end}": "give the ends of the 95% interval of the annual expansion rate "
+       "as shares, e.g. expansion_rate_low: 0.05, expansion_rate_high: 0.09"
+       for end in ("low", "high")},
+    **{f"contacts_per_event_{end}": "give the ends of the 95% interval of contacts per event "
+       "(0 to 1000), e.g. contacts_per_event_low: 1.8, contacts_per_event_high: 2.4"
+       for end in ("low", "high")},
 }
 
 
