@@ -295,7 +295,7 @@ def _engine() -> ModuleType | None:
 
 def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
                  detail: bool = False) -> dict[str, Array]:
-    """Run both arms for every draw at once.
+    r"""Run both arms for every draw at once.
 
     Parameters
     ----------
@@ -303,7 +303,15 @@ def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False
         From :func:`compile_inputs`.
     params : mapping of str to ndarray
         Touchpoint links of shape ``(D, K)`` and global links of shape ``(D,)``, as from
-        :func:`likely_params` or :func:`cxroi.uncertainty.sample_params`.
+        :func:`likely_params` or :func:`cxroi.uncertainty.sample_params`. Optional (from
+        :func:`cxroi.uncertainty.sample_rates`): ``churn_scale``, ``expansion_scale``
+        ``(D, S)`` and ``contacts_scale`` ``(D, S, K)``, factors on the baseline monthly
+        churn hazard, expansion rate and contacts per event in both arms (absent: 1);
+        ``contacts_floor_weight`` ``(D,)``, where between the unfloored contacts
+        :math:`\kappa CR^{\Delta g}` (0) and the floored :math:`\max(\kappa CR^{\Delta g}, 1)`
+        (1) the measured contacts lie: :math:`\kappa' = \kappa CR^{\Delta g}
+        + w \max(1 - \kappa CR^{\Delta g}, 0)` for a segment with :math:`\kappa \ge 1`
+        (absent: 0.5).
     monthly : bool
         Also return monthly series: ``<benefit line>_monthly`` of shape ``(D, H)``;
         ``net_cash`` and ``net_cash_risk_adjusted`` of shape ``(D, H + 1)`` (month 0 is the
