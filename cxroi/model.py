@@ -295,7 +295,7 @@ def _engine() -> ModuleType | None:
 
 def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
                  detail: bool = False) -> dict[str, Array]:
-    """Run both arms for every draw at once.
+    r"""Run both arms for every draw at once.
 
     Parameters
     ----------
@@ -303,7 +303,15 @@ def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False
         From :func:`compile_inputs`.
     params : mapping of str to ndarray
         Touchpoint links of shape ``(D, K)`` and global links of shape ``(D,)``, as from
-        :func:`likely_params` or :func:`cxroi.uncertainty.sample_params`.
+        :func:`likely_params` or :func:`cxroi.uncertainty.sample_params`. Optional (from
+        :func:`cxroi.uncertainty.sample_rates`): ``churn_scale``, ``expansion_scale``
+        ``(D, S)`` and ``contacts_scale`` ``(D, S, K)``, factors on the baseline monthly
+        churn hazard, expansion rate and contacts per event in both arms (absent: 1);
+        ``contacts_floor_weight`` ``(D,)``, where between the unfloored contacts
+        :math:`\kappa CR^{\Delta g}` (0) and the floored :math:`\max(\kappa CR^{\Delta g}, 1)`
+        (1) the measured contacts lie: :math:`\kappa' = \kappa CR^{\Delta g}
+        + w \max(1 - \kappa CR^{\Delta g}, 0)` for a segment with :math:`\kappa \ge 1`
+        (absent: 0.5).
     monthly : bool
         Also return monthly series: ``<benefit line>_monthly`` of shape ``(D, H)``;
         ``net_cash`` and ``net_cash_risk_adjusted`` of shape ``(D, H + 1)`` (month 0 is the
@@ -370,6 +378,27 @@ def _draws_last(x: Array) -> Array:
     return np.ascontiguousarray(np.asarray(x, float).T)
 
 
+def _rate_scale(params: Mapping[str, Array], name: str) -> Array | None:
+    """A drawn factor on a segment's baseline rate, (D, S) -> contiguous (S, D); None when
+    the scenario states the rate without a sampling interval."""
+    x = params.get(name)
+    return None if x is None else _draws_last(x)
+
+
+def _floor_weight(params: Mapping[str, Array], d: int) -> Array:
+    """Where between the unfloored (0) and the floored (1) contacts the saving lies, (D,)."""
+    w = params.get("contacts_floor_weight")
+    return np.full(d, 0.5) if w is None else np.asarray(w, float)
+
+
+def _contacts_per_event(inp: Inputs, scale: Array | None, d: int) -> Array:
+    r"""Contacts per event of each segment and touchpoint in each draw, (S, K, D):
+    :math:`\kappa_{sk} f_{sk}`, with the drawn factor ``scale`` (D, S, K) when given."""
+    if scale is None:
+        return np.broadcast_to(inp.contacts[:, :, None], (*inp.contacts.shape, d))
+    return inp.contacts[:, :, None] * np.moveaxis(np.asarray(scale, float), 0, -1)
+
+
 def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
          ) -> dict[str, Array]:
     """One chunk of draws. Internally the draw axis is *last* -- arrays are (S, H, D) and
@@ -432,17 +461,26 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
 
     def seg_sum(weights: Array, *arrays: Array) -> Array:
         """sum_s weights[s] * prod(arrays)[s] -> (H, D); weights (S,) or (S, H)."""
-        acc = np.zeros(arrays[0].shape[1:])
+        acc = np.zeros(np.broadcast_shapes(*(a.shape[1:] for a in arrays)))
         for s in range(n_seg):
             term = arrays[0][s] * (weights[s][:, None] if np.ndim(weights[s]) else weights[s])
             for extra in arrays[1:]:
-                term *= extra[s]
+                term = term * extra[s]  # (H, 1) x (H, D) when only some rates are drawn
             acc += term
         return acc
+
+    # --- baseline rates measured with sampling error: a factor per draw and segment ------
+    # (``churn_scale``, ``expansion_scale`` (D, S), ``contacts_scale`` (D, S, K) from
+    # cxroi.uncertainty.sample_rates; absent: the rates as stated). They move the money
+    # lines of both arms; the steady-state views (NRR, CLV) keep the stated rates.
+    churn_scale, exp_scale = _rate_scale(params, "churn_scale"), _rate_scale(params, "expansion_scale")
+    contacts_scale = params.get("contacts_scale")  # (D, S, K) or None
 
     # --- churn and survival: S(t) = prod (1 - h_I(u)) --------------------------------------
     h_base = inp.hazard_year  # (S,) steady state
     h_path = inp.hazard[:, :, None]  # (S, H, 1): constant, or falling with tenure
+    if churn_scale is not None:
+        h_path = h_path * churn_scale[:, None, :]  # (S, H, D): h_s(t) f_s
     surv = per_segment("churn_gap", gap_weights("churn_hazard_ratio", lam), dp)  # reduction
     # measured per unit of the trailing mean lever value of recent events: the effect on
     # leaving and buying more builds up over DIRECT_WINDOW_MONTHS after the lever moves
@@ -457,29 +495,35 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     np.clip(surv, 0.0, 1.0, out=surv)
     np.subtract(1.0, surv, out=surv)
     _accumulate_months(surv, np.multiply)  # (S, H, D) survival of the initiative arm
-    surv_base = inp.surv_base  # (S, H)
+    if churn_scale is None:
+        surv_base = inp.surv_base[:, :, None]  # (S, H, 1)
+    else:  # the running product of the same hazard as the initiative arm's: equal arms cancel
+        surv_base = _accumulate_months(1.0 - np.clip(h_path, 0.0, 1.0), np.multiply)  # (S, H, D)
 
     # --- expansion: revenue per account grows by prod (1 + eps(u) v) ----------------------
     e_base = inp.expansion_rate / 12.0
+    e_path = e_base[:, None, None]  # (S, 1, 1), or (S, 1, D): e_s f_s / 12
+    if exp_scale is not None:
+        e_path = e_path * exp_scale[:, None, :]
     grow = per_segment("expansion_gap", gap_weights("expansion_rate_ratio", lam), dp)
     rr = direct_factor("expansion_rate_ratio", inp.trailing_unique)
     if rr is None:
-        np.add(e_base[:, None, None], grow, out=grow)
+        np.add(e_path, grow, out=grow)
     else:
-        rr *= e_base[:, None, None]
+        rr *= e_path
         np.add(rr, grow, out=grow)
     np.clip(grow, 0.0, 1.0, out=grow)
     grow *= inp.expansion_value[:, None, None]
     grow += 1.0
     _accumulate_months(grow, np.multiply)  # (S, H, D) revenue per account / ARPA
-    grow_base = np.cumprod(np.broadcast_to((1.0 + e_base * inp.expansion_value)[:, None],
-                                           (n_seg, h)), axis=1)  # (S, H), as the arm's product
+    grow_base = np.cumprod(np.broadcast_to(1.0 + e_path * inp.expansion_value[:, None, None],
+                                           (n_seg, h, e_path.shape[2])), axis=1)  # as the arm's
 
     # margin per month of the whole segment at ARPA
     w = inp.margin * inp.accounts * inp.arpa / 12.0  # (S,)
     # the three sums multiply in the same order, so equal arms cancel to exactly zero
-    base_margin = seg_sum(w, surv_base[:, :, None], grow_base[:, :, None])  # (H, 1)
-    kept = seg_sum(w, surv, grow_base[:, :, None])  # initiative accounts at baseline spend
+    base_margin = seg_sum(w, surv_base, grow_base)  # (H, 1), or (H, D) with drawn rates
+    kept = seg_sum(w, surv, grow_base)  # initiative accounts at baseline spend
     retention = kept - base_margin
     cross_sell = seg_sum(w, surv, grow) - kept
 
@@ -487,14 +531,24 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     cts = per_segment("repeat_contacts",
                       gap_weights("contacts_ratio", lam * inp.cost_per_contact), dp)
     if inp.direct["contacts_ratio"].any():
-        # measured: contacts per event scale by ratio ** shift; the saving is what is not made
+        # measured: contacts per event scale by ratio ** shift; the saving is what is not
+        # made. An event is at least one contact, so a segment's mean cannot fall below 1:
+        # where the lever extrapolates below it, the saving lies between the floored mean
+        # max(kappa r, 1) and the unfloored kappa r -- kappa' = kappa r + w max(1 - kappa r, 0),
+        # w ~ U(0, 1) per draw (``contacts_floor_weight``; 0.5 when not drawn). A segment
+        # whose mean is below one contact today (most events need none) has no floor.
         has = inp.direct["contacts_ratio"]
         log_c = np.log(_draws_last(params["contacts_ratio"]))  # (K, D)
+        w_floor = _floor_weight(params, d)  # (D,)
+        kappa_d = _contacts_per_event(inp, contacts_scale, d)  # (S, K, D)
         save = np.zeros((n_seg, inp.shift_unique.shape[1], d))
         for k in np.flatnonzero(has):
-            drop = 1.0 - np.exp(np.multiply.outer(inp.shift_unique[k], log_c[k]))  # (U, D)
+            scaled = np.exp(np.multiply.outer(inp.shift_unique[k], log_c[k]))  # (U, D)
             for s in range(n_seg):
-                save[s] += lam[s, k] * inp.contacts[s, k] * inp.cost_per_contact[s, k] * drop
+                kappa = kappa_d[s, k]  # (D,)
+                after = kappa * scaled
+                after += np.where(kappa >= 1.0, w_floor, 0.0) * np.maximum(1.0 - after, 0.0)
+                save[s] += lam[s, k] * inp.cost_per_contact[s, k] * (kappa - after)
         cts += np.take(save, months, axis=1)
     cost_to_serve = seg_sum(inp.accounts, surv, cts)
 
@@ -590,7 +644,7 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
         npv_risk_adjusted=df @ net_adj,
         roi=finance.roi(pv_b, pv_c),
         roi_risk_adjusted=finance.roi(pv_b_adj, pv_c_adj),
-        accounts_kept=inp.accounts @ (surv[:, -1, :] - surv_base[:, -1:]) + ref[:, -1].sum(0),
+        accounts_kept=inp.accounts @ (surv[:, -1, :] - surv_base[:, -1, :]) + ref[:, -1].sum(0),
         nrr_before=nrr_b * ones, nrr_after=nrr_a,
         clv_before=clv_b * ones, clv_after=clv_a,
         nps_before=nps_b * ones, nps_after=nps_a, nps_change=nps_a - nps_b,
@@ -605,7 +659,7 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     if detail:
         rev_w = inp.accounts * inp.arpa / 12.0
         out["revenue_baseline_monthly"] = np.broadcast_to(
-            (rev_w[:, None] * surv_base * grow_base).sum(axis=0)[:, None], (h, d))
+            (rev_w[:, None, None] * surv_base * grow_base).sum(axis=0), (h, d))
         out["revenue_initiative_monthly"] = (seg_sum(rev_w, surv, grow)
                                              + seg_sum(inp.arpa / 12.0, ref))
         out["positive_share_monthly"] = p0[:, None, :] + dp[:, months]  # (K, H, D)

@@ -151,6 +151,10 @@ class Volume(_Frozen):
     events_per_year: Annotated[float, Field(ge=0, le=10_000)]
     contacts_per_event: Annotated[float, Field(ge=0, le=1_000)] = 1.0
     cost_per_contact: Annotated[float, Field(ge=0, le=1e6)] = 0.0
+    #: 95% sampling interval of a measured contacts_per_event (calibration writes it): the
+    #: business case's draws then carry its sampling error (cxroi.uncertainty.sample_rates)
+    contacts_per_event_low: Annotated[float, Field(ge=0, le=1_000)] | None = None
+    contacts_per_event_high: Annotated[float, Field(ge=0, le=1_000)] | None = None
 
 
 class Retention(_Frozen):
@@ -187,6 +191,12 @@ class Segment(_Frozen):
     volumes: dict[str, Volume]
     retention: Retention | None = Field(
         default=None, description="tenure curve of baseline churn (default: constant `churn`)")
+    # 95% sampling intervals of rates measured from a company's data (calibration writes
+    # them): the business case's draws carry that sampling error (cxroi.uncertainty.sample_rates)
+    churn_low: Annotated[float, Field(ge=0, lt=1)] | None = None
+    churn_high: Annotated[float, Field(ge=0, lt=1)] | None = None
+    expansion_rate_low: Annotated[float, Field(ge=0, le=1)] | None = None
+    expansion_rate_high: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
 class GlobalLinks(_Frozen):
@@ -364,6 +374,14 @@ _FIELD_HINTS: dict[str, str] = {
     "one_off": "costs are positive amounts; a saving belongs in a benefit link, not a cost",
     "running_per_year": "costs are positive amounts; a saving belongs in a benefit link",
     "discount_rate": "give the annual discount rate as a share, e.g. 0.10 for 10%",
+    **{f"churn_{end}": "give the ends of the 95% interval of annual churn as shares below 1, "
+       "e.g. churn_low: 0.10, churn_high: 0.14" for end in ("low", "high")},
+    **{f"expansion_rate_{end}": "give the ends of the 95% interval of the annual expansion rate "
+       "as shares, e.g. expansion_rate_low: 0.05, expansion_rate_high: 0.09"
+       for end in ("low", "high")},
+    **{f"contacts_per_event_{end}": "give the ends of the 95% interval of contacts per event "
+       "(0 to 1000), e.g. contacts_per_event_low: 1.8, contacts_per_event_high: 2.4"
+       for end in ("low", "high")},
 }
 
 
@@ -538,6 +556,7 @@ def check_scenario(sc: Scenario) -> list[Problem]:
                                      f"did you mean '{close[0]}'?" if close
                                      else "define it under touchpoints or remove it"))
     probs += _check_retention(sc)
+    probs += _check_rate_intervals(sc)
     probs += _check_cash_flows(sc)
     probs += _check_correlations(sc)
     return probs
@@ -568,6 +587,40 @@ def _check_retention(sc: Scenario) -> list[Problem]:
                 f"({implied:.4f} from alpha {seg.retention.alpha}, beta {seg.retention.beta} at "
                 f"{seg.retention.tenure_months:g} months of tenure)",
                 f"set churn: {implied:.4f}, or change retention.alpha/beta/tenure_months"))
+    return probs
+
+
+#: Baseline rates that may carry a 95% sampling interval ``<rate>_low`` / ``<rate>_high``.
+RATE_INTERVALS: tuple[str, ...] = ("churn", "expansion_rate", "contacts_per_event")
+
+
+def _check_interval(where: str, rate: str, holder: Any) -> list[Problem]:
+    """``<rate>_low <= <rate> <= <rate>_high``, both bounds given or neither."""
+    low, high = getattr(holder, f"{rate}_low"), getattr(holder, f"{rate}_high")
+    value = getattr(holder, rate)
+    if low is None and high is None:
+        return []
+    if low is None or high is None:
+        given, missing = (f"{rate}_low", f"{rate}_high") if high is None else (
+            f"{rate}_high", f"{rate}_low")
+        return [Problem(f"{where}.{missing}", f"{given} is given without {missing}",
+                        f"give both ends of the 95% interval of {rate}, or neither")]
+    if not low <= value <= high:
+        return [Problem(f"{where}.{rate}_low",
+                        f"needs {rate}_low <= {rate} <= {rate}_high (got {low}, {value}, {high})",
+                        f"give the 95% interval around {rate}: {rate}_low at most {value} and "
+                        f"{rate}_high at least {value}")]
+    return []
+
+
+def _check_rate_intervals(sc: Scenario) -> list[Problem]:
+    """The sampling intervals of measured baseline rates hold the rate they surround."""
+    probs = []
+    for i, seg in enumerate(sc.segments):
+        for rate in RATE_INTERVALS[:2]:
+            probs += _check_interval(f"segments[{i}]", rate, seg)
+        for name, vol in seg.volumes.items():
+            probs += _check_interval(f"segments[{i}].volumes.{name}", "contacts_per_event", vol)
     return probs
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -347,6 +348,22 @@ def random_scenario(seed: int) -> dict:
     if rng.random() < 0.5:
         d["correlations"] = [{"links": ["touchpoints.complaints.links.churn_gap",
                                         "touchpoints.ordering.links.churn_gap"], "rho": 0.6}]
+    # drawn after everything above, so the scenarios above stay what they were: baseline
+    # rates with a sampling interval, and contacts per event near one (the floor binds)
+    for seg in d["segments"]:
+        if rng.random() < 0.5:
+            c = seg["churn"]
+            seg["churn_low"], seg["churn_high"] = c * 0.7, min(c * 1.3, 0.99)
+        if rng.random() < 0.5:
+            e = seg["expansion_rate"]
+            seg["expansion_rate_low"], seg["expansion_rate_high"] = e * 0.6, min(e * 1.5, 1.0)
+        for vol in seg["volumes"].values():
+            if rng.random() < 0.4:
+                vol["contacts_per_event"] = float(rng.uniform(1.0, 1.4))
+            if rng.random() < 0.4:
+                k = vol.get("contacts_per_event", 1.0)
+                vol["contacts_per_event_low"] = k * 0.8
+                vol["contacts_per_event_high"] = k * 1.2
     return d
 
 
@@ -403,7 +420,8 @@ def test_kernel_equals_numpy_on_random_scenarios(seed: int, kernel) -> None:
 def test_random_scenarios_reach_every_branch() -> None:
     """The random scenarios above do exercise direct links, sBG curves, cash-flow lines,
     correlations, touchpoints a segment never meets and a one-month horizon."""
-    seen = {"direct": 0, "sbg": 0, "cash": 0, "corr": 0, "no_events": 0, "one_month": 0}
+    seen = {"direct": 0, "sbg": 0, "cash": 0, "corr": 0, "no_events": 0, "one_month": 0,
+            "churn_interval": 0, "expansion_interval": 0, "contacts_interval": 0, "floor": 0}
     for seed in range(16):
         d = random_scenario(seed)
         tps = d["touchpoints"].values()
@@ -414,6 +432,18 @@ def test_random_scenarios_reach_every_branch() -> None:
         seen["no_events"] += any(v["events_per_year"] == 0 for s in d["segments"]
                                  for v in s["volumes"].values())
         seen["one_month"] += d["finance"]["horizon_months"] == 1
+        seen["churn_interval"] += any("churn_low" in s for s in d["segments"])
+        seen["expansion_interval"] += any("expansion_rate_low" in s for s in d["segments"])
+        seen["contacts_interval"] += any("contacts_per_event_low" in v for s in d["segments"]
+                                         for v in s["volumes"].values())
+        # the one-contact floor binds: a measured contacts ratio meets contacts near one
+        sc = scenario_from_dict(d)
+        inp = compile_inputs(sc)
+        for k, tp in enumerate(sc.touchpoints.values()):
+            cr = tp.links.contacts_ratio
+            if cr is not None:
+                low = inp.contacts[:, k] * np.exp(inp.shift_full[k] * np.log(cr.value))
+                seen["floor"] += bool(((inp.contacts[:, k] >= 1) & (low < 1)).any())
     assert all(seen.values()), seen
 
 
@@ -446,3 +476,117 @@ def test_engine_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model, "ENGINE", "fast")
     with pytest.raises(ValueError, match="CXROI_ENGINE='fast'.*auto, numpy, kernel"):
         model.kernel_active()
+
+
+# ---------------------------------------------------------------------------------------
+# Baseline rates with sampling error, and the one-contact floor
+# ---------------------------------------------------------------------------------------
+
+def _measured_contacts(d: dict, contacts: float, ratio: float = 1.5) -> dict:
+    """The tiny case with contacts per complaint measured: ``ratio`` per doubling of
+    resolution time (halving it cuts contacts per complaint to contacts / ratio)."""
+    d["touchpoints"]["complaints"]["links"]["contacts_ratio"] = _cal(ratio, ratio, ratio)
+    d["segments"][0]["volumes"]["complaints"]["contacts_per_event"] = contacts
+    return d
+
+
+@pytest.mark.parametrize("engine", ["numpy", "kernel"])
+@pytest.mark.parametrize("weight", [0.0, 0.3, 1.0])
+def test_contacts_never_fall_below_one_per_event(tiny: dict, weight: float, engine: str,
+                                                 kernel) -> None:
+    """kappa 1.2, ratio 1.5 per doubling, halved: kappa CR^dg = 0.8 < 1, so the saving per
+    complaint is 1.2 - [0.8 + w (1 - 0.8)]: 0.4 contacts unfloored, 0.2 floored at one."""
+    from cxroi.model import run_flywheel_numpy
+
+    sc = scenario_from_dict(_measured_contacts(tiny, 1.2))
+    inp = compile_inputs(sc)
+    params = likely_params(sc)
+    params["contacts_floor_weight"] = np.array([weight])
+    run = kernel.flywheel if engine == "kernel" else run_flywheel_numpy
+    out = run(inp, params, monthly=True)
+    # month 1: 1000 accounts x 0.99 alive x 1 complaint a month x $10 x contacts saved
+    # (plus the emotion chain's repeat contacts, not on a touchpoint with the measured link)
+    saved = 1.2 - (0.8 + weight * 0.2)
+    assert out["cost_to_serve_savings_monthly"][0, 0] == pytest.approx(
+        1000 * 0.99 * 1.0 * 10.0 * saved, rel=1e-12)
+
+
+def test_contacts_floor_leaves_a_segment_above_one_alone(tiny: dict) -> None:
+    """kappa 3, halved with ratio 1.5: 2 contacts per complaint, above one: w plays no part;
+    a segment below one contact today (most events need none) has no floor either."""
+    for contacts in (3.0, 0.5):
+        sc = scenario_from_dict(_measured_contacts(copy.deepcopy(tiny), contacts))
+        inp = compile_inputs(sc)
+        runs = []
+        for w in (0.0, 1.0):
+            params = likely_params(sc)
+            params["contacts_floor_weight"] = np.array([w])
+            runs.append(run_flywheel(inp, params, monthly=True)["cost_to_serve_savings_monthly"])
+        np.testing.assert_array_equal(runs[0], runs[1])
+        assert runs[0][0, 0] == pytest.approx(1000 * 0.99 * 10.0 * contacts / 3, rel=1e-12)
+
+
+def test_likely_run_takes_the_middle_of_the_floor(tiny: dict) -> None:
+    sc = scenario_from_dict(_measured_contacts(tiny, 1.2))
+    out = evaluate(sc, monthly=True)
+    assert out["cost_to_serve_savings_monthly"][0] == pytest.approx(1000 * 0.99 * 10 * 0.3,
+                                                                    rel=1e-12)
+
+
+def _restated(d: dict, churn: float, expansion: float, contacts: float) -> dict:
+    seg = d["segments"][0]
+    h = 1 - (1 - seg["churn"]) ** (1 / 12)
+    seg["churn"] = 1 - (1 - h * churn) ** 12
+    seg["expansion_rate"] *= expansion
+    seg["volumes"]["complaints"]["contacts_per_event"] *= contacts
+    return d
+
+
+@pytest.mark.parametrize("engine", ["numpy", "kernel"])
+def test_a_drawn_rate_factor_is_the_rate_restated(tiny: dict, engine: str, kernel) -> None:
+    """A draw whose factors are f on churn's monthly hazard, expansion and contacts per event
+    has the money of the scenario that states those rates outright (a known truth); the
+    steady-state views (NRR, CLV) keep the stated rates."""
+    from cxroi.model import run_flywheel_numpy
+
+    run = kernel.flywheel if engine == "kernel" else run_flywheel_numpy
+    d = _measured_contacts(tiny, 1.3, ratio=1.2)
+    sc = scenario_from_dict(d)
+    inp = compile_inputs(sc)
+    factors = [(1.0, 1.0, 1.0), (1.4, 0.7, 1.1), (0.6, 1.3, 0.8)]
+    params = {k: np.repeat(v, len(factors), axis=0) for k, v in likely_params(sc).items()}
+    params["churn_scale"] = np.array([[f[0]] for f in factors])
+    params["expansion_scale"] = np.array([[f[1]] for f in factors])
+    params["contacts_scale"] = np.array([[[f[2]]] for f in factors])
+    drawn = run(inp, params, monthly=True, detail=True)
+    for i, f in enumerate(factors):
+        alone = scenario_from_dict(_restated(copy.deepcopy(d), *f))
+        ref = run_flywheel_numpy(compile_inputs(alone), likely_params(alone), monthly=True,
+                                 detail=True)
+        for key in ("retention_savings", "cross_sell", "cost_to_serve_savings", "advocacy",
+                    "npv", "accounts_kept", "revenue_baseline_monthly",
+                    "cost_to_serve_savings_monthly"):
+            np.testing.assert_allclose(drawn[key][i], ref[key][0], rtol=1e-9, err_msg=key)
+        assert drawn["nrr_before"][i] == pytest.approx(evaluate(sc)["nrr_before"], rel=1e-12)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "kernel"])
+def test_drawn_baseline_rates_alone_move_no_money(lead_dict: dict, engine: str, kernel) -> None:
+    """With every lever left at today, both arms share each draw's rates: every money line
+    is exactly zero however the baseline rates are drawn."""
+    from cxroi.model import run_flywheel_numpy
+
+    for tp in lead_dict["touchpoints"].values():
+        tp["lever"]["target"] = tp["lever"]["today"]
+    for seg in lead_dict["segments"]:
+        seg["churn_low"], seg["churn_high"] = seg["churn"] * 0.5, seg["churn"] * 1.5
+        seg["expansion_rate_low"] = seg["expansion_rate"] * 0.5
+        seg["expansion_rate_high"] = min(seg["expansion_rate"] * 1.5, 1.0)
+    sc = scenario_from_dict(lead_dict)
+    params = sample_params(sc, 300, np.random.default_rng(4))
+    assert {"churn_scale", "expansion_scale"} <= set(params)
+    run = kernel.flywheel if engine == "kernel" else run_flywheel_numpy
+    out = run(compile_inputs(sc), params)
+    for key in ("retention_savings", "cross_sell", "cost_to_serve_savings", "advocacy",
+                "accounts_kept"):
+        assert np.all(out[key] == 0.0), key

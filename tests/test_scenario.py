@@ -200,3 +200,57 @@ def test_a_secrets_file_is_named_not_a_scenario_and_its_keys_are_not_echoed(tmp_
     # one misspelt key among real ones is still a scenario with a typo, not a secrets file
     with pytest.raises(ScenarioError, match="unknown key 'nmae'"):
         scenario_from_dict({"nmae": "x", "touchpoints": []})
+
+
+def _with_intervals(d: dict) -> dict:
+    seg = d["segments"][0]
+    seg["churn_low"], seg["churn_high"] = seg["churn"] * 0.8, seg["churn"] * 1.25
+    seg["expansion_rate_low"] = seg["expansion_rate"] * 0.7
+    seg["expansion_rate_high"] = seg["expansion_rate"] * 1.4
+    vol = seg["volumes"]["complaints"]
+    vol["contacts_per_event_low"] = vol["contacts_per_event"] * 0.9
+    vol["contacts_per_event_high"] = vol["contacts_per_event"] * 1.1
+    return d
+
+
+def test_baseline_rate_intervals_load_and_round_trip(lead_dict: dict) -> None:
+    sc = scenario_from_dict(_with_intervals(lead_dict))
+    seg = sc.segments[0]
+    assert seg.churn_low < seg.churn < seg.churn_high
+    assert seg.volumes["complaints"].contacts_per_event_high > seg.volumes["complaints"].contacts_per_event
+    again = scenario_from_dict(yaml.safe_load(scenario_to_yaml(sc)))
+    assert again == sc
+    assert sc.segments[1].churn_low is None  # optional: a segment without them is as before
+
+
+@pytest.mark.parametrize("where, key, value, pattern", [
+    ("segment", "churn_low", 0.5,
+     r"segments\[0\]\.churn_low: needs churn_low <= churn <= churn_high .*Fix: give the 95% "
+     r"interval around churn: churn_low at most 0\.08"),
+    ("segment", "expansion_rate_high", 0.01,
+     r"segments\[0\]\.expansion_rate_low: needs expansion_rate_low <= expansion_rate <= "
+     r"expansion_rate_high"),
+    ("volume", "contacts_per_event_low", 3.5,
+     r"segments\[0\]\.volumes\.complaints\.contacts_per_event_low: needs contacts_per_event_low"
+     r" <= contacts_per_event <= contacts_per_event_high"),
+    ("segment", "churn_high", 1.0,
+     r"segments\[0\]\.churn_high: input should be less than 1.*Fix: give the ends of the 95% "
+     r"interval of annual churn"),
+    ("volume", "contacts_per_event_high", -1.0,
+     r"contacts_per_event_high: .*greater than or equal to 0.*Fix: give the ends of the 95% "
+     r"interval of contacts per event"),
+])
+def test_baseline_rate_interval_must_hold_the_rate(lead_dict: dict, where: str, key: str,
+                                                   value: float, pattern: str) -> None:
+    d = _with_intervals(lead_dict)
+    holder = d["segments"][0] if where == "segment" else d["segments"][0]["volumes"]["complaints"]
+    holder[key] = value
+    with pytest.raises(ScenarioError, match=pattern):
+        scenario_from_dict(d, "bad.yaml")
+
+
+def test_baseline_rate_interval_needs_both_ends(lead_dict: dict) -> None:
+    lead_dict["segments"][2]["churn_high"] = 0.2
+    with pytest.raises(ScenarioError, match=r"segments\[2\]\.churn_low: churn_high is given "
+                       r"without churn_low\. Fix: give both ends"):
+        scenario_from_dict(lead_dict, "bad.yaml")

@@ -12,7 +12,14 @@ from scipy.stats import spearmanr
 from cxroi.errors import ScenarioError
 from cxroi.model import GLOBAL_LINKS, TOUCHPOINT_LINKS, evaluate
 from cxroi.scenario import Link, scenario_from_dict
-from cxroi.uncertainty import breakeven, sample_link, sample_params, simulate, tornado
+from cxroi.uncertainty import (
+    breakeven,
+    sample_link,
+    sample_params,
+    sample_rates,
+    simulate,
+    tornado,
+)
 
 
 def test_calibrated_link_reproduces_its_interval() -> None:
@@ -187,3 +194,87 @@ def test_tornado_and_breakeven_agree_on_both_engines(lead_dict: dict,
                                    atol=1e-12 * ref_t[col].abs().max())
     assert fast_b.target == pytest.approx(ref_b.target, rel=1e-9)
     assert fast_b.npv_at_planned == pytest.approx(ref_b.npv_at_planned, rel=1e-12)
+
+
+# --- baseline rates measured with sampling error ---------------------------------------
+
+def _monthly(c: float) -> float:
+    return 1.0 - (1.0 - c) ** (1.0 / 12.0)
+
+
+def _annual(h: float) -> float:
+    return 1.0 - (1.0 - h) ** 12
+
+
+def _with_rate_intervals(d: dict, spread: float = 1.3) -> dict:
+    """Every segment's churn and expansion with a 95% interval of x/÷ ``spread`` on the
+    monthly rate; the complaints' contacts per event likewise."""
+    for seg in d["segments"]:
+        for rate in ("churn", "expansion_rate"):
+            h = _monthly(seg[rate])
+            seg[f"{rate}_low"], seg[f"{rate}_high"] = _annual(h / spread), _annual(h * spread)
+        vol = seg["volumes"]["complaints"]
+        k = vol["contacts_per_event"]
+        vol["contacts_per_event_low"], vol["contacts_per_event_high"] = k / spread, k * spread
+    return d
+
+
+def test_rate_intervals_keep_every_link_draw(lead_dict: dict) -> None:
+    """The rates' factors are drawn after every link: a scenario gains them without any
+    other draw changing, and one without intervals draws nothing new."""
+    plain = sample_params(scenario_from_dict(lead_dict), 500, np.random.default_rng(7))
+    assert not {"churn_scale", "expansion_scale", "contacts_scale",
+                "contacts_floor_weight"} & set(plain)
+    drawn = sample_params(scenario_from_dict(_with_rate_intervals(lead_dict)), 500,
+                          np.random.default_rng(7))
+    assert set(drawn) - set(plain) == {"churn_scale", "expansion_scale", "contacts_scale"}
+    for key, value in plain.items():
+        np.testing.assert_array_equal(drawn[key], value, err_msg=key)
+    assert drawn["churn_scale"].shape == (500, 3)
+    assert drawn["contacts_scale"].shape == (500, 3, 1)
+
+
+def test_rate_factors_reproduce_the_interval(lead_dict: dict) -> None:
+    """The drawn monthly rate h f has the interval the scenario states: its 2.5% and 97.5%
+    quantiles are r(low) and r(high), its median the stated rate (a known truth)."""
+    sc = scenario_from_dict(_with_rate_intervals(lead_dict))
+    f = sample_rates(sc, 200_000, np.random.default_rng(8))
+    for s, seg in enumerate(sc.segments):
+        for rate, key in (("churn", "churn_scale"), ("expansion_rate", "expansion_scale")):
+            x = _monthly(getattr(seg, rate)) * f[key][:, s]
+            lo, mid, hi = np.quantile(x, [0.025, 0.5, 0.975])
+            assert lo == pytest.approx(_monthly(getattr(seg, f"{rate}_low")), rel=0.01)
+            assert mid == pytest.approx(_monthly(getattr(seg, rate)), rel=0.01)
+            assert hi == pytest.approx(_monthly(getattr(seg, f"{rate}_high")), rel=0.01)
+        vol = seg.volumes["complaints"]
+        lo, hi = np.quantile(vol.contacts_per_event * f["contacts_scale"][:, s, 0], [0.025, 0.975])
+        assert lo == pytest.approx(vol.contacts_per_event_low, rel=0.01)
+        assert hi == pytest.approx(vol.contacts_per_event_high, rel=0.01)
+
+
+def test_contacts_floor_weight_is_uniform_where_contacts_are_measured(lead_dict: dict) -> None:
+    lead_dict["touchpoints"]["complaints"]["links"]["contacts_ratio"] = {
+        "value": 1.2, "low": 1.1, "high": 1.3, "provenance": "calibrated", "source": "test fit"}
+    w = sample_params(scenario_from_dict(lead_dict), 20_000,
+                      np.random.default_rng(9))["contacts_floor_weight"]
+    assert w.min() >= 0.0 and w.max() <= 1.0
+    np.testing.assert_allclose(np.quantile(w, [0.1, 0.5, 0.9]), [0.1, 0.5, 0.9], atol=0.01)
+
+
+def test_measured_rates_widen_the_money_not_the_likely_case(lead_dict: dict) -> None:
+    """Sampling error of the baseline rates adds to the spread of the money lines that rest
+    on them -- the measured direct effects, which scale the rates (the emotion chain's gaps
+    are absolute: they do not); the likely case (every rate as stated) does not move."""
+    links = lead_dict["touchpoints"]["complaints"]["links"]
+    for name, value in (("churn_hazard_ratio", 1.3), ("expansion_rate_ratio", 0.85),
+                        ("contacts_ratio", 1.2)):
+        links[name] = {"value": value, "low": value * 0.97, "high": value * 1.03,
+                       "provenance": "calibrated", "source": "test fit"}
+    plain = simulate(scenario_from_dict(lead_dict), draws=3000, seed=3)
+    wide = simulate(scenario_from_dict(_with_rate_intervals(lead_dict, spread=2.0)),
+                    draws=3000, seed=3)
+    for line in ("retention_savings", "cross_sell", "cost_to_serve_savings"):
+        assert wide.likely[line] == plain.likely[line], line
+        width = {name: r.quantile(line, 0.9) - r.quantile(line, 0.1)
+                 for name, r in (("plain", plain), ("wide", wide))}
+        assert width["wide"] > 1.05 * width["plain"], line

@@ -72,12 +72,12 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
         val_index, col.ravel().astype(np.int64), inp.month_index.astype(np.int64), direct,
         lam * ~direct[0][None, :], lam * ~direct[1][None, :],
         lam * inp.cost_per_contact * ~direct[2][None, :],
-        exposure, ev_share, lam * inp.contacts * inp.cost_per_contact,
+        exposure, ev_share, lam * inp.cost_per_contact,
         f64(inp.hazard), inp.hazard_year, e_base, inp.expansion_value, grow_base, w,
         inp.accounts, 100.0 - 100.0 * (inp.promoters - inp.detractors),
         inp.margin * inp.arpa / 12.0, costs, inp.haircuts, float(inp.cost_uplift),
         finance.discount_factors(h, inp.discount_rate), inp.accounts / inp.accounts.sum(),
-        100.0 * (inp.promoters - inp.detractors), inp.csat, base_margin,
+        100.0 * (inp.promoters - inp.detractors), inp.csat, base_margin, f64(inp.surv_base),
         f64(inp.surv_base[:, -1]), inp.accounts * inp.arpa / 12.0, inp.arpa / 12.0,
     )
     rev0 = inp.accounts * inp.arpa
@@ -108,7 +108,12 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
              detail: bool = False) -> dict[str, Array]:
     """:func:`cxroi.model.run_flywheel` on the compiled kernel: same arguments, same keys,
     same shapes (draw-first; monthly series are views of draw-last arrays, as there)."""
-    from cxroi.model import TOUCHPOINT_LINKS
+    from cxroi.model import (
+        TOUCHPOINT_LINKS,
+        _contacts_per_event,
+        _floor_weight,
+        _rate_scale,
+    )
 
     # draw-last (K, D) and (T, D) inputs, as the numpy reference lays them out
     tp = np.stack([np.asarray(params[name], float).T for name in TOUCHPOINT_LINKS])
@@ -141,7 +146,7 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     dpf = 1.0 / (1.0 + np.exp(-(logit0 + log_or * shift_full))) - p0
     dpf *= shift_full != 0
     has_hr, has_rr, has_cr = base["direct"]
-    rk_hr = rk_rr = drop = np.zeros((1, 1, 1))
+    rk_hr = rk_rr = scaled = kap = np.zeros((1, 1, 1))
     rkf_hr = rkf_rr = np.zeros((1, 1))
     if has_hr:
         log_r = np.log(tp[7])
@@ -151,8 +156,15 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
         log_r = np.log(tp[8])
         rk_rr = np.exp(inp.trailing_unique[:, :, None] * log_r[:, None, :]) - 1.0
         rkf_rr = np.exp(shift_full * log_r) - 1.0
-    if has_cr:
-        drop = 1.0 - np.exp(base["shift_c"][:, :, None] * np.log(tp[9])[:, None, :])
+    if has_cr:  # contacts ratio ** shift, and contacts per event in each draw (the reference's)
+        scaled = np.exp(base["shift_c"][:, :, None] * np.log(tp[9])[:, None, :])
+        kap = np.ascontiguousarray(_contacts_per_event(inp, params.get("contacts_scale"), n))
+    w_floor = np.ascontiguousarray(_floor_weight(params, n), float)
+    # drawn factors on the baseline rates, (S, D): the baseline arm is then per draw
+    cs, es = (_rate_scale(params, name) for name in ("churn_scale", "expansion_scale"))
+    has_cs, has_es = cs is not None, es is not None
+    cs = cs if has_cs else np.zeros((1, 1))
+    es = es if has_es else np.zeros((1, 1))
     k_tp = tp.shape[1]
     lines = np.empty((4, h, n))
     net = np.empty((t_all, n))
@@ -161,8 +173,10 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     steady = np.empty((2, len(inp.segments), n))
     pos_share = np.empty((k_tp, h, n) if detail else (1, 1, 1))
     rev_init = np.empty((h, n) if detail else (1, 1))
-    _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, drop, *c,
-              detail, BLOCK, lines, net, net_adj, scal, steady, pos_share, rev_init)
+    rev_base = np.empty((h, n) if detail and (has_cs or has_es) else (1, 1))
+    _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, scaled,
+              kap, w_floor, cs, es, has_cs, has_es, *c,
+              detail, BLOCK, lines, net, net_adj, scal, steady, pos_share, rev_init, rev_base)
     # steady state (levers at target): the powers vectorised, as the reference
     ret_a = (1.0 - steady[0]) ** 12
     grow_a = (1.0 + steady[1] * inp.expansion_value[:, None]) ** 12
@@ -206,7 +220,8 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
         out["net_cash"] = net.T
         out["net_cash_risk_adjusted"] = net_adj.T
     if detail:
-        out["revenue_baseline_monthly"] = np.broadcast_to(base["revenue_baseline"], (n, h))
+        out["revenue_baseline_monthly"] = (rev_base.T if has_cs or has_es else
+                                           np.broadcast_to(base["revenue_baseline"], (n, h)))
         out["revenue_initiative_monthly"] = rev_init.T
         out["positive_share_monthly"] = np.moveaxis(pos_share, -1, 0)
     return out

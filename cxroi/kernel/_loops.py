@@ -27,17 +27,22 @@ BLOCK = 128
 
 
 @numba.njit(**_JIT)
-def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, drop,
-              val_index, col, month, has_dir,
+def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, scaled,
+              kap, w_floor, cs, es, has_cs, has_es, val_index, col, month, has_dir,
               w_churn, w_exp, w_cts, expo, ev_share, w_save, hazard, h_base, e_base,
               ev, grow_base, w_margin, accounts, nps_cap, w_adv, costs, haircuts,
               cost_uplift, df, w_acc, nps_b_seg, csat,
-              base_margin, surv_base_end, rev_w, arpa12, detail, block,
-              lines, net, net_adj, scal, steady, pos_share, rev_init):  # pragma: no cover
+              base_margin, surv_base, surv_base_end, rev_w, arpa12, detail, block,
+              lines, net, net_adj, scal, steady, pos_share, rev_init,
+              rev_base):  # pragma: no cover
     """Every draw of the flywheel, draw-last: inputs ``tp`` (10, K, D), ``dpv`` (K, V, D),
-    ...; writes ``lines`` (4, H, D), ``net`` / ``net_adj`` (H + 1, D), ``scal`` (18, D),
-    ``steady`` (2, S, D) and, with ``detail``, ``pos_share`` (K, H, D) / ``rev_init``
-    (H, D). Same operations in the same order as the numpy reference, per draw."""
+    ``scaled`` (K, C, D) contacts ratio ** shift, ``kap`` (S, K, D) contacts per event,
+    ``w_floor`` (D,) the one-contact floor's weight, ``cs`` / ``es`` (S, D) drawn factors
+    on the baseline churn / expansion rates (used when ``has_cs`` / ``has_es``: the
+    baseline arm is then per draw too), ...; writes ``lines`` (4, H, D), ``net`` /
+    ``net_adj`` (H + 1, D), ``scal`` (18, D), ``steady`` (2, S, D) and, with ``detail``,
+    ``pos_share`` (K, H, D) / ``rev_init`` (H, D) / ``rev_base`` (H, D, with drawn rates).
+    Same operations in the same order as the numpy reference, per draw."""
     n_tp, n_draw = tp.shape[1], tp.shape[2]
     n_seg, h = hazard.shape
     n_u = max(rk_hr.shape[1], rk_rr.shape[1])  # distinct (lever, trailing) columns
@@ -49,6 +54,7 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
         any_rr = any_rr or has_dir[1, k]
         any_cr = any_cr or has_dir[2, k]
     up = 1.0 + cost_uplift
+    per_draw = has_cs or has_es  # the baseline arm differs between draws
     pv_c0 = 0.0
     for t in range(t_all):
         pv_c0 += costs[t] * df[t]
@@ -66,6 +72,11 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
     r1 = np.empty((h, b))
     r2 = np.empty((h, b))
     alive = np.empty(b)
+    alive_b = np.empty(b)  # baseline arm, with drawn rates
+    gbj = np.empty(b)
+    e0j = np.empty(b)
+    bm_d = np.empty((h, b))
+    rb = np.empty((h, b))
     tmp = np.empty(b)
     ben = np.empty(b)
     adjv = np.empty(b)
@@ -94,6 +105,8 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
         adv[:] = 0.0
         r1[:] = 0.0
         r2[:] = 0.0
+        bm_d[:] = 0.0
+        rb[:] = 0.0
         floored[:] = 0.0
         kept_end[:] = 0.0
         ref_end[:] = 0.0
@@ -119,12 +132,17 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
                     if wn != 0:
                         for j in range(nb):
                             an[c, j] += wn * (dpv[k, v, d0 + j] * tp[5, k, d0 + j])
-                if any_cr:  # measured: the contacts not made
+                if any_cr:  # measured: the contacts not made, at least one per event
                     for j in range(nb):
+                        d = d0 + j
                         sv = 0.0
                         for k in range(n_tp):
                             if has_dir[2, k]:
-                                sv += w_save[s, k] * drop[k, c, d0 + j]
+                                kp = kap[s, k, d]
+                                after = kp * scaled[k, c, d]
+                                if kp >= 1.0:
+                                    after = after + w_floor[d] * max(1.0 - after, 0.0)
+                                sv += w_save[s, k] * (kp - after)
                         at[c, j] = at[c, j] + sv
             # measured direct effects: prod_k [1 + pi_sk (ratio_k ** trailing_k - 1)]
             if any_hr or any_rr:
@@ -147,6 +165,10 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
                 scale[j] = accounts[s] * phi[d0 + j] / 2400.0
             wm, acc_s, wa, e0, ev_s, cap = (w_margin[s], accounts[s], w_adv[s], e_base[s],
                                             ev[s], nps_cap[s])
+            alive_b[:] = 1.0
+            gbj[:] = 1.0
+            for j in range(nb):
+                e0j[j] = e0 * es[s, d0 + j] if has_es else e0
             # one short loop per quantity: each touches two or three arrays, so the
             # compiler vectorises it over the block's draws (it cannot prove a dozen arrays
             # apart in one loop)
@@ -155,7 +177,14 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
                 u = month[t] if any_hr or any_rr else 0
                 hz = hazard[s, t]
                 gb = grow_base[s, t]
-                if any_hr:
+                if has_cs:  # h_s(t) f_s
+                    if any_hr:
+                        for j in range(nb):
+                            tmp[j] = fh[u, j] * (hz * cs[s, d0 + j]) - ac[c, j]
+                    else:
+                        for j in range(nb):
+                            tmp[j] = hz * cs[s, d0 + j] - ac[c, j]
+                elif any_hr:
                     for j in range(nb):
                         tmp[j] = fh[u, j] * hz - ac[c, j]
                 else:
@@ -167,16 +196,34 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
                     alive[j] = (1.0 - _clip(tmp[j], 0.0, 1.0)) * alive[j]
                 if any_rr:
                     for j in range(nb):
-                        tmp[j] = fr[u, j] * e0 + ae[c, j]
+                        tmp[j] = fr[u, j] * e0j[j] + ae[c, j]
                 else:
                     for j in range(nb):
-                        tmp[j] = e0 + ae[c, j]
+                        tmp[j] = e0j[j] + ae[c, j]
                 for j in range(nb):
                     spend[j] = (_clip(tmp[j], 0.0, 1.0) * ev_s + 1.0) * spend[j]
                 for j in range(nb):
                     referred[j] = _clip(an[c, j], 0.0, cap) * scale[j] + referred[j]
-                for j in range(nb):
-                    kept[t, j] += alive[j] * wm * gb
+                if per_draw:  # the baseline arm of each draw: S_B(t) and R_B(t)
+                    if has_cs:
+                        for j in range(nb):
+                            alive_b[j] = (1.0 - _clip(hz * cs[s, d0 + j], 0.0, 1.0)) * alive_b[j]
+                    else:
+                        sbt = surv_base[s, t]
+                        for j in range(nb):
+                            alive_b[j] = sbt
+                    for j in range(nb):
+                        gbj[j] = (e0j[j] * ev_s + 1.0) * gbj[j]
+                    for j in range(nb):
+                        kept[t, j] += alive[j] * wm * gbj[j]
+                    for j in range(nb):
+                        bm_d[t, j] += alive_b[j] * wm * gbj[j]
+                    if detail:
+                        for j in range(nb):
+                            rb[t, j] += alive_b[j] * rev_w[s] * gbj[j]
+                else:
+                    for j in range(nb):
+                        kept[t, j] += alive[j] * wm * gb
                 for j in range(nb):
                     both[t, j] += alive[j] * wm * spend[j]
                 for j in range(nb):
@@ -189,7 +236,7 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
                     for j in range(nb):
                         r2[t, j] += referred[j] * alive[j] * arpa12[s]
             for j in range(nb):
-                kept_end[j] += acc_s * (alive[j] - surv_base_end[s])
+                kept_end[j] += acc_s * (alive[j] - (alive_b[j] if has_cs else surv_base_end[s]))
                 ref_end[j] += referred[j] * alive[j]
 
         # --- money per month, net cash, NPV, payback (short loops again) -----------------
@@ -203,8 +250,12 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
         h0, h1, h2, h3 = haircuts[0], haircuts[1], haircuts[2], haircuts[3]
         for t in range(h):
             bm, dft, ct = base_margin[t], df[t + 1], costs[t + 1]
-            for j in range(nb):
-                lines[0, t, d0 + j] = kept[t, j] - bm
+            if per_draw:
+                for j in range(nb):
+                    lines[0, t, d0 + j] = kept[t, j] - bm_d[t, j]
+            else:
+                for j in range(nb):
+                    lines[0, t, d0 + j] = kept[t, j] - bm
             for j in range(nb):
                 lines[1, t, d0 + j] = both[t, j] - kept[t, j]
             for j in range(nb):
@@ -233,6 +284,9 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, d
             if detail:
                 for j in range(nb):
                     rev_init[t, d0 + j] = r1[t, j] + r2[t, j]
+                if per_draw:
+                    for j in range(nb):
+                        rev_base[t, d0 + j] = rb[t, j]
         other[:] = 0.0
         pv_cash[:] = 0.0
         if has_cash:
