@@ -737,3 +737,26 @@ def test_workers_and_the_batch_process_start_light():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_an_override_of_a_measured_rate_carries_its_interval_along() -> None:
+    """A calibrated segment's churn carries its sampling interval; a variant that scales the
+    churn scales the interval too, one that replaces it drops the interval (the new value
+    was not measured), and either way the scenario still validates."""
+    from cxroi.batch.planning import apply_overrides
+    from cxroi.scenario import scenario_from_dict
+
+    data = yaml.safe_load((ROOT / "data" / "scenarios" / "complaints-30-to-1.yaml").read_text())
+    seg = data["segments"][0]
+    seg["churn_low"], seg["churn_high"] = seg["churn"] * 0.8, seg["churn"] * 1.25
+    scaled = apply_overrides(data, {"segments.*.churn": {"times": 2}})
+    s0 = scaled["segments"][0]
+    assert (s0["churn_low"], s0["churn"], s0["churn_high"]) == pytest.approx(
+        (seg["churn"] * 1.6, seg["churn"] * 2, seg["churn"] * 2.5))
+    scenario_from_dict(scaled)
+    replaced = apply_overrides(data, {"segments.0.churn": 0.5})
+    assert "churn_low" not in replaced["segments"][0] and replaced["segments"][0]["churn"] == 0.5
+    scenario_from_dict(replaced)
+    own = apply_overrides(data, {"segments.0.churn": 0.5, "segments.0.churn_low": 0.4,
+                                 "segments.0.churn_high": 0.6})
+    assert own["segments"][0]["churn_low"] == 0.4

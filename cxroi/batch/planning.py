@@ -164,7 +164,28 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
                                          _is_integer_field(trail))
             else:
                 container[key] = copy.deepcopy(value)
+            _follow_interval(container, key, value if is_scale else None, overrides)
     return out
+
+
+def _follow_interval(container: Any, key: Any, scale: dict[str, Any] | None,
+                     overrides: dict[str, Any]) -> None:
+    """A measured rate's sampling interval (``churn_low``/``churn_high`` beside ``churn``)
+    follows an override of the rate: scaled the same way (``{times, plus}``), or dropped when
+    the rate is replaced (the new value was not measured, its interval does not apply). An
+    interval the variant sets itself is left as the variant says."""
+    if not isinstance(container, dict) or not isinstance(key, str):
+        return
+    bounds = [f"{key}_low", f"{key}_high"]
+    if not all(b in container for b in bounds) or \
+            any(str(p).rsplit(".", 1)[-1] in bounds for p in overrides):
+        return
+    for b in bounds:
+        if scale is None or not isinstance(container[b], int | float):
+            container.pop(b)
+        else:
+            container[b] = container[b] * float(scale.get("times", 1.0)) + \
+                float(scale.get("plus", 0.0))
 
 
 def _select_segment(data: dict[str, Any], segment: str, costs: str) -> dict[str, Any]:
