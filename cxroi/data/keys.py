@@ -27,7 +27,7 @@ def as_arrow_text(s: pd.Series) -> pd.Series:
     if s.dtype == ARROW_STR:
         return s
     if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
-        arr = pc.cast(pa.array(s.to_numpy()), pa.large_string())
+        arr = pc.cast(pa.array(s.to_numpy()), pa.string())  # pandas 2.1 takes string only
         return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index, name=s.name)
     return s.astype(ARROW_STR)
 
