@@ -303,7 +303,9 @@
       }
       if (out.ok) body.innerHTML = out.html; else if (out.message) body.innerHTML = out.message;
       body.classList.remove("cx-stale");
-    }, tries ? 1000 + Math.random() * 1000 : 400);
+    // 900 ms after the last release: a person still moving the slider does not make the
+    // workers rank a position already left behind (it would slow the next update down)
+    }, tries ? 1000 + Math.random() * 1000 : 900);
   }
   $("cx-voi").addEventListener("toggle", () => { if (st.base && $("cx-voi").open) scheduleVoi(currentData()); });
 
