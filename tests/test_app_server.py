@@ -280,3 +280,26 @@ def _npv_card(cards: str) -> float:
     m = re.search(r"data-metric='npv'[^>]*data-p50='([^']+)'|data-p50='([^']+)'[^>]*data-metric='npv'", cards)
     assert m, "no NPV card"
     return float(m.group(1) or m.group(2))
+
+
+def test_the_code_fingerprint_covers_every_module_behind_the_numbers(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """The app's disk cache is keyed by the code: a change to a chart or the kernel (both
+    packages now) must change the key, and a module listed but gone is an error, not a
+    silently stale cache."""
+    import shutil
+
+    import cxroi
+    from cxroi.app import engine
+
+    src = Path(cxroi.__file__).resolve().parent
+    fake = tmp_path / "cxroi"
+    shutil.copytree(src, fake, ignore=shutil.ignore_patterns("__pycache__", "static"))
+    monkeypatch.setattr(engine, "__file__", str(fake / "app" / "engine.py"))
+    before = engine.code_fingerprint()
+    specs = next((fake / "charts").glob("*.py"))
+    specs.write_text(specs.read_text() + "\n# changed\n")
+    assert engine.code_fingerprint() != before
+    (fake / "pitch.py").unlink()
+    with pytest.raises(FileNotFoundError, match="pitch.py"):
+        engine.code_fingerprint()

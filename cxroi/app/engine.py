@@ -37,9 +37,11 @@ BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 MAX_DRAWS = 100_000
 #: Source files whose content decides the numbers: a change to any of them changes every
 #: cache key, so a cached result is never one of older code.
-_CODE = ("__init__.py", "model.py", "uncertainty.py", "scenario.py", "charts.py", "pitch.py",
-         "evidence.py", "voi.py", "cashflow.py", "finance.py", "retention.py", "errors.py",
-         "app/view.py", "app/engine.py", "app/controls.py")
+#: A folder stands for every ``.py`` file in it (the charts and the kernel are packages).
+_CODE = ("__init__.py", "model.py", "uncertainty.py", "scenario.py", "charts", "kernel",
+         "pitch.py", "evidence.py", "voi.py", "cashflow.py", "finance.py", "retention.py",
+         "provenance.py", "errors.py", "app/view.py", "app/engine.py", "app/controls.py",
+         "app/tasks.py")
 
 
 def code_fingerprint() -> str:
@@ -48,8 +50,13 @@ def code_fingerprint() -> str:
     h = hashlib.sha256()
     for rel in _CODE:
         p = root / rel
-        h.update(rel.encode())
-        h.update(p.read_bytes() if p.is_file() else b"-")
+        files = sorted(p.glob("*.py")) if p.is_dir() else [p]
+        if not any(f.is_file() for f in files):
+            raise FileNotFoundError(f"cxroi/{rel}: listed in the app's code fingerprint but "
+                                    "missing; update cxroi.app.engine._CODE")
+        for f in files:
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
