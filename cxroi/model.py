@@ -35,213 +35,35 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import ModuleType
 
 import numpy as np
-from numpy.typing import NDArray
 
 from cxroi import finance
-from cxroi.cashflow import cash_flow_params
-from cxroi.retention import baseline_hazard
-from cxroi.scenario import DIRECT_LINKS, GlobalLinks, Scenario, Touchpoint, TouchpointLinks
-
-Array = NDArray[np.float64]
-
-#: Metric transforms g(x): the scale on which the odds ratio acts (registry, not if-chain).
-SCALES: dict[str, Callable[[Array, float], Array]] = {
-    "log2": lambda x, step: np.log2(x),
-    "linear": lambda x, step: np.asarray(x, float) / step,
-}
-
-TOUCHPOINT_LINKS: tuple[str, ...] = tuple(TouchpointLinks.model_fields)
-GLOBAL_LINKS: tuple[str, ...] = tuple(GlobalLinks.model_fields)
-BENEFIT_LINES: tuple[str, ...] = (
-    "retention_savings", "cross_sell", "cost_to_serve_savings", "advocacy",
+from cxroi.inputs import (
+    BENEFIT_LINES,
+    DIRECT_WINDOW_MONTHS,
+    GLOBAL_LINKS,
+    OUTPUTS,
+    SCALES,
+    TOUCHPOINT_LINKS,
+    Array,
+    Inputs,
+    _logit,
+    _sigmoid,
+    compile_inputs,
+    lever_path,
+    likely_params,
+    trailing_mean,
 )
+from cxroi.scenario import Scenario
 
-#: Every scalar output: (label a CX leader recognises, unit). Units: money, share, points,
-#: month, ratio, accounts, csat.
-OUTPUTS: dict[str, tuple[str, str]] = {
-    "retention_savings": ("Retention savings (margin kept)", "money"),
-    "cross_sell": ("Cross-sell margin", "money"),
-    "cost_to_serve_savings": ("Cost-to-serve savings", "money"),
-    "advocacy": ("Advocacy margin (referrals)", "money"),
-    "other_benefits": ("Other benefits (cash-flow lines)", "money"),
-    "total_benefits": ("Total benefits", "money"),
-    "one_off_cost": ("One-off cost", "money"),
-    "running_costs": ("Running costs", "money"),
-    "other_costs": ("Other costs (cash-flow lines)", "money"),
-    "total_costs": ("Total costs", "money"),
-    "pv_benefits": ("PV of benefits", "money"),
-    "pv_costs": ("PV of costs", "money"),
-    "npv": ("NPV", "money"),
-    "npv_risk_adjusted": ("Risk-adjusted NPV", "money"),
-    "roi": ("ROI", "share"),
-    "roi_risk_adjusted": ("Risk-adjusted ROI", "share"),
-    "payback_month": ("Payback month", "month"),
-    "irr": ("IRR (annual)", "share"),
-    "accounts_kept": ("Extra accounts at horizon end", "accounts"),
-    "nrr_before": ("NRR before", "share"),
-    "nrr_after": ("NRR after", "share"),
-    "clv_before": ("CLV per account before", "money"),
-    "clv_after": ("CLV per account after", "money"),
-    "nps_before": ("NPS before", "points"),
-    "nps_after": ("NPS after", "points"),
-    "nps_change": ("NPS change", "points"),
-    "csat_before": ("CSAT before", "csat"),
-    "csat_after": ("CSAT after", "csat"),
-    "csat_change": ("CSAT change", "csat"),
-}
-
-
-@dataclass(frozen=True, eq=False)
-class Inputs:
-    """A scenario compiled to arrays: ``S`` segments, ``K`` touchpoints, ``H`` months."""
-
-    segments: tuple[str, ...]
-    touchpoints: tuple[str, ...]
-    accounts: Array  # (S,)
-    arpa: Array  # (S,)
-    margin: Array  # (S,)
-    churn: Array  # (S,) annual
-    hazard: Array  # (S, H) baseline monthly hazard (constant, or falling with tenure: sBG)
-    surv_base: Array  # (S, H) baseline survival
-    hazard_year: Array  # (S,) constant monthly hazard with the same 12-month retention
-    expansion_rate: Array  # (S,) annual
-    expansion_value: Array  # (S,) share of ARPA
-    promoters: Array  # (S,)
-    detractors: Array  # (S,)
-    csat: Array  # (S,)
-    events: Array  # (S, K) per account-year
-    cost_per_contact: Array  # (S, K)
-    contacts: Array  # (S, K) contacts per event today
-    direct: Mapping[str, Array]  # direct link name -> (K,) bool: the touchpoint has it
-    shift: Array  # (K, H) g(x(t)) - g(today)
-    shift_unique: Array  # (K, U) the distinct month-columns of ``shift`` (ramp + flat)
-    trailing_unique: Array  # (K, U) the same columns of the 12-month trailing mean of shift
-    month_index: Array  # (H,) int: month t uses column month_index[t] of shift_unique
-    shift_full: Array  # (K,) g(target) - g(today)
-    one_off: float
-    running_per_year: float
-    horizon: int
-    discount_rate: float
-    haircuts: Array  # (4,) per benefit line, order of BENEFIT_LINES
-    cost_uplift: float
-
-
-def lever_path(today: float, target: float, ramp_months: int, start_month: int,
-               horizon: int) -> Array:
-    r"""Lever value in months 1..H: flat until ``start_month``, then linear to the target.
-
-    .. math:: x(t) = x_0 + (x_1 - x_0)\,\min\!\big(1, \max(0, (t - t_0) / R)\big)
-
-    with :math:`R = \max(1, \text{ramp\_months})` so a zero ramp gives the full effect from
-    month :math:`t_0 + 1`.
-    """
-    t = np.arange(1, horizon + 1, dtype=float)
-    frac = np.clip((t - start_month) / max(ramp_months, 1), 0.0, 1.0)
-    return today + (target - today) * frac
-
-
-#: Months over which a measured direct effect on leaving / buying more builds up: calibration
-#: measures it per unit of the mean lever value of an account's events in the past 12 months.
-DIRECT_WINDOW_MONTHS = 12
-
-
-def trailing_mean(shift: Array, window: int) -> Array:
-    r"""Trailing ``window``-month mean of each row of ``shift`` (months before month 1 at 0).
-
-    .. math:: \bar s(t) = \frac{1}{W} \sum_{u = t - W + 1}^{t} s(u), \qquad s(u \le 0) = 0
-    """
-    padded = np.concatenate([np.zeros((shift.shape[0], window)), shift], axis=1)
-    c = np.cumsum(padded, axis=1)
-    return (c[:, window:] - c[:, :-window]) / window
-
-
-def _shift(tp: Touchpoint, x: Array) -> Array:
-    g = SCALES[tp.scale]
-    return g(np.asarray(x, float), tp.step) - g(np.asarray(tp.lever.today, float), tp.step)
-
-
-def compile_inputs(sc: Scenario) -> Inputs:
-    """Turn a validated scenario into the arrays :func:`run_flywheel` needs (done once)."""
-    tps = tuple(sc.touchpoints)
-    segs = sc.segments
-    h = sc.finance.horizon_months
-    paths = np.array([lever_path(tp.lever.today, tp.lever.target, tp.lever.ramp_months,
-                                 tp.lever.start_month, h) for tp in sc.touchpoints.values()])
-    shift = np.array([_shift(tp, p) for tp, p in zip(sc.touchpoints.values(), paths, strict=True)])
-    shift_full = np.array([float(_shift(tp, tp.lever.target)) for tp in sc.touchpoints.values()])
-    trailing = trailing_mean(shift, DIRECT_WINDOW_MONTHS)
-    # Once every lever has ramped, months repeat: the hot path evaluates each distinct
-    # month-column once and expands with an index.
-    both, month_index = np.unique(np.vstack([shift, trailing]), axis=1, return_inverse=True)
-    shift_unique, trailing_unique = both[:len(tps)], both[len(tps):]
-
-    def seg(attr: str) -> Array:
-        return np.array([getattr(s, attr) for s in segs], float)
-
-    def vol(attr: str) -> Array:
-        return np.array([[getattr(s.volumes[k], attr) for k in tps] for s in segs], float)
-
-    hz, sv = zip(*(baseline_hazard(s, h) for s in segs), strict=True)  # tenure curve or not
-    # steady-state views (NRR, CLV) use the constant rate with the same 12-month retention
-    h_year = np.array([x[0] if s.retention is None else
-                       1.0 - (y[min(h, 12) - 1]) ** (1.0 / min(h, 12))
-                       for s, x, y in zip(segs, hz, sv, strict=True)])
-
-    risk = sc.finance.risk
-    return Inputs(
-        segments=tuple(s.name for s in segs), touchpoints=tps,
-        accounts=seg("accounts"), arpa=seg("arpa"), margin=seg("gross_margin"),
-        churn=seg("churn"), hazard=np.array(hz), surv_base=np.array(sv), hazard_year=h_year,
-        expansion_rate=seg("expansion_rate"),
-        expansion_value=seg("expansion_value"), promoters=seg("promoters"),
-        detractors=seg("detractors"), csat=seg("csat"),
-        events=vol("events_per_year"),
-        cost_per_contact=vol("cost_per_contact"),
-        contacts=vol("contacts_per_event"),
-        direct={name: np.array([getattr(tp.links, name) is not None
-                                for tp in sc.touchpoints.values()])
-                for name in DIRECT_LINKS},
-        shift=shift, shift_full=shift_full,
-        shift_unique=shift_unique, trailing_unique=trailing_unique,
-        month_index=month_index.ravel(),
-        one_off=sc.costs.one_off, running_per_year=sc.costs.running_per_year, horizon=h,
-        discount_rate=sc.finance.discount_rate,
-        haircuts=np.array([getattr(risk, b) for b in BENEFIT_LINES], float),
-        cost_uplift=risk.cost_uplift,
-    )
-
-
-def likely_params(sc: Scenario) -> dict[str, Array]:
-    """Every link at its most likely value, with a draw axis of length 1.
-
-    Touchpoint links have shape ``(1, K)``, global links ``(1,)``. A direct link a
-    touchpoint does not have is 1.0 (no effect; the model uses the emotion chain there).
-    """
-    out = {name: np.array([[_value(getattr(tp.links, name)) for tp in sc.touchpoints.values()]])
-           for name in TOUCHPOINT_LINKS}
-    out.update({name: np.array([getattr(sc.links, name).value]) for name in GLOBAL_LINKS})
-    if sc.cash_flows:
-        out.update(cash_flow_params(sc, {k: np.array([cf.likely], float)
-                                         for k, cf in sc.cash_flows.items()}))
-    return out
-
-
-def _value(link: object) -> float:
-    return 1.0 if link is None else float(link.value)  # type: ignore[attr-defined]
-
-
-def _sigmoid(z: Array) -> Array:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def _logit(p: Array) -> Array:
-    p = np.clip(p, 1e-9, 1 - 1e-9)
-    return np.log(p / (1.0 - p))
+#: The inputs' names, re-exported: ``from cxroi.model import compile_inputs`` keeps working.
+__all__ = ["BENEFIT_LINES", "CHUNK", "DIRECT_WINDOW_MONTHS", "ENGINES", "GLOBAL_LINKS",
+           "OUTPUTS", "SCALES", "TOUCHPOINT_LINKS", "Array", "Inputs", "compile_inputs",
+           "evaluate", "kernel_active", "lever_path", "likely_params", "run_flywheel",
+           "run_flywheel_numpy", "trailing_mean", "use_kernel"]
 
 
 #: Draws per chunk on the hot path: keeps the (draw, segment, month) arrays in cache.

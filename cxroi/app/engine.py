@@ -38,7 +38,7 @@ MAX_DRAWS = 100_000
 #: Source files whose content decides the numbers: a change to any of them changes every
 #: cache key, so a cached result is never one of older code.
 #: A folder stands for every ``.py`` file in it (the charts and the kernel are packages).
-_CODE = ("__init__.py", "model.py", "uncertainty.py", "scenario.py", "charts", "kernel",
+_CODE = ("__init__.py", "inputs.py", "model.py", "uncertainty.py", "scenario.py", "charts", "kernel",
          "pitch.py", "evidence.py", "voi.py", "cashflow.py", "finance.py", "retention.py",
          "provenance.py", "errors.py", "app/view.py", "app/engine.py", "app/controls.py",
          "app/tasks.py")
