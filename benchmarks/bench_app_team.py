@@ -41,13 +41,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from appserver import start_server, stop  # noqa: E402
 
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-renderer-backgrounding",
+# The yardstick and the browser settings are bench_app's (one person), extended here.
+from bench_app import ARTIFACTS, CHROMIUM, TARGET_ROW, cumprod_reference  # noqa: E402
+from bench_app import CHROMIUM_ARGS as _ONE_PERSON_ARGS  # noqa: E402
+
+# twenty pages in one browser: background pages must not be throttled
+CHROMIUM_ARGS = [*_ONE_PERSON_ARGS, "--disable-renderer-backgrounding",
                  "--disable-background-timer-throttling"]
-TARGET_ROW = ".cx-ctl-touchpoints-complaints-lever-target"
 
 
 def machine_cpu_seconds() -> float:
@@ -55,19 +55,6 @@ def machine_cpu_seconds() -> float:
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
     return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
-
-
-def cumprod_reference(repeat: int = 15) -> float:
-    """Median ms of one ``np.cumprod`` over a (3, 36, 10,000) array (issue 13's yardstick)."""
-    import numpy as np
-
-    x = 1.0 + np.random.default_rng(0).random((3, 36, 10_000)) * 1e-3
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        np.cumprod(x, axis=1)
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
 
 
 async def open_page(browser: Any, url: str, t0: float) -> tuple[Any, Any, float]:
