@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import os
 import tempfile
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -160,3 +162,31 @@ def project_paths(paths: str | os.PathLike[str] | list[str | os.PathLike[str]]
     if isinstance(paths, list | tuple):
         return [project_path(p) for p in paths]
     return project_path(paths)
+
+
+#: What counts as cxroi's code for :func:`code_fingerprint`: sources, resources, templates.
+CODE_SUFFIXES = frozenset({".py", ".yaml", ".j2", ".css", ".html"})
+
+
+def code_fingerprint(root: str | os.PathLike[str] | None = None) -> str:
+    """sha256 over every source and resource file of the installed cxroi package (or of
+    ``root``): the key that makes a cache of results (the batch's runs, the app's answers)
+    never serve numbers of older code. The whole package counts, so a module added or
+    split into a package can never be left out."""
+    if root is None:
+        return _installed_fingerprint()
+    base = Path(root)
+    h = hashlib.sha256()
+    for p in sorted(base.rglob("*")):
+        if p.is_file() and p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts:
+            h.update(p.relative_to(base).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _installed_fingerprint() -> str:
+    import cxroi
+
+    return code_fingerprint(Path(cxroi.__file__).resolve().parent) + cxroi.__version__
+

@@ -282,24 +282,24 @@ def _npv_card(cards: str) -> float:
     return float(m.group(1) or m.group(2))
 
 
-def test_the_code_fingerprint_covers_every_module_behind_the_numbers(tmp_path: Path,
-                                                                   monkeypatch) -> None:
-    """The app's disk cache is keyed by the code: a change to a chart or the kernel (both
-    packages now) must change the key, and a module listed but gone is an error, not a
-    silently stale cache."""
+def test_the_code_fingerprint_covers_every_module_behind_the_numbers(tmp_path: Path) -> None:
+    """The app's disk cache (and the batch's) is keyed by the code: a change to a chart or
+    the kernel (packages now), or a module added anywhere, must change the key -- the
+    whole package counts, so no hand-kept list can go stale."""
     import shutil
 
     import cxroi
-    from cxroi.app import engine
+    from cxroi.app.engine import Engine
+    from cxroi.files import code_fingerprint
 
     src = Path(cxroi.__file__).resolve().parent
     fake = tmp_path / "cxroi"
     shutil.copytree(src, fake, ignore=shutil.ignore_patterns("__pycache__", "static"))
-    monkeypatch.setattr(engine, "__file__", str(fake / "app" / "engine.py"))
-    before = engine.code_fingerprint()
+    before = code_fingerprint(fake)
     specs = next((fake / "charts").glob("*.py"))
     specs.write_text(specs.read_text() + "\n# changed\n")
-    assert engine.code_fingerprint() != before
-    (fake / "pitch.py").unlink()
-    with pytest.raises(FileNotFoundError, match="pitch.py"):
-        engine.code_fingerprint()
+    after_chart = code_fingerprint(fake)
+    assert after_chart != before
+    (fake / "kernel" / "extra.py").write_text("X = 1\n")
+    assert code_fingerprint(fake) != after_chart
+    assert Engine.__init__.__globals__["code_fingerprint"] is code_fingerprint  # one key

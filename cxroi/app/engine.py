@@ -30,36 +30,13 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from cxroi.files import code_fingerprint
+
 #: Thread-count variables of the BLAS libraries numpy may use; the workers run with 1:
 #: the arrays are small, and extra BLAS threads only spin-wait on a shared machine.
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: Most draws a request may ask for (a scenario file may say more; then it is refused).
 MAX_DRAWS = 100_000
-#: Source files whose content decides the numbers: a change to any of them changes every
-#: cache key, so a cached result is never one of older code.
-#: A folder stands for every ``.py`` file in it (the charts and the kernel are packages).
-_CODE = ("__init__.py", "inputs.py", "model.py", "uncertainty.py", "scenario.py", "charts", "kernel",
-         "pitch.py", "evidence.py", "voi.py", "cashflow.py", "finance.py", "retention.py",
-         "provenance.py", "errors.py", "app/view.py", "app/engine.py", "app/controls.py",
-         "app/tasks.py")
-
-
-def code_fingerprint() -> str:
-    """A short hash of the source of every module the numbers depend on."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for rel in _CODE:
-        p = root / rel
-        files = sorted(p.glob("*.py")) if p.is_dir() else [p]
-        if not any(f.is_file() for f in files):
-            raise FileNotFoundError(f"cxroi/{rel}: listed in the app's code fingerprint but "
-                                    "missing; update cxroi.app.engine._CODE")
-        for f in files:
-            h.update(f.relative_to(root).as_posix().encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def scenario_key(kind: str, payload: Any, fingerprint: str) -> str:
     """The cache key of a request: sha256 of its kind, its inputs (canonical JSON) and the
     code fingerprint."""

@@ -9,14 +9,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 import cxroi
+from cxroi.files import code_fingerprint
 
 TABLE_QUANTILES = ("p10", "p50", "p90", "mean")
 
@@ -180,19 +179,6 @@ def slug(text: str) -> str:
     """File-name-safe id: lower case, ``a-z0-9`` and dashes."""
     s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return s[:80] or "run"
-
-
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """sha256 over cxroi's own source and resources: a code change redoes every run."""
-    h = hashlib.sha256(cxroi.__version__.encode())
-    root = resources.files("cxroi")
-    for p in sorted(Path(str(root)).rglob("*")):
-        if p.is_file() and p.suffix in {".py", ".yaml", ".j2", ".css"} and \
-                "__pycache__" not in p.parts:
-            h.update(p.relative_to(Path(str(root))).as_posix().encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def _content_key(scenario_yaml: str, notebook_text: str, params: dict[str, Any]) -> str:
