@@ -16,8 +16,6 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 if TYPE_CHECKING:
     from cxroi.scenario import Scenario, Touchpoint
     from cxroi.uncertainty import SimulationResult
@@ -140,8 +138,7 @@ def headline(res: SimulationResult) -> dict[str, Any]:
         "npv_p90": q("npv", 0.9),
         "prob_loss": res.prob_loss,
         "payback_month": q("payback_month", 0.5),
-        # what summary's share_defined says, without building the whole summary table
-        "share_paying_back": float(np.isfinite(res.draws["payback_month"]).mean()),
+        "share_paying_back": res.share_defined("payback_month"),
         "horizon_months": res.scenario.finance.horizon_months,
     }
 

@@ -370,8 +370,14 @@ class SimulationResult:
                          "p10": q[0], "p50": q[1], "p90": q[2],
                          "mean": finite.mean() if finite.size else np.nan,
                          "likely": self.likely[key],
-                         "share_defined": finite.size / raw.size})
+                         "share_defined": self.share_defined(key)})
         return pd.DataFrame(rows).set_index("metric")
+
+    def share_defined(self, metric: str) -> float:
+        """Share of draws where ``metric`` exists (for payback: the share that pays back
+        within the horizon), without building the whole :attr:`summary`."""
+        raw = self.draws[metric]
+        return float(np.count_nonzero(np.isfinite(raw)) / raw.size)
 
     @property
     def prob_loss(self) -> float:
