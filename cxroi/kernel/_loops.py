@@ -59,10 +59,18 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
     for t in range(t_all):
         pv_c0 += costs[t] * df[t]
     b = block
-    ac = np.empty((n_c, b))  # per distinct column: sums over touchpoints, one segment
-    ae = np.empty((n_c, b))
-    at = np.empty((n_c, b))
-    an = np.empty((n_c, b))
+    n_v = dpv.shape[1]  # distinct lever positions of a touchpoint
+    # the emotion chain's weights on the four gaps: churn, expansion, contacts, NPS
+    wts = np.empty((4, n_seg, n_tp))
+    wts[0], wts[1], wts[2], wts[3] = w_churn, w_exp, w_cts, expo
+    need = np.zeros((4, n_tp), np.bool_)  # a gap some segment weighs
+    for i in range(4):
+        for s in range(n_seg):
+            for k in range(n_tp):
+                need[i, k] = need[i, k] or wts[i, s, k] != 0
+    prod = np.empty((4, n_tp, n_v, b))  # dp[k, v] * gap[k] of a block, for every segment
+    sums = np.empty((4, n_c, b))  # per distinct column: sums over touchpoints, one segment
+    ac, ae, at, an = sums[0], sums[1], sums[2], sums[3]
     fh = np.empty((n_u, b))  # measured direct factors, one segment
     fr = np.empty((n_u, b))
     kept = np.empty((h, b))  # sums over segments, per month
@@ -110,28 +118,28 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
         floored[:] = 0.0
         kept_end[:] = 0.0
         ref_end[:] = 0.0
+        # --- the emotion chain's products dp * gap: once per block, shared by the segments
+        for i in range(4):
+            for k in range(n_tp):
+                if need[i, k]:
+                    g = tp[2 + i, k, d0:d0 + nb]
+                    for v in range(n_v):
+                        dp = dpv[k, v, d0:d0 + nb]
+                        pr = prod[i, k, v]
+                        for j in range(nb):
+                            pr[j] = dp[j] * g[j]
         for s in range(n_seg):
             # --- sums over touchpoints: sum_k w[s, k] * (dp[k] * gap[k]) ----------------
-            ac[:] = 0.0
-            ae[:] = 0.0
-            at[:] = 0.0
-            an[:] = 0.0
+            sums[:] = 0.0
             for c in range(n_c):
-                for k in range(n_tp):
-                    v = val_index[k, c]
-                    wc, we, wt, wn = w_churn[s, k], w_exp[s, k], w_cts[s, k], expo[s, k]
-                    if wc != 0:
-                        for j in range(nb):
-                            ac[c, j] += wc * (dpv[k, v, d0 + j] * tp[2, k, d0 + j])
-                    if we != 0:
-                        for j in range(nb):
-                            ae[c, j] += we * (dpv[k, v, d0 + j] * tp[3, k, d0 + j])
-                    if wt != 0:
-                        for j in range(nb):
-                            at[c, j] += wt * (dpv[k, v, d0 + j] * tp[4, k, d0 + j])
-                    if wn != 0:
-                        for j in range(nb):
-                            an[c, j] += wn * (dpv[k, v, d0 + j] * tp[5, k, d0 + j])
+                for i in range(4):
+                    row = sums[i, c]
+                    for k in range(n_tp):
+                        wk = wts[i, s, k]
+                        if wk != 0:
+                            pr = prod[i, k, val_index[k, c]]
+                            for j in range(nb):
+                                row[j] += wk * pr[j]
                 if any_cr:  # measured: the contacts not made, at least one per event
                     for j in range(nb):
                         d = d0 + j
@@ -250,33 +258,39 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
         h0, h1, h2, h3 = haircuts[0], haircuts[1], haircuts[2], haircuts[3]
         for t in range(h):
             bm, dft, ct = base_margin[t], df[t + 1], costs[t + 1]
+            # this month's row of each line, a contiguous slice of the block's draws
+            l0 = lines[0, t, d0:d0 + nb]
+            l1 = lines[1, t, d0:d0 + nb]
+            l2 = lines[2, t, d0:d0 + nb]
+            l3 = lines[3, t, d0:d0 + nb]
+            k_t = kept[t]
             if per_draw:
+                bm_t = bm_d[t]
                 for j in range(nb):
-                    lines[0, t, d0 + j] = kept[t, j] - bm_d[t, j]
+                    l0[j] = k_t[j] - bm_t[j]
             else:
                 for j in range(nb):
-                    lines[0, t, d0 + j] = kept[t, j] - bm
+                    l0[j] = k_t[j] - bm
+            b_t = both[t]
             for j in range(nb):
-                lines[1, t, d0 + j] = both[t, j] - kept[t, j]
-            for j in range(nb):
-                lines[2, t, d0 + j] = serve[t, j]
-            for j in range(nb):
-                lines[3, t, d0 + j] = adv[t, j]
-            for i in range(4):
+                l1[j] = b_t[j] - k_t[j]
+            l2[:] = serve[t, :nb]
+            l3[:] = adv[t, :nb]
+            for i, li in enumerate((l0, l1, l2, l3)):
+                tot_i = tot[i]
                 for j in range(nb):
-                    tot[i, j] += lines[i, t, d0 + j]
+                    tot_i[j] += li[j]
             for j in range(nb):
-                ben[j] = (lines[0, t, d0 + j] + lines[1, t, d0 + j] + lines[2, t, d0 + j]
-                          + lines[3, t, d0 + j])
+                ben[j] = l0[j] + l1[j] + l2[j] + l3[j]
             for j in range(nb):  # TEI haircut on gains only
-                adjv[j] = ben[j] - (h0 * max(lines[0, t, d0 + j], 0.0)
-                                    + h1 * max(lines[1, t, d0 + j], 0.0)
-                                    + h2 * max(lines[2, t, d0 + j], 0.0)
-                                    + h3 * max(lines[3, t, d0 + j], 0.0))
+                adjv[j] = ben[j] - (h0 * max(l0[j], 0.0) + h1 * max(l1[j], 0.0)
+                                    + h2 * max(l2[j], 0.0) + h3 * max(l3[j], 0.0))
+            net_t = net[t + 1, d0:d0 + nb]
+            adj_t = net_adj[t + 1, d0:d0 + nb]
             for j in range(nb):
-                net[t + 1, d0 + j] = ben[j] - ct
+                net_t[j] = ben[j] - ct
             for j in range(nb):
-                net_adj[t + 1, d0 + j] = adjv[j] - ct * up
+                adj_t[j] = adjv[j] - ct * up
             for j in range(nb):
                 pv_b[j] += dft * ben[j]
             for j in range(nb):
