@@ -137,16 +137,21 @@ SAMPLERS: dict[str, Callable[[str, Link, int, np.random.Generator], Array]] = {
 }
 
 
-def sample_link(name: str, link: Link | None, n: int, rng: np.random.Generator) -> Array:
+def sample_link(name: str, link: Link | None, n: int, rng: np.random.Generator,
+                out: Array | None = None) -> Array:
     """``n`` draws of one link, by its provenance, clipped to the link's domain.
 
     A direct link that is not given (``None``) is 1.0: no effect, no rng draws spent.
+    ``out`` (``(n,)`` float64, optional) receives the draws (no extra array).
     """
     if link is None:
-        return np.ones(n)
+        if out is None:
+            return np.ones(n)
+        out.fill(1.0)
+        return out
     lo, hi, _ = LINK_DOMAINS[name]
     x = SAMPLERS[link.provenance](name, link, n, rng)
-    return np.clip(x, lo, hi, out=x)
+    return np.clip(x, lo, hi, out=x if out is None else out)
 
 
 def sample_cash_flow(cf: CashFlow, n: int, rng: np.random.Generator) -> Array:
@@ -216,8 +221,9 @@ def correlate(sc: Scenario, params: dict[str, Array], amounts: dict[str, Array],
 
 def sample_params(sc: Scenario, draws: int, rng: np.random.Generator,
                   correlated: bool = True) -> dict[str, Array]:
-    """Draw every link: touchpoint links ``(draws, K)``, global links ``(draws,)``; the
-    cash-flow lines (:func:`cxroi.cashflow.cash_flow_params`) when the scenario has any.
+    """Draw every link: touchpoint links ``(draws, K)`` (views of one draw-last
+    ``(L, K, draws)`` buffer, which :func:`cxroi.model.run_flywheel` reads without a copy),
+    global links ``(draws,)``; the cash-flow lines (:func:`cxroi.cashflow.cash_flow_params`) when the scenario has any.
 
     Links are drawn independently first, in a fixed order, so a scenario without
     correlations or cash-flow lines gets the same draws as before they existed; the
@@ -225,10 +231,14 @@ def sample_params(sc: Scenario, draws: int, rng: np.random.Generator,
     ``correlated`` is False.
     """
     out: dict[str, Array] = {}
-    for name in TOUCHPOINT_LINKS:
-        cols = [sample_link(name, getattr(tp.links, name), draws, rng)
-                for tp in sc.touchpoints.values()]
-        out[name] = np.stack(cols, axis=1)
+    # one draw-last buffer (link, touchpoint, draw): the layout both engines compute on, so
+    # neither copies the draws again; each link is a (draws, K) view of it
+    tps = list(sc.touchpoints.values())
+    buf = np.empty((len(TOUCHPOINT_LINKS), len(tps), draws))
+    for i, name in enumerate(TOUCHPOINT_LINKS):
+        for k, tp in enumerate(tps):
+            sample_link(name, getattr(tp.links, name), draws, rng, out=buf[i, k])
+        out[name] = buf[i].T
     for name in GLOBAL_LINKS:
         out[name] = sample_link(name, getattr(sc.links, name), draws, rng)
     amounts = {k: sample_cash_flow(cf, draws, rng) for k, cf in sc.cash_flows.items()}

@@ -19,6 +19,8 @@ a cold start that did not ask for them.
 
 from __future__ import annotations
 
+import sys
+import threading
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -96,6 +98,68 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
     return got
 
 
+def _touchpoint_draws(links: list[Array]) -> Array:
+    """The touchpoint links draw-last, ``(L, K, D)`` contiguous float64: the sampler's own
+    buffer when the ``(D, K)`` links are its views, in order
+    (:func:`cxroi.uncertainty.sample_params`: no copy), else stacked."""
+    first = np.asarray(links[0])
+    buf = first.base
+    if (isinstance(buf, np.ndarray) and buf.dtype == np.float64 and buf.flags.c_contiguous
+            and buf.shape == (len(links), *first.shape[::-1])):
+        start, step = buf.ctypes.data, buf.strides[0]
+        if all(isinstance(x, np.ndarray) and x.base is buf and x.shape == first.shape
+               and x.strides == buf.strides[:0:-1] and x.ctypes.data == start + i * step
+               for i, x in enumerate(links)):
+            return buf
+    return np.stack([np.asarray(x, float).T for x in links])
+
+
+#: Output buffers of earlier calls, reused once nothing refers to them any more
+#: (:func:`_outputs`); at most this many are kept.
+SPARE_BUFFERS = 2
+_SPARE: list[Array] = []
+_SPARE_LOCK = threading.Lock()
+#: Below this many float64s a fresh buffer is cheap: no reuse.
+_SPARE_MIN = 1 << 17
+
+
+def _outputs(shapes: list[tuple[int, ...]]) -> list[Array]:
+    """Contiguous float64 arrays of ``shapes``, carved from one buffer.
+
+    Fresh memory is expensive on this kind of machine: the kernel writes ~18 MB of monthly
+    series for 10,000 draws, and first touching new pages costs ~0.2 ms per MB (page
+    faults), as much as a quarter of the model. So a buffer from an earlier call is reused
+    when nothing refers to it any more -- no array, view or result holds it (its reference
+    count is the pool's own); a result still in use is never overwritten. At most
+    :data:`SPARE_BUFFERS` buffers are kept (the app's current result and the next one).
+    """
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    total = sum(sizes)
+    with _SPARE_LOCK:  # pick and carve under the lock: the views claim the buffer
+        buf = None
+        if total >= _SPARE_MIN:
+            for i in range(len(_SPARE)):
+                spare = _SPARE[i]
+                # references: the pool's list, ``spare`` and getrefcount's own argument
+                if spare.size == total and sys.getrefcount(spare) <= 3:
+                    buf = spare
+                    del spare
+                    _SPARE.append(_SPARE.pop(i))  # most recently used last
+                    break
+                del spare
+            if buf is None:
+                buf = np.empty(total)
+                _SPARE.append(buf)
+                del _SPARE[:-SPARE_BUFFERS]
+        else:
+            buf = np.empty(total)
+        out, start = [], 0
+        for shape, size in zip(shapes, sizes, strict=True):
+            out.append(buf[start:start + size].reshape(shape))
+            start += size
+    return out
+
+
 #: Order of the kernel's per-draw scalars (``scal`` columns).
 _SCALARS = ("retention_savings", "cross_sell", "cost_to_serve_savings", "advocacy",
             "other_benefits", "total_benefits", "other_costs", "pv_benefits", "pv_costs",
@@ -116,7 +180,7 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     )
 
     # draw-last (K, D) and (T, D) inputs, as the numpy reference lays them out
-    tp = np.stack([np.asarray(params[name], float).T for name in TOUCHPOINT_LINKS])
+    tp = _touchpoint_draws([params[name] for name in TOUCHPOINT_LINKS])
     n = tp.shape[2]
     phi = np.ascontiguousarray(params["referrals_per_promoter"], float)
     has_cash = "cash_benefits" in params
@@ -166,11 +230,8 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     cs = cs if has_cs else np.zeros((1, 1))
     es = es if has_es else np.zeros((1, 1))
     k_tp = tp.shape[1]
-    lines = np.empty((4, h, n))
-    net = np.empty((t_all, n))
-    net_adj = np.empty((t_all, n))
-    scal = np.empty((len(_SCALARS), n))
-    steady = np.empty((2, len(inp.segments), n))
+    lines, net, net_adj, scal, steady = _outputs(
+        [(4, h, n), (t_all, n), (t_all, n), (len(_SCALARS), n), (2, len(inp.segments), n)])
     pos_share = np.empty((k_tp, h, n) if detail else (1, 1, 1))
     rev_init = np.empty((h, n) if detail else (1, 1))
     rev_base = np.empty((h, n) if detail and (has_cs or has_es) else (1, 1))
