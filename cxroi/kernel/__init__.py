@@ -197,15 +197,17 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     logit0 = np.log(p / (1.0 - p))  # (K, D)
     log_or = np.log(tp[1])
     vals = base["shift_vals"]  # (K, V): each touchpoint's distinct lever positions
-    # sigma(logit p0 + ln OR * shift) - p0, in one buffer (same operations, same order)
-    dpv = np.multiply(log_or[:, None, :], vals[:, :, None])
-    dpv += logit0[:, None, :]
-    np.negative(dpv, out=dpv)
+    # sigma(logit p0 + ln OR * shift) - p0, in one buffer, as the reference computes it;
+    # -(logit p0 + ln OR * shift) as (-ln OR) * shift - logit p0: the same number (negation
+    # is exact), one pass fewer; a lever at today changes nothing, exactly
+    dpv = np.multiply(np.negative(log_or)[:, None, :], vals[:, :, None])
+    dpv -= logit0[:, None, :]
     np.exp(dpv, out=dpv)
     dpv += 1.0
     np.divide(1.0, dpv, out=dpv)
     dpv -= p0[:, None, :]
-    dpv *= (vals != 0)[:, :, None]
+    for k, v in zip(*np.nonzero(vals == 0), strict=True):
+        dpv[k, v] *= 0.0
     shift_full = inp.shift_full[:, None]
     dpf = 1.0 / (1.0 + np.exp(-(logit0 + log_or * shift_full))) - p0
     dpf *= shift_full != 0
