@@ -19,6 +19,7 @@ a cold start that did not ask for them.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import weakref
@@ -86,6 +87,9 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
     xs = np.geomspace(1.0 / 11.0, 10.0, finance.GRID)  # finance.irr's grid of rates
     extra = {"irr_grid": (xs, xs[None, :] ** np.arange(h + 1, dtype=float)[:, None]),**steady_baseline(inp), "costs": costs, "shift_vals": shift_vals,
              "shift_c": f64(shift_c), "direct": [bool(row.any()) for row in direct],
+             "moved": (shift_vals != 0)[:, :, None],
+             "at_today": [(int(k), int(v)) for k, v in zip(*np.nonzero(shift_vals == 0),
+                                                           strict=True)],
              "exposure": exposure,
              "rev_share": rev0 / rev0.sum(), "w_acc": inp.accounts / inp.accounts.sum(),
              "annual_margin": inp.margin * inp.arpa}
@@ -111,7 +115,13 @@ def _touchpoint_draws(links: list[Array]) -> Array:
                and x.strides == buf.strides[:0:-1] and x.ctypes.data == start + i * step
                for i, x in enumerate(links)):
             return buf
-    return np.stack([np.asarray(x, float).T for x in links])
+    arrays = [np.asarray(x) for x in links]
+    if any(x.shape != first.shape for x in arrays):
+        return np.stack([np.asarray(x, float).T for x in arrays])  # numpy's own error
+    out = np.empty((len(arrays), *first.shape[::-1]))
+    for i, x in enumerate(arrays):  # cheaper than np.stack for a deterministic run's few
+        out[i] = x.T
+    return out
 
 
 #: Output buffers of earlier calls, reused once nothing refers to them any more
@@ -133,26 +143,25 @@ def _outputs(shapes: list[tuple[int, ...]]) -> list[Array]:
     count is the pool's own); a result still in use is never overwritten. At most
     :data:`SPARE_BUFFERS` buffers are kept (the app's current result and the next one).
     """
-    sizes = [int(np.prod(shape)) for shape in shapes]
+    sizes = [math.prod(shape) for shape in shapes]
     total = sum(sizes)
+    if total < _SPARE_MIN:  # a few draws (a deterministic run): plain arrays
+        return [np.empty(shape) for shape in shapes]
     with _SPARE_LOCK:  # pick and carve under the lock: the views claim the buffer
         buf = None
-        if total >= _SPARE_MIN:
-            for i in range(len(_SPARE)):
-                spare = _SPARE[i]
-                # references: the pool's list, ``spare`` and getrefcount's own argument
-                if spare.size == total and sys.getrefcount(spare) <= 3:
-                    buf = spare
-                    del spare
-                    _SPARE.append(_SPARE.pop(i))  # most recently used last
-                    break
+        for i in range(len(_SPARE)):
+            spare = _SPARE[i]
+            # references: the pool's list, ``spare`` and getrefcount's own argument
+            if spare.size == total and sys.getrefcount(spare) <= 3:
+                buf = spare
                 del spare
-            if buf is None:
-                buf = np.empty(total)
-                _SPARE.append(buf)
-                del _SPARE[:-SPARE_BUFFERS]
-        else:
+                _SPARE.append(_SPARE.pop(i))  # most recently used last
+                break
+            del spare
+        if buf is None:
             buf = np.empty(total)
+            _SPARE.append(buf)
+            del _SPARE[:-SPARE_BUFFERS]
         out, start = [], 0
         for shape, size in zip(shapes, sizes, strict=True):
             out.append(buf[start:start + size].reshape(shape))
@@ -206,8 +215,11 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     dpv += 1.0
     np.divide(1.0, dpv, out=dpv)
     dpv -= p0[:, None, :]
-    for k, v in zip(*np.nonzero(vals == 0), strict=True):
-        dpv[k, v] *= 0.0
+    if n < 256:  # a few draws: one call
+        dpv *= base["moved"]
+    else:  # thousands: only the rows of a lever at today
+        for k, v in base["at_today"]:
+            dpv[k, v] *= 0.0
     shift_full = inp.shift_full[:, None]
     dpf = 1.0 / (1.0 + np.exp(-(logit0 + log_or * shift_full))) - p0
     dpf *= shift_full != 0
@@ -232,6 +244,7 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     cs = cs if has_cs else np.zeros((1, 1))
     es = es if has_es else np.zeros((1, 1))
     k_tp = tp.shape[1]
+    block = max(1, min(BLOCK, n))  # a deterministic run: scratch for one draw, not 128
     lines, net, net_adj, scal, steady = _outputs(
         [(4, h, n), (t_all, n), (t_all, n), (len(_SCALARS), n), (2, len(inp.segments), n)])
     pos_share = np.empty((k_tp, h, n) if detail else (1, 1, 1))
@@ -239,7 +252,7 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     rev_base = np.empty((h, n) if detail and (has_cs or has_es) else (1, 1))
     _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, scaled,
               kap, w_floor, cs, es, has_cs, has_es, *c,
-              detail, BLOCK, lines, net, net_adj, scal, steady, pos_share, rev_init, rev_base)
+              detail, block, lines, net, net_adj, scal, steady, pos_share, rev_init, rev_base)
     # steady state (levers at target): the powers vectorised, as the reference
     ret_a = (1.0 - steady[0]) ** 12
     grow_a = (1.0 + steady[1] * inp.expansion_value[:, None]) ** 12
@@ -250,7 +263,7 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     xs, powers = base["irr_grid"]
     f_grid = net.T @ powers
     irr = np.empty(n)
-    _irr(net, xs, f_grid, 12, 1e-10, 100, BLOCK, irr)
+    _irr(net, xs, f_grid, 12, 1e-10, 100, block, irr)
 
     ones = np.ones(n)
     col = dict(zip(_SCALARS, scal, strict=True))
