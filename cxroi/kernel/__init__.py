@@ -133,6 +133,15 @@ _SPARE_LOCK = threading.Lock()
 _SPARE_MIN = 1 << 17
 
 
+def _references(pool: list[Array], i: int) -> int:
+    return sys.getrefcount(pool[i])
+
+
+#: The count :func:`_references` gives for an array that only the pool holds (measured the
+#: same way, so it stays right whatever the interpreter counts for its own stack).
+_UNUSED = _references([np.empty(1)], 0)
+
+
 def _outputs(shapes: list[tuple[int, ...]]) -> list[Array]:
     """Contiguous float64 arrays of ``shapes``, carved from one buffer.
 
@@ -150,14 +159,10 @@ def _outputs(shapes: list[tuple[int, ...]]) -> list[Array]:
     with _SPARE_LOCK:  # pick and carve under the lock: the views claim the buffer
         buf = None
         for i in range(len(_SPARE)):
-            spare = _SPARE[i]
-            # references: the pool's list, ``spare`` and getrefcount's own argument
-            if spare.size == total and sys.getrefcount(spare) <= 3:
-                buf = spare
-                del spare
-                _SPARE.append(_SPARE.pop(i))  # most recently used last
+            if _SPARE[i].size == total and _references(_SPARE, i) <= _UNUSED:
+                buf = _SPARE.pop(i)
+                _SPARE.append(buf)  # most recently used last
                 break
-            del spare
         if buf is None:
             buf = np.empty(total)
             _SPARE.append(buf)
