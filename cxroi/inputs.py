@@ -110,6 +110,7 @@ class Inputs:
     discount_rate: float
     haircuts: Array  # (4,) per benefit line, order of BENEFIT_LINES
     cost_uplift: float
+    spread: Array | None = None  # (K,) sd of the lever over events on its scale (NaN: not measured)
 
 
 def lever_path(today: float, target: float, ramp_months: int, start_month: int,
@@ -188,6 +189,8 @@ def compile_inputs(sc: Scenario) -> Inputs:
                                 for tp in sc.touchpoints.values()])
                 for name in DIRECT_LINKS},
         shift=shift, shift_full=shift_full,
+        spread=np.array([tp.observed.spread if tp.observed is not None and tp.observed.spread is not None
+                         else np.nan for tp in sc.touchpoints.values()], float),
         shift_unique=shift_unique, trailing_unique=trailing_unique,
         month_index=month_index.ravel(),
         one_off=sc.costs.one_off, running_per_year=sc.costs.running_per_year, horizon=h,

@@ -41,6 +41,7 @@ from types import ModuleType
 import numpy as np
 
 from cxroi import finance
+from cxroi.contacts import contacts_saved, floored_contacts  # noqa: F401 (re-exported)
 from cxroi.inputs import (
     BENEFIT_LINES,
     DIRECT_WINDOW_MONTHS,
@@ -354,23 +355,11 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
                       gap_weights("contacts_ratio", lam * inp.cost_per_contact), dp)
     if inp.direct["contacts_ratio"].any():
         # measured: contacts per event scale by ratio ** shift; the saving is what is not
-        # made. An event is at least one contact, so a segment's mean cannot fall below 1:
-        # where the lever extrapolates below it, the saving lies between the floored mean
-        # max(kappa r, 1) and the unfloored kappa r -- kappa' = kappa r + w max(1 - kappa r, 0),
-        # w ~ U(0, 1) per draw (``contacts_floor_weight``; 0.5 when not drawn). A segment
-        # whose mean is below one contact today (most events need none) has no floor.
-        has = inp.direct["contacts_ratio"]
+        # made, each event at least one contact (contacts_saved)
         log_c = np.log(_draws_last(params["contacts_ratio"]))  # (K, D)
-        w_floor = _floor_weight(params, d)  # (D,)
         kappa_d = _contacts_per_event(inp, contacts_scale, d)  # (S, K, D)
-        save = np.zeros((n_seg, inp.shift_unique.shape[1], d))
-        for k in np.flatnonzero(has):
-            scaled = np.exp(np.multiply.outer(inp.shift_unique[k], log_c[k]))  # (U, D)
-            for s in range(n_seg):
-                kappa = kappa_d[s, k]  # (D,)
-                after = kappa * scaled
-                after += np.where(kappa >= 1.0, w_floor, 0.0) * np.maximum(1.0 - after, 0.0)
-                save[s] += lam[s, k] * inp.cost_per_contact[s, k] * (kappa - after)
+        save = contacts_saved(inp, log_c, kappa_d, _floor_weight(params, d),
+                              params.get("events_scale"))  # (S, U, D)
         cts += np.take(save, months, axis=1)
     cost_to_serve = seg_sum(inp.accounts, surv, cts)
 

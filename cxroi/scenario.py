@@ -114,6 +114,10 @@ class Observed(_Frozen):
     low: float
     high: float
     n: Annotated[int, Field(ge=0)] = 0
+    #: Standard deviation of the lever over single events around their typical value, on the
+    #: touchpoint's scale (log2 units for ``scale: log2``, ``step`` units for linear). With a
+    #: measured contacts ratio it places the one-contact floor (docs/model.md section 6).
+    spread: Annotated[float, Field(ge=0, le=100)] | None = None
 
 
 class Caveat(_Frozen):
@@ -155,6 +159,10 @@ class Volume(_Frozen):
     #: business case's draws then carry its sampling error (cxroi.uncertainty.sample_rates)
     contacts_per_event_low: Annotated[float, Field(ge=0, le=1_000)] | None = None
     contacts_per_event_high: Annotated[float, Field(ge=0, le=1_000)] | None = None
+    #: 95% sampling interval of a measured events_per_year (calibration writes it): it moves
+    #: the measured cost-to-serve saving with the rest of the draws
+    events_per_year_low: Annotated[float, Field(ge=0, le=10_000)] | None = None
+    events_per_year_high: Annotated[float, Field(ge=0, le=10_000)] | None = None
 
 
 class Retention(_Frozen):
@@ -382,6 +390,9 @@ _FIELD_HINTS: dict[str, str] = {
     **{f"contacts_per_event_{end}": "give the ends of the 95% interval of contacts per event "
        "(0 to 1000), e.g. contacts_per_event_low: 1.8, contacts_per_event_high: 2.4"
        for end in ("low", "high")},
+    **{f"events_per_year_{end}": "give the ends of the 95% interval of events per account-year "
+       "(0 to 10000), e.g. events_per_year_low: 0.9, events_per_year_high: 1.2"
+       for end in ("low", "high")},
 }
 
 
@@ -591,7 +602,7 @@ def _check_retention(sc: Scenario) -> list[Problem]:
 
 
 #: Baseline rates that may carry a 95% sampling interval ``<rate>_low`` / ``<rate>_high``.
-RATE_INTERVALS: tuple[str, ...] = ("churn", "expansion_rate", "contacts_per_event")
+RATE_INTERVALS: tuple[str, ...] = ("churn", "expansion_rate", "contacts_per_event", "events_per_year")
 
 
 def _check_interval(where: str, rate: str, holder: Any) -> list[Problem]:
@@ -620,7 +631,8 @@ def _check_rate_intervals(sc: Scenario) -> list[Problem]:
         for rate in RATE_INTERVALS[:2]:
             probs += _check_interval(f"segments[{i}]", rate, seg)
         for name, vol in seg.volumes.items():
-            probs += _check_interval(f"segments[{i}].volumes.{name}", "contacts_per_event", vol)
+            for rate in RATE_INTERVALS[2:]:
+                probs += _check_interval(f"segments[{i}].volumes.{name}", rate, vol)
     return probs
 
 

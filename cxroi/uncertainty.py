@@ -287,8 +287,10 @@ def sample_rates(sc: Scenario, draws: int, rng: np.random.Generator) -> dict[str
         each only when some segment has that interval; ``contacts_floor_weight`` ``(D,)``,
         uniform on [0, 1], when a touchpoint has a measured ``contacts_ratio`` (where the
         saving lies between the floored and the unfloored contacts is not measured:
-        :func:`cxroi.model.run_flywheel`). Nothing, and no rng draws, for a scenario with
-        neither, so its draws are the ones it had before these existed.
+        :func:`cxroi.model.run_flywheel`); ``events_scale`` ``(D, S, K)`` when a volume's
+        ``events_per_year`` carries an interval (it scales the measured contacts saving,
+        :func:`cxroi.model.contacts_saved`). Nothing, and no rng draws, for a scenario with
+        none of these, so its draws are the ones it had before these existed.
     """
     segs, tps = sc.segments, list(sc.touchpoints)
     sd = {
@@ -306,6 +308,11 @@ def sample_rates(sc: Scenario, draws: int, rng: np.random.Generator) -> dict[str
             out[name] = np.exp(rng.standard_normal((draws, *v.shape)) * v[None])
     if any(tp.links.contacts_ratio is not None for tp in sc.touchpoints.values()):
         out["contacts_floor_weight"] = rng.random(draws)
+    # drawn after everything above, so scenarios without these intervals keep their draws
+    ev = np.array([[rate_log_sd(s.volumes[k].events_per_year_low, s.volumes[k].events_per_year_high)
+                    if k in s.volumes else 0.0 for k in tps] for s in segs])
+    if ev.any():
+        out["events_scale"] = np.exp(rng.standard_normal((draws, *ev.shape)) * ev[None])
     return out
 
 

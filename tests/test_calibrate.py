@@ -180,7 +180,9 @@ def test_cox_verdict_reads_like_the_issue(cal):
 def test_baselines_are_close_to_the_generated_company(cal):
     b = cal.baselines.set_index("segment")
     assert list(b.index) == ["Enterprise", "Mid-market", "SMB"]
-    assert b.loc["SMB", "churn"] == pytest.approx(0.2, abs=0.04)
+    # the generator's 20% is an account of average health's; the trailing year measures the
+    # healthier accounts still there (tests/test_baseline_rates.py checks it against the truth)
+    assert 0.12 <= b.loc["SMB", "churn"] <= 0.22
     assert b.loc["Enterprise", "complaints_per_year"] == pytest.approx(1.2, rel=0.15)
     assert (b["nrr"] > 0.6).all() and (b["nrr"] < 1.2).all()
     assert (b["clv"] > 0).all()

@@ -298,6 +298,10 @@ class Calibration:
             v = vols.setdefault(tp_name, {"events_per_year": 0.0, "contacts_per_event": 1.0, "cost_per_contact": 0.0})
             if np.isfinite(r.get("complaints_per_year", np.nan)):
                 v["events_per_year"] = round(float(r["complaints_per_year"]), 4)
+                measured = {f"events_per_year_{e}": r.get(f"complaints_per_year_{e}") for e in ("low", "high")}
+                if all(x is not None and np.isfinite(x) for x in measured.values()):
+                    v.update(_measured_range({**r, "events_per_year": r["complaints_per_year"], **measured},
+                                             "events_per_year", Volume, 0.0, 10_000.0, 4))
             if np.isfinite(r.get("contacts_per_event", np.nan)):
                 v["contacts_per_event"] = round(float(r["contacts_per_event"]), 3)
                 v.update(_measured_range(r, "contacts_per_event", Volume, 0.0, 1000.0, 3))

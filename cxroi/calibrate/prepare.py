@@ -30,7 +30,8 @@ class Prepared:
     ----------
     accounts : DataFrame
         One row per account in the window: ``account_id, segment, seg (code), revenue,
-        log_rev (centred), entry, exit (month indices), months, churned``.
+        log_rev (centred), entry, exit (month indices), months, churned, complaints_opened``
+        (complaints opened while a customer in the window, resolved or still open).
     complaints : DataFrame
         One row per resolved complaint of an account in the window: ``acc`` (row of
         ``accounts``), ``days``, ``z = log2(days / today)``, ``open_m``, ``res_m``,
@@ -220,6 +221,13 @@ def prepare(data: CompanyData, release_tables: bool = False) -> Prepared:
     data.exclude("tickets", "still open at the end of the data (no resolution time)",
                  open_now & (t_acc >= 0))
     ok = (t_acc >= 0) & ~open_now
+    # complaints opened while a customer in the window, resolved or not: the rate of complaints
+    # (counting only resolved ones would lose those opened in the last weeks, still open)
+    open_all = _month_index(_dt64(tic["opened_at"]), w_start)
+    opened_in = (t_acc >= 0) & (open_all >= 0) & (open_all < M)
+    opened_in[opened_in] &= open_all[opened_in] >= entry[t_acc[opened_in]]
+    accounts["complaints_opened"] = np.bincount(t_acc[opened_in], minlength=len(accounts))
+    del open_all, opened_in
     if "contacts" in tic and tic["contacts"].notna().any():
         data.exclude("tickets", "no contacts count (left out of the contacts model)",
                      ok & tic["contacts"].isna().to_numpy())

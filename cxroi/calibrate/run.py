@@ -45,7 +45,9 @@ LINK_LINE = {"churn_hazard_ratio": "retention_savings", "expansion_rate_ratio": 
 
 def observed_range(prep: Prepared) -> dict[str, float] | None:
     """5th-95th percentile of the accounts' typical resolution time (geometric mean of their
-    complaints' days), and the number of accounts: the lever range the data cover."""
+    complaints' days), and the number of accounts: the lever range the data cover; ``spread``,
+    the standard deviation of single complaints' log2 resolution time (where the one-contact
+    floor binds, ``cxroi.model.contacts_saved``)."""
     c = prep.complaints
     if c.empty or not np.isfinite(prep.today):
         return None
@@ -53,7 +55,9 @@ def observed_range(prep: Prepared) -> dict[str, float] | None:
     zsum = np.bincount(c["acc"].to_numpy(), weights=c["z"].to_numpy(), minlength=len(prep.accounts))
     typical = prep.today * np.exp2(zsum[n > 0] / n[n > 0])
     lo, hi = np.percentile(typical, [5, 95])
-    return {"low": float(lo), "high": float(hi), "n": int(len(typical))}
+    z = c["z"].to_numpy()
+    return {"low": float(lo), "high": float(hi), "n": int(len(typical)),
+            "spread": float(np.std(z, ddof=1)) if len(z) > 1 else 0.0}
 
 
 def _data_caveats(cal: Calibration, prep: Prepared) -> None:
@@ -78,6 +82,21 @@ def _data_caveats(cal: Calibration, prep: Prepared) -> None:
             f"every one of the {len(a):,} accounts has an end_date inside the data window, so no account is active "
             "at the end: end_date must be empty for accounts that are still customers (check the mapping of "
             "end_date - a last-activity or renewal date is not a leaving date)")
+
+
+def _rate_basis_notes(cal: Calibration, bf: BaselineFitter) -> None:
+    """Say which months each segment's churn and rate of buying more come from."""
+    n = bf.recent_months
+    cal.notes.append(f"Churn and the rate of buying more are each segment's last {n} months (the accounts still "
+                     "there: over a longer window the least loyal accounts, who leave first, weigh in).")
+    for seg, basis in bf.rate_basis_.items():
+        for rate, how in basis.items():
+            if not how.startswith("last "):
+                word = "churn" if rate == "churn" else "the rate of buying more"
+                text = (f"Segment {seg}: too few events in the last {n} months to measure {word} there; it is the "
+                        f"{how}.")
+                cal.notes.append(text)
+                cal.caveat("retention_savings" if rate == "churn" else "cross_sell", text)
 
 
 def _segment_caveats(cal: Calibration) -> None:
@@ -241,6 +260,7 @@ def _calibrate_tables(cal: Calibration, seed: int, gap_window: int = 12, n_boot:
         cal.notes.append(f"Survey gap not filled: {exc}.")
     bf = f["baselines"] = BaselineFitter().fit(prep, cal.base, survey_gap=f.get("survey_gap"))
     cal.baselines = bf.table_
+    _rate_basis_notes(cal, bf)
     _segment_caveats(cal)
     if "survey_gap" in f and bf.table_["promoters_raw"].notna().any():
         sg = f["survey_gap"]
