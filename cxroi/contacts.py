@@ -30,7 +30,7 @@ def floored_contacts(median: Array, sigma: Array) -> Array:
 
 
 def contacts_saved(inp: Inputs, log_c: Array, kappa_d: Array, w_floor: Array,
-                   events_scale: Array | None = None) -> Array:
+                   events_scale: Array | None = None, shift: Array | None = None) -> Array:
     r"""Contacts not made per account and month-column, :math:`\lambda\,c\,(\kappa - \kappa')`,
     (S, U, D), for the touchpoints with a measured contacts ratio.
 
@@ -46,14 +46,17 @@ def contacts_saved(inp: Inputs, log_c: Array, kappa_d: Array, w_floor: Array,
     :math:`w \sim U(0, 1)` per draw (``contacts_floor_weight``). A segment whose mean is
     below one contact today (most events need none) has no floor. ``events_scale`` (D, S, K),
     the drawn factor on a measured events rate (its sampling error), multiplies the saving.
+    ``shift`` (K, U): the lever shifts of the month-columns (default ``inp.shift_unique``;
+    the kernel passes its own columns).
     """
-    n_seg, u, d = inp.contacts.shape[0], inp.shift_unique.shape[1], kappa_d.shape[2]
+    shift = inp.shift_unique if shift is None else shift
+    n_seg, u, d = inp.contacts.shape[0], shift.shape[1], kappa_d.shape[2]
     ev = None if events_scale is None else np.moveaxis(np.asarray(events_scale, float), 0, -1)  # (S, K, D)
     save = np.zeros((n_seg, u, d))
     lam = inp.events / 12.0
     spread = inp.spread if inp.spread is not None else np.full(len(inp.touchpoints), np.nan)
     for k in np.flatnonzero(inp.direct["contacts_ratio"]):
-        scaled = np.exp(np.multiply.outer(inp.shift_unique[k], log_c[k]))  # (U, D)
+        scaled = np.exp(np.multiply.outer(shift[k], log_c[k]))  # (U, D)
         sig = np.abs(log_c[k]) * spread[k] if np.isfinite(spread[k]) else None  # (D,)
         for s in range(n_seg):
             kappa = kappa_d[s, k]  # (D,)

@@ -364,6 +364,16 @@ def random_scenario(seed: int) -> dict:
                 k = vol.get("contacts_per_event", 1.0)
                 vol["contacts_per_event_low"] = k * 0.8
                 vol["contacts_per_event_high"] = k * 1.2
+    # drawn after everything above again: a measured spread (the floor of single events) and
+    # an events rate with its sampling interval
+    for tp in d["touchpoints"].values():
+        if rng.random() < 0.5:
+            tp["observed"] = {"low": 1.0, "high": 90.0, "n": 100, "spread": float(rng.uniform(0.0, 2.5))}
+    for seg in d["segments"]:
+        for vol in seg["volumes"].values():
+            if rng.random() < 0.4:
+                ev = vol["events_per_year"]
+                vol["events_per_year_low"], vol["events_per_year_high"] = ev * 0.85, ev * 1.2
     return d
 
 
@@ -421,7 +431,8 @@ def test_random_scenarios_reach_every_branch() -> None:
     """The random scenarios above do exercise direct links, sBG curves, cash-flow lines,
     correlations, touchpoints a segment never meets and a one-month horizon."""
     seen = {"direct": 0, "sbg": 0, "cash": 0, "corr": 0, "no_events": 0, "one_month": 0,
-            "churn_interval": 0, "expansion_interval": 0, "contacts_interval": 0, "floor": 0}
+            "churn_interval": 0, "expansion_interval": 0, "contacts_interval": 0, "floor": 0,
+            "spread_floor": 0, "events_interval": 0}
     for seed in range(16):
         d = random_scenario(seed)
         tps = d["touchpoints"].values()
@@ -444,6 +455,9 @@ def test_random_scenarios_reach_every_branch() -> None:
             if cr is not None:
                 low = inp.contacts[:, k] * np.exp(inp.shift_full[k] * np.log(cr.value))
                 seen["floor"] += bool(((inp.contacts[:, k] >= 1) & (low < 1)).any())
+                seen["spread_floor"] += tp.observed is not None and (tp.observed.spread or 0) > 0
+        seen["events_interval"] += any("events_per_year_low" in v for s in d["segments"]
+                                       for v in s["volumes"].values())
     assert all(seen.values()), seen
 
 

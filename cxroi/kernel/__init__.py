@@ -186,6 +186,7 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
              detail: bool = False) -> dict[str, Array]:
     """:func:`cxroi.model.run_flywheel` on the compiled kernel: same arguments, same keys,
     same shapes (draw-first; monthly series are views of draw-last arrays, as there)."""
+    from cxroi.contacts import contacts_saved
     from cxroi.model import (
         TOUCHPOINT_LINKS,
         _contacts_per_event,
@@ -229,7 +230,7 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     dpf = 1.0 / (1.0 + np.exp(-(logit0 + log_or * shift_full))) - p0
     dpf *= shift_full != 0
     has_hr, has_rr, has_cr = base["direct"]
-    rk_hr = rk_rr = scaled = kap = np.zeros((1, 1, 1))
+    rk_hr = rk_rr = saved = np.zeros((1, 1, 1))
     rkf_hr = rkf_rr = np.zeros((1, 1))
     if has_hr:
         log_r = np.log(tp[7])
@@ -239,10 +240,11 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
         log_r = np.log(tp[8])
         rk_rr = np.exp(inp.trailing_unique[:, :, None] * log_r[:, None, :]) - 1.0
         rkf_rr = np.exp(shift_full * log_r) - 1.0
-    if has_cr:  # contacts ratio ** shift, and contacts per event in each draw (the reference's)
-        scaled = np.exp(base["shift_c"][:, :, None] * np.log(tp[9])[:, None, :])
-        kap = np.ascontiguousarray(_contacts_per_event(inp, params.get("contacts_scale"), n))
-    w_floor = np.ascontiguousarray(_floor_weight(params, n), float)
+    if has_cr:  # the contacts not made per account, (S, C, D): the reference's function
+        kap = _contacts_per_event(inp, params.get("contacts_scale"), n)
+        saved = np.ascontiguousarray(contacts_saved(
+            inp, np.log(tp[9]), kap, _floor_weight(params, n), params.get("events_scale"),
+            shift=base["shift_c"]))
     # drawn factors on the baseline rates, (S, D): the baseline arm is then per draw
     cs, es = (_rate_scale(params, name) for name in ("churn_scale", "expansion_scale"))
     has_cs, has_es = cs is not None, es is not None
@@ -255,8 +257,8 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     pos_share = np.empty((k_tp, h, n) if detail else (1, 1, 1))
     rev_init = np.empty((h, n) if detail else (1, 1))
     rev_base = np.empty((h, n) if detail and (has_cs or has_es) else (1, 1))
-    _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, scaled,
-              kap, w_floor, cs, es, has_cs, has_es, *c,
+    _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, saved,
+              cs, es, has_cs, has_es, *c,
               detail, block, lines, net, net_adj, scal, steady, pos_share, rev_init, rev_base)
     # steady state (levers at target): the powers vectorised, as the reference
     ret_a = (1.0 - steady[0]) ** 12

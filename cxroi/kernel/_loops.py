@@ -27,8 +27,8 @@ BLOCK = 128
 
 
 @numba.njit(**_JIT)
-def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, scaled,
-              kap, w_floor, cs, es, has_cs, has_es, val_index, col, month, has_dir,
+def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, saved,
+              cs, es, has_cs, has_es, val_index, col, month, has_dir,
               w_churn, w_exp, w_cts, expo, ev_share, w_save, hazard, h_base, e_base,
               ev, grow_base, w_margin, accounts, nps_cap, w_adv, costs, haircuts,
               cost_uplift, df, w_acc, nps_b_seg, csat,
@@ -36,8 +36,8 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
               lines, net, net_adj, scal, steady, pos_share, rev_init,
               rev_base):  # pragma: no cover
     """Every draw of the flywheel, draw-last: inputs ``tp`` (10, K, D), ``dpv`` (K, V, D),
-    ``scaled`` (K, C, D) contacts ratio ** shift, ``kap`` (S, K, D) contacts per event,
-    ``w_floor`` (D,) the one-contact floor's weight, ``cs`` / ``es`` (S, D) drawn factors
+    ``saved`` (S, C, D) the contacts a measured contacts ratio saves per account-month
+    (:func:`cxroi.contacts.contacts_saved`, cost included), ``cs`` / ``es`` (S, D) drawn factors
     on the baseline churn / expansion rates (used when ``has_cs`` / ``has_es``: the
     baseline arm is then per draw too), ...; writes ``lines`` (4, H, D), ``net`` /
     ``net_adj`` (H + 1, D), ``scal`` (18, D), ``steady`` (2, S, D) and, with ``detail``,
@@ -142,16 +142,7 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
                                 row[j] += wk * pr[j]
                 if any_cr:  # measured: the contacts not made, at least one per event
                     for j in range(nb):
-                        d = d0 + j
-                        sv = 0.0
-                        for k in range(n_tp):
-                            if has_dir[2, k]:
-                                kp = kap[s, k, d]
-                                after = kp * scaled[k, c, d]
-                                if kp >= 1.0:
-                                    after = after + w_floor[d] * max(1.0 - after, 0.0)
-                                sv += w_save[s, k] * (kp - after)
-                        at[c, j] = at[c, j] + sv
+                        at[c, j] = at[c, j] + saved[s, c, d0 + j]
             # measured direct effects: prod_k [1 + pi_sk (ratio_k ** trailing_k - 1)]
             if any_hr or any_rr:
                 fh[:] = 1.0
