@@ -241,8 +241,10 @@ def _windows(sc: Scenario, name: str) -> NDArray[np.int64]:
 
 
 def trailing_by_window(shift: Array, windows: NDArray[np.int64]) -> Array:
-    """Each row of ``shift`` (K, H) averaged over its own trailing window (:func:`trailing_mean`)."""
-    return np.vstack([trailing_mean(shift[k:k + 1], int(w)) for k, w in enumerate(windows)])
+    """Each row of ``shift`` (K, H) averaged over its own trailing window (:func:`trailing_mean`;
+    a 1-month window is the shift itself, exactly)."""
+    return np.vstack([shift[k:k + 1] if w == 1 else trailing_mean(shift[k:k + 1], int(w))
+                      for k, w in enumerate(windows)])
 
 
 def _direct_shares(sc: Scenario, windows: Mapping[str, NDArray[np.int64]]) -> dict[str, Array]:

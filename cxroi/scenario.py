@@ -439,6 +439,8 @@ def _problem_from_pydantic(err: dict[str, Any]) -> Problem:
         fix = f"did you mean '{close[0]}'?" if close else "remove it or check its spelling"
         return Problem(where, f"unknown key '{key}'", fix)
     field = str(loc[-1]) if loc else ""
+    if len(loc) >= 2 and loc[-2] == "exposed_share":  # a segment's share: the mapping's hint
+        field = "exposed_share"
     got = err.get("input")
     got_text = "" if etype == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
     fix = _FIELD_HINTS.get(field) or _PYDANTIC_FIXES.get(etype, "correct this value")
