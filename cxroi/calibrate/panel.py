@@ -31,11 +31,12 @@ EXPOSURE_MONTHS = 12
 CANDIDATE_WINDOWS = (1, 3, 6, 12)
 
 #: Log-likelihood points by which a shorter window must beat :data:`EXPOSURE_MONTHS` to
-#: replace it. On generated companies (3,000 accounts) where the effect acts in the month of
-#: resolution (demo shape ``chain``) the 1-month window wins by 67 points and more; where it
-#: acts over 12 months with a weak effect (shape ``weak``, HR 1.10) a shorter window wins by
-#: 0.3-4.5 points in about half the companies, by chance. 10 points (a likelihood ratio of
-#: e^10, 2 x 10 = 20 on the chi-square scale) separates the two with room on both sides.
+#: replace it. On generated companies (3,000 accounts, 20 per shape, docs/calibration.md 6)
+#: where the effect acts in the month of resolution (demo shape ``chain``) the 1-month window
+#: wins by 43-75 points for leaving and 17-57 for buying more; where it acts over 12 months
+#: with a weak effect (shape ``weak``, HR 1.10) a shorter window fits best by chance in half
+#: the companies, by at most 3.5 points (``strong``: 1 company in 20, 1.8). 10 points (a
+#: likelihood ratio of e^10) lies between the two with room on both sides.
 WINDOW_MARGIN = 10.0
 
 
