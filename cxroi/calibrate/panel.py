@@ -224,22 +224,7 @@ def choose_window(prep: Prepared, outcome: str, windows: tuple[int, ...] = CANDI
     """
     windows = tuple(sorted(set(windows) | {EXPOSURE_MONTHS}))
     p = window_panel(prep, windows)
-    y_all = p[outcome].to_numpy()
-    rows = p["t"].to_numpy() >= max(windows) - 1
-    loglik: dict[int, float] = {}
-    reason = ""
-    if y_all[rows].sum() < 5:
-        reason = (f"fewer than 5 events after the first {max(windows)} months of data: the {EXPOSURE_MONTHS}-month "
-                  "window is kept without comparing")
-    else:
-        from cxroi.calibrate.glm import poisson_loglik
-
-        q = p.loc[rows]
-        try:
-            for w in windows:
-                loglik[w] = poisson_loglik(q[outcome].to_numpy(), window_design(q, w))
-        except CalibrationError as exc:
-            loglik, reason = {}, f"the window comparison did not fit ({exc}): the {EXPOSURE_MONTHS}-month window is kept"
+    loglik, reason = _logliks(prep, windows)[outcome]
     window = EXPOSURE_MONTHS
     if loglik:
         best = max(loglik, key=loglik.__getitem__)
@@ -256,6 +241,49 @@ def choose_window(prep: Prepared, outcome: str, windows: tuple[int, ...] = CANDI
             reason = (f"the {EXPOSURE_MONTHS}-month window fits best ({loglik[EXPOSURE_MONTHS] - second:.1f} "
                       "log-likelihood points ahead of the next)")
     return WindowChoice(window, loglik, *exposed_share(p, outcome, window), reason)
+
+
+#: The outcomes whose windows :func:`choose_window` compares (columns of :func:`window_panel`).
+OUTCOMES = ("left", "expansions")
+
+
+def _logliks(prep: Prepared, windows: tuple[int, ...]) -> dict[str, tuple[dict[int, float], str]]:
+    """Log-likelihood of each window for every outcome, fitted on the same rows; each window's
+    design is built once for both outcomes (cached on ``prep``). Per outcome: ``({window:
+    log-likelihood}, reason)``, the dict empty (and the reason said) when not compared."""
+    cache = prep.__dict__.setdefault("_window_logliks", {})
+    if windows in cache:
+        return cache[windows]
+    from cxroi.calibrate.glm import poisson_loglik
+
+    p = window_panel(prep, windows)
+    rows = p["t"].to_numpy() >= max(windows) - 1
+    q = p.loc[rows]
+    out: dict[str, tuple[dict[int, float], str]] = {}
+    todo = []
+    for o in OUTCOMES:
+        if q[o].sum() < 5:
+            out[o] = ({}, f"fewer than 5 events after the first {max(windows)} months of data: the "
+                          f"{EXPOSURE_MONTHS}-month window is kept without comparing")
+        else:
+            todo.append(o)
+            out[o] = ({}, "")
+    X = None
+    for w in windows if todo else ():
+        if X is None:
+            X = window_design(q, w)
+        else:  # only the window's own columns change
+            k = q[f"k{w}"].to_numpy()
+            X["z"], X["exposed"] = q[f"z{w}"].to_numpy(), (k > 0).astype(float)
+        for o in list(todo):
+            try:
+                out[o][0][w] = poisson_loglik(q[o].to_numpy(), X)
+            except CalibrationError as exc:
+                todo.remove(o)
+                out[o] = ({}, f"the window comparison did not fit ({exc}): the {EXPOSURE_MONTHS}-month window "
+                              "is kept")
+    cache[windows] = out
+    return out
 
 
 def exposed_share(p: pd.DataFrame, outcome: str, window: int) -> tuple[dict[str, float], float]:
