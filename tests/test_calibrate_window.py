@@ -100,6 +100,8 @@ def test_calibrated_scenario_carries_the_window_and_share(calibrated_chain) -> N
     for seg in sc.segments:
         months_exposed = 1 - np.exp(-seg.volumes["complaints"].events_per_year / 12)
         assert hr.exposed_share[seg.name] > months_exposed
+    assert any(n.startswith("Resolution time -> leaving: exposure window 1 month (the data prefer a 1-month "
+                            "window by") for n in cal.notes)
     md = calibration_markdown(cal, None, sc)
     assert "## Exposure windows of the direct effects" in md
     assert "| churn_hazard_ratio | 1 month |" in md

@@ -119,6 +119,7 @@ def _fit_direct(cal: Calibration, prep: Prepared) -> None:
               f"mean log2 resolution time of the complaints resolved in the past {_months(w)} (window chosen by "
               "likelihood), adjusted for segment, size, complaint count and year; hazard ratio per doubling, errors "
               "clustered by account", f"hazard ratio per doubling, {_months(w)} exposure window", rc.window_)
+        cal.notes.append(f"Resolution time -> leaving: exposure window {_months(w)} ({rc.window_.reason}).")
         if rc.segments_without_leavers_:
             cal.caveat("churn_hazard_ratio", (
                 f"No account with complaints left in segment(s) {', '.join(rc.segments_without_leavers_)}: those "
@@ -139,6 +140,8 @@ def _fit_direct(cal: Calibration, prep: Prepared) -> None:
               f"complaints resolved in the past {_months(w)} (window chosen by likelihood), adjusted for segment, "
               "size, complaint count and year; errors clustered by account",
               f"Poisson rate ratio per doubling, {_months(w)} exposure window", getattr(er, "window_", None))
+        if getattr(er, "window_", None) is not None:
+            cal.notes.append(f"Resolution time -> buying more: exposure window {_months(w)} ({er.window_.reason}).")
     except CalibrationError as exc:
         cal.caveat("expansion_rate_ratio", f"Resolution time -> buying more not estimated: {exc}.")
     try:
