@@ -106,3 +106,17 @@ def test_calibrated_scenario_carries_the_window_and_share(calibrated_chain) -> N
     assert "## Exposure windows of the direct effects" in md
     assert "| churn_hazard_ratio | 1 month |" in md
 
+
+
+def test_large_company_compares_windows_on_a_sample(chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above WINDOW_SAMPLE_ACCOUNTS the comparison runs on a seeded sample of accounts, says so,
+    and still finds the chain company's 1-month window."""
+    import cxroi.calibrate.panel as panel
+
+    monkeypatch.setattr(panel, "WINDOW_SAMPLE_ACCOUNTS", 1000)
+    prep = prepare(from_frames(chain.tables))
+    ch = panel.choose_window(prep, "left")
+    assert ch.window == 1
+    assert f"random sample of 1,000 of the {len(prep.accounts):,} accounts" in ch.reason
+    assert panel.window_sample(prep) is panel.window_sample(prep)  # drawn once
+    assert len(panel.window_sample(prep).accounts) == 1000
