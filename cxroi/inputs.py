@@ -26,7 +26,14 @@ from numpy.typing import NDArray
 
 from cxroi.cashflow import cash_flow_params
 from cxroi.retention import baseline_hazard
-from cxroi.scenario import DIRECT_LINKS, GlobalLinks, Scenario, Touchpoint, TouchpointLinks
+from cxroi.scenario import (
+    DIRECT_LINKS,
+    WINDOW_LINKS,
+    GlobalLinks,
+    Scenario,
+    Touchpoint,
+    TouchpointLinks,
+)
 
 Array = NDArray[np.float64]
 
@@ -111,6 +118,22 @@ class Inputs:
     haircuts: Array  # (4,) per benefit line, order of BENEFIT_LINES
     cost_uplift: float
     spread: Array | None = None  # (K,) sd of the lever over events on its scale (NaN: not measured)
+    #: per windowed direct link (:data:`WINDOW_LINKS`): (K, U) the same columns of the trailing
+    #: mean of shift over each touchpoint's window; absent: ``trailing_unique`` (12 months)
+    direct_trailing: Mapping[str, Array] | None = None
+    #: per windowed direct link: (S, K) the share of the segment's behaviour the ratio applies
+    #: to (measured exposed share, else 1 - exp(-events * window / 12)); absent: 1 - exp(-events)
+    direct_share: Mapping[str, Array] | None = None
+
+    def trailing(self, name: str) -> Array:
+        """(K, U) trailing mean of the lever shift a windowed direct link applies to."""
+        got = None if self.direct_trailing is None else self.direct_trailing.get(name)
+        return self.trailing_unique if got is None else got
+
+    def share(self, name: str) -> Array:
+        """(S, K) share of a segment's leaving / buying more a windowed direct link acts on."""
+        got = None if self.direct_share is None else self.direct_share.get(name)
+        return 1.0 - np.exp(-self.events) if got is None else got
 
 
 def lever_path(today: float, target: float, ramp_months: int, start_month: int,
@@ -127,8 +150,9 @@ def lever_path(today: float, target: float, ramp_months: int, start_month: int,
     return today + (target - today) * frac
 
 
-#: Months over which a measured direct effect on leaving / buying more builds up: calibration
-#: measures it per unit of the mean lever value of an account's events in the past 12 months.
+#: Months over which a measured direct effect on leaving / buying more builds up when its link
+#: states no ``window_months``: calibration measures it per unit of the mean lever value of an
+#: account's events in the past 12 months unless the data choose a shorter window.
 DIRECT_WINDOW_MONTHS = 12
 
 
@@ -157,10 +181,17 @@ def compile_inputs(sc: Scenario) -> Inputs:
     shift = np.array([_shift(tp, p) for tp, p in zip(sc.touchpoints.values(), paths, strict=True)])
     shift_full = np.array([float(_shift(tp, tp.lever.target)) for tp in sc.touchpoints.values()])
     trailing = trailing_mean(shift, DIRECT_WINDOW_MONTHS)
+    windows = {name: _windows(sc, name) for name in WINDOW_LINKS}
+    # a window other than 12 months (only there: scenarios without one compile as before)
+    own = {name: trailing_by_window(shift, w) for name, w in windows.items()
+           if (w != DIRECT_WINDOW_MONTHS).any()}
     # Once every lever has ramped, months repeat: the hot path evaluates each distinct
     # month-column once and expands with an index.
-    both, month_index = np.unique(np.vstack([shift, trailing]), axis=1, return_inverse=True)
-    shift_unique, trailing_unique = both[:len(tps)], both[len(tps):]
+    both, month_index = np.unique(np.vstack([shift, trailing, *own.values()]), axis=1,
+                                  return_inverse=True)
+    k = len(tps)
+    shift_unique, trailing_unique = both[:k], both[k:2 * k]
+    direct_trailing = {name: both[k * (i + 2):k * (i + 3)] for i, name in enumerate(own)}
 
     def seg(attr: str) -> Array:
         return np.array([getattr(s, attr) for s in segs], float)
@@ -197,7 +228,54 @@ def compile_inputs(sc: Scenario) -> Inputs:
         discount_rate=sc.finance.discount_rate,
         haircuts=np.array([getattr(risk, b) for b in BENEFIT_LINES], float),
         cost_uplift=risk.cost_uplift,
+        direct_trailing=direct_trailing or None,
+        direct_share=_direct_shares(sc, windows) or None,
     )
+
+
+def _windows(sc: Scenario, name: str) -> NDArray[np.int64]:
+    """(K,) each touchpoint's exposure window of direct link ``name`` (12 when not stated)."""
+    out = []
+    for tp in sc.touchpoints.values():
+        link = getattr(tp.links, name)
+        w = None if link is None else link.window_months
+        out.append(DIRECT_WINDOW_MONTHS if w is None else int(w))
+    return np.array(out, np.int64)
+
+
+def trailing_by_window(shift: Array, windows: NDArray[np.int64]) -> Array:
+    """Each row of ``shift`` (K, H) averaged over its own trailing window (:func:`trailing_mean`;
+    a 1-month window is the shift itself, exactly)."""
+    return np.vstack([shift[k:k + 1] if w == 1 else trailing_mean(shift[k:k + 1], int(w))
+                      for k, w in enumerate(windows)])
+
+
+def _direct_shares(sc: Scenario, windows: Mapping[str, NDArray[np.int64]]) -> dict[str, Array]:
+    r"""(S, K) share of each segment's leaving / buying more that a windowed direct link acts
+    on, for links that state a window or an exposed share (others: :meth:`Inputs.share`).
+
+    .. math:: q_{sk} = 	ext{exposed\_share}_s 	ext{ (measured)}, \quad	ext{else}\quad
+              \pi_{sk}(W_k) = 1 - e^{-\lambda_{sk} W_k / 12}
+
+    (for :math:`W_k = 12` exactly the model's :math:`\pi_{sk} = 1 - e^{-\lambda_{sk}}`).
+    """
+    out = {}
+    events = np.array([[s.volumes[k].events_per_year for k in sc.touchpoints] for s in sc.segments], float)
+    for name, w in windows.items():
+        links = [getattr(tp.links, name) for tp in sc.touchpoints.values()]
+        if not any(lk is not None and (lk.window_months is not None or lk.exposed_share is not None)
+                   for lk in links):
+            continue
+        share = 1.0 - np.exp(-events)
+        for k, lk in enumerate(links):
+            if w[k] != DIRECT_WINDOW_MONTHS:
+                share[:, k] = 1.0 - np.exp(-events[:, k] * w[k] / 12.0)
+            for s, seg in enumerate(sc.segments):
+                got = None if lk is None or lk.exposed_share is None else lk.exposed_share.get(seg.name)
+                if got is not None:
+                    share[s, k] = got
+        out[name] = share
+    return out
 
 
 def likely_params(sc: Scenario) -> dict[str, Array]:

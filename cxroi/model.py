@@ -264,7 +264,8 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
         return weights * ~inp.direct[direct][None, :]
 
     def direct_factor(name: str, shift: Array) -> Array | None:
-        """prod_k [1 + pi_sk (ratio_k ** shift_k - 1)] over touchpoints with the direct link.
+        """prod_k [1 + q_sk (ratio_k ** shift_k - 1)] over touchpoints with the direct link
+        (``q_sk``: :meth:`Inputs.share`, the exposed share, ``pi_sk`` unless measured).
 
         ``shift`` is ``(K, U)`` (distinct month-columns, expanded to H months) or ``(K,)``
         (levers at target); returns ``(S, H, D)`` or ``(S, D)``, or None when no touchpoint
@@ -274,12 +275,13 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
         if not has.any():
             return None
         log_r = np.log(_draws_last(params[name]))  # (K, D)
+        share = inp.share(name)  # (S, K): measured exposed share, else pi over the window
         out = np.ones((n_seg, *shift.shape[1:], d))
         for k in np.flatnonzero(has):
             rk = np.exp(np.multiply.outer(shift[k], log_r[k])) - 1.0  # (U, D) or (D,)
             for s in range(n_seg):
-                if exposure[s, k]:
-                    out[s] *= 1.0 + exposure[s, k] * rk
+                if share[s, k]:
+                    out[s] *= 1.0 + share[s, k] * rk
         return np.take(out, months, axis=1) if shift.ndim == 2 else out
 
     def seg_sum(weights: Array, *arrays: Array) -> Array:
@@ -306,8 +308,9 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
         h_path = h_path * churn_scale[:, None, :]  # (S, H, D): h_s(t) f_s
     surv = per_segment("churn_gap", gap_weights("churn_hazard_ratio", lam), dp)  # reduction
     # measured per unit of the trailing mean lever value of recent events: the effect on
-    # leaving and buying more builds up over DIRECT_WINDOW_MONTHS after the lever moves
-    hr = direct_factor("churn_hazard_ratio", inp.trailing_unique)
+    # leaving and buying more builds up over the link's window (DIRECT_WINDOW_MONTHS unless
+    # calibration chose another) after the lever moves
+    hr = direct_factor("churn_hazard_ratio", inp.trailing("churn_hazard_ratio"))
     if hr is None:
         np.subtract(h_path, surv, out=surv)
     else:  # measured total effect: the hazard scales for the accounts exposed
@@ -329,7 +332,7 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
     if exp_scale is not None:
         e_path = e_path * exp_scale[:, None, :]
     grow = per_segment("expansion_gap", gap_weights("expansion_rate_ratio", lam), dp)
-    rr = direct_factor("expansion_rate_ratio", inp.trailing_unique)
+    rr = direct_factor("expansion_rate_ratio", inp.trailing("expansion_rate_ratio"))
     if rr is None:
         np.add(e_path, grow, out=grow)
     else:

@@ -71,6 +71,19 @@ class Link(_Frozen):
     prior_weight: Annotated[float, Field(ge=0, le=1)] | None = Field(
         default=None, description="share of the estimate's precision that came from a benchmark prior")
     prior_source: str | None = Field(default=None, description="benchmark id of that prior")
+    #: Direct links of leaving and buying more only (``churn_hazard_ratio``,
+    #: ``expansion_rate_ratio``): the months over which the link was measured -- an account is
+    #: exposed in a month when it had an event in the ``window_months`` up to it, and the ratio
+    #: is per unit of the mean lever value of those events. The model applies the ratio to the
+    #: trailing ``window_months`` mean of the lever's shift (default 12).
+    window_months: Annotated[int, Field(ge=1, le=36)] | None = Field(
+        default=None, description="months of the exposure window the direct link was measured on (default 12)")
+    #: Direct links of leaving and buying more only: per segment, the share of the segment's
+    #: leaving (buying more) that happens in exposed months, as measured; the ratio applies to
+    #: it. A segment not listed: the share of accounts with an event in the window,
+    #: ``1 - exp(-events_per_year * window_months / 12)``.
+    exposed_share: dict[str, Annotated[float, Field(ge=0, le=1)]] | None = Field(
+        default=None, description="per segment: share of leaving (buying more) in exposed months")
 
 
 class Lever(_Frozen):
@@ -393,6 +406,9 @@ _FIELD_HINTS: dict[str, str] = {
     **{f"events_per_year_{end}": "give the ends of the 95% interval of events per account-year "
        "(0 to 10000), e.g. events_per_year_low: 0.9, events_per_year_high: 1.2"
        for end in ("low", "high")},
+    "window_months": "give the exposure window in whole months from 1 to 36, e.g. window_months: 12",
+    "exposed_share": "give per segment the share (0 to 1) of its leaving or buying more that happens "
+                     "in exposed months, e.g. exposed_share: {SMB: 0.35}",
 }
 
 
@@ -434,6 +450,8 @@ def _problem_from_pydantic(err: dict[str, Any]) -> Problem:
         fix = f"did you mean '{close[0]}'?" if close else "remove it or check its spelling"
         return Problem(where, f"unknown key '{key}'", fix)
     field = str(loc[-1]) if loc else ""
+    if len(loc) >= 2 and loc[-2] == "exposed_share":  # a segment's share: the mapping's hint
+        field = "exposed_share"
     got = err.get("input")
     got_text = "" if etype == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
     fix = _FIELD_HINTS.get(field) or _PYDANTIC_FIXES.get(etype, "correct this value")
@@ -453,9 +471,32 @@ def _range_fix(lo: float | None, hi: float | None, scale: str) -> str:
     return "use a positive value" if scale == "log2" else "use a finite value"
 
 
-def _check_link(where: str, name: str, link: Link, known_benchmarks: set[str]) -> list[Problem]:
-    lo_d, hi_d, hint = (*LINK_DOMAINS[name][:2], LINK_DOMAINS[name][2])
+#: Direct links that act through an exposure window: they may carry ``window_months`` and
+#: ``exposed_share`` (contacts act per event and have no window).
+WINDOW_LINKS: tuple[str, ...] = ("churn_hazard_ratio", "expansion_rate_ratio")
+
+
+def _check_window(where: str, name: str, link: Link, segments: list[str]) -> list[Problem]:
+    """``window_months`` / ``exposed_share`` only on the windowed direct links, and the
+    shares named after the scenario's segments."""
     probs = []
+    for attr in ("window_months", "exposed_share"):
+        if getattr(link, attr) is not None and name not in WINDOW_LINKS:
+            probs.append(Problem(f"{where}.{attr}", f"{attr} applies only to the direct links of leaving and "
+                                 f"buying more ({', '.join(WINDOW_LINKS)}), not to {name}", "remove it"))
+    for seg in (link.exposed_share or {}) if name in WINDOW_LINKS else ():
+        if seg not in segments:
+            close = difflib.get_close_matches(seg, segments, n=1)
+            probs.append(Problem(f"{where}.exposed_share.{seg}", f"unknown segment '{seg}'",
+                                 f"did you mean '{close[0]}'?" if close
+                                 else f"use one of the segments: {', '.join(segments)}"))
+    return probs
+
+
+def _check_link(where: str, name: str, link: Link, known_benchmarks: set[str],
+                segments: list[str] | None = None) -> list[Problem]:
+    lo_d, hi_d, hint = (*LINK_DOMAINS[name][:2], LINK_DOMAINS[name][2])
+    probs = _check_window(where, name, link, segments or [])
     for attr in ("value", "low", "high"):
         v = getattr(link, attr)
         if not (math.isfinite(v) and lo_d <= v <= hi_d):
@@ -522,7 +563,8 @@ def check_scenario(sc: Scenario) -> list[Problem]:
         for lname in TouchpointLinks.model_fields:
             link = getattr(tp.links, lname)
             if link is not None:
-                probs += _check_link(f"{base}.links.{lname}", lname, link, known)
+                probs += _check_link(f"{base}.links.{lname}", lname, link, known,
+                                     [s.name for s in sc.segments])
         if tp.observed is not None and tp.observed.low > tp.observed.high:
             probs.append(Problem(f"{base}.observed", f"low {tp.observed.low} is above high "
                                  f"{tp.observed.high}", "swap them"))

@@ -374,6 +374,14 @@ def random_scenario(seed: int) -> dict:
             if rng.random() < 0.4:
                 ev = vol["events_per_year"]
                 vol["events_per_year_low"], vol["events_per_year_high"] = ev * 0.85, ev * 1.2
+    # drawn last too: a measured direct link's exposure window and exposed share per segment
+    for tp in d["touchpoints"].values():
+        for name in ("churn_hazard_ratio", "expansion_rate_ratio"):
+            if name in tp["links"] and rng.random() < 0.6:
+                tp["links"][name]["window_months"] = int(rng.choice([1, 3, 6, 12, 24]))
+                if rng.random() < 0.6:
+                    tp["links"][name]["exposed_share"] = {
+                        s["name"]: float(rng.uniform(0, 1)) for s in d["segments"] if rng.random() < 0.7}
     return d
 
 
@@ -432,7 +440,7 @@ def test_random_scenarios_reach_every_branch() -> None:
     correlations, touchpoints a segment never meets and a one-month horizon."""
     seen = {"direct": 0, "sbg": 0, "cash": 0, "corr": 0, "no_events": 0, "one_month": 0,
             "churn_interval": 0, "expansion_interval": 0, "contacts_interval": 0, "floor": 0,
-            "spread_floor": 0, "events_interval": 0}
+            "spread_floor": 0, "events_interval": 0, "short_window": 0, "exposed_share": 0}
     for seed in range(16):
         d = random_scenario(seed)
         tps = d["touchpoints"].values()
@@ -447,6 +455,9 @@ def test_random_scenarios_reach_every_branch() -> None:
         seen["expansion_interval"] += any("expansion_rate_low" in s for s in d["segments"])
         seen["contacts_interval"] += any("contacts_per_event_low" in v for s in d["segments"]
                                          for v in s["volumes"].values())
+        links = [tp["links"].get(n) or {} for tp in tps for n in ("churn_hazard_ratio", "expansion_rate_ratio")]
+        seen["short_window"] += any(lk.get("window_months", 12) < 12 for lk in links)
+        seen["exposed_share"] += any(lk.get("exposed_share") for lk in links)
         # the one-contact floor binds: a measured contacts ratio meets contacts near one
         sc = scenario_from_dict(d)
         inp = compile_inputs(sc)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cxroi.calibrate.baselines import _base_segment
+from cxroi.calibrate.panel import EXPOSURE_MONTHS, WindowChoice
 from cxroi.calibrate.priors import (
     DIRECT_CHAIN,
     Prior,
@@ -65,6 +66,9 @@ class LinkEstimate:
     unit: str
     method: str
     short: str = ""
+    #: direct links of leaving / buying more: the exposure window the data chose
+    #: (:func:`cxroi.calibrate.panel.choose_window`), its exposed share per segment, and why
+    window: WindowChoice | None = None
 
     def natural(self, name: str) -> tuple[float, float]:
         """Mean and standard deviation on the natural scale, read back from the interval."""
@@ -236,7 +240,9 @@ class Calibration:
         implied: dict[str, np.ndarray] = {}
         if any(k in self.links for k in direct_names) and all(
                 k in base_links for k in ("positive_share_today", "odds_ratio", *DIRECT_CHAIN.values())):
-            implied = chain_implied(base_links, SegmentMix.from_segments(segments, tp_name))
+            windows = {k: e.window.window for k, e in self.links.items() if e.window is not None}
+            implied = chain_implied(base_links, SegmentMix.from_segments(segments, tp_name),
+                                    **({"windows": windows} if windows else {}))
         extra = {"n", "prior_weight", "prior_source"} & set(Link.model_fields)
         self.written = {}
         for lname in (*direct_names, *chain_names):
@@ -279,6 +285,9 @@ class Calibration:
                 link["prior_weight"] = round(float(weight), 4)
             if "prior_source" in extra and prior is not None and prior.source:
                 link["prior_source"] = prior.source
+            link.update(_window_fields(est, segments))
+            if est.window is not None:
+                link["note"] += f"; {window_sentence(est.window)}"
             tp["links"][lname] = link
             self.written[lname] = Written(lname, link["value"], link["low"], link["high"], est, prior, weight,
                                           link["note"])
@@ -322,6 +331,36 @@ class Calibration:
                 **_measured_range(r, "expansion_rate", Segment, 0.0, 1.0, 5),
             })
         return segs
+
+
+def window_sentence(ch: WindowChoice) -> str:
+    """How the exposure window was chosen and what share of the behaviour it covers."""
+    share = ", ".join(f"{k} {v:.0%}" for k, v in ch.exposed_share.items())
+    head = f"exposure window {ch.window} month{'s' if ch.window != 1 else ''}: {ch.reason}"
+    if not share:
+        return head
+    if ch.window < EXPOSURE_MONTHS:
+        return f"{head}; the ratio applies to the share of the behaviour in exposed months ({share})"
+    return (f"{head}; counted share of the behaviour in exposed months {share} (not written: over 12 months the "
+            "model applies the ratio to the share of accounts with a complaint in a year, docs/calibration.md 6)")
+
+
+def _window_fields(est: LinkEstimate, segments: list[dict[str, Any]]) -> dict[str, Any]:
+    """``window_months`` and ``exposed_share`` of a windowed direct link, for a scenario whose
+    links carry them (the note says how the window was chosen)."""
+    ch = est.window
+    if ch is None or not _has_field(Link, "window_months"):
+        return {}
+    names = {str(s["name"]) for s in segments}
+    share = {k: round(float(v), 4) for k, v in ch.exposed_share.items() if k in names and np.isfinite(v)}
+    out: dict[str, Any] = {"window_months": int(ch.window)}
+    if share and ch.window < EXPOSURE_MONTHS:
+        # a shorter window: the behaviour concentrates in the few exposed months, so the
+        # share of accounts with an event in the window (the model's default) understates it.
+        # Over 12 months the two agree within the counted share's sampling error, which is
+        # not in the business case's draws: the model's share is kept (docs/calibration.md 6).
+        out["exposed_share"] = share
+    return out
 
 
 def _measured_range(row: dict[str, Any], key: str, model: Any, lo: float, hi: float, digits: int) -> dict[str, float]:

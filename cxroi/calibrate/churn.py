@@ -7,7 +7,7 @@ from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 
 from cxroi.calibrate.glm import poisson_ratio
-from cxroi.calibrate.panel import exposure_design
+from cxroi.calibrate.panel import windowed_fit
 from cxroi.calibrate.prepare import Prepared
 from cxroi.calibrate.stats import (
     DOES_NOT,
@@ -31,11 +31,13 @@ class ResolutionChurnFitter:
               + \\gamma\\log r_i + \\delta\\log k_{it}
 
     with :math:`\bar z_{it}` the mean :math:`\\log_2(T_j/T_{today})` of the complaints the
-    account had resolved in the 12 months up to *t*, :math:`k_{it}` their number (so slow
+    account had resolved in the *W* months up to *t* (``window_months_``: 12 unless the data
+    clearly prefer a shorter window, :func:`cxroi.calibrate.panel.choose_window`), :math:`k_{it}` their number (so slow
     resolution is not confused with complaining often), :math:`r_i` its size, a segment
     effect and a baseline hazard per year of the window. ``churn_hazard_ratio``
     :math:`= e^{\beta}` per doubling, for an exposed account (the flywheel applies it with
-    the exposure :math:`\\pi_s`). Standard errors clustered by account. It is the *direct*
+    the exposure :math:`\\pi_s`, or the measured ``exposed_share_``: per segment, the share of
+    leaving that happens in exposed months). Standard errors clustered by account. It is the *direct*
     (total) effect: it contains every path from resolution time to leaving.
 
     Why not a Cox model on each account's mean resolution time (the earlier fit): when the
@@ -59,12 +61,16 @@ class ResolutionChurnFitter:
         c = prep.complaints
         if len(c) < 20:
             raise CalibrationError("fewer than 20 resolved complaints: cannot fit resolution time -> churn")
-        p, X = exposure_design(prep)
-        if p["left"].sum() < 5:
-            raise CalibrationError(
-                f"only {int(p['left'].sum())} accounts left within a year of a resolved complaint: need 5 to relate "
-                "resolution time to leaving")
-        self.fit_, self.coefficients_ = poisson_ratio(p["left"].to_numpy(), X, p["acc"].to_numpy())
+        def fit(p: pd.DataFrame, X: pd.DataFrame) -> tuple[pd.DataFrame, tuple]:
+            if p["left"].sum() < 5:
+                raise CalibrationError(
+                    f"only {int(p['left'].sum())} accounts left within a year of a resolved complaint: need 5 to "
+                    "relate resolution time to leaving")
+            return p, poisson_ratio(p["left"].to_numpy(), X, p["acc"].to_numpy())
+
+        self.window_, (p, (self.fit_, self.coefficients_)) = windowed_fit(prep, "left", fit)
+        self.window_months_ = self.window_.window
+        self.exposed_share_ = dict(self.window_.exposed_share)
         self.log_hr_, self.log_hr_se_ = self.fit_.log_ratio, self.fit_.se
         self.hazard_ratio_ = self.fit_.ratio
         self.low_, self.high_ = self.fit_.interval

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cxroi.calibrate.glm import poisson_ratio
-from cxroi.calibrate.panel import exposure_design
+from cxroi.calibrate.panel import windowed_fit
 from cxroi.calibrate.prepare import Prepared
 from cxroi.calibrate.stats import DOES_NOT, PREDICTS, _pct, _row, _summary, three_way
 from cxroi.errors import CalibrationError
@@ -42,11 +42,16 @@ class ExpansionRateFitter:
                 "count as buying more under options.expansion_products in the mapping")
         if prep.complaints.empty:
             raise CalibrationError("no resolved complaints: cannot relate resolution time to buying more")
-        p, X = exposure_design(prep)
-        if p["expansions"].sum() < 10:
-            raise CalibrationError(f"only {int(p['expansions'].sum())} expansion orders within a year of a complaint: "
-                                   "need 10")
-        self.fit_, self.coefficients_ = poisson_ratio(p["expansions"].to_numpy(), X, p["acc"].to_numpy())
+        def fit(p: pd.DataFrame, X: pd.DataFrame) -> tuple[pd.DataFrame, tuple]:
+            if p["expansions"].sum() < 10:
+                raise CalibrationError(f"only {int(p['expansions'].sum())} expansion orders within a year of a "
+                                       "complaint: need 10")
+            return p, poisson_ratio(p["expansions"].to_numpy(), X, p["acc"].to_numpy())
+
+        # the exposure window chosen by likelihood (cxroi.calibrate.panel.choose_window)
+        self.window_, (p, (self.fit_, self.coefficients_)) = windowed_fit(prep, "expansions", fit)
+        self.window_months_ = self.window_.window
+        self.exposed_share_ = dict(self.window_.exposed_share)
         self.rate_ratio_ = self.fit_.ratio
         self.low_, self.high_ = self.fit_.interval
         self.log_rr_, self.log_rr_se_ = self.fit_.log_ratio, self.fit_.se

@@ -177,3 +177,22 @@ def poisson_ratio(y: np.ndarray, X: pd.DataFrame, groups: np.ndarray,
         raise CalibrationError("the Poisson model gave no finite estimate")
     table = pd.DataFrame({"coef": beta, "se": se_all}, index=keep)
     return RatioFit(b, se, G), table
+
+
+def poisson_loglik(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray | None = None) -> float:
+    """Maximised Poisson log-likelihood of ``y`` on ``X`` (log link), by :func:`poisson_newton`.
+
+    .. math:: \\ell(\\hat\\beta) = \\sum_r y_r \\hat\\eta_r - e^{\\hat\\eta_r} - \\log y_r!
+
+    For comparing models fitted on the *same rows* (the difference of two such values is the
+    log of their likelihood ratio). Columns that are zero in every row (a segment with no
+    rows) are dropped, as in :func:`poisson_ratio`.
+    """
+    from scipy.special import gammaln
+
+    keep = [c for c in X.columns if c == "const" or (X[c].to_numpy() != 0).any()]
+    Xd = X[keep].to_numpy(dtype=float)
+    y = np.asarray(y, float)
+    _, mu, _ = poisson_newton(y, Xd, offset)
+    pos = y > 0
+    return float(np.sum(y[pos] * np.log(mu[pos])) - mu.sum() - gammaln(y[pos] + 1.0).sum())

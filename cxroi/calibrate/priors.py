@@ -95,7 +95,7 @@ DIRECT_CHAIN = {"churn_hazard_ratio": "churn_gap", "expansion_rate_ratio": "expa
 
 
 def chain_implied(links: dict[str, Link], mix: SegmentMix, step: float = 1.0, n: int = PRIOR_DRAWS,
-                  seed: int = 20261123) -> dict[str, np.ndarray]:
+                  seed: int = 20261123, windows: dict[str, int] | None = None) -> dict[str, np.ndarray]:
     """Draws of the direct ratios per lever unit that the chain of links implies.
 
     With :math:`\\Delta p = p(g_0) - p(g_0 + 1)` the fall in the positive share per lever unit
@@ -113,6 +113,9 @@ def chain_implied(links: dict[str, Link], mix: SegmentMix, step: float = 1.0, n:
     beta-PERT on the transfer-widened range, normal on the natural scale when calibrated),
     averaged on the log scale over segments weighted by the accounts it concerns
     (exposed leavers, exposed expanders, complaints). Ratios are floored at 0.01.
+
+    ``windows``: the exposure window *W* (months) calibration measured a direct link on
+    (default 12): an account exposed over *W* months, :math:`\\pi_s = 1 - e^{-\\lambda_s W/12}`.
     """
     rng = np.random.default_rng(seed)
     d = {k: sample_link(k, links[k], n, rng) for k in ("positive_share_today", "odds_ratio", "churn_gap",
@@ -120,9 +123,12 @@ def chain_implied(links: dict[str, Link], mix: SegmentMix, step: float = 1.0, n:
     logit0 = np.log(d["positive_share_today"] / (1 - d["positive_share_today"]))
     dp = 1 / (1 + np.exp(-logit0)) - 1 / (1 + np.exp(-(logit0 + np.log(d["odds_ratio"]) * step)))
     lam = mix.events_per_year
-    pi = 1 - np.exp(-lam)
-    ok = pi > 0
-    per_exposed = np.where(ok, lam / 12.0 / np.where(ok, pi, 1.0), 0.0)
+
+    def exposure(name: str) -> tuple[np.ndarray, np.ndarray]:
+        w = (windows or {}).get(name, 12)
+        pi = 1 - np.exp(-lam * w / 12.0) if w != 12 else 1 - np.exp(-lam)
+        ok = pi > 0
+        return pi, np.where(ok, lam / 12.0 / np.where(ok, pi, 1.0), 0.0)
     h = 1 - (1 - mix.churn) ** (1 / 12)
     em = mix.expansion_rate / 12.0
     out = {}
@@ -134,8 +140,10 @@ def chain_implied(links: dict[str, Link], mix: SegmentMix, step: float = 1.0, n:
         return np.exp(np.log(np.maximum(ratio, 0.01)) @ (w / w.sum()))
 
     with np.errstate(divide="ignore", invalid="ignore"):
+        pi, per_exposed = exposure("churn_hazard_ratio")
         hr = 1 + per_exposed[None, :] * d["churn_gap"][:, None] * dp[:, None] / np.where(h > 0, h, np.inf)[None, :]
         out["churn_hazard_ratio"] = avg(hr, mix.accounts * pi * h)
+        pi, per_exposed = exposure("expansion_rate_ratio")
         rr = 1 - per_exposed[None, :] * d["expansion_gap"][:, None] * dp[:, None] / np.where(em > 0, em, np.inf)[None, :]
         out["expansion_rate_ratio"] = avg(rr, mix.accounts * pi * em)
         cr = 1 + d["repeat_contacts"][:, None] * dp[:, None] / np.maximum(mix.contacts_per_event, 1e-9)[None, :]

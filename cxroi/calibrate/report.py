@@ -61,6 +61,7 @@ def calibration_markdown(cal: Calibration, scenario_path: Path | None = None, sc
         for k, e in cal.links.items():
             lines.append(f"| {k} | {e.value:.4g} | {e.low:.4g} to {e.high:.4g} | {e.n:,} {e.unit} | {e.method} |")
         lines.append("")
+    lines += exposure_windows(cal)
     if "baselines" in cal.fitters and "promoters_raw" in cal.baselines:
         b = cal.baselines
         raw = 100 * (b["promoters_raw"] - b["detractors_raw"])
@@ -86,6 +87,29 @@ def calibration_markdown(cal: Calibration, scenario_path: Path | None = None, sc
         lines += ["| table | rule | rows | of | first rows |", "| --- | --- | --- | --- | --- |"]
         lines += [f"| {r.table} | {r.rule} | {r.rows:,} | {r.of:,} | {r.first_rows} |" for r in ex.itertuples()]
     return "\n".join(lines) + "\n"
+
+
+def exposure_windows(cal: Calibration) -> list[str]:
+    """The report's section on the direct effects' exposure windows: which window the data
+    chose, by how many log-likelihood points, and the share of the behaviour in exposed months."""
+    rows = [(k, e.window) for k, e in cal.links.items() if getattr(e, "window", None) is not None]
+    if not rows:
+        return []
+    from cxroi.calibrate.panel import EXPOSURE_MONTHS, WINDOW_MARGIN
+
+    out = ["## Exposure windows of the direct effects", "",
+           "How long after a complaint is resolved does resolution time move leaving and buying more? Each "
+           "window is fitted on the same account-months; the 12-month window is kept unless a shorter one fits "
+           f"better by more than {WINDOW_MARGIN:g} log-likelihood points.", "",
+           "| link | window chosen | log-likelihood vs 12 months (1 / 3 / 6 months) | share in exposed months | why |",
+           "| --- | --- | --- | --- | --- |"]
+    for k, ch in rows:
+        ll = " / ".join(f"{ch.loglik[w] - ch.loglik[EXPOSURE_MONTHS]:+.1f}" for w in sorted(ch.loglik)
+                        if w != EXPOSURE_MONTHS) if EXPOSURE_MONTHS in ch.loglik else "not compared"
+        share = ", ".join(f"{s} {v:.0%}" for s, v in ch.exposed_share.items()) or "-"
+        used = "" if ch.window < EXPOSURE_MONTHS else " (not used: the model's share of accounts exposed)"
+        out.append(f"| {k} | {ch.window} month{'s' if ch.window != 1 else ''} | {ll} | {share}{used} | {ch.reason} |")
+    return [*out, ""]
 
 
 def _n(x: float) -> str:

@@ -17,6 +17,7 @@ from cxroi.calibrate.emotion import ExperienceEmotionFitter
 from cxroi.calibrate.expansion import ExpansionRateFitter
 from cxroi.calibrate.gaps import BehaviourGapFitter
 from cxroi.calibrate.outcomes import OutcomeGapFitter
+from cxroi.calibrate.panel import WindowChoice
 from cxroi.calibrate.prepare import Prepared, prepare
 from cxroi.calibrate.report import calibration_markdown
 from cxroi.calibrate.survey_gap import SurveyGapFitter
@@ -118,8 +119,12 @@ def _segment_caveats(cal: Calibration) -> None:
 
 
 def _link(cal: Calibration, name: str, value: float, low: float, high: float, n: int, unit: str, method: str,
-          short: str) -> None:
-    cal.links[name] = LinkEstimate(float(value), float(low), float(high), int(n), unit, method, short)
+          short: str, window: WindowChoice | None = None) -> None:
+    cal.links[name] = LinkEstimate(float(value), float(low), float(high), int(n), unit, method, short, window)
+
+
+def _months(w: int) -> str:
+    return f"{w} month{'s' if w != 1 else ''}"
 
 
 def _fit_direct(cal: Calibration, prep: Prepared) -> None:
@@ -127,11 +132,13 @@ def _fit_direct(cal: Calibration, prep: Prepared) -> None:
     f = cal.fitters
     try:
         rc = f["resolution_churn"] = ResolutionChurnFitter().fit(prep)
+        w = rc.window_months_
         _link(cal, "churn_hazard_ratio", rc.hazard_ratio_, rc.low_, rc.high_, rc.n_, "accounts",
               "discrete-time proportional-hazards model (Poisson GLM of leaving per exposed account-month) on the "
-              "mean log2 resolution time of the complaints resolved in the past 12 months, adjusted for segment, "
-              "size, complaint count and year; hazard ratio per doubling, errors clustered by account",
-              "hazard ratio per doubling")
+              f"mean log2 resolution time of the complaints resolved in the past {_months(w)} (window chosen by "
+              "likelihood), adjusted for segment, size, complaint count and year; hazard ratio per doubling, errors "
+              "clustered by account", f"hazard ratio per doubling, {_months(w)} exposure window", rc.window_)
+        cal.notes.append(f"Resolution time -> leaving: exposure window {_months(w)} ({rc.window_.reason}).")
         if rc.segments_without_leavers_:
             cal.caveat("churn_hazard_ratio", (
                 f"No account with complaints left in segment(s) {', '.join(rc.segments_without_leavers_)}: those "
@@ -146,11 +153,14 @@ def _fit_direct(cal: Calibration, prep: Prepared) -> None:
         cal.notes.append(f"Resolution time -> churn not fitted: {exc}.")
     try:
         er = f["expansion_rate"] = ExpansionRateFitter().fit(prep)
+        w = getattr(er, "window_months_", 12)
         _link(cal, "expansion_rate_ratio", er.rate_ratio_, er.low_, er.high_, er.n_, "accounts",
               "Poisson GLM of expansion orders per exposed account-month on the mean log2 resolution time of the "
-              "complaints resolved in the past 12 months, adjusted for segment, size, complaint count and year; "
-              "errors clustered by account",
-              "Poisson rate ratio per doubling")
+              f"complaints resolved in the past {_months(w)} (window chosen by likelihood), adjusted for segment, "
+              "size, complaint count and year; errors clustered by account",
+              f"Poisson rate ratio per doubling, {_months(w)} exposure window", getattr(er, "window_", None))
+        if getattr(er, "window_", None) is not None:
+            cal.notes.append(f"Resolution time -> buying more: exposure window {_months(w)} ({er.window_.reason}).")
     except CalibrationError as exc:
         cal.caveat("expansion_rate_ratio", f"Resolution time -> buying more not estimated: {exc}.")
     try:

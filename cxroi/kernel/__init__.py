@@ -75,7 +75,8 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
         val_index, col.ravel().astype(np.int64), inp.month_index.astype(np.int64), direct,
         lam * ~direct[0][None, :], lam * ~direct[1][None, :],
         lam * inp.cost_per_contact * ~direct[2][None, :],
-        exposure, ev_share, lam * inp.cost_per_contact,
+        exposure, np.stack([inp.share("churn_hazard_ratio"), inp.share("expansion_rate_ratio")]),
+        ev_share, lam * inp.cost_per_contact,
         f64(inp.hazard), inp.hazard_year, e_base, inp.expansion_value, grow_base, w,
         inp.accounts, 100.0 - 100.0 * (inp.promoters - inp.detractors),
         inp.margin * inp.arpa / 12.0, costs, inp.haircuts, float(inp.cost_uplift),
@@ -234,11 +235,11 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     rkf_hr = rkf_rr = np.zeros((1, 1))
     if has_hr:
         log_r = np.log(tp[7])
-        rk_hr = np.exp(inp.trailing_unique[:, :, None] * log_r[:, None, :]) - 1.0
+        rk_hr = np.exp(inp.trailing("churn_hazard_ratio")[:, :, None] * log_r[:, None, :]) - 1.0
         rkf_hr = np.exp(shift_full * log_r) - 1.0
     if has_rr:
         log_r = np.log(tp[8])
-        rk_rr = np.exp(inp.trailing_unique[:, :, None] * log_r[:, None, :]) - 1.0
+        rk_rr = np.exp(inp.trailing("expansion_rate_ratio")[:, :, None] * log_r[:, None, :]) - 1.0
         rkf_rr = np.exp(shift_full * log_r) - 1.0
     if has_cr:  # the contacts not made per account, (S, C, D): the reference's function
         kap = _contacts_per_event(inp, params.get("contacts_scale"), n)

@@ -29,7 +29,7 @@ BLOCK = 128
 @numba.njit(**_JIT)
 def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, saved,
               cs, es, has_cs, has_es, val_index, col, month, has_dir,
-              w_churn, w_exp, w_cts, expo, ev_share, w_save, hazard, h_base, e_base,
+              w_churn, w_exp, w_cts, expo, expo_dir, ev_share, w_save, hazard, h_base, e_base,
               ev, grow_base, w_margin, accounts, nps_cap, w_adv, costs, haircuts,
               cost_uplift, df, w_acc, nps_b_seg, csat,
               base_margin, surv_base, surv_base_end, rev_w, arpa12, detail, block,
@@ -149,13 +149,13 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
                 fr[:] = 1.0
                 for u in range(n_u):
                     for k in range(n_tp):
-                        x = expo[s, k]
+                        x, xr = expo_dir[0, s, k], expo_dir[1, s, k]  # exposed shares
                         if x != 0 and has_dir[0, k]:
                             for j in range(nb):
                                 fh[u, j] *= 1.0 + x * rk_hr[k, u, d0 + j]
-                        if x != 0 and has_dir[1, k]:
+                        if xr != 0 and has_dir[1, k]:
                             for j in range(nb):
-                                fr[u, j] *= 1.0 + x * rk_rr[k, u, d0 + j]
+                                fr[u, j] *= 1.0 + xr * rk_rr[k, u, d0 + j]
             # --- months: survival, revenue per account, referred accounts; money summed ----
             alive[:] = 1.0
             spend[:] = 1.0
@@ -329,7 +329,8 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
             fac[:] = 1.0
             for k in range(n_tp):
                 wc, we, wn, ws, x = (w_churn[s, k], w_exp[s, k], expo[s, k], ev_share[s, k],
-                                     expo[s, k])
+                                     expo_dir[0, s, k])
+                xr = expo_dir[1, s, k]
                 for j in range(nb):
                     d = d0 + j
                     dp_k = dpf[k, d]
@@ -343,8 +344,8 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
                         gap[3, j] += ws * (dp_k * tp[6, k, d])
                     if has_dir[0, k] and x != 0:
                         fac[0, j] *= 1.0 + x * rkf_hr[k, d]
-                    if has_dir[1, k] and x != 0:
-                        fac[1, j] *= 1.0 + x * rkf_rr[k, d]
+                    if has_dir[1, k] and xr != 0:
+                        fac[1, j] *= 1.0 + xr * rkf_rr[k, d]
             for j in range(nb):
                 d = d0 + j
                 steady[0, s, d] = _clip(h_base[s] * fac[0, j] - gap[0, j], 0.0, 1.0)
