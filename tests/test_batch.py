@@ -110,6 +110,31 @@ def test_app_report_is_the_batch_report(first, folder, tmp_path):
     assert app.read_bytes() == (folder / "reports" / "complaints.html").read_bytes()
 
 
+def test_runs_with_the_same_inputs_are_executed_once(first, folder):
+    """Two runs of one batch with the same content key (the same scenario under two
+    names) are executed once: both get the report an independent execution gives (the
+    first batch's), each its own notebook and log."""
+    spec = folder / "twice.yaml"
+    spec.write_text(yaml.safe_dump({"name": "twice", "draws": DRAWS, "initiatives": [
+        {"path": "complaints.yaml", "name": "a"}, {"path": "complaints.yaml", "name": "b"}]}),
+        encoding="utf-8")
+    out = folder / "twice"
+    res = run_batch(spec, out, workers=2, progress=False)
+    assert [(r.run_id, r.status) for r in res.runs] == [("a", "ok"), ("b", "ok")]
+    assert res.runs[0].run.key == res.runs[1].run.key
+    want = (folder / "reports" / "complaints.html").read_bytes()
+    assert (out / "a.html").read_bytes() == want and (out / "b.html").read_bytes() == want
+    logs = {r.run_id: r.log.read_text() for r in res.runs}
+    assert "reused" not in logs["a"] and "same inputs as run a" in logs["b"]
+    nb_b = (out / "runs" / "b" / "business-case.ipynb").read_text()
+    assert str((out / "runs" / "b" / "scenario.yaml").resolve()) in nb_b
+    assert str((out / "runs" / "a" / "scenario.yaml").resolve()) not in nb_b
+    manifest = json.loads((out / "runs" / "b" / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and manifest["report_sha256"] == \
+        hashlib.sha256(want).hexdigest()
+    spec.unlink()
+
+
 def test_second_run_skips_unchanged_and_redoes_changed(first, folder):
     out = folder / "reports"
     before = (out / "complaints.html").stat().st_mtime_ns
