@@ -159,8 +159,10 @@ def test_second_run_skips_unchanged_and_redoes_changed(first, folder):
 
 
 def test_killed_run_leaves_no_partial_report_and_is_redone(tmp_path):
-    for name in ("a", "b", "c"):
-        shutil.copy(SCENARIOS / "complaints-30-to-1.yaml", tmp_path / f"{name}.yaml")
+    base = yaml.safe_load((SCENARIOS / "complaints-30-to-1.yaml").read_text())
+    for k, name in enumerate(("a", "b", "c")):  # three different runs (same ones run once)
+        base["costs"]["one_off"] += 1000 * k
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
     spec = _spec(tmp_path, ["a.yaml", "b.yaml", "c.yaml"])
     out = tmp_path / "reports"
     code = ("from pathlib import Path; from cxroi.batch import run_batch; "
@@ -517,15 +519,17 @@ def test_markup_in_names_and_keys_is_printed_as_written(tmp_path):
 
 
 def _slow_notebook(folder: Path) -> Path:
-    """The business-case notebook with a cell that leaves a marker (kernel's parent pid,
-    kernel pid) and sleeps, so a test can kill a worker or the batch mid-run."""
+    """The business-case notebook with a cell that leaves a marker (the worker's pid, the
+    pid of the process executing the notebook: the worker itself, or its kernel) and
+    sleeps, so a test can kill a worker or the batch mid-run."""
     nb = nbformat.read(str(ROOT / "notebooks" / "02-business-case.ipynb"), as_version=4)
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
-        "import os as _o, pathlib as _p, time as _t\n"
+        "import os as _o, pathlib as _p, sys as _s, time as _t\n"
         "_d = _o.environ.get('CXROI_TEST_MARKERS')\n"
+        "_w = _o.getpid() if 'cxroi.batch.worker' in _s.modules else _o.getppid()\n"
         "if _d:\n"
-        "    _p.Path(_d, f'{_o.getppid()}-{_o.getpid()}-{_t.time_ns()}').write_text("
+        "    _p.Path(_d, f'{_w}-{_o.getpid()}-{_t.time_ns()}').write_text("
         "scenario)\n"
         "    _t.sleep(float(_o.environ.get('CXROI_TEST_SLEEP', '3')))\n"))
     path = folder / "slow.ipynb"
@@ -559,8 +563,10 @@ def _gone(pids: list[int], timeout: float = 30.0) -> list[int]:
 
 
 def _slow_batch(folder: Path, n: int) -> Path:
-    for i in range(n):
-        shutil.copy(SCENARIOS / "complaints-30-to-1.yaml", folder / f"r{i}.yaml")
+    base = yaml.safe_load((SCENARIOS / "complaints-30-to-1.yaml").read_text())
+    for i in range(n):  # n different runs (runs with the same inputs are executed once)
+        base["costs"]["one_off"] += 1000
+        (folder / f"r{i}.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
     _slow_notebook(folder)
     return _spec(folder, [f"r{i}.yaml" for i in range(n)], notebook="slow.ipynb")
 
@@ -785,3 +791,59 @@ def test_an_override_of_a_measured_rate_carries_its_interval_along() -> None:
     own = apply_overrides(data, {"segments.0.churn": 0.5, "segments.0.churn_low": 0.4,
                                  "segments.0.churn_high": 0.6})
     assert own["segments"][0]["churn_low"] == 0.4
+
+
+def test_in_process_runner_records_what_a_kernel_would(tmp_path):
+    """The batch workers' :class:`cxroi.nbrun.InProcessRunner` gives a notebook the
+    outputs a kernel gives it (streams, display data, results, the error that stops it,
+    in order), starts every notebook from an empty namespace and reports the failing
+    cell like :class:`cxroi.nbrun.KernelRunner`. Run in a child process (it installs
+    this process's IPython shell)."""
+    code = r'''
+import json, sys
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+from cxroi.nbrun import InProcessRunner, KernelRunner
+
+def book():
+    return new_notebook(cells=[
+        new_code_cell("import sys\nx = 41\nprint('one')\nprint('err', file=sys.stderr)\n"
+                      "x + 1"),
+        new_code_cell("from IPython.display import display, HTML\n"
+                      "display(HTML('<b>bold</b>'))\nprint('after')\n{'k': (1, 2)}"),
+        new_code_cell("'y' in dir()"),
+        new_code_cell("y = 1\n1 / 0"),
+        new_code_cell("print('never')"),
+    ])
+
+def outputs(nb):
+    return [[{k: v for k, v in o.items() if k != "traceback"} for o in c.outputs]
+            for c in nb.cells]
+
+ip = InProcessRunner(warmup="")
+first, again = ip.execute(book()), book()
+second = ip.execute(again)
+with KernelRunner(warmup="") as kr:
+    ref = kr.execute(book())
+print(json.dumps({"ip": outputs(first.nb), "again": outputs(again), "ref": outputs(ref.nb),
+                  "errors": [first.error, second.error, ref.error],
+                  "tb": "ZeroDivisionError" in first.traceback, "runs": ip.runs}))
+'''
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    for o in (o for cell in got["ref"] for o in cell if "execution_count" in o):
+        o.pop("execution_count")  # a kernel counts every execution since it started
+    for o in (o for cell in got["ip"] for o in cell if "execution_count" in o):
+        o.pop("execution_count")
+    assert got["ip"] == got["ref"]
+    assert got["ip"][0][:2] == [{"output_type": "stream", "name": "stdout", "text": "one\n"},
+                                {"output_type": "stream", "name": "stderr", "text": "err\n"}]
+    assert got["ip"][0][-1]["data"] == {"text/plain": "42"}
+    assert got["ip"][1][0]["data"]["text/html"] == "<b>bold</b>"
+    assert got["again"][2][0]["data"] == {"text/plain": "False"}  # the first run's y: gone
+    assert got["ip"][4] == []  # not run after the error
+    assert got["errors"][0] == got["errors"][1] == got["errors"][2] == \
+        "ZeroDivisionError in cell 3: division by zero"
+    assert got["tb"] and got["runs"] == 2

@@ -44,7 +44,9 @@ from cxroi.report.index import render_index
 
 def _run_local(tasks: list[dict[str, Any]], workers: int,
                on_done: Callable[[int, dict[str, Any]], None]) -> None:
-    """Run on local worker processes; a dead worker costs one retry of its own run."""
+    """Run on local worker processes, each executing the notebooks in its own IPython
+    shell (no kernel beside it); a dead worker costs one retry of its own run."""
+    tasks = [dict(t, in_process=True) for t in tasks]
     WorkerPool(execute_task, workers, retries=1).run(tasks, on_done)
 
 

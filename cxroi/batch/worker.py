@@ -17,13 +17,20 @@ from cxroi.report.render import execute_report
 
 
 def execute_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Execute one run on this worker's long-lived kernel; return its outputs.
+    """Execute one run; return its outputs.
 
-    Runs in a pool worker process or on a Dask worker. It never raises for a failing
-    notebook; the files are written by the caller (so a remote worker needs no shared
-    folder).
+    Runs in a pool worker process (``task["in_process"]``: the notebook runs in this
+    process's own IPython shell, :class:`cxroi.nbrun.InProcessRunner`) or on a Dask worker
+    (on the worker thread's long-lived kernel). It never raises for a failing notebook;
+    the files are written by the caller (so a remote worker needs no shared folder).
     """
     import nbformat
+
+    runner = None
+    if task.get("in_process"):
+        from cxroi.nbrun.inprocess import in_process_runner
+
+        runner = in_process_runner()
 
     t0 = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -39,7 +46,7 @@ def execute_task(task: dict[str, Any]) -> dict[str, Any]:
             nb = nbformat.reads(task["notebook"], as_version=4)
             run = execute_report(path, task.get("draws"), task.get("seed"),
                                  task.get("data_fingerprint"), notebook=nb, cwd=cwd,
-                                 timeout=task.get("timeout"))
+                                 runner=runner, timeout=task.get("timeout"))
         except Exception as exc:  # noqa: BLE001 - reported as the run's error
             return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
                     "html": None, "notebook": None, "results": None,
