@@ -1,0 +1,68 @@
+"""The batch workers' in-process notebook execution (:class:`cxroi.nbrun.InProcessRunner`)
+against a kernel's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_in_process_runner_records_what_a_kernel_would(tmp_path):
+    """The batch workers' :class:`cxroi.nbrun.InProcessRunner` gives a notebook the
+    outputs a kernel gives it (streams, display data, results, the error that stops it,
+    in order), starts every notebook from an empty namespace and reports the failing
+    cell like :class:`cxroi.nbrun.KernelRunner`. Run in a child process (it installs
+    this process's IPython shell)."""
+    code = r'''
+import json, sys
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+from cxroi.nbrun import InProcessRunner, KernelRunner
+
+def book():
+    return new_notebook(cells=[
+        new_code_cell("import sys\nx = 41\nprint('one')\nprint('err', file=sys.stderr)\n"
+                      "x + 1"),
+        new_code_cell("from IPython.display import display, HTML\n"
+                      "display(HTML('<b>bold</b>'))\nprint('after')\n{'k': (1, 2)}"),
+        new_code_cell("'y' in dir()"),
+        new_code_cell("y = 1\n1 / 0"),
+        new_code_cell("print('never')"),
+    ])
+
+def outputs(nb):
+    return [[{k: v for k, v in o.items() if k != "traceback"} for o in c.outputs]
+            for c in nb.cells]
+
+ip = InProcessRunner(warmup="")
+first, again = ip.execute(book()), book()
+second = ip.execute(again)
+with KernelRunner(warmup="") as kr:
+    ref = kr.execute(book())
+print(json.dumps({"ip": outputs(first.nb), "again": outputs(again), "ref": outputs(ref.nb),
+                  "errors": [first.error, second.error, ref.error],
+                  "tb": "ZeroDivisionError" in first.traceback, "runs": ip.runs}))
+'''
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    for o in (o for cell in got["ref"] for o in cell if "execution_count" in o):
+        o.pop("execution_count")  # a kernel counts every execution since it started
+    for o in (o for cell in got["ip"] for o in cell if "execution_count" in o):
+        o.pop("execution_count")
+    assert got["ip"] == got["ref"]
+    assert got["ip"][0][:2] == [{"output_type": "stream", "name": "stdout", "text": "one\n"},
+                                {"output_type": "stream", "name": "stderr", "text": "err\n"}]
+    assert got["ip"][0][-1]["data"] == {"text/plain": "42"}
+    assert got["ip"][1][0]["data"]["text/html"] == "<b>bold</b>"
+    assert got["again"][2][0]["data"] == {"text/plain": "False"}  # the first run's y: gone
+    assert got["ip"][4] == []  # not run after the error
+    assert got["errors"][0] == got["errors"][1] == got["errors"][2] == \
+        "ZeroDivisionError in cell 3: division by zero"
+    assert got["tb"] and got["runs"] == 2
