@@ -110,24 +110,20 @@ def _error_message(nb: NotebookNode) -> tuple[str, str]:
 
 
 #: Run once in every kernel of a :class:`KernelRunner` (its default ``warmup``): import
-#: what the business-case notebook uses, load the compiled flywheel
-#: (:func:`cxroi.model.use_kernel`: the simulation, tornado and breakeven run on it, equal
-#: to numpy to 1e-12; about 0.35 CPU s once, unless ``CXROI_ENGINE=numpy``), render one
-#: tiny chart (vl-convert starts its engine on the first call), then move everything
-#: allocated so far out of the garbage collector's sight (``gc.freeze``: the modules stay,
-#: so collections get cheaper).
+#: what the business-case notebook uses, render one tiny chart (vl-convert starts its
+#: engine on the first call), then move everything allocated so far out of the garbage
+#: collector's sight (``gc.freeze``: the modules stay, so collections get cheaper).
+#: The compiled flywheel (:func:`cxroi.model.use_kernel`) is not loaded: it equals numpy
+#: to 1e-12, not bit for bit, and the report's figures are ``cxroi run``'s exactly.
 WARMUP = (
     "import gc as _cx_gc\n"
     "import cxroi.charts.specs, cxroi.report.case, cxroi.report.render, cxroi.voi\n"
-    "import cxroi.model as _cx_m\n"
-    "if getattr(_cx_m, 'ENGINE', 'auto') != 'numpy' and hasattr(_cx_m, 'use_kernel'):\n"
-    "    _cx_m.use_kernel()\n"
     "import vl_convert as _cx_vlc\n"
     "_cx_vlc.vegalite_to_svg({'mark': 'point', 'data': {'values': [{'x': 1}]},\n"
     "                         'encoding': {'x': {'field': 'x', 'type': 'quantitative'}}})\n"
     "_cx_gc.collect()\n"
     "_cx_gc.freeze()\n"
-    "del _cx_gc, _cx_vlc, _cx_m\n"
+    "del _cx_gc, _cx_vlc\n"
 )
 
 #: Optional modules a library imports that batch processes do not need, skipped there.
