@@ -66,3 +66,28 @@ print(json.dumps({"ip": outputs(first.nb), "again": outputs(again), "ref": outpu
     assert got["errors"][0] == got["errors"][1] == got["errors"][2] == \
         "ZeroDivisionError in cell 3: division by zero"
     assert got["tb"] and got["runs"] == 2
+
+
+def test_a_worker_returns_plain_values_the_batch_can_read_without_nbformat(tmp_path):
+    """What a batch worker sends back unpickles without importing nbformat (whose
+    jsonschema costs the batch's process seconds): the results are plain dicts."""
+    code = r'''
+import pickle, sys
+from cxroi.batch.worker import execute_task
+from cxroi.report.common import business_case_notebook
+nb = business_case_notebook()
+out = execute_task({"scenario_path": sys.argv[1], "scenario_yaml": "", "in_process": True,
+                    "notebook": nb.read_text(), "cwd": str(nb.parent), "draws": 200})
+assert out["status"] == "ok", out["error"]
+sys.stdout.buffer.write(pickle.dumps(out))
+'''
+    scenario = ROOT / "data" / "scenarios" / "complaints-30-to-1.yaml"
+    done = subprocess.run([sys.executable, "-c", code, str(scenario)], capture_output=True,
+                          cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr.decode()
+    check = ("import pickle, sys; out = pickle.loads(sys.stdin.buffer.read()); "
+             "assert 'nbformat' not in sys.modules; "
+             "assert out['results']['metrics']['npv']['p50'] == out['results']['metrics']"
+             "['npv']['p50'] and type(out['results']['metrics']) is dict")
+    subprocess.run([sys.executable, "-c", check], input=done.stdout, check=True,
+                   env=dict(os.environ, PYTHONPATH=str(ROOT)))

@@ -6,6 +6,7 @@ process starts by importing it), only the kernel runner and the report's exporte
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
@@ -52,8 +53,11 @@ def execute_task(task: dict[str, Any]) -> dict[str, Any]:
                     "html": None, "notebook": None, "results": None,
                     "log": f"worker {worker}: {type(exc).__name__}: {exc}\n",
                     "seconds": time.perf_counter() - t0, "worker": worker}
+    # plain JSON types: the results' nested mappings are nbformat nodes, and unpickling
+    # one in the batch's process would import nbformat and jsonschema there (seconds)
+    results = json.loads(json.dumps(run.results)) if run.results is not None else None
     return {"status": "failed" if run.error else "ok", "error": run.error, "html": run.html,
-            "notebook": nbformat.writes(run.nb), "results": run.results,
+            "notebook": nbformat.writes(run.nb), "results": results,
             "log": f"worker {worker}\n{run.log}", "seconds": time.perf_counter() - t0,
             "worker": worker}
 
