@@ -35,6 +35,10 @@ def book():
         new_code_cell("print('never')"),
     ])
 
+def plot():
+    return new_notebook(cells=[new_code_cell(
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\nplt.title('t');")])
+
 def outputs(nb):
     return [[{k: v for k, v in o.items() if k != "traceback"} for o in c.outputs]
             for c in nb.cells]
@@ -42,11 +46,16 @@ def outputs(nb):
 ip = InProcessRunner(warmup="")
 first, again = ip.execute(book()), book()
 second = ip.execute(again)
+figure = ip.execute(plot()).nb
 with KernelRunner(warmup="") as kr:
     ref = kr.execute(book())
+    ref_figure = kr.execute(plot()).nb
+kinds = [[sorted(o.get("data", {})) for o in c.outputs] for c in (figure.cells[0],
+                                                               ref_figure.cells[0])]
 print(json.dumps({"ip": outputs(first.nb), "again": outputs(again), "ref": outputs(ref.nb),
                   "errors": [first.error, second.error, ref.error],
-                  "tb": "ZeroDivisionError" in first.traceback, "runs": ip.runs}))
+                  "tb": "ZeroDivisionError" in first.traceback, "runs": ip.runs,
+                  "figure": kinds}))
 '''
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -65,7 +74,10 @@ print(json.dumps({"ip": outputs(first.nb), "again": outputs(again), "ref": outpu
     assert got["ip"][4] == []  # not run after the error
     assert got["errors"][0] == got["errors"][1] == got["errors"][2] == \
         "ZeroDivisionError in cell 3: division by zero"
-    assert got["tb"] and got["runs"] == 2
+    assert got["tb"] and got["runs"] == 3
+    # a matplotlib figure is shown inline, as on a kernel
+    assert got["figure"][0] == got["figure"][1] and ["image/png", "text/plain"] in \
+        got["figure"][0]
 
 
 def test_a_worker_returns_plain_values_the_batch_can_read_without_nbformat(tmp_path):

@@ -170,7 +170,8 @@ class InProcessRunner:
             signal.setitimer(signal.ITIMER_REAL, float(timeout))
         sys.stdout, sys.stderr = _Stream(self._sink, "stdout"), _Stream(self._sink, "stderr")
         try:
-            self._shell.run_cell(source, store_history=False, silent=False)
+            # store_history: the display hook reads the input back to honour a closing ";"
+            self._shell.run_cell(source, store_history=True, silent=False)
         finally:
             sys.stdout, sys.stderr = out, err
             if alarm:
@@ -178,6 +179,10 @@ class InProcessRunner:
                 signal.signal(signal.SIGALRM, previous)
 
     def _start(self) -> None:
+        # as ipykernel does: a notebook's matplotlib figures are shown inline (as display
+        # data) when it plots
+        if not os.environ.get("MPLBACKEND") and _has("matplotlib_inline"):
+            os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
         self._shell = _shell(self._sink)
         if self.warmup:
             self._sink.outputs = []
@@ -235,6 +240,12 @@ class InProcessRunner:
 
     def kill(self) -> None:
         """Nothing to kill (no kernel); kept for :class:`KernelRunner`'s interface."""
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def _language_info() -> dict[str, Any]:
