@@ -6,9 +6,15 @@ The naive chain is what an analyst would script by hand, per run and one after a
     jupyter nbconvert --to html --no-input out.ipynb
 
 It starts two Python processes and a kernel per run, so it is measured on a few runs
-(``--naive-runs``, default 3) and extrapolated linearly to the batch size (its per-run
+(``--naive-runs``, default 3: half before the batch, the rest after it, so both see the
+machine's load of the moment) and extrapolated linearly to the batch size (its per-run
 cost does not depend on the run). The batch is measured in full, from a cold start (new
-worker processes and kernels) with an empty reports folder.
+worker processes) with an empty reports folder. The script prints the ratio of the two,
+measured in this run, with the load average before, during and after.
+
+The benchmark batch has a fifth initiative that is a copy of the first under another name
+(10 of 50 runs with the same inputs as others, which the batch executes once);
+``--distinct`` makes the copy differ by one unit of one-off cost, so every run is executed.
 
 ``--naive-ref GITREF`` also measures the naive chain on cxroi as it was at that commit
 (extracted with ``git archive``, run with it first on ``PYTHONPATH``), e.g. the commit
@@ -46,11 +52,21 @@ BIN = Path(sys.executable).parent
 SCENARIOS = ["complaints-30-to-1", "fcr-60-to-80", "order-simplification", "cx-programme"]
 
 
-def make_spec(folder: Path, runs: int) -> Path:
-    """A batch of ``runs`` runs: the example initiatives × two segments × cost variants."""
+def make_spec(folder: Path, runs: int, distinct: bool = False) -> Path:
+    """A batch of ``runs`` runs: the example initiatives × two segments × cost variants.
+
+    The fifth initiative is a copy of the first under another name (the same runs: the
+    batch executes them once); with ``distinct`` the copy's one-off cost is one unit higher,
+    so every run is executed.
+    """
     inits = [{"path": str(ROOT / "data/scenarios" / f"{s}.yaml"), "name": s} for s in SCENARIOS]
-    inits.append({"path": str(ROOT / "data/scenarios/complaints-30-to-1.yaml"),
-                  "name": "complaints-copy"})
+    copy = ROOT / "data/scenarios/complaints-30-to-1.yaml"
+    if distinct:
+        data = yaml.safe_load(copy.read_text(encoding="utf-8"))
+        data["costs"]["one_off"] += 1
+        copy = folder / "complaints-copy.yaml"
+        copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    inits.append({"path": str(copy), "name": "complaints-copy"})
     per = len(inits) * 2
     n_var = -(-runs // per)
     variants = {f"cost-x{1 + 0.1 * i:.1f}": {"costs.one_off": {"times": 1 + 0.1 * i}}
@@ -70,16 +86,16 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def naive(folder: Path, n: int, root: Path = ROOT, cpu: list[float] | None = None
-          ) -> list[float]:
+def naive(folder: Path, n: int, root: Path = ROOT, cpu: list[float] | None = None,
+          start: int = 0) -> list[float]:
     """Seconds per run of papermill CLI + nbconvert CLI, sequentially, with the cxroi and
     notebook of ``root`` (a checkout); the CPU seconds of each run are appended to
-    ``cpu``."""
+    ``cpu``. Runs ``start`` to ``start + n - 1`` of the scenarios in turn."""
     nb = root / "notebooks/02-business-case.ipynb"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     times = []
-    for i in range(n):
+    for i in range(start, start + n):
         scen = ROOT / "data/scenarios" / f"{SCENARIOS[i % len(SCENARIOS)]}.yaml"
         out = folder / f"naive-{i}-{root.name}.ipynb"
         c0 = cpu_seconds()
@@ -92,7 +108,8 @@ def naive(folder: Path, n: int, root: Path = ROOT, cpu: list[float] | None = Non
         times.append(time.perf_counter() - t0)
         if cpu is not None:
             cpu.append(cpu_seconds() - c0)
-        print(f"  naive run {i + 1}/{n}: {times[-1]:.1f} s", flush=True)
+        print(f"  naive run {i + 1}: {times[-1]:.1f} s, load {os.getloadavg()[0]:.1f}",
+              flush=True)
     return times
 
 
@@ -149,6 +166,8 @@ def main() -> None:
     ap.add_argument("--naive-ref", default=None,
                     help="also time the naive chain on cxroi at this git commit")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--distinct", action="store_true",
+                    help="make the copied initiative differ, so every run is executed")
     ap.add_argument("--spec", type=Path, default=None,
                     help="time this batch file (cold, then unchanged) instead")
     args = ap.parse_args()
@@ -163,40 +182,57 @@ def main() -> None:
         return
 
     load_before = os.getloadavg()
+    before = -(-args.naive_runs // 2)  # the naive runs are split around the batch, so
+    after = args.naive_runs - before   # both see the machine's load of the moment
     with tempfile.TemporaryDirectory(prefix="cxroi-bench-") as tmp:
         folder = Path(tmp)
-        print(f"naive chain on {args.naive_runs} runs (papermill CLI + nbconvert CLI):")
+        ref_root = checkout(args.naive_ref, folder) if args.naive_ref else None
         ncpu: list[float] = []
-        nt = naive(folder, args.naive_runs, cpu=ncpu)
-        naive_per_run = sum(nt) / len(nt)
-        ref_per_run = ref_cpu = None
-        if args.naive_ref:
-            print(f"naive chain at {args.naive_ref} on {args.naive_runs} runs:")
-            rcpu: list[float] = []
-            rt = naive(folder, args.naive_runs, checkout(args.naive_ref, folder), cpu=rcpu)
-            ref_per_run, ref_cpu = sum(rt) / len(rt), sum(rcpu) / len(rcpu)
+        rcpu: list[float] = []
+        print(f"naive chain (papermill CLI + nbconvert CLI), {before} run(s) before the batch:")
+        nt = naive(folder, before, cpu=ncpu)
+        rt: list[float] = []
+        if ref_root is not None:
+            print(f"naive chain at {args.naive_ref}, {before} run(s) before the batch:")
+            rt += naive(folder, before, ref_root, cpu=rcpu)
 
-        spec = make_spec(folder, args.runs)
+        spec = make_spec(folder, args.runs, args.distinct)
         out = folder / "reports"
         shutil.rmtree(out, ignore_errors=True)
         print(f"cxroi batch, {args.runs} runs, workers={args.workers or os.cpu_count()}:")
+        load_batch = os.getloadavg()
         c0 = cpu_seconds()
         t0 = time.perf_counter()
         res = run_batch(spec, out, workers=args.workers, progress=True)
         batch_s = time.perf_counter() - t0
         batch_cpu = cpu_seconds() - c0
+        load_batch_end = os.getloadavg()
         n = len(res.runs)
+        executed = sum(1 for r in res.rendered if "execution is reused" not in
+                       r.log.read_text(encoding="utf-8"))
         sizes = [r.report.stat().st_size for r in res.runs if r.report]
-        run_s = [r.seconds for r in res.rendered]
+        run_s = [r.seconds for r in res.rendered if r.seconds > 0]
         t1 = time.perf_counter()
         again = run_batch(spec, out, workers=args.workers, progress=False)
         rerun_s = time.perf_counter() - t1
         index_s = _time_index(out, write_folder_index)
 
+        if after:
+            print(f"naive chain, {after} run(s) after the batch:")
+            nt += naive(folder, after, cpu=ncpu, start=before)
+            if ref_root is not None:
+                print(f"naive chain at {args.naive_ref}, {after} run(s) after the batch:")
+                rt += naive(folder, after, ref_root, cpu=rcpu, start=before)
+        naive_per_run = sum(nt) / len(nt)
+        ref_per_run = sum(rt) / len(rt) if rt else None
+        ref_cpu = sum(rcpu) / len(rcpu) if rcpu else None
+
     naive_total = naive_per_run * n
     figures = {
-        "runs": n, "failed": res.n_failed, "cores": os.cpu_count(),
+        "runs": n, "executed": executed, "failed": res.n_failed, "cores": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_batch_start": [round(x, 2) for x in load_batch],
+        "load_average_batch_end": [round(x, 2) for x in load_batch_end],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "naive_seconds_per_run": round(naive_per_run, 2),
         "naive_seconds_extrapolated": round(naive_total, 1),
@@ -220,8 +256,28 @@ def main() -> None:
         figures["naive_at_ref_cpu_seconds_per_run"] = round(ref_cpu, 2)
         figures["cpu_ratio_vs_naive_at_ref"] = round(ref_cpu / (batch_cpu / n), 1)
     print(json.dumps(figures, indent=2))
+    print(summary(figures))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+def summary(f: dict) -> str:
+    """The side-by-side figures in two or three sentences."""
+    load = (f"load average (1 min) {f['load_average_before'][0]:.1f} before, "
+            f"{f['load_average_batch_start'][0]:.1f} → {f['load_average_batch_end'][0]:.1f} "
+            f"during the batch, {f['load_average_after'][0]:.1f} after, {f['cores']} cores")
+    text = (f"{f['runs']} reports ({f['executed']} executed, {f['failed']} failed): batch "
+            f"{f['batch_seconds']} s; naive chain {f['naive_seconds_per_run']} s per report, "
+            f"{f['naive_seconds_extrapolated']} s for {f['runs']} -> {f['speedup']}x faster, "
+            f"measured in this run ({load}).\nCPU seconds per report: batch "
+            f"{f['batch_cpu_seconds_per_run']}, naive chain {f['naive_cpu_seconds_per_run']} "
+            f"-> {f['cpu_ratio']}x less.")
+    if "naive_at_ref" in f:
+        text += (f"\nNaive chain at {f['naive_at_ref']}: {f['naive_at_ref_seconds_per_run']} s "
+                 f"per report -> {f['speedup_vs_naive_at_ref']}x; CPU "
+                 f"{f['naive_at_ref_cpu_seconds_per_run']} s -> "
+                 f"{f['cpu_ratio_vs_naive_at_ref']}x.")
+    return text
 
 
 if __name__ == "__main__":

@@ -110,6 +110,31 @@ def test_app_report_is_the_batch_report(first, folder, tmp_path):
     assert app.read_bytes() == (folder / "reports" / "complaints.html").read_bytes()
 
 
+def test_runs_with_the_same_inputs_are_executed_once(first, folder):
+    """Two runs of one batch with the same content key (the same scenario under two
+    names) are executed once: both get the report an independent execution gives (the
+    first batch's), each its own notebook and log."""
+    spec = folder / "twice.yaml"
+    spec.write_text(yaml.safe_dump({"name": "twice", "draws": DRAWS, "initiatives": [
+        {"path": "complaints.yaml", "name": "a"}, {"path": "complaints.yaml", "name": "b"}]}),
+        encoding="utf-8")
+    out = folder / "twice"
+    res = run_batch(spec, out, workers=2, progress=False)
+    assert [(r.run_id, r.status) for r in res.runs] == [("a", "ok"), ("b", "ok")]
+    assert res.runs[0].run.key == res.runs[1].run.key
+    want = (folder / "reports" / "complaints.html").read_bytes()
+    assert (out / "a.html").read_bytes() == want and (out / "b.html").read_bytes() == want
+    logs = {r.run_id: r.log.read_text() for r in res.runs}
+    assert "reused" not in logs["a"] and "same inputs as run a" in logs["b"]
+    nb_b = (out / "runs" / "b" / "business-case.ipynb").read_text()
+    assert str((out / "runs" / "b" / "scenario.yaml").resolve()) in nb_b
+    assert str((out / "runs" / "a" / "scenario.yaml").resolve()) not in nb_b
+    manifest = json.loads((out / "runs" / "b" / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and manifest["report_sha256"] == \
+        hashlib.sha256(want).hexdigest()
+    spec.unlink()
+
+
 def test_second_run_skips_unchanged_and_redoes_changed(first, folder):
     out = folder / "reports"
     before = (out / "complaints.html").stat().st_mtime_ns
@@ -134,8 +159,10 @@ def test_second_run_skips_unchanged_and_redoes_changed(first, folder):
 
 
 def test_killed_run_leaves_no_partial_report_and_is_redone(tmp_path):
-    for name in ("a", "b", "c"):
-        shutil.copy(SCENARIOS / "complaints-30-to-1.yaml", tmp_path / f"{name}.yaml")
+    base = yaml.safe_load((SCENARIOS / "complaints-30-to-1.yaml").read_text())
+    for k, name in enumerate(("a", "b", "c")):  # three different runs (same ones run once)
+        base["costs"]["one_off"] += 1000 * k
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
     spec = _spec(tmp_path, ["a.yaml", "b.yaml", "c.yaml"])
     out = tmp_path / "reports"
     code = ("from pathlib import Path; from cxroi.batch import run_batch; "
@@ -492,15 +519,17 @@ def test_markup_in_names_and_keys_is_printed_as_written(tmp_path):
 
 
 def _slow_notebook(folder: Path) -> Path:
-    """The business-case notebook with a cell that leaves a marker (kernel's parent pid,
-    kernel pid) and sleeps, so a test can kill a worker or the batch mid-run."""
+    """The business-case notebook with a cell that leaves a marker (the worker's pid, the
+    pid of the process executing the notebook: the worker itself, or its kernel) and
+    sleeps, so a test can kill a worker or the batch mid-run."""
     nb = nbformat.read(str(ROOT / "notebooks" / "02-business-case.ipynb"), as_version=4)
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
-        "import os as _o, pathlib as _p, time as _t\n"
+        "import os as _o, pathlib as _p, sys as _s, time as _t\n"
         "_d = _o.environ.get('CXROI_TEST_MARKERS')\n"
+        "_w = _o.getpid() if 'cxroi.batch.worker' in _s.modules else _o.getppid()\n"
         "if _d:\n"
-        "    _p.Path(_d, f'{_o.getppid()}-{_o.getpid()}-{_t.time_ns()}').write_text("
+        "    _p.Path(_d, f'{_w}-{_o.getpid()}-{_t.time_ns()}').write_text("
         "scenario)\n"
         "    _t.sleep(float(_o.environ.get('CXROI_TEST_SLEEP', '3')))\n"))
     path = folder / "slow.ipynb"
@@ -534,8 +563,10 @@ def _gone(pids: list[int], timeout: float = 30.0) -> list[int]:
 
 
 def _slow_batch(folder: Path, n: int) -> Path:
-    for i in range(n):
-        shutil.copy(SCENARIOS / "complaints-30-to-1.yaml", folder / f"r{i}.yaml")
+    base = yaml.safe_load((SCENARIOS / "complaints-30-to-1.yaml").read_text())
+    for i in range(n):  # n different runs (runs with the same inputs are executed once)
+        base["costs"]["one_off"] += 1000
+        (folder / f"r{i}.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
     _slow_notebook(folder)
     return _spec(folder, [f"r{i}.yaml" for i in range(n)], notebook="slow.ipynb")
 
@@ -760,3 +791,4 @@ def test_an_override_of_a_measured_rate_carries_its_interval_along() -> None:
     own = apply_overrides(data, {"segments.0.churn": 0.5, "segments.0.churn_low": 0.4,
                                  "segments.0.churn_high": 0.6})
     assert own["segments"][0]["churn_low"] == 0.4
+

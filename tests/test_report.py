@@ -399,13 +399,26 @@ def test_what_to_measure_next_slot(rich_case, monkeypatch):
         table = pd.DataFrame({"link": ["touchpoints.complaints.links.churn_gap"],
                               "label": ["Leaving after a bad outcome"], "evppi": [85_000.0]})
 
-    fake.value_of_information = lambda result: VOI()
+    fake.value_of_information = lambda result, **kw: VOI()
     monkeypatch.setitem(sys.modules, "cxroi.voi", fake)
     html_text = rich_case.voi_section().html
     assert "What to measure next" in html_text and "Leaving after a bad outcome" in html_text
     assert "&#36;85k" in html_text and "&#36;120k" in html_text
     monkeypatch.setitem(sys.modules, "cxroi.voi", None)  # import fails: no section
     assert rich_case.voi_section().html == ""
+
+
+def test_what_to_measure_next_is_unchanged_without_the_groups(rich_case):
+    """The section asks :func:`cxroi.voi.value_of_information` for no touchpoint groups
+    (the report does not show them): the per-link table and the EVPI are the same numbers
+    as with them, so the section is the one the full computation gives."""
+    from cxroi.voi import value_of_information
+
+    full = value_of_information(rich_case.result)
+    light = value_of_information(rich_case.result, groups={})
+    assert len(full.groups) > 0 and len(light.groups) == 0
+    assert light.evpi == full.evpi
+    pd.testing.assert_frame_equal(light.table, full.table)
 
 
 def test_report_markup_lives_in_templates_not_python_fstrings():

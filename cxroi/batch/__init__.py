@@ -20,10 +20,12 @@ A batch is a YAML file (or a folder of scenario files, or one scenario file)::
 Each run executes ``notebooks/02-business-case.ipynb`` (the notebook the report renders
 from) through :func:`cxroi.report.execute_report`.
 
-Speed: a kernel start and the imports of pandas / altair / vl-convert cost seconds, the
-notebook itself under one. Every worker process keeps **one long-lived kernel**
-(:class:`cxroi.nbrun.KernelRunner`) and executes run after run on it (the namespace is
-reset in between), so the start-up is paid once per worker, not once per run.
+Speed: the imports of pandas / scipy / vl-convert cost seconds, the notebook itself
+a few tenths. Every worker process executes run after run **in its own IPython shell**
+(:class:`cxroi.nbrun.InProcessRunner`; no Jupyter kernel beside it; the namespace is
+reset in between), so the start-up is paid once per worker, not once per run; runs with
+the same content hash are executed once for all of them. On a Dask cluster each worker
+thread keeps one long-lived kernel (:class:`cxroi.nbrun.KernelRunner`).
 
 Safety: every file is written to a temporary file and renamed; the run's manifest is
 written last, so a run killed midway has no manifest and is redone next time. A run is

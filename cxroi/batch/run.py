@@ -44,7 +44,9 @@ from cxroi.report.index import render_index
 
 def _run_local(tasks: list[dict[str, Any]], workers: int,
                on_done: Callable[[int, dict[str, Any]], None]) -> None:
-    """Run on local worker processes; a dead worker costs one retry of its own run."""
+    """Run on local worker processes, each executing the notebooks in its own IPython
+    shell (no kernel beside it); a dead worker costs one retry of its own run."""
+    tasks = [dict(t, in_process=True) for t in tasks]
     WorkerPool(execute_task, workers, retries=1).run(tasks, on_done)
 
 
@@ -75,6 +77,29 @@ def _run_dask(tasks: list[dict[str, Any]], scheduler: str,
             on_done(i, out)
     finally:
         client.close()
+
+
+def _reused(out: dict[str, Any], source: PlannedRun, run: PlannedRun,
+            out_dir: Path) -> dict[str, Any]:
+    """The outputs of ``source``'s execution for ``run``, which has the same content key
+    (so the same report): its own scenario path in the notebook and log, and a log line
+    saying whose execution it is."""
+    src = str(_paths(out_dir, source.run_id)["scenario"].resolve())
+    dst = str(_paths(out_dir, run.run_id)["scenario"].resolve())
+
+    def own(text: str | None) -> str | None:
+        if not text:
+            return text
+        for a, b in ((src, dst), (json.dumps(src)[1:-1], json.dumps(dst)[1:-1])):
+            text = text.replace(a, b)
+        return text
+
+    got = dict(out)
+    got["notebook"] = own(out.get("notebook"))
+    got["log"] = (f"same inputs as run {source.run_id} (content key {run.key[:16]}): its "
+                  f"execution is reused, not repeated\n{own(out.get('log')) or ''}")
+    got["seconds"] = 0.0
+    return got
 
 
 @contextmanager
@@ -243,10 +268,19 @@ def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: 
 
     cwd = str(nb_path.parent.resolve()) if nb_path.parent.is_dir() else str(notebooks_dir())
     tasks = []
+    # runs with the same content key (same resolved scenario, notebook, code and
+    # parameters) have the same report: each key is executed once, for all of its runs
+    stands_for: list[list[int]] = []
+    task_of_key: dict[str, int] = {}
     for i in todo:
         r = runs[i]
         p = _paths(out_dir, r.run_id)
         write_atomic(p["scenario"], r.scenario_yaml or "")
+        if r.key in task_of_key:
+            stands_for[task_of_key[r.key]].append(i)
+            continue
+        task_of_key[r.key] = len(tasks)
+        stands_for.append([i])
         tasks.append({"run_id": r.run_id, "key": r.key, "scenario_path": str(p["scenario"].resolve()),
                       "scenario_yaml": r.scenario_yaml, "notebook": notebook_text, "cwd": cwd,
                       "draws": bspec.draws, "seed": bspec.seed,
@@ -258,22 +292,24 @@ def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: 
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(tasks), unit="run", desc=f"cxroi batch ({n_skipped} unchanged)",
+        bar = tqdm(total=len(todo), unit="run", desc=f"cxroi batch ({n_skipped} unchanged)",
                    dynamic_ncols=True)
     counts = {"done": 0, "failed": n_failed}
 
     def on_done(k: int, out: dict[str, Any]) -> None:
-        i = todo[k]
-        res = _store(out_dir, runs[i], out, (bid, bname))
-        results[i] = res
+        first = stands_for[k][0]
+        for i in stands_for[k]:
+            got = out if i == first else _reused(out, runs[first], runs[i], out_dir)
+            res = _store(out_dir, runs[i], got, (bid, bname))
+            results[i] = res
+            counts["done"] += 1
+            if res.status == "failed":
+                counts["failed"] += 1
         write_indexes(now=False)
-        counts["done"] += 1
-        if res.status == "failed":
-            counts["failed"] += 1
         if bar is not None:
             bar.set_postfix_str(f"done {counts['done']}, failed {counts['failed']}, "
-                                f"left {len(tasks) - counts['done']}", refresh=False)
-            bar.update(1)
+                                f"left {len(todo) - counts['done']}", refresh=False)
+            bar.update(len(stands_for[k]))
 
     finished = False
     try:

@@ -6,6 +6,7 @@ process starts by importing it), only the kernel runner and the report's exporte
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
@@ -17,13 +18,20 @@ from cxroi.report.render import execute_report
 
 
 def execute_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Execute one run on this worker's long-lived kernel; return its outputs.
+    """Execute one run; return its outputs.
 
-    Runs in a pool worker process or on a Dask worker. It never raises for a failing
-    notebook; the files are written by the caller (so a remote worker needs no shared
-    folder).
+    Runs in a pool worker process (``task["in_process"]``: the notebook runs in this
+    process's own IPython shell, :class:`cxroi.nbrun.InProcessRunner`) or on a Dask worker
+    (on the worker thread's long-lived kernel). It never raises for a failing notebook;
+    the files are written by the caller (so a remote worker needs no shared folder).
     """
     import nbformat
+
+    runner = None
+    if task.get("in_process"):
+        from cxroi.nbrun.inprocess import in_process_runner
+
+        runner = in_process_runner()
 
     t0 = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -39,14 +47,17 @@ def execute_task(task: dict[str, Any]) -> dict[str, Any]:
             nb = nbformat.reads(task["notebook"], as_version=4)
             run = execute_report(path, task.get("draws"), task.get("seed"),
                                  task.get("data_fingerprint"), notebook=nb, cwd=cwd,
-                                 timeout=task.get("timeout"))
+                                 runner=runner, timeout=task.get("timeout"))
         except Exception as exc:  # noqa: BLE001 - reported as the run's error
             return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
                     "html": None, "notebook": None, "results": None,
                     "log": f"worker {worker}: {type(exc).__name__}: {exc}\n",
                     "seconds": time.perf_counter() - t0, "worker": worker}
+    # plain JSON types: the results' nested mappings are nbformat nodes, and unpickling
+    # one in the batch's process would import nbformat and jsonschema there (seconds)
+    results = json.loads(json.dumps(run.results)) if run.results is not None else None
     return {"status": "failed" if run.error else "ok", "error": run.error, "html": run.html,
-            "notebook": nbformat.writes(run.nb), "results": run.results,
+            "notebook": nbformat.writes(run.nb), "results": results,
             "log": f"worker {worker}\n{run.log}", "seconds": time.perf_counter() - t0,
             "worker": worker}
 

@@ -11,11 +11,13 @@ process-pool worker, a Dask worker thread or a running Jupyter/Voila kernel (whi
 has a loop). Parameters are injected the papermill way (a cell tagged
 ``injected-parameters`` after the one tagged ``parameters``).
 
-Two parts: :mod:`cxroi.nbrun.kernel` (:class:`KernelRunner`, :func:`shared_runner`,
-:func:`parameterize`) and :mod:`cxroi.nbrun.pool` (:class:`WorkerPool`, the batch's
-worker processes).
+Three parts: :mod:`cxroi.nbrun.kernel` (:class:`KernelRunner`, :func:`shared_runner`,
+:func:`parameterize`), :mod:`cxroi.nbrun.inprocess` (:class:`InProcessRunner`: the same
+execution in the process's own IPython shell, what the batch's worker processes use) and
+:mod:`cxroi.nbrun.pool` (:class:`WorkerPool`, the batch's worker processes).
 """
 
+from cxroi.nbrun.inprocess import InProcessRunner, in_process_runner
 from cxroi.nbrun.kernel import (
     SKIPPED_OPTIONAL_MODULES,
     WARMUP,
@@ -31,7 +33,7 @@ from cxroi.nbrun.kernel import (
 from cxroi.nbrun.pool import WORKER_DIED, WorkerPool, set_parent_death_signal
 
 __all__ = [
-    "SKIPPED_OPTIONAL_MODULES", "WARMUP", "WORKER_DIED", "Execution", "KernelRunner",
-    "WorkerPool", "close_all", "parameterize", "read_notebook", "set_parent_death_signal",
+    "SKIPPED_OPTIONAL_MODULES", "WARMUP", "WORKER_DIED", "Execution", "InProcessRunner",
+    "KernelRunner", "WorkerPool", "close_all", "in_process_runner", "parameterize", "read_notebook", "set_parent_death_signal",
     "shared_runner", "skip_slow_optional_imports", "strip_ansi",
 ]

@@ -113,6 +113,8 @@ def _error_message(nb: NotebookNode) -> tuple[str, str]:
 #: what the business-case notebook uses, render one tiny chart (vl-convert starts its
 #: engine on the first call), then move everything allocated so far out of the garbage
 #: collector's sight (``gc.freeze``: the modules stay, so collections get cheaper).
+#: The compiled flywheel (:func:`cxroi.model.use_kernel`) is not loaded: it equals numpy
+#: to 1e-12, not bit for bit, and the report's figures are ``cxroi run``'s exactly.
 WARMUP = (
     "import gc as _cx_gc\n"
     "import cxroi.charts.specs, cxroi.report.case, cxroi.report.render, cxroi.voi\n"

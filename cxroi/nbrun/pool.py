@@ -171,16 +171,19 @@ class WorkerPool:
         try:
             for _ in range(min(self.workers, len(tasks))):
                 self._start()
+            def hand_out(w: _Worker) -> None:
+                if w.task is None and queue:
+                    i = queue.popleft()
+                    attempts[i] += 1
+                    try:
+                        w.conn.send((i, tasks[i]))
+                    except (BrokenPipeError, OSError):
+                        pass  # the worker is dead: its sentinel says so below
+                    w.task = i
+
             while queue or any(w.task is not None for w in self._pool):
                 for w in self._pool:  # hand out work
-                    if w.task is None and queue:
-                        i = queue.popleft()
-                        attempts[i] += 1
-                        try:
-                            w.conn.send((i, tasks[i]))
-                        except (BrokenPipeError, OSError):
-                            pass  # the worker is dead: its sentinel says so below
-                        w.task = i
+                    hand_out(w)
                 busy = [w for w in self._pool if w.task is not None]
                 ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in self._pool]))
                 for w in list(self._pool):
@@ -192,6 +195,9 @@ class WorkerPool:
                             dead = True  # died mid-run
                         else:
                             w.task = None
+                            # its next task first: the worker computes while on_done
+                            # writes this one's files (it waited for them before)
+                            hand_out(w)
                             if attempts[i] > 1:
                                 out = dict(out, attempts=attempts[i],
                                            log=f"attempt {attempts[i]}: the worker process "

@@ -39,7 +39,7 @@ from cxroi.scenario import Scenario, load_scenario, scenario_to_yaml
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-    from cxroi.nbrun import KernelRunner
+    from cxroi.nbrun import InProcessRunner, KernelRunner
 
 
 @lru_cache(maxsize=1)
@@ -106,7 +106,8 @@ def _results_from(nb: NotebookNode) -> dict[str, Any] | None:
 def execute_report(scenario_path: str | os.PathLike[str], draws: int | None = None,
                    seed: int | None = None, data_fingerprint: str | None = None,
                    notebook: NotebookNode | None = None, cwd: str | os.PathLike[str] | None = None,
-                   runner: KernelRunner | None = None, timeout: int | None = None) -> ReportRun:
+                   runner: KernelRunner | InProcessRunner | None = None,
+                   timeout: int | None = None) -> ReportRun:
     """Execute the business-case notebook for one scenario file and export it.
 
     This is the one code path behind :func:`render_report` and every batch run. It never
@@ -123,8 +124,9 @@ def execute_report(scenario_path: str | os.PathLike[str], draws: int | None = No
         The unexecuted business-case notebook (default: read from ``notebooks/``).
     cwd : path, optional
         Working directory of the run (default: the notebooks folder, or a temp folder).
-    runner : KernelRunner, optional
-        Default: this process and thread's shared runner.
+    runner : KernelRunner or InProcessRunner, optional
+        Default: this process and thread's shared kernel runner (a batch worker passes
+        its in-process runner).
     timeout : int, optional
         Seconds any one cell may take.
     """
@@ -144,7 +146,8 @@ def execute_report(scenario_path: str | os.PathLike[str], draws: int | None = No
     ex = runner.execute(nb, cwd=cwd, timeout=timeout)
     log = [f"cxroi {cxroi.__version__}: business case for {scenario_path}",
            f"parameters: {json.dumps(params)}",
-           f"kernel run #{runner.runs}, execution {ex.seconds:.2f} s"]
+           f"{getattr(runner, 'kind', 'kernel')} run #{runner.runs}, execution "
+           f"{ex.seconds:.2f} s"]
     for i, cell in enumerate(ex.nb.cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream":
