@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_dict
 
 from cxroi.calibrate import calibrate
 from cxroi.calibrate.baselines import BaselineFitter
@@ -21,7 +22,6 @@ from cxroi.inputs import compile_inputs
 from cxroi.model import contacts_saved, floored_contacts
 from cxroi.scenario import ScenarioError, scenario_from_dict
 from cxroi.uncertainty import sample_rates, simulate
-from tests.conftest import tiny_dict
 
 
 @pytest.fixture(scope="module")

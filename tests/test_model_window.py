@@ -112,7 +112,7 @@ def test_windows_per_link_and_touchpoint_compile(lead_dict: dict) -> None:
 
 @pytest.mark.parametrize("window", [1, 3, 24])
 def test_kernel_equals_numpy_with_a_window(lead_dict: dict, window: int) -> None:
-    from tests.test_model import assert_same_results
+    from test_model import assert_same_results
 
     kernel = pytest.importorskip("cxroi.kernel")
     d = copy.deepcopy(lead_dict)
