@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import signal
 import sys
 import time
@@ -159,10 +160,17 @@ def test_ctrl_c_and_sigterm_stop_the_server_and_its_workers(tmp_path: Path, sig:
     srv = start_server(tmp_path, args=["--workers", "2"])
     try:
         deadline = time.monotonic() + 60
-        while len(srv.status()["workers"]) < 2 and time.monotonic() < deadline:
+        while (len(srv.status()["workers"]) < 2 or not srv.status()["background_workers"]
+               ) and time.monotonic() < deadline:
             time.sleep(0.2)
         workers = srv.status()["workers"]
         assert len(workers) == 2
+        background = srv.status()["background_workers"]
+        assert len(background) == 1 and not set(background) & set(workers)
+        # the background worker (value of information) yields the CPU to the others
+        assert os.getpriority(os.PRIO_PROCESS, background[0]) > \
+            os.getpriority(os.PRIO_PROCESS, workers[0])
+        workers = [*workers, *background]
     finally:
         took = stop(srv.process, sig)
     assert srv.process.returncode is not None and took < 15

@@ -181,6 +181,7 @@ class StatusHandler(Base):
         eng = cfg.engine
         self.send_json({"ok": True, "sessions": cfg.open_sessions(),
                         "max_sessions": cfg.max_sessions, "workers": eng.pids(),
+                        "background_workers": eng.background_pids(),
                         "server_pid": os.getpid(), "computed": eng.computed,
                         "cache": {"entries": len(eng.cache), "hits": eng.cache.hits,
                                   "misses": eng.cache.misses}})
@@ -286,13 +287,14 @@ class ApiHandler(Base):
         if s.waiting is not None:  # a newer slider position is queued: not worth it now
             return {"ok": False, "superseded": True}
         # Which link to measure first is worth a moment, not a colleague's slider update:
-        # it runs only when a worker is free (or is already known); else "later".
+        # it runs in the background worker, at a lower CPU priority, and only when that
+        # worker is free (or is already known); else "later" (the page asks again).
         key = _key("voi", {"data": data, "corr": corr}, cfg)
-        if not cfg.engine.idle and cfg.engine.cache.get(key) is None:
+        if not cfg.engine.background_idle and cfg.engine.cache.get(key) is None:
             return {"ok": False, "later": True}
         rkey = str(body.get("key") or "")  # the result the page shows (its draws)
         return await cfg.engine.cached("voi", {"data": data, "corr": corr}, tasks.voi, data,
-                                       corr, rkey)
+                                       corr, rkey, background=True)
 
     async def do_save(self, s: Session, body: dict[str, Any]) -> dict[str, Any]:
         out = await self.cfg.engine.run(tasks.save, body.get("data"),
