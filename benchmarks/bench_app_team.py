@@ -42,9 +42,18 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from appserver import start_server, stop  # noqa: E402
 
 # The yardstick and the browser settings are bench_app's (one person), extended here.
-from bench_app import ARTIFACTS, CHROMIUM, TARGET_ROW, cumprod_reference  # noqa: E402
+from bench_app import (  # noqa: E402
+    ARTIFACTS,
+    CHROMIUM,
+    TARGET_ROW,
+    cumprod_reference,
+)
 from bench_app import CHROMIUM_ARGS as _ONE_PERSON_ARGS  # noqa: E402
 
+#: How often a page is asked whether it is drawn / updated (ms): an interval, not every
+#: animation frame (see bench_app.POLL_MS), and longer than for one person since twenty
+#: pages are asked (the times are stamped by the pages; opening: +- this interval)
+TEAM_POLL_MS = 100
 # twenty pages in one browser: background pages must not be throttled
 CHROMIUM_ARGS = [*_ONE_PERSON_ARGS, "--disable-renderer-backgrounding",
                  "--disable-background-timer-throttling"]
@@ -61,9 +70,11 @@ async def open_page(browser: Any, url: str, t0: float) -> tuple[Any, Any, float]
     ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
     page = await ctx.new_page()
     await page.goto(url, timeout=120_000)
-    await page.wait_for_selector(".cx-card[data-metric=npv]", timeout=120_000)
-    for c in ("cash_flow", "waterfall", "tornado"):
-        await page.wait_for_selector(f".cx-chart-{c} svg", timeout=120_000)
+    await page.wait_for_function(
+        "() => document.querySelector('.cx-card[data-metric=npv]') && "
+        "['cash_flow', 'waterfall', 'tornado'].every("
+        "c => document.querySelector('.cx-chart-' + c + ' svg'))",
+        timeout=120_000, polling=TEAM_POLL_MS)
     return ctx, page, time.perf_counter() - t0
 
 
@@ -90,7 +101,7 @@ async def person(page: Any, moves: int, seed: int, pause: tuple[float, float]) -
         await drag(page, rnd.uniform(0.1, 0.7))
         try:
             await page.wait_for_function(f"() => window.cxStats.updates.length > {n}",
-                                         timeout=5_000)
+                                         timeout=5_000, polling=TEAM_POLL_MS)
         except Exception:  # the drag landed on the value shown: nothing to update
             pass
 

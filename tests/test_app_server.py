@@ -242,6 +242,34 @@ def test_split_chart_keeps_everything_but_names_and_title() -> None:
     assert other["shape"] == part["shape"] and other["data"] != part["data"]
 
 
+def test_the_tornado_keeps_its_shape_when_its_order_changes_and_draws_the_same() -> None:
+    """The tornado's order of inputs (largest swing first) travels in its rows, not in its
+    spec: a new order is a data swap for the page, and the chart drawn from the split
+    spec is the very SVG of the report's chart."""
+    import vl_convert as vlc
+
+    from cxroi.app.bundle import VEGA_LITE
+    from cxroi.app.view import ORDER_FIELD
+    from cxroi.charts import tornado_spec
+    from cxroi.scenario import load_scenario
+    from cxroi.uncertainty import tornado
+
+    sc = load_scenario(ROOT / "data" / "scenarios" / LEAD)
+    specs = [tornado_spec(tornado(s), s.currency)
+             for s in (sc.with_lever("complaints", target=t) for t in (1.0, 3.0))]
+    orders = [next(L for L in s["layer"] if "y" in L["encoding"])["encoding"]["y"]["sort"]
+              for s in specs]
+    assert orders[0] != orders[1] and sorted(orders[0]) == sorted(orders[1])  # reordered
+    parts = [split_chart(s) for s in specs]
+    assert parts[0]["shape"] == parts[1]["shape"] and parts[0]["data"] != parts[1]["data"]
+    for spec, part, order in zip(specs, parts, orders, strict=True):
+        rows = next(r for r in part["data"].values() if r and "input" in r[0])
+        assert all(order[r[ORDER_FIELD + "input"]] == r["input"] for r in rows)
+        joined = join_chart(part)
+        assert vlc.vegalite_to_svg(joined, vl_version=VEGA_LITE) == \
+            vlc.vegalite_to_svg(spec, vl_version=VEGA_LITE)
+
+
 def test_skipping_the_irr_changes_nothing_the_page_shows(monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
     """The workers skip the IRR (not shown anywhere in the app): cards, pitch, evidence
