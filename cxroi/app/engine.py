@@ -159,22 +159,22 @@ def _die_with_parent() -> None:
             pass
 
 
-def warm_worker() -> None:
+def warm_worker(background: bool = False) -> None:
     """Worker initialiser: ignore Ctrl+C (the server stops the workers), die with the
     server, import the model's modules and run one small simulation, so the first real
-    request finds everything loaded."""
+    request finds everything loaded (:func:`cxroi.app.tasks.warm`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     from cxroi.app import tasks
 
-    tasks.warm()
+    tasks.warm(background)
 
 
 def warm_background() -> None:
     """Initialiser of the background worker: a lower CPU priority
-    (:data:`BACKGROUND_NICE`), then as :func:`warm_worker`."""
+    (:data:`BACKGROUND_NICE`), then :func:`warm_worker` for the value of information."""
     os.nice(BACKGROUND_NICE)
-    warm_worker()
+    warm_worker(background=True)
 
 
 def worker_pid() -> int:
