@@ -66,6 +66,21 @@ def machine_cpu_seconds() -> float:
     return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
+async def wait_warm(server: Any, most: float = 60.0) -> None:
+    """Until every worker has warmed up: at least 3 s, then until the memory of the server
+    and its workers stops growing (two readings 1 s apart within 2 MB), at most ``most``
+    seconds. (The background worker warms up at a low CPU priority: on a busy machine it
+    may take a while, and its growth is not the pages'.)"""
+    await asyncio.sleep(3)
+    end, before = time.monotonic() + most, server.rss_mb()
+    while time.monotonic() < end:
+        await asyncio.sleep(1)
+        now = server.rss_mb()
+        if abs(now - before) < 2:
+            return
+        before = now
+
+
 async def open_page(browser: Any, url: str, t0: float) -> tuple[Any, Any, float]:
     ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
     page = await ctx.new_page()
@@ -116,7 +131,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
             args += ["--workers", str(workers)]
         server = start_server(Path(tmp), args=args)
         try:
-            await asyncio.sleep(3)  # workers warm
+            await wait_warm(server)
             rss_idle = server.rss_mb()
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -197,7 +212,7 @@ async def run_http(sessions: int, moves: int, workers: int | None,
                                                     else [])
         server = start_server(Path(tmp), args=args)
         try:
-            await asyncio.sleep(3)
+            await wait_warm(server)
             http = AsyncHTTPClient(max_clients=sessions * 2)
             hdr = {"Content-Type": "application/json", "Host": f"127.0.0.1:{server.port}"}
 

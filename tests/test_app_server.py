@@ -339,3 +339,58 @@ def test_the_code_fingerprint_covers_every_module_behind_the_numbers(tmp_path: P
     (fake / "kernel" / "extra.py").write_text("X = 1\n")
     assert code_fingerprint(fake) != after_chart
     assert Engine.__init__.__globals__["code_fingerprint"] is code_fingerprint  # one key
+
+
+def test_value_of_information_requests_queue_one_per_page_oldest_first(tmp_path: Path
+                                                                       ) -> None:
+    """Pages do not poll for the value of information: requests wait in a queue for the
+    background worker, oldest page first, a page's newer request replacing its older
+    one (answered "superseded"), and a page that said goodbye leaves the queue."""
+    import asyncio
+
+    from cxroi.app import server as srv
+
+    class Engine:  # one background worker that finishes what it is given on demand
+        background, fingerprint = 1, "test"
+
+        def __init__(self) -> None:
+            self.cache: dict[str, bytes] = {}
+            self.started: list[Any] = []
+            self.release: asyncio.Queue[None] = asyncio.Queue()
+
+        async def cached(self, kind: str, inputs: Any, fn: Any, data: Any, *args: Any,
+                         **kw: Any) -> dict[str, Any]:
+            self.started.append(data)
+            await self.release.get()
+            return {"ok": True, "data": data}
+
+    async def scenario() -> None:
+        eng = Engine()
+        cfg = srv.Config("127.0.0.1", 1, tmp_path, tmp_path, None, 5, frozenset(), eng)  # type: ignore[arg-type]
+        a, b, c = (cfg.session(x, create=True) for x in "abc")
+
+        async def ask(s: Any, data: str) -> Any:
+            handler = srv.ApiHandler.__new__(srv.ApiHandler)
+            handler.application = type("App", (), {"settings": {"cx": cfg}})()  # type: ignore[assignment]
+            return await handler.do_voi(s, {"data": data})
+
+        ra = asyncio.ensure_future(ask(a, "a1"))
+        await asyncio.sleep(0)
+        rb1 = asyncio.ensure_future(ask(b, "b1"))
+        rc = asyncio.ensure_future(ask(c, "c1"))
+        await asyncio.sleep(0)
+        assert eng.started == ["a1"] and list(cfg.voi_waiting) == ["b", "c"]
+        rb2 = asyncio.ensure_future(ask(b, "b2"))  # b moved on: b1 is not worth it now
+        await asyncio.sleep(0)
+        assert (await rb1)["superseded"] and list(cfg.voi_waiting) == ["c", "b"]
+        cfg.close("c")  # c's page closed: its request leaves the queue
+        assert (await rc)["superseded"] and list(cfg.voi_waiting) == ["b"]
+        assert cfg.session("c", create=True) is None  # a late request does not reopen it
+        eng.release.put_nowait(None)
+        assert (await ra)["data"] == "a1"
+        await asyncio.sleep(0)
+        assert eng.started == ["a1", "b2"]
+        eng.release.put_nowait(None)
+        assert (await rb2)["data"] == "b2" and not cfg.voi_waiting and cfg.voi_running == 0
+
+    asyncio.run(scenario())

@@ -322,13 +322,14 @@
 
   // ------------------------------------------------------- value of information --
   // Asked for once the numbers have been on screen a moment (a slider moved again
-  // meanwhile cancels it); the server answers "later" while its workers are busy with
-  // colleagues' updates, and the page asks again a little later.
-  function scheduleVoi(data, tries) {
+  // meanwhile cancels it: 900 ms, so a person still moving the slider does not make the
+  // server rank a position already left behind). The server computes it in its
+  // background worker, after colleagues' slider updates, and answers when it is done;
+  // until then the last ranking stays, greyed.
+  function scheduleVoi(data) {
     clearTimeout(st.voiTimer);
     if (!$("cx-voi").open) return;
-    tries = tries || 0;
-    const mine = tries ? st.voiSeq : ++st.voiSeq;
+    const mine = ++st.voiSeq;
     const key = st.key;
     st.voiTimer = setTimeout(async () => {
       if (st.inflight || st.pending || mine !== st.voiSeq) return;
@@ -336,16 +337,9 @@
       try { out = await api("voi", { data, correlated: st.corr, key }); } catch (e) { return; }
       if (mine !== st.voiSeq || out.superseded) return;
       const body = $("cx-voi-body");
-      if (out.later) {
-        body.textContent = "Computing… (after your colleagues' updates)";
-        if (tries < 20) scheduleVoi(data, tries + 1);
-        return;
-      }
       if (out.ok) body.innerHTML = out.html; else if (out.message) body.innerHTML = out.message;
       body.classList.remove("cx-stale");
-    // 900 ms after the last release: a person still moving the slider does not make the
-    // workers rank a position already left behind (it would slow the next update down)
-    }, tries ? 1000 + Math.random() * 1000 : 900);
+    }, 900);
   }
   $("cx-voi").addEventListener("toggle", () => { if (st.base && $("cx-voi").open) scheduleVoi(currentData()); });
 
