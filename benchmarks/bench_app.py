@@ -2,8 +2,10 @@
 
 1. Slider release -> updated numbers *and* charts in the page, over 50 moves of the
    resolution-time slider, each to a value not shown before (no cache hit): from the
-   slider's ``change`` event (mouse-up) to the frame after the three charts were redrawn,
-   as the page stamps it (``window.cxStats``). The time is split into the answer (request,
+   slider's ``change`` event (mouse-up) to the frame after the charts in sight were
+   redrawn, as the page stamps it (``window.cxStats``; in the 1440 x 1000 window the
+   tornado is below the fold: the page draws it when it is scrolled to, and
+   ``out_of_sight`` counts it). The time is split into the answer (request,
    server, JSON), the cards and the charts; the server's own compute time is reported
    too. Target p95 <= 100 ms.
 2. Cold start: from launching ``python -m cxroi.app`` (what ``cxroi app`` runs) to an
@@ -165,12 +167,14 @@ def main() -> None:
     answer = [u["answer"] - u["release"] for u in ups]
     charts = [u["done"] - u["cards"] for u in ups]
     server = [u["server_ms"] for u in ups if u["server_ms"] is not None]
+    out_of_sight = statistics.median([u.get("out_of_sight", 0) for u in ups])
     result = {
         "moves": len(ups),
         "slider_to_page_ms": {**summary(total), "target_p95": 100},
         "answer_ms": summary(answer), "charts_ms": summary(charts),
         "server_compute_ms": summary(server) if server else None,
         "answer_bytes": statistics.median([u["bytes"] for u in ups]),
+        "charts_out_of_sight": out_of_sight,
         "cold_start_s": {"empty_cache": cold_empty, "restart": cold_cached,
                          "median_empty": _median(cold_empty),
                          "median_restart": _median(cold_cached), "target": 2},
@@ -189,7 +193,8 @@ def main() -> None:
           f" p95 {result['answer_ms']['p95']:.0f}; charts p50 {result['charts_ms']['p50']:.0f}"
           f" ms p95 {result['charts_ms']['p95']:.0f}; server compute p50 "
           f"{result['server_compute_ms']['p50']:.0f} ms p95 "
-          f"{result['server_compute_ms']['p95']:.0f}; answer {result['answer_bytes']:.0f} B")
+          f"{result['server_compute_ms']['p95']:.0f}; answer {result['answer_bytes']:.0f} B; "
+          f"charts out of sight (drawn when scrolled to) {out_of_sight:.0f}")
     print(f"cold start (command -> interactive page): empty cache median "
           f"{c['median_empty']:.2f} s {[round(x, 2) for x in cold_empty]}; restart "
           f"median {c['median_restart']:.2f} s {[round(x, 2) for x in cold_cached]} "

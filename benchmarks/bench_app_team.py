@@ -66,6 +66,32 @@ def machine_cpu_seconds() -> float:
     return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
+def descendants_cpu_seconds(exclude: set[int]) -> float:
+    """CPU seconds used so far by this benchmark's child processes and theirs (the
+    Playwright driver and the browser with its pages), leaving out ``exclude`` (the app
+    server and its workers) and their children (from /proc)."""
+    parent, cpu = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        parent[int(d)] = int(fields[1])
+        cpu[int(d)] = (int(fields[11]) + int(fields[12])) / tick
+    mine, todo = set(), [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        for child, ppid in parent.items():
+            if ppid == pid and child not in exclude and child not in mine:
+                mine.add(child)
+                todo.append(child)
+    return sum(cpu[p] for p in mine)
+
+
 async def wait_warm(server: Any, most: float = 60.0) -> None:
     """Until every worker has warmed up: at least 3 s, then until the memory of the server
     and its workers stops growing (two readings 1 s apart within 2 MB), at most ``most``
@@ -136,7 +162,9 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                   args=CHROMIUM_ARGS)
+                app_pids = set(server.pids())
                 cpu0, machine0 = server.cpu_seconds(), machine_cpu_seconds()
+                browser0 = descendants_cpu_seconds(app_pids)
                 t0 = time.perf_counter()
                 first = await open_page(browser, server.url, t0)
                 rss_one = server.rss_mb()
@@ -147,6 +175,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 interactive = [r[2] for r in rest]
                 open_wall = time.perf_counter() - t0
                 cpu1, machine1 = server.cpu_seconds(), machine_cpu_seconds()
+                browser1 = descendants_cpu_seconds(app_pids)
                 rss_all = server.rss_mb()
                 status = server.status()
                 try:  # one more visitor than the cap
@@ -159,6 +188,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                                        enumerate(opened)])
                 moves_s = time.perf_counter() - t_moves
                 cpu2, machine2 = server.cpu_seconds(), machine_cpu_seconds()
+                browser2 = descendants_cpu_seconds(app_pids)
                 ups = []
                 for _, pg, _ in opened:
                     ups += (await pg.evaluate("window.cxStats.updates"))[1:]
@@ -186,11 +216,16 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
         "cached_share": sum(1 for u in ups if u["server_ms"] is None) / max(1, len(ups)),
         "moves_wall_s": moves_s,
         # CPU seconds used while the pages opened / while people moved sliders: by the app
-        # (server + workers) and by the whole machine (every process: the twenty browser
-        # pages, the other work on it); the machine has os.cpu_count() cores
-        "cpu_s": {"open_app": cpu1 - cpu0, "open_machine": machine1 - machine0,
+        # (server + workers), by the browser (its twenty pages and the Playwright driver)
+        # and by the whole machine (every process: those and the other work on it); the
+        # machine has os.cpu_count() cores
+        "cpu_s": {"open_app": cpu1 - cpu0, "open_browser": browser1 - browser0,
+                  "open_machine": machine1 - machine0,
                   "open_wall": open_wall, "moves_app": cpu2 - cpu1,
-                  "moves_machine": machine2 - machine1, "moves_wall": moves_s},
+                  "moves_browser": browser2 - browser1,
+                  "moves_machine": machine2 - machine1, "moves_wall": moves_s,
+                  "moves_browser_ms_per_update": (browser2 - browser1) * 1e3 / max(1, len(ups)),
+                  "moves_app_ms_per_update": (cpu2 - cpu1) * 1e3 / max(1, len(ups))},
         "rss_mb": {"warm_no_page": rss_idle, "one_page": rss_one, "all_pages": rss_all,
                    "after_moves": rss_after,
                    "per_extra_session": (rss_all - rss_one) / max(1, sessions - 1),
@@ -297,9 +332,12 @@ def main() -> None:
           f"{m['per_extra_session']:.2f} MB per extra session (after the moves "
           f"{m['per_extra_session_after_moves']:.2f}; target 80)")
     c = out["cpu_s"]
-    print(f"CPU while opening: app {c['open_app']:.1f} s of the machine's "
-          f"{c['open_machine']:.1f} s busy in {c['open_wall']:.1f} s; while moving: app "
-          f"{c['moves_app']:.1f} s of {c['moves_machine']:.1f} s in {c['moves_wall']:.1f} s")
+    print(f"CPU while opening: app {c['open_app']:.1f} s, browser {c['open_browser']:.1f} s "
+          f"of the machine's {c['open_machine']:.1f} s busy in {c['open_wall']:.1f} s; while "
+          f"moving: app {c['moves_app']:.1f} s, browser {c['moves_browser']:.1f} s of "
+          f"{c['moves_machine']:.1f} s in {c['moves_wall']:.1f} s (per update: app "
+          f"{c['moves_app_ms_per_update']:.0f} ms, browser "
+          f"{c['moves_browser_ms_per_update']:.0f} ms)")
     print(f"above the cap: {out['busy_above_cap']}; sessions left "
           f"{out['sessions_left_after_close']} {out['freed_within_s']:.1f} s after closing")
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
