@@ -46,14 +46,22 @@ from bench_app import (  # noqa: E402
     ARTIFACTS,
     CHROMIUM,
     TARGET_ROW,
+    WAIT_UPDATE,
     cumprod_reference,
 )
 from bench_app import CHROMIUM_ARGS as _ONE_PERSON_ARGS  # noqa: E402
 
-#: How often a page is asked whether it is drawn / updated (ms): an interval, not every
-#: animation frame (see bench_app.POLL_MS), and longer than for one person since twenty
-#: pages are asked (the times are stamped by the pages; opening: +- this interval)
-TEAM_POLL_MS = 100
+#: How the benchmark waits for a page to be interactive: as bench_app.WAIT_UPDATE, one
+#: call the page answers itself (opening: +- 25 ms)
+WAIT_OPEN = """(ms) => new Promise((done) => {
+  const end = performance.now() + ms;
+  const ready = () => document.querySelector('.cx-card[data-metric=npv]') &&
+    ['cash_flow', 'waterfall', 'tornado'].every(
+      (c) => document.querySelector('.cx-chart-' + c + ' svg'));
+  const look = () => ready() ? done(true)
+    : performance.now() > end ? done(false) : setTimeout(look, 25);
+  look();
+})"""
 # twenty pages in one browser: background pages must not be throttled
 CHROMIUM_ARGS = [*_ONE_PERSON_ARGS, "--disable-renderer-backgrounding",
                  "--disable-background-timer-throttling"]
@@ -111,11 +119,8 @@ async def open_page(browser: Any, url: str, t0: float) -> tuple[Any, Any, float]
     ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
     page = await ctx.new_page()
     await page.goto(url, timeout=120_000)
-    await page.wait_for_function(
-        "() => document.querySelector('.cx-card[data-metric=npv]') && "
-        "['cash_flow', 'waterfall', 'tornado'].every("
-        "c => document.querySelector('.cx-chart-' + c + ' svg'))",
-        timeout=120_000, polling=TEAM_POLL_MS)
+    if not await page.evaluate(WAIT_OPEN, 120_000):
+        raise TimeoutError("the page was not interactive within 120 s")
     return ctx, page, time.perf_counter() - t0
 
 
@@ -140,11 +145,8 @@ async def person(page: Any, moves: int, seed: int, pause: tuple[float, float]) -
         await asyncio.sleep(rnd.uniform(*pause))
         n = await page.evaluate("window.cxStats.updates.length")
         await drag(page, rnd.uniform(0.1, 0.7))
-        try:
-            await page.wait_for_function(f"() => window.cxStats.updates.length > {n}",
-                                         timeout=5_000, polling=TEAM_POLL_MS)
-        except Exception:  # the drag landed on the value shown: nothing to update
-            pass
+        # False after 5 s when the drag landed on the value shown: nothing to update
+        await page.evaluate(WAIT_UPDATE, [n, 5_000])
 
 
 async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float, float]
