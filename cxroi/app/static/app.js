@@ -435,6 +435,9 @@
   window.addEventListener("pagehide", () => {
     navigator.sendBeacon("api/bye", JSON.stringify({ session: st.session }));
   });
+  // a page brought back from the browser's back-forward cache said goodbye when it was
+  // left (its session is closed on the server): it starts again as a new page
+  window.addEventListener("pageshow", (ev) => { if (ev.persisted) location.reload(); });
 
   fillPicker(boot.files, boot.lead);
   const first = boot.files.find((f) => f.file === boot.lead) ||
