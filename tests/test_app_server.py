@@ -345,13 +345,14 @@ def test_value_of_information_requests_queue_one_per_page_oldest_first(tmp_path:
                                                                        ) -> None:
     """Pages do not poll for the value of information: requests wait in a queue for the
     background worker, oldest page first, a page's newer request replacing its older
-    one (answered "superseded"), and a page that said goodbye leaves the queue."""
+    one (answered "superseded"), a page that said goodbye leaves the queue, and none
+    starts while every worker for slider updates is busy."""
     import asyncio
 
     from cxroi.app import server as srv
 
     class Engine:  # one background worker that finishes what it is given on demand
-        background, fingerprint = 1, "test"
+        background, fingerprint, idle = 1, "test", True
 
         def __init__(self) -> None:
             self.cache: dict[str, bytes] = {}
@@ -386,8 +387,13 @@ def test_value_of_information_requests_queue_one_per_page_oldest_first(tmp_path:
         cfg.close("c")  # c's page closed: its request leaves the queue
         assert (await rc)["superseded"] and list(cfg.voi_waiting) == ["b"]
         assert cfg.session("c", create=True) is None  # a late request does not reopen it
+        eng.idle = False  # colleagues' slider updates keep every worker busy: b2 waits
         eng.release.put_nowait(None)
         assert (await ra)["data"] == "a1"
+        await asyncio.sleep(0)
+        assert eng.started == ["a1"] and list(cfg.voi_waiting) == ["b"]
+        eng.idle = True
+        srv._pump_voi(cfg)  # as when an update is answered
         await asyncio.sleep(0)
         assert eng.started == ["a1", "b2"]
         eng.release.put_nowait(None)

@@ -212,6 +212,9 @@ class Engine:
         #: computations under way (submitted, not answered), interactive and background
         self.busy = 0
         self.bg_busy = 0
+        #: called each time a worker for interactive work comes free (the server starts
+        #: waiting background work then)
+        self.on_free: Callable[[], None] | None = None
         #: answers being computed, by cache key: a second request for the same inputs
         #: (twenty people opening the same scenario) waits for the first one's answer
         self._running: dict[str, asyncio.Future[bytes]] = {}
@@ -289,6 +292,8 @@ class Engine:
                     self.bg_busy -= 1
                 else:
                     self.busy -= 1
+                    if self.on_free is not None:
+                        self.on_free()
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def cached(self, kind: str, inputs: Any, fn: Callable[..., Any], *args: Any,

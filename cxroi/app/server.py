@@ -369,8 +369,11 @@ async def _voi(cfg: Config, job: tuple[Any, ...]) -> bytes:
 
 def _pump_voi(cfg: Config) -> None:
     """Start the oldest waiting value-of-information requests while the background
-    workers have room (one each)."""
-    while cfg.voi_waiting and cfg.voi_running < max(1, cfg.engine.background):
+    workers have room (one each) and a worker for slider updates is free (while every one
+    of them is busy, colleagues are moving sliders: the ranking waits for the next free
+    moment: ``Engine.on_free`` calls this again when a worker comes free)."""
+    while cfg.voi_waiting and cfg.voi_running < max(1, cfg.engine.background) and \
+            cfg.engine.idle:
         _, (fut, job) = cfg.voi_waiting.popitem(last=False)
         if fut.done():
             continue
@@ -448,6 +451,8 @@ class StaticHandler(Base, tornado.web.StaticFileHandler):
 
 def make_app(cfg: Config) -> tornado.web.Application:
     """The tornado application: page, API, reports and static files."""
+    # a worker for slider updates came free: a waiting value of information may start
+    cfg.engine.on_free = lambda: _pump_voi(cfg)
     return tornado.web.Application(
         [(r"/", PageHandler),
          (r"/api/status", StatusHandler),
