@@ -42,9 +42,26 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from appserver import start_server, stop  # noqa: E402
 
 # The yardstick and the browser settings are bench_app's (one person), extended here.
-from bench_app import ARTIFACTS, CHROMIUM, TARGET_ROW, cumprod_reference  # noqa: E402
+from bench_app import (  # noqa: E402
+    ARTIFACTS,
+    CHROMIUM,
+    TARGET_ROW,
+    WAIT_UPDATE,
+    cumprod_reference,
+)
 from bench_app import CHROMIUM_ARGS as _ONE_PERSON_ARGS  # noqa: E402
 
+#: How the benchmark waits for a page to be interactive: as bench_app.WAIT_UPDATE, one
+#: call the page answers itself (opening: +- 25 ms)
+WAIT_OPEN = """(ms) => new Promise((done) => {
+  const end = performance.now() + ms;
+  const ready = () => document.querySelector('.cx-card[data-metric=npv]') &&
+    ['cash_flow', 'waterfall', 'tornado'].every(
+      (c) => document.querySelector('.cx-chart-' + c + ' svg'));
+  const look = () => ready() ? done(true)
+    : performance.now() > end ? done(false) : setTimeout(look, 25);
+  look();
+})"""
 # twenty pages in one browser: background pages must not be throttled
 CHROMIUM_ARGS = [*_ONE_PERSON_ARGS, "--disable-renderer-backgrounding",
                  "--disable-background-timer-throttling"]
@@ -57,13 +74,53 @@ def machine_cpu_seconds() -> float:
     return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
+def descendants_cpu_seconds(exclude: set[int]) -> float:
+    """CPU seconds used so far by this benchmark's child processes and theirs (the
+    Playwright driver and the browser with its pages), leaving out ``exclude`` (the app
+    server and its workers) and their children (from /proc)."""
+    parent, cpu = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        parent[int(d)] = int(fields[1])
+        cpu[int(d)] = (int(fields[11]) + int(fields[12])) / tick
+    mine, todo = set(), [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        for child, ppid in parent.items():
+            if ppid == pid and child not in exclude and child not in mine:
+                mine.add(child)
+                todo.append(child)
+    return sum(cpu[p] for p in mine)
+
+
+async def wait_warm(server: Any, most: float = 60.0) -> None:
+    """Until every worker has warmed up: at least 3 s, then until the memory of the server
+    and its workers stops growing (two readings 1 s apart within 2 MB), at most ``most``
+    seconds. (The background worker warms up at a low CPU priority: on a busy machine it
+    may take a while, and its growth is not the pages'.)"""
+    await asyncio.sleep(3)
+    end, before = time.monotonic() + most, server.rss_mb()
+    while time.monotonic() < end:
+        await asyncio.sleep(1)
+        now = server.rss_mb()
+        if abs(now - before) < 2:
+            return
+        before = now
+
+
 async def open_page(browser: Any, url: str, t0: float) -> tuple[Any, Any, float]:
     ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
     page = await ctx.new_page()
     await page.goto(url, timeout=120_000)
-    await page.wait_for_selector(".cx-card[data-metric=npv]", timeout=120_000)
-    for c in ("cash_flow", "waterfall", "tornado"):
-        await page.wait_for_selector(f".cx-chart-{c} svg", timeout=120_000)
+    if not await page.evaluate(WAIT_OPEN, 120_000):
+        raise TimeoutError("the page was not interactive within 120 s")
     return ctx, page, time.perf_counter() - t0
 
 
@@ -88,11 +145,8 @@ async def person(page: Any, moves: int, seed: int, pause: tuple[float, float]) -
         await asyncio.sleep(rnd.uniform(*pause))
         n = await page.evaluate("window.cxStats.updates.length")
         await drag(page, rnd.uniform(0.1, 0.7))
-        try:
-            await page.wait_for_function(f"() => window.cxStats.updates.length > {n}",
-                                         timeout=5_000)
-        except Exception:  # the drag landed on the value shown: nothing to update
-            pass
+        # False after 5 s when the drag landed on the value shown: nothing to update
+        await page.evaluate(WAIT_UPDATE, [n, 5_000])
 
 
 async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float, float]
@@ -105,12 +159,14 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
             args += ["--workers", str(workers)]
         server = start_server(Path(tmp), args=args)
         try:
-            await asyncio.sleep(3)  # workers warm
+            await wait_warm(server)
             rss_idle = server.rss_mb()
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                   args=CHROMIUM_ARGS)
+                app_pids = set(server.pids())
                 cpu0, machine0 = server.cpu_seconds(), machine_cpu_seconds()
+                browser0 = descendants_cpu_seconds(app_pids)
                 t0 = time.perf_counter()
                 first = await open_page(browser, server.url, t0)
                 rss_one = server.rss_mb()
@@ -121,6 +177,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 interactive = [r[2] for r in rest]
                 open_wall = time.perf_counter() - t0
                 cpu1, machine1 = server.cpu_seconds(), machine_cpu_seconds()
+                browser1 = descendants_cpu_seconds(app_pids)
                 rss_all = server.rss_mb()
                 status = server.status()
                 try:  # one more visitor than the cap
@@ -133,6 +190,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                                        enumerate(opened)])
                 moves_s = time.perf_counter() - t_moves
                 cpu2, machine2 = server.cpu_seconds(), machine_cpu_seconds()
+                browser2 = descendants_cpu_seconds(app_pids)
                 ups = []
                 for _, pg, _ in opened:
                     ups += (await pg.evaluate("window.cxStats.updates"))[1:]
@@ -160,11 +218,16 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
         "cached_share": sum(1 for u in ups if u["server_ms"] is None) / max(1, len(ups)),
         "moves_wall_s": moves_s,
         # CPU seconds used while the pages opened / while people moved sliders: by the app
-        # (server + workers) and by the whole machine (every process: the twenty browser
-        # pages, the other work on it); the machine has os.cpu_count() cores
-        "cpu_s": {"open_app": cpu1 - cpu0, "open_machine": machine1 - machine0,
+        # (server + workers), by the browser (its twenty pages and the Playwright driver)
+        # and by the whole machine (every process: those and the other work on it); the
+        # machine has os.cpu_count() cores
+        "cpu_s": {"open_app": cpu1 - cpu0, "open_browser": browser1 - browser0,
+                  "open_machine": machine1 - machine0,
                   "open_wall": open_wall, "moves_app": cpu2 - cpu1,
-                  "moves_machine": machine2 - machine1, "moves_wall": moves_s},
+                  "moves_browser": browser2 - browser1,
+                  "moves_machine": machine2 - machine1, "moves_wall": moves_s,
+                  "moves_browser_ms_per_update": (browser2 - browser1) * 1e3 / max(1, len(ups)),
+                  "moves_app_ms_per_update": (cpu2 - cpu1) * 1e3 / max(1, len(ups))},
         "rss_mb": {"warm_no_page": rss_idle, "one_page": rss_one, "all_pages": rss_all,
                    "after_moves": rss_after,
                    "per_extra_session": (rss_all - rss_one) / max(1, sessions - 1),
@@ -186,7 +249,7 @@ async def run_http(sessions: int, moves: int, workers: int | None,
                                                     else [])
         server = start_server(Path(tmp), args=args)
         try:
-            await asyncio.sleep(3)
+            await wait_warm(server)
             http = AsyncHTTPClient(max_clients=sessions * 2)
             hdr = {"Content-Type": "application/json", "Host": f"127.0.0.1:{server.port}"}
 
@@ -271,9 +334,12 @@ def main() -> None:
           f"{m['per_extra_session']:.2f} MB per extra session (after the moves "
           f"{m['per_extra_session_after_moves']:.2f}; target 80)")
     c = out["cpu_s"]
-    print(f"CPU while opening: app {c['open_app']:.1f} s of the machine's "
-          f"{c['open_machine']:.1f} s busy in {c['open_wall']:.1f} s; while moving: app "
-          f"{c['moves_app']:.1f} s of {c['moves_machine']:.1f} s in {c['moves_wall']:.1f} s")
+    print(f"CPU while opening: app {c['open_app']:.1f} s, browser {c['open_browser']:.1f} s "
+          f"of the machine's {c['open_machine']:.1f} s busy in {c['open_wall']:.1f} s; while "
+          f"moving: app {c['moves_app']:.1f} s, browser {c['moves_browser']:.1f} s of "
+          f"{c['moves_machine']:.1f} s in {c['moves_wall']:.1f} s (per update: app "
+          f"{c['moves_app_ms_per_update']:.0f} ms, browser "
+          f"{c['moves_browser_ms_per_update']:.0f} ms)")
     print(f"above the cap: {out['busy_above_cap']}; sessions left "
           f"{out['sessions_left_after_close']} {out['freed_within_s']:.1f} s after closing")
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "

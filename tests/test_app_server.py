@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import signal
 import sys
 import time
@@ -159,10 +160,17 @@ def test_ctrl_c_and_sigterm_stop_the_server_and_its_workers(tmp_path: Path, sig:
     srv = start_server(tmp_path, args=["--workers", "2"])
     try:
         deadline = time.monotonic() + 60
-        while len(srv.status()["workers"]) < 2 and time.monotonic() < deadline:
+        while (len(srv.status()["workers"]) < 2 or not srv.status()["background_workers"]
+               ) and time.monotonic() < deadline:
             time.sleep(0.2)
         workers = srv.status()["workers"]
         assert len(workers) == 2
+        background = srv.status()["background_workers"]
+        assert len(background) == 1 and not set(background) & set(workers)
+        # the background worker (value of information) yields the CPU to the others
+        assert os.getpriority(os.PRIO_PROCESS, background[0]) > \
+            os.getpriority(os.PRIO_PROCESS, workers[0])
+        workers = [*workers, *background]
     finally:
         took = stop(srv.process, sig)
     assert srv.process.returncode is not None and took < 15
@@ -234,6 +242,34 @@ def test_split_chart_keeps_everything_but_names_and_title() -> None:
     assert other["shape"] == part["shape"] and other["data"] != part["data"]
 
 
+def test_the_tornado_keeps_its_shape_when_its_order_changes_and_draws_the_same() -> None:
+    """The tornado's order of inputs (largest swing first) travels in its rows, not in its
+    spec: a new order is a data swap for the page, and the chart drawn from the split
+    spec is the very SVG of the report's chart."""
+    import vl_convert as vlc
+
+    from cxroi.app.bundle import VEGA_LITE
+    from cxroi.app.view import ORDER_FIELD
+    from cxroi.charts import tornado_spec
+    from cxroi.scenario import load_scenario
+    from cxroi.uncertainty import tornado
+
+    sc = load_scenario(ROOT / "data" / "scenarios" / LEAD)
+    specs = [tornado_spec(tornado(s), s.currency)
+             for s in (sc.with_lever("complaints", target=t) for t in (1.0, 3.0))]
+    orders = [next(L for L in s["layer"] if "y" in L["encoding"])["encoding"]["y"]["sort"]
+              for s in specs]
+    assert orders[0] != orders[1] and sorted(orders[0]) == sorted(orders[1])  # reordered
+    parts = [split_chart(s) for s in specs]
+    assert parts[0]["shape"] == parts[1]["shape"] and parts[0]["data"] != parts[1]["data"]
+    for spec, part, order in zip(specs, parts, orders, strict=True):
+        rows = next(r for r in part["data"].values() if r and "input" in r[0])
+        assert all(order[r[ORDER_FIELD + "input"]] == r["input"] for r in rows)
+        joined = join_chart(part)
+        assert vlc.vegalite_to_svg(joined, vl_version=VEGA_LITE) == \
+            vlc.vegalite_to_svg(spec, vl_version=VEGA_LITE)
+
+
 def test_skipping_the_irr_changes_nothing_the_page_shows(monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
     """The workers skip the IRR (not shown anywhere in the app): cards, pitch, evidence
@@ -303,3 +339,64 @@ def test_the_code_fingerprint_covers_every_module_behind_the_numbers(tmp_path: P
     (fake / "kernel" / "extra.py").write_text("X = 1\n")
     assert code_fingerprint(fake) != after_chart
     assert Engine.__init__.__globals__["code_fingerprint"] is code_fingerprint  # one key
+
+
+def test_value_of_information_requests_queue_one_per_page_oldest_first(tmp_path: Path
+                                                                       ) -> None:
+    """Pages do not poll for the value of information: requests wait in a queue for the
+    background worker, oldest page first, a page's newer request replacing its older
+    one (answered "superseded"), a page that said goodbye leaves the queue, and none
+    starts while every worker for slider updates is busy."""
+    import asyncio
+
+    from cxroi.app import server as srv
+
+    class Engine:  # one background worker that finishes what it is given on demand
+        background, fingerprint, idle = 1, "test", True
+
+        def __init__(self) -> None:
+            self.cache: dict[str, bytes] = {}
+            self.started: list[Any] = []
+            self.release: asyncio.Queue[None] = asyncio.Queue()
+
+        async def cached(self, kind: str, inputs: Any, fn: Any, data: Any, *args: Any,
+                         **kw: Any) -> dict[str, Any]:
+            self.started.append(data)
+            await self.release.get()
+            return {"ok": True, "data": data}
+
+    async def scenario() -> None:
+        eng = Engine()
+        cfg = srv.Config("127.0.0.1", 1, tmp_path, tmp_path, None, 5, frozenset(), eng)  # type: ignore[arg-type]
+        a, b, c = (cfg.session(x, create=True) for x in "abc")
+
+        async def ask(s: Any, data: str) -> Any:
+            handler = srv.ApiHandler.__new__(srv.ApiHandler)
+            handler.application = type("App", (), {"settings": {"cx": cfg}})()  # type: ignore[assignment]
+            return await handler.do_voi(s, {"data": data})
+
+        ra = asyncio.ensure_future(ask(a, "a1"))
+        await asyncio.sleep(0)
+        rb1 = asyncio.ensure_future(ask(b, "b1"))
+        rc = asyncio.ensure_future(ask(c, "c1"))
+        await asyncio.sleep(0)
+        assert eng.started == ["a1"] and list(cfg.voi_waiting) == ["b", "c"]
+        rb2 = asyncio.ensure_future(ask(b, "b2"))  # b moved on: b1 is not worth it now
+        await asyncio.sleep(0)
+        assert (await rb1)["superseded"] and list(cfg.voi_waiting) == ["c", "b"]
+        cfg.close("c")  # c's page closed: its request leaves the queue
+        assert (await rc)["superseded"] and list(cfg.voi_waiting) == ["b"]
+        assert cfg.session("c", create=True) is None  # a late request does not reopen it
+        eng.idle = False  # colleagues' slider updates keep every worker busy: b2 waits
+        eng.release.put_nowait(None)
+        assert (await ra)["data"] == "a1"
+        await asyncio.sleep(0)
+        assert eng.started == ["a1"] and list(cfg.voi_waiting) == ["b"]
+        eng.idle = True
+        srv._pump_voi(cfg)  # as when an update is answered
+        await asyncio.sleep(0)
+        assert eng.started == ["a1", "b2"]
+        eng.release.put_nowait(None)
+        assert (await rb2)["data"] == "b2" and not cfg.voi_waiting and cfg.voi_running == 0
+
+    asyncio.run(scenario())

@@ -37,6 +37,12 @@ from cxroi.files import code_fingerprint
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: Most draws a request may ask for (a scenario file may say more; then it is refused).
 MAX_DRAWS = 100_000
+#: How much lower the background worker's CPU priority is than the interactive workers'
+#: (``nice``): the value of information it computes yields the cores to slider updates
+#: (and, on a machine shared with browsers, to the pages) whenever they want them.
+BACKGROUND_NICE = 10
+
+
 def scenario_key(kind: str, payload: Any, fingerprint: str) -> str:
     """The cache key of a request: sha256 of its kind, its inputs (canonical JSON) and the
     code fingerprint."""
@@ -153,15 +159,22 @@ def _die_with_parent() -> None:
             pass
 
 
-def warm_worker() -> None:
+def warm_worker(background: bool = False) -> None:
     """Worker initialiser: ignore Ctrl+C (the server stops the workers), die with the
     server, import the model's modules and run one small simulation, so the first real
-    request finds everything loaded."""
+    request finds everything loaded (:func:`cxroi.app.tasks.warm`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     from cxroi.app import tasks
 
-    tasks.warm()
+    tasks.warm(background)
+
+
+def warm_background() -> None:
+    """Initialiser of the background worker: a lower CPU priority
+    (:data:`BACKGROUND_NICE`), then :func:`warm_worker` for the value of information."""
+    os.nice(BACKGROUND_NICE)
+    warm_worker(background=True)
 
 
 def worker_pid() -> int:
@@ -179,18 +192,29 @@ class Engine:
         Worker processes (default: the number of CPUs, at most 4).
     cache : ResultCache, optional
         Where answers are kept (default: memory only).
+    background : int
+        Background worker processes (default 1; 0: none), for work nobody is waiting for
+        right now (the value of information): they run at a lower CPU priority
+        (:data:`BACKGROUND_NICE`) and never hold up an interactive worker.
     """
 
-    def __init__(self, workers: int | None = None, cache: ResultCache | None = None):
+    def __init__(self, workers: int | None = None, cache: ResultCache | None = None,
+                 background: int = 1):
         self.workers = max(1, workers or min(os.cpu_count() or 1, 4))
+        self.background = max(0, background)
         self.cache = cache if cache is not None else ResultCache()
         self.fingerprint = code_fingerprint()
         for var in BLAS_THREAD_VARS:
             os.environ.setdefault(var, "1")
         self._pool: ProcessPoolExecutor | None = None
+        self._bg: ProcessPoolExecutor | None = None
         self.computed = 0
-        #: computations under way (submitted, not answered)
+        #: computations under way (submitted, not answered), interactive and background
         self.busy = 0
+        self.bg_busy = 0
+        #: called each time a worker for interactive work comes free (the server starts
+        #: waiting background work then)
+        self.on_free: Callable[[], None] | None = None
         #: answers being computed, by cache key: a second request for the same inputs
         #: (twenty people opening the same scenario) waits for the first one's answer
         self._running: dict[str, asyncio.Future[bytes]] = {}
@@ -200,33 +224,60 @@ class Engine:
         """Whether a worker is free right now."""
         return self.busy < self.workers
 
+    @property
+    def background_idle(self) -> bool:
+        """Whether background work would start at once (a background worker is free, or,
+        without background workers, an interactive one)."""
+        if not self.background:
+            return self.idle
+        return self.bg_busy < self.background
+
     def start(self) -> None:
         """Start every worker now (they import and warm up in the background)."""
+        self._pool = self._start_pool(self.workers, warm_worker)
+        if self.background:
+            self._bg = self._start_pool(self.background, warm_background)
+
+    @staticmethod
+    def _start_pool(n: int, initializer: Callable[[], None]) -> ProcessPoolExecutor:
         import multiprocessing as mp
 
         # fork: the workers inherit what the server imported (pydantic, the scenario
         # model) instead of importing it again
         ctx = mp.get_context("fork") if sys.platform.startswith("linux") else None
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx,
-                                         initializer=warm_worker)
-        for _ in range(self.workers):
-            self._pool.submit(worker_pid)
+        pool = ProcessPoolExecutor(n, mp_context=ctx, initializer=initializer)
+        for _ in range(n):
+            pool.submit(worker_pid)
+        return pool
 
-    def pids(self) -> list[int]:
-        """Process ids of the workers alive."""
-        procs = getattr(self._pool, "_processes", None) or {}
+    @staticmethod
+    def _pids(pool: ProcessPoolExecutor | None) -> list[int]:
+        procs = getattr(pool, "_processes", None) or {}
         return [p.pid for p in list(procs.values()) if p.is_alive()]
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)`` in a worker; restart the pool once if a worker died."""
+    def pids(self) -> list[int]:
+        """Process ids of the interactive workers alive."""
+        return self._pids(self._pool)
+
+    def background_pids(self) -> list[int]:
+        """Process ids of the background workers alive."""
+        return self._pids(self._bg)
+
+    async def run(self, fn: Callable[..., Any], *args: Any, background: bool = False) -> Any:
+        """Run ``fn(*args)`` in a worker (a background one when ``background`` and the
+        engine has them); restart the workers once if one died."""
         if self._pool is None:
             self.start()
+        background = background and self.background > 0
         for attempt in (0, 1):
-            self.busy += 1
+            if background:
+                self.bg_busy += 1
+            else:
+                self.busy += 1
             try:
-                assert self._pool is not None
-                fut = self._pool.submit(fn, *args)
-                out = await asyncio.wrap_future(fut)
+                pool = self._bg if background else self._pool
+                assert pool is not None
+                out = await asyncio.wrap_future(pool.submit(fn, *args))
                 self.computed += 1
                 return out
             except BrokenProcessPool:
@@ -237,12 +288,18 @@ class Engine:
                 self.stop()
                 self.start()
             finally:
-                self.busy -= 1
+                if background:
+                    self.bg_busy -= 1
+                else:
+                    self.busy -= 1
+                    if self.on_free is not None:
+                        self.on_free()
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def cached(self, kind: str, inputs: Any, fn: Callable[..., Any], *args: Any,
-                     disk: bool = False) -> bytes:
-        """The JSON answer of ``fn(*args)`` for ``inputs``, from the cache or a worker.
+                     disk: bool = False, background: bool = False) -> bytes:
+        """The JSON answer of ``fn(*args)`` for ``inputs``, from the cache or a worker (a
+        background one when ``background``).
 
         Answers that report a problem or a failure are not kept on disk.
         """
@@ -257,7 +314,7 @@ class Engine:
         fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # never unretrieved
         self._running[key] = fut
         try:
-            out = await self.run(fn, *args)
+            out = await self.run(fn, *args, background=background)
             out["key"] = key
             self._keep_specs(out)
             data = to_json(out)
@@ -286,11 +343,11 @@ class Engine:
 
     def stop(self) -> None:
         """End every worker now (pending work is dropped)."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        procs = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
+        pools = [p for p in (self._pool, self._bg) if p is not None]
+        self._pool = self._bg = None
+        procs = [p for pool in pools for p in (getattr(pool, "_processes", None) or {}).values()]
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:
             if p.is_alive():
                 p.terminate()

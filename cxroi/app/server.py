@@ -24,6 +24,7 @@ import secrets
 import sys
 import tempfile
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,15 @@ class Config:
     idle_seconds: float = IDLE_SECONDS
     sessions: dict[str, Session] = field(default_factory=dict)
     reports: set[Any] = field(default_factory=set)
+    #: value-of-information requests waiting for the background worker, oldest first:
+    #: session id -> (future, job); a page's newer request replaces its older one
+    voi_waiting: OrderedDict[str, tuple[asyncio.Future[Any], tuple[Any, ...]]] = field(
+        default_factory=OrderedDict)
+    voi_running: int = 0
+    voi_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    #: pages that said goodbye (id -> when): a request of theirs still on its way does
+    #: not open them again
+    closed: dict[str, float] = field(default_factory=dict)
     #: reports made at once (each runs a notebook kernel for some seconds)
     report_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
@@ -81,7 +91,8 @@ class Config:
         now = time.monotonic()
         sid = (sid or "anonymous")[:64]  # a request without one shares a single record
         s = self.sessions.get(sid)
-        if s is None and create and self.open_sessions() < self.max_sessions:
+        if s is None and create and sid not in self.closed and \
+                self.open_sessions() < self.max_sessions:
             s = Session(sid)
             self.sessions[sid] = s
         if s is not None:
@@ -97,7 +108,18 @@ class Config:
         gone = [k for k, s in self.sessions.items() if s.seen < limit and not s.busy]
         for k in gone:
             self.sessions.pop(k, None)
+        for k in [k for k, t in self.closed.items() if t < limit - self.idle_seconds]:
+            del self.closed[k]
         return len(gone)
+
+    def close(self, sid: str) -> None:
+        """The page ``sid`` said goodbye: forget it and what it waits for."""
+        sid = sid[:64]
+        self.sessions.pop(sid, None)
+        self.closed[sid] = time.monotonic()
+        waiting = self.voi_waiting.pop(sid, None)
+        if waiting is not None and not waiting[0].done():
+            waiting[0].set_result({"ok": False, "superseded": True})
 
 
 class Base(tornado.web.RequestHandler):
@@ -181,6 +203,7 @@ class StatusHandler(Base):
         eng = cfg.engine
         self.send_json({"ok": True, "sessions": cfg.open_sessions(),
                         "max_sessions": cfg.max_sessions, "workers": eng.pids(),
+                        "background_workers": eng.background_pids(),
                         "server_pid": os.getpid(), "computed": eng.computed,
                         "cache": {"entries": len(eng.cache), "hits": eng.cache.hits,
                                   "misses": eng.cache.misses}})
@@ -211,7 +234,7 @@ class ApiHandler(Base):
         cfg = self.cfg
         sid = str(body.get("session") or "")
         if action == "bye":
-            cfg.sessions.pop(sid[:64], None)
+            cfg.close(sid)
             self.send_json({"ok": True})
             return
         s = cfg.session(sid, create=True)
@@ -286,13 +309,20 @@ class ApiHandler(Base):
         if s.waiting is not None:  # a newer slider position is queued: not worth it now
             return {"ok": False, "superseded": True}
         # Which link to measure first is worth a moment, not a colleague's slider update:
-        # it runs only when a worker is free (or is already known); else "later".
-        key = _key("voi", {"data": data, "corr": corr}, cfg)
-        if not cfg.engine.idle and cfg.engine.cache.get(key) is None:
-            return {"ok": False, "later": True}
+        # it runs in the background worker, at a lower CPU priority; requests wait their
+        # turn in a queue (oldest first, one place per page: a newer request of the same
+        # page replaces its older one), answered when done, so pages do not poll.
         rkey = str(body.get("key") or "")  # the result the page shows (its draws)
-        return await cfg.engine.cached("voi", {"data": data, "corr": corr}, tasks.voi, data,
-                                       corr, rkey)
+        job = (data, corr, rkey)
+        if cfg.engine.cache.get(_key("voi", {"data": data, "corr": corr}, cfg)) is not None:
+            return await _voi(cfg, job)
+        old = cfg.voi_waiting.pop(s.id, None)
+        if old is not None and not old[0].done():
+            old[0].set_result({"ok": False, "superseded": True})
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        cfg.voi_waiting[s.id] = (fut, job)
+        _pump_voi(cfg)
+        return await fut
 
     async def do_save(self, s: Session, body: dict[str, Any]) -> dict[str, Any]:
         out = await self.cfg.engine.run(tasks.save, body.get("data"),
@@ -329,6 +359,41 @@ class ApiHandler(Base):
             return {"ok": False, "message": f"The report could not be made ({tail[0]})."}
         return {"ok": True, "name": out.name, "href": f"reports/{out.name}",
                 "path": str(out.resolve())}
+
+
+async def _voi(cfg: Config, job: tuple[Any, ...]) -> bytes:
+    data, corr, rkey = job
+    return await cfg.engine.cached("voi", {"data": data, "corr": corr}, tasks.voi, data,
+                                   corr, rkey, background=True)
+
+
+def _pump_voi(cfg: Config) -> None:
+    """Start the oldest waiting value-of-information requests while the background
+    workers have room (one each) and a worker for slider updates is free (while every one
+    of them is busy, colleagues are moving sliders: the ranking waits for the next free
+    moment: ``Engine.on_free`` calls this again when a worker comes free)."""
+    while cfg.voi_waiting and cfg.voi_running < max(1, cfg.engine.background) and \
+            cfg.engine.idle:
+        _, (fut, job) = cfg.voi_waiting.popitem(last=False)
+        if fut.done():
+            continue
+        cfg.voi_running += 1
+        task = asyncio.ensure_future(_run_voi(cfg, fut, job))
+        cfg.voi_tasks.add(task)  # kept until done (the loop holds tasks weakly)
+        task.add_done_callback(cfg.voi_tasks.discard)
+
+
+async def _run_voi(cfg: Config, fut: asyncio.Future[Any], job: tuple[Any, ...]) -> None:
+    try:
+        out = await _voi(cfg, job)
+        if not fut.done():
+            fut.set_result(out)
+    except Exception as exc:  # handed to the request waiting for it
+        if not fut.done():
+            fut.set_exception(exc)
+    finally:
+        cfg.voi_running -= 1
+        _pump_voi(cfg)
 
 
 def _key(kind: str, inputs: Any, cfg: Config) -> str:
@@ -386,6 +451,8 @@ class StaticHandler(Base, tornado.web.StaticFileHandler):
 
 def make_app(cfg: Config) -> tornado.web.Application:
     """The tornado application: page, API, reports and static files."""
+    # a worker for slider updates came free: a waiting value of information may start
+    cfg.engine.on_free = lambda: _pump_voi(cfg)
     return tornado.web.Application(
         [(r"/", PageHandler),
          (r"/api/status", StatusHandler),

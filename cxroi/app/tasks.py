@@ -72,10 +72,11 @@ def irr_not_shown(cash: Any, *args: Any, **kwargs: Any) -> Any:
     return np.full(np.asarray(cash).shape[:-1], np.nan)
 
 
-def warm() -> None:
+def warm(background: bool = False) -> None:
     """Import the model, skip the IRR nobody sees here (:func:`irr_not_shown`), and run
     one small simulation and tornado (a worker's first request then costs what every later
-    one does)."""
+    one does); a background worker (``background``) instead runs one small value of
+    information (it draws no charts)."""
     from cxroi import finance
     from cxroi.app.view import CARDS
 
@@ -94,7 +95,13 @@ def warm() -> None:
     from cxroi.uncertainty import tornado
 
     lead = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "complaints-30-to-1.yaml"
-    if lead.is_file():
+    if lead.is_file() and background:
+        from cxroi.uncertainty import simulate
+        from cxroi.voi import value_of_information
+
+        sc = load_scenario(lead)
+        value_of_information(simulate(sc, draws=400))
+    elif lead.is_file():
         sc = load_scenario(lead)
         tornado(sc)
         small = result(sc.model_copy(update={"simulation": sc.simulation.model_copy(

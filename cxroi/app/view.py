@@ -323,10 +323,12 @@ def split_chart(spec: dict[str, Any]) -> dict[str, Any]:
     """A Vega-Lite spec of :mod:`cxroi.charts` as the page updates it in place.
 
     The datasets get stable names (``d0``, ``d1``, ... in order) instead of names hashed
-    from their rows, and the title moves out of the spec (the page writes it above the
-    chart), so that two updates of the same chart usually differ in their data only: the
-    page then swaps the data of the view it has (``view.data``) instead of compiling and
-    drawing a new one.
+    from their rows, the title moves out of the spec (the page writes it above the
+    chart), and an explicit order of categories (the tornado's inputs, largest swing
+    first: ``"sort": [label, ...]``) moves into the rows (:func:`_order_in_data`), so
+    that two updates of the same chart differ in their data only: the page then swaps
+    the data of the view it has (``view.data``) instead of compiling and drawing a new
+    one. The chart drawn is the same (``tests/test_app_server.py`` compares the SVG).
 
     Returns
     -------
@@ -338,7 +340,7 @@ def split_chart(spec: dict[str, Any]) -> dict[str, Any]:
     import hashlib
     import json
 
-    spec = dict(spec)
+    spec = _order_in_data(spec)
     title = spec.pop("title", "")
     names = {old: f"d{i}" for i, old in enumerate(spec.get("datasets", {}))}
     data = {names[k]: rows for k, rows in spec.pop("datasets", {}).items()}
@@ -351,6 +353,37 @@ def split_chart(spec: dict[str, Any]) -> dict[str, Any]:
     shape = hashlib.sha256(json.dumps(out, sort_keys=True).encode()).hexdigest()[:16]
     return {"title": title if isinstance(title, str) else str(title), "spec": out,
             "data": data, "shape": shape}
+
+
+#: Prefix of the columns :func:`_order_in_data` adds (a category's place in the order).
+ORDER_FIELD = "cx_order_"
+
+
+def _order_in_data(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` (a copy) with each explicit category order of a layer's position
+    encoding (``"sort": [value, ...]``) replaced by a column of that layer's rows giving
+    each value's place (``cx_order_<field>``) and ``"sort": {"field": ..., "op": "min"}``:
+    the same order, now carried by the data. A layer whose rows hold a value the list
+    does not name is left as it is."""
+    import copy
+
+    spec = copy.deepcopy(spec)
+    datasets = spec.get("datasets", {})
+    for layer in spec.get("layer", [spec]):
+        name = (layer.get("data") or {}).get("name")
+        rows = datasets.get(name)
+        for channel in ("x", "y"):
+            enc = (layer.get("encoding") or {}).get(channel) or {}
+            order, field = enc.get("sort"), enc.get("field")
+            if not (isinstance(order, list) and isinstance(field, str) and rows):
+                continue
+            place = {v: i for i, v in enumerate(order)}
+            if any(r.get(field) not in place for r in rows):
+                continue
+            col = ORDER_FIELD + field
+            datasets[name] = rows = [{**r, col: place[r[field]]} for r in rows]
+            enc["sort"] = {"field": col, "op": "min", "order": "ascending"}
+    return spec
 
 
 def join_chart(part: dict[str, Any]) -> dict[str, Any]:

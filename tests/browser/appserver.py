@@ -91,11 +91,17 @@ class Server:
         with urllib.request.urlopen(self.url + "api/status", timeout=30) as r:
             return json.loads(r.read())
 
+    def pids(self) -> list[int]:
+        """The server's process id and its live workers' (interactive and background)."""
+        st = self.status()
+        return [self.process.pid, *st["workers"], *st.get("background_workers", [])]
+
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) used so far by the server and its live workers."""
+        """CPU time (user + system) used so far by the server and its live workers
+        (interactive and background)."""
         tick = os.sysconf("SC_CLK_TCK")
         total = 0.0
-        for pid in [self.process.pid, *self.status()["workers"]]:
+        for pid in self.pids():
             try:
                 with open(f"/proc/{pid}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
@@ -106,7 +112,7 @@ class Server:
 
     def rss_mb(self) -> float:
         """Resident memory of the server and its workers together, MB (from /proc)."""
-        pids = [self.process.pid, *self.status()["workers"]]
+        pids = self.pids()
         total = 0
         for pid in pids:
             try:

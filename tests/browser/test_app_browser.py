@@ -183,3 +183,36 @@ def test_make_report_links_the_html_file(page: Any, app_server: Any) -> None:
     for other in (f"reports/../scenarios/{LEAD}", "reports/x.yaml", "static/../server.py",
                   "reports/%2e%2e%2fapp.log"):
         assert page.request.get(app_server.url + other).status in {403, 404}
+
+
+def test_a_chart_out_of_sight_is_drawn_when_it_comes_into_view(browser: Any, app_server: Any,
+                                                               app_page: Any) -> None:
+    """A chart scrolled out of sight is not redrawn on every update (the page's own work
+    per update stays small); when it comes into view it shows exactly what a page that
+    redrew every chart shows."""
+    short = app_page(browser, app_server.url)  # 1440 x 1000: the tornado is below the fold
+    tall = app_page(browser, app_server.url, height=2300)  # every chart in sight
+    tornado = ".cx-chart-tornado .cx-view"
+    live = "() => document.querySelectorAll('.cx-view .vega-embed svg').length === 3"
+    try:
+        for pg in (short, tall):
+            pg.wait_for_function(live)  # the server's first drawing became Vega views
+        before = short.inner_html(tornado)
+        for pg in (short, tall):
+            n = pg.evaluate("window.cxStats.updates.length")
+            type_value(pg, TARGET, "3")
+            pg.wait_for_function(f"() => window.cxStats.updates.length > {n}")
+        assert short.evaluate("window.cxStats.updates.at(-1).out_of_sight") == 1
+        assert tall.evaluate("window.cxStats.updates.at(-1).out_of_sight") == 0
+        assert short.inner_html(tornado) == before  # not redrawn while out of sight
+        assert tall.inner_html(tornado) != before
+        short.locator(".cx-chart-tornado").scroll_into_view_if_needed()
+        short.wait_for_function(
+            "b => document.querySelector('.cx-chart-tornado .cx-view').innerHTML !== b",
+            arg=before)
+        assert short.inner_html(tornado) == tall.inner_html(tornado)
+        assert short.inner_text(".cx-chart-tornado .cx-chart-title") == \
+            tall.inner_text(".cx-chart-tornado .cx-chart-title")
+    finally:
+        short.close()
+        tall.close()

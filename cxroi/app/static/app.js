@@ -7,7 +7,11 @@
  * One request per slider release (never while dragging: a drag only updates the box); at
  * most one request of this page in flight, and only the newest inputs are sent after it
  * (the server also drops superseded work). Charts are Vega-Lite views made once and then
- * updated in place with new data (view.data + runAsync) when only their data changed.
+ * updated in place with new data (view.data + runAsync) when only their data changed; a
+ * chart scrolled out of sight is brought up to date when it comes back into view (an
+ * IntersectionObserver), not on every update. Work the browser does per update is kept
+ * small on purpose: with twenty colleagues on one machine (or a slow laptop), the page's
+ * own CPU time is most of an update's time.
  * window.cxStats keeps the timing of every update (release -> numbers and charts drawn).
  */
 (function () {
@@ -18,7 +22,8 @@
   const st = {
     session: boot.session, file: null, base: null, controls: [], corr: true, ncorr: 0,
     seq: 0, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
-    voiTimer: null, voiSeq: 0, lastOk: false,
+    voiTimer: null, voiSeq: 0, lastOk: false, busyTimer: null,
+    late: {},  // chart name -> the newest data of a chart out of sight, drawn when seen
   };
   const stats = (window.cxStats = { updates: [], errors: 0, start: performance.now() });
 
@@ -155,7 +160,9 @@
   }
   async function send(job) {
     st.inflight = true;
-    document.body.classList.add("cx-updating");
+    // dim the cards only when an answer is slow (a restyle and repaint of the whole
+    // results column twice per update is not worth it for a quick one)
+    if (!st.busyTimer) st.busyTimer = setTimeout(() => document.body.classList.add("cx-updating"), 250);
     const data = currentData();
     let out;
     try {
@@ -173,6 +180,7 @@
       send(next);
       return;
     }
+    clearTimeout(st.busyTimer); st.busyTimer = null;
     document.body.classList.remove("cx-updating");
     if (out.superseded) return;
     if (out.message !== null) await apply(out, data, job, t1);
@@ -187,7 +195,7 @@
     st.lastOk = true;
     st.key = out.key;
     st.updates += 1;
-    $("cx-cards").innerHTML = out.cards;
+    if (out.cards !== st.cards) { $("cx-cards").innerHTML = out.cards; st.cards = out.cards; }
     const grid = $("cx-cards").firstElementChild;
     if (grid) grid.dataset.update = String(st.updates);
     $("cx-pitch-text").textContent = out.pitch;
@@ -205,7 +213,8 @@
       " · the same as cxroi run <file> on the saved scenario";
     if (job) {
       stats.updates.push({ seq: job.seq, release: job.t0, answer: t1, cards: t2, done: t3,
-                           server_ms: ms, bytes: out.bytes, cached: ms === null || out.cached });
+                           server_ms: ms, bytes: out.bytes, cached: ms === null || out.cached,
+                           out_of_sight: Object.keys(st.late).length });
     }
     scheduleVoi(data);
   }
@@ -253,42 +262,74 @@
     if (!window.vegaEmbed) await loadVega();
     await Promise.all(CHARTS.map(async (name) => {
       const part = charts[name];
-      const box = document.querySelector(".cx-chart-" + name);
-      box.querySelector(".cx-chart-title").textContent = part.title;
       const old = st.views[name];
-      const json = {};
-      for (const d in part.data) json[d] = JSON.stringify(part.data[d]);
-      if (old && old.shape === part.shape) {  // same chart, new numbers: swap the data
-        let changed = false;
-        for (const d in part.data) {
-          if (json[d] !== old.json[d]) { old.view.data(d, part.data[d]); changed = true; }
-        }
-        old.json = json;
-        if (changed) await old.view.runAsync();
+      if (seen[name] === false && old && old.shape === part.shape) {
+        st.late[name] = part;  // out of sight: drawn when it comes into view
         return;
       }
-      const spec = JSON.parse(JSON.stringify(await vegaSpec(part.shape)));
-      for (const d of spec.data || []) if (d.name in part.data) d.values = part.data[d.name];
-      const holder = box.querySelector(".cx-view");
-      const div = document.createElement("div");
-      holder.appendChild(div);
-      const res = await window.vegaEmbed(div, spec, { mode: "vega", renderer: "svg", actions: false });
-      const view = res.view;
-      while (holder.firstChild !== div) holder.removeChild(holder.firstChild);
-      if (old) old.view.finalize();
-      st.views[name] = { shape: part.shape, view, json };
+      delete st.late[name];
+      await drawChart(name, part);
     }));
+  }
+  // Charts out of sight (with a margin, so a chart is ready before it shows) are not
+  // redrawn on every update: the newest data waits in st.late until the chart is seen.
+  const seen = {};
+  const watcher = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const name = e.target.dataset.chart;
+      seen[name] = e.isIntersecting;
+      if (e.isIntersecting && st.late[name]) {
+        const p = chain.then(() => {
+          const part = st.late[name];
+          delete st.late[name];
+          return part ? drawChart(name, part) : null;
+        });
+        chain = p.catch(() => {});
+      }
+    }
+  }, { rootMargin: "100px 0px" }) : null;
+  for (const name of CHARTS) {
+    const box = document.querySelector(".cx-chart-" + name);
+    box.dataset.chart = name;
+    if (watcher) watcher.observe(box);
+  }
+  async function drawChart(name, part) {
+    const box = document.querySelector(".cx-chart-" + name);
+    box.querySelector(".cx-chart-title").textContent = part.title;
+    const old = st.views[name];
+    const json = {};
+    for (const d in part.data) json[d] = JSON.stringify(part.data[d]);
+    if (old && old.shape === part.shape) {  // same chart, new numbers: swap the data
+      let changed = false;
+      for (const d in part.data) {
+        if (json[d] !== old.json[d]) { old.view.data(d, part.data[d]); changed = true; }
+      }
+      old.json = json;
+      if (changed) await old.view.runAsync();
+      return;
+    }
+    const spec = JSON.parse(JSON.stringify(await vegaSpec(part.shape)));
+    for (const d of spec.data || []) if (d.name in part.data) d.values = part.data[d.name];
+    const holder = box.querySelector(".cx-view");
+    const div = document.createElement("div");
+    holder.appendChild(div);
+    const res = await window.vegaEmbed(div, spec, { mode: "vega", renderer: "svg", actions: false });
+    const view = res.view;
+    while (holder.firstChild !== div) holder.removeChild(holder.firstChild);
+    if (old) old.view.finalize();
+    st.views[name] = { shape: part.shape, view, json };
   }
 
   // ------------------------------------------------------- value of information --
   // Asked for once the numbers have been on screen a moment (a slider moved again
-  // meanwhile cancels it); the server answers "later" while its workers are busy with
-  // colleagues' updates, and the page asks again a little later.
-  function scheduleVoi(data, tries) {
+  // meanwhile cancels it: 900 ms, so a person still moving the slider does not make the
+  // server rank a position already left behind). The server computes it in its
+  // background worker, after colleagues' slider updates, and answers when it is done;
+  // until then the last ranking stays, greyed.
+  function scheduleVoi(data) {
     clearTimeout(st.voiTimer);
     if (!$("cx-voi").open) return;
-    tries = tries || 0;
-    const mine = tries ? st.voiSeq : ++st.voiSeq;
+    const mine = ++st.voiSeq;
     const key = st.key;
     st.voiTimer = setTimeout(async () => {
       if (st.inflight || st.pending || mine !== st.voiSeq) return;
@@ -296,16 +337,9 @@
       try { out = await api("voi", { data, correlated: st.corr, key }); } catch (e) { return; }
       if (mine !== st.voiSeq || out.superseded) return;
       const body = $("cx-voi-body");
-      if (out.later) {
-        body.textContent = "Computing… (after your colleagues' updates)";
-        if (tries < 20) scheduleVoi(data, tries + 1);
-        return;
-      }
       if (out.ok) body.innerHTML = out.html; else if (out.message) body.innerHTML = out.message;
       body.classList.remove("cx-stale");
-    // 900 ms after the last release: a person still moving the slider does not make the
-    // workers rank a position already left behind (it would slow the next update down)
-    }, tries ? 1000 + Math.random() * 1000 : 900);
+    }, 900);
   }
   $("cx-voi").addEventListener("toggle", () => { if (st.base && $("cx-voi").open) scheduleVoi(currentData()); });
 
@@ -401,6 +435,9 @@
   window.addEventListener("pagehide", () => {
     navigator.sendBeacon("api/bye", JSON.stringify({ session: st.session }));
   });
+  // a page brought back from the browser's back-forward cache said goodbye when it was
+  // left (its session is closed on the server): it starts again as a new page
+  window.addEventListener("pageshow", (ev) => { if (ev.persisted) location.reload(); });
 
   fillPicker(boot.files, boot.lead);
   const first = boot.files.find((f) => f.file === boot.lead) ||
