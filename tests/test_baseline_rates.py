@@ -8,10 +8,11 @@ expectation of a floored log-normal by Monte Carlo.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_dict
 
 from cxroi.calibrate import calibrate
 from cxroi.calibrate.baselines import BaselineFitter
@@ -137,10 +138,10 @@ def test_floored_mean_matches_monte_carlo(median, sigma):
     assert float(floored_contacts(np.array(median), np.array(sigma))) == pytest.approx(mc, rel=3e-3)
 
 
-def _scenario(spread: float | None, target: float = 1.0, events_interval: bool = False) -> dict:
+def _scenario(tiny: dict, spread: float | None, target: float = 1.0, events_interval: bool = False) -> dict:
     """The hand-checkable one-segment case with a measured contacts ratio 1.25 (1.2-1.3) and
     2.4 contacts per complaint, 2 complaints a year, resolution 30 days today."""
-    d = tiny_dict()
+    d = copy.deepcopy(tiny)
     d["finance"]["horizon_months"] = 24
     vol = d["segments"][0]["volumes"]["complaints"]
     vol.update(events_per_year=2.0, contacts_per_event=2.4, cost_per_contact=10.0)
@@ -156,8 +157,8 @@ def _scenario(spread: float | None, target: float = 1.0, events_interval: bool =
     return d
 
 
-def _saving(spread: float | None, target: float) -> float:
-    sc = scenario_from_dict(_scenario(spread, target), "test")
+def _saving(tiny: dict, spread: float | None, target: float) -> float:
+    sc = scenario_from_dict(_scenario(tiny, spread, target), "test")
     inp = compile_inputs(sc)
     log_c = np.log(np.full((1, 1), 1.25))
     kappa = inp.contacts[:, :, None] * np.ones((1, 1, 1))
@@ -165,35 +166,35 @@ def _saving(spread: float | None, target: float) -> float:
     return float(save[0, inp.month_index[-1], 0])
 
 
-def test_floor_with_spread_is_below_both_bounds_and_zero_without_change():
-    assert _saving(1.44, 30.0) == 0.0
+def test_floor_with_spread_is_below_both_bounds_and_zero_without_change(tiny):
+    assert _saving(tiny, 1.44, 30.0) == 0.0
     lam_cost = 2.0 / 12 * 10.0
     r = 1.25 ** np.log2(1.0 / 30.0)
     unfloored = lam_cost * 2.4 * (1 - r)
     floored = lam_cost * (2.4 - max(2.4 * r, 1.0))
-    s = _saving(1.44, 1.0)
+    s = _saving(tiny, 1.44, 1.0)
     # the floor binds for the fast events first: below the segment-mean floor (Jensen:
     # E[max(Y, 1)] >= max(E[Y], 1)), which is below the unfloored saving
     assert 0 < s < floored < unfloored
-    assert _saving(0.0, 1.0) == pytest.approx(floored)  # no spread: every event at the mean
-    assert _saving(1e-9, 4.0) == pytest.approx(lam_cost * 2.4 * (1 - 1.25 ** np.log2(4 / 30)))  # floor never binds
+    assert _saving(tiny, 0.0, 1.0) == pytest.approx(floored)  # no spread: every event at the mean
+    assert _saving(tiny, 1e-9, 4.0) == pytest.approx(lam_cost * 2.4 * (1 - 1.25 ** np.log2(4 / 30)))  # floor never binds
     # a faster resolution never saves less
-    savings = [_saving(1.44, t) for t in (30, 20, 10, 5, 2, 1, 0.5)]
+    savings = [_saving(tiny, 1.44, t) for t in (30, 20, 10, 5, 2, 1, 0.5)]
     assert all(b >= a for a, b in zip(savings, savings[1:], strict=False)), savings
 
 
-def test_floor_with_spread_matches_a_monte_carlo_of_single_complaints():
+def test_floor_with_spread_matches_a_monte_carlo_of_single_complaints(tiny):
     """The saving equals simulating each complaint as max(c0 * CR^z, 1), z ~ N(shift, sigma^2)."""
     sigma, cr, kappa = 1.44, 1.25, 2.4
     shift = np.log2(1.0 / 30.0)
     c0 = kappa * np.exp(-0.5 * (sigma * np.log(cr)) ** 2)
     z = sigma * np.random.default_rng(5).standard_normal(2_000_000)
     mc = np.maximum(c0 * cr**z, 1).mean() - np.maximum(c0 * cr ** (z + shift), 1).mean()
-    assert _saving(sigma, 1.0) == pytest.approx(2.0 / 12 * 10.0 * mc, rel=5e-3)
+    assert _saving(tiny, sigma, 1.0) == pytest.approx(2.0 / 12 * 10.0 * mc, rel=5e-3)
 
 
-def test_spread_is_validated_at_the_door():
-    d = _scenario(-1.0)
+def test_spread_is_validated_at_the_door(tiny):
+    d = _scenario(tiny, -1.0)
     with pytest.raises(ScenarioError, match=r"observed\.spread"):
         scenario_from_dict(d, "test")
 
@@ -203,20 +204,20 @@ def test_spread_is_validated_at_the_door():
 # ----------------------------------------------------------------------------------------
 
 
-def test_events_interval_is_checked():
-    d = _scenario(1.0, events_interval=True)
+def test_events_interval_is_checked(tiny):
+    d = _scenario(tiny, 1.0, events_interval=True)
     d["segments"][0]["volumes"]["complaints"]["events_per_year_low"] = 2.2
     with pytest.raises(ScenarioError, match="events_per_year_low <= events_per_year"):
         scenario_from_dict(d, "test")
-    d = _scenario(1.0, events_interval=True)
+    d = _scenario(tiny, 1.0, events_interval=True)
     del d["segments"][0]["volumes"]["complaints"]["events_per_year_high"]
     with pytest.raises(ScenarioError, match="events_per_year_low is given without events_per_year_high"):
         scenario_from_dict(d, "test")
 
 
-def test_events_interval_widens_the_cost_to_serve_interval_only():
-    plain = scenario_from_dict(_scenario(1.44), "test")
-    wide = scenario_from_dict(_scenario(1.44, events_interval=True), "test")
+def test_events_interval_widens_the_cost_to_serve_interval_only(tiny):
+    plain = scenario_from_dict(_scenario(tiny, 1.44), "test")
+    wide = scenario_from_dict(_scenario(tiny, 1.44, events_interval=True), "test")
     assert "events_scale" not in sample_rates(plain, 10, np.random.default_rng(0))
     f = sample_rates(wide, 20_000, np.random.default_rng(0))["events_scale"]
     sd = (np.log(2.5) - np.log(1.6)) / (2 * 1.959964)
