@@ -399,4 +399,8 @@ def test_value_of_information_requests_queue_one_per_page_oldest_first(tmp_path:
         eng.release.put_nowait(None)
         assert (await rb2)["data"] == "b2" and not cfg.voi_waiting and cfg.voi_running == 0
 
-    asyncio.run(scenario())
+    # in a thread of its own: a browser test's Playwright may still hold this thread's loop
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
