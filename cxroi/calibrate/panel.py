@@ -59,6 +59,17 @@ def window_sample(prep: Prepared) -> Prepared:
     return got
 
 
+def complaint_grid(prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """Account x month grids of the complaints resolved in each month of the window: their
+    number ``N`` and the sum ``Z`` of their :math:`z = \\log_2(T / T_{today})`, (n, M) each."""
+    c, n, M = prep.complaints, len(prep.accounts), prep.M
+    cc = c.loc[(c["res_m"] >= 0) & (c["res_m"] < M)]
+    cell = cc["acc"].to_numpy() * M + cc["res_m"].to_numpy()
+    N = np.bincount(cell, minlength=n * M).astype(float).reshape(n, M)
+    Z = np.bincount(cell, weights=cc["z"].to_numpy(), minlength=n * M).reshape(n, M)
+    return N, Z
+
+
 def exposure_panel(prep: Prepared, window: int = EXPOSURE_MONTHS) -> pd.DataFrame:
     """One row per exposed account-month at risk.
 
@@ -71,12 +82,9 @@ def exposure_panel(prep: Prepared, window: int = EXPOSURE_MONTHS) -> pd.DataFram
     cache = prep.__dict__.setdefault("_panels", {})
     if window in cache:
         return cache[window]
-    a, c, e = prep.accounts, prep.complaints, prep.expansions
+    a, e = prep.accounts, prep.expansions
     n, M = len(a), prep.M
-    cc = c.loc[(c["res_m"] >= 0) & (c["res_m"] < M)]
-    cell = cc["acc"].to_numpy() * M + cc["res_m"].to_numpy()
-    N = np.bincount(cell, minlength=n * M).astype(float).reshape(n, M)
-    Z = np.bincount(cell, weights=cc["z"].to_numpy(), minlength=n * M).reshape(n, M)
+    N, Z = complaint_grid(prep)
 
     def rolling(g: np.ndarray) -> np.ndarray:
         cs = np.cumsum(g, axis=1)
@@ -170,12 +178,9 @@ def window_panel(prep: Prepared, windows: tuple[int, ...] = CANDIDATE_WINDOWS) -
     cache = prep.__dict__.setdefault("_window_panels", {})
     if windows in cache:
         return cache[windows]
-    a, c, e = prep.accounts, prep.complaints, prep.expansions
+    a, e = prep.accounts, prep.expansions
     n, M = len(a), prep.M
-    cc = c.loc[(c["res_m"] >= 0) & (c["res_m"] < M)]
-    cell = cc["acc"].to_numpy() * M + cc["res_m"].to_numpy()
-    N = np.bincount(cell, minlength=n * M).astype(float).reshape(n, M)
-    Z = np.bincount(cell, weights=cc["z"].to_numpy(), minlength=n * M).reshape(n, M)
+    N, Z = complaint_grid(prep)
     months = np.arange(M)
     entry, exit_m = a["entry"].to_numpy(), a["exit"].to_numpy()
     ii, tt = np.nonzero((months[None, :] >= entry[:, None]) & (months[None, :] <= exit_m[:, None]))
