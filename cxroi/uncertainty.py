@@ -365,11 +365,14 @@ class SimulationResult:
         """Several quantiles of ``metric`` in one partition of its draws (the same numbers
         as :meth:`quantile` one by one, at a third of the cost for P10/P50/P90)."""
         x = self.ranked(metric)
-        if np.isinf(x).any():  # no interpolation towards infinity
-            return [float(v) for v in np.nanquantile(x, qs, method="inverted_cdf")]
-        if not np.isfinite(x).any():
+        nan = np.isnan(x)
+        if nan.any():  # np.nanquantile's result, without its per-call overhead (half the time)
+            x = x[~nan]
+        if not x.size:
             return [float("nan")] * len(qs)
-        return [float(v) for v in np.nanquantile(x, qs)]
+        if np.isinf(x).any():  # no interpolation towards infinity
+            return [float(v) for v in np.quantile(x, qs, method="inverted_cdf")]
+        return [float(v) for v in np.quantile(x, qs)]
 
     @cached_property
     def summary(self) -> pd.DataFrame:
