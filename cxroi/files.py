@@ -190,3 +190,36 @@ def _installed_fingerprint() -> str:
 
     return code_fingerprint(Path(cxroi.__file__).resolve().parent) + cxroi.__version__
 
+
+@contextlib.contextmanager
+def locked(path: Path, shared: bool = False, wait: bool = True) -> Iterator[bool]:
+    """``fcntl.flock`` on ``path`` (created if missing); yields False when ``wait`` is
+    False and somebody else holds it. Without ``fcntl`` (Windows) it does not lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux/macOS
+        yield True
+        return
+    fh = open(path, "a+b")  # noqa: SIM115 - held for the block
+    try:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(fh.fileno(), mode | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+def machine_lock(name: str) -> contextlib.AbstractContextManager[bool]:
+    """An exclusive lock shared by every process of this installation on this machine (a
+    file in the temporary folder, named after ``name`` and the package's location)."""
+    import zlib
+
+    tag = zlib.crc32(str(Path(__file__).resolve().parent).encode())
+    return locked(Path(tempfile.gettempdir()) / f"cxroi-{name}-{tag:08x}.lock")

@@ -42,6 +42,7 @@ import numpy as np
 
 from cxroi import finance
 from cxroi.contacts import contacts_saved, floored_contacts  # noqa: F401 (re-exported)
+from cxroi.files import machine_lock
 from cxroi.inputs import (
     BENEFIT_LINES,
     DIRECT_WINDOW_MONTHS,
@@ -94,7 +95,11 @@ def use_kernel() -> bool:
             kernel = importlib.import_module("cxroi.kernel")
         except ImportError:
             return False
-        kernel.warm_up()
+        # the first time on a machine the app's workers start together and would each compile
+        # it (three compiles on two cores): one compiles and writes numba's cache, the others
+        # then load it
+        with machine_lock("kernel"):
+            kernel.warm_up()
         _KERNEL = kernel
     return True
 

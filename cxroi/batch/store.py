@@ -10,8 +10,6 @@ import html
 import json
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ import pandas as pd
 
 import cxroi
 from cxroi.batch.results import TABLE_QUANTILES, PlannedRun, RunResult
-from cxroi.files import write_atomic
+from cxroi.files import locked, write_atomic
 from cxroi.report.index import render_index
 
 
@@ -102,29 +100,8 @@ def _store(out_dir: Path, run: PlannedRun, out: dict[str, Any],
 BATCH_SUFFIXES = (".index.html", ".results.parquet", ".batch.json")
 
 
-@contextmanager
-def _locked(path: Path, shared: bool = False, wait: bool = True) -> Iterator[bool]:
-    """``fcntl.flock`` on ``path`` (created if missing); yields False when ``wait`` is
-    False and somebody else holds it. Without ``fcntl`` (Windows) it does not lock."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on Linux/macOS
-        yield True
-        return
-    fh = open(path, "a+b")  # noqa: SIM115 - held for the block
-    try:
-        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-        try:
-            fcntl.flock(fh.fileno(), mode | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-    finally:
-        fh.close()
+#: The lock of the batch folder (:func:`cxroi.files.locked`).
+_locked = locked
 
 
 def _html_title(path: Path) -> str:

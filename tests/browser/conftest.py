@@ -22,7 +22,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync"]
 ARTIFACTS = ROOT / "test-artifacts"
 #: How long the page may take to show the app (cold workers on a busy 2-core machine).
-APP_TIMEOUT_MS = 60_000
+#: the first start on a fresh clone compiles the kernel (numba), under a loaded test run
+APP_TIMEOUT_MS = 180_000
 
 
 def _unavailable() -> str | None:

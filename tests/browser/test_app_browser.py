@@ -61,6 +61,7 @@ def cxroi_run(path: Path) -> dict[str, Any]:
 def test_page_shows_the_app_and_loads_nothing_from_the_network(browser: Any, app_server: Any
                                                                ) -> None:
     page = browser.new_page(viewport={"width": 1440, "height": 2300})
+    page.set_default_timeout(180_000)  # a fresh clone's first page waits for the kernel's compile
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url))
     try:
