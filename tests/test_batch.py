@@ -639,8 +639,11 @@ def test_killing_the_batch_leaves_no_process_behind(how, tmp_path):
             "except KeyboardInterrupt:\n"
             "    sys.exit(130)\n")
     env = dict(os.environ, CXROI_TEST_MARKERS=str(markers), CXROI_TEST_SLEEP="120")
+    # as from a terminal: Ctrl+C's default disposition (a test run started as a background
+    # job of a non-interactive shell inherits SIGINT ignored, and so would the batch)
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 300
         while len(list(markers.iterdir())) < 2:  # both workers mid-run on their kernels
