@@ -117,43 +117,29 @@ class BaselineFitter:
             raise ValueError(f"recent_months must be at least 1 (got {recent_months})")
         self.recent_months = int(recent_months)
 
-    def _drifts(self, prep: Prepared, seg_of: np.ndarray, exp_acc: np.ndarray
-                ) -> tuple[tuple[float, float, float, int], tuple[float, float, float, int]]:
+    def _drifts(self, seg_of: np.ndarray, months_w: np.ndarray, m_recent: np.ndarray,
+                events: tuple[tuple[np.ndarray, np.ndarray], ...]) -> list[tuple[float, float, float, int]]:
         r"""Company-wide drift of churn and of buying more: the trailing months' events over
         what each segment's whole-window rate predicts for them,
 
         .. math:: D = \frac{\sum_i y_i^{\text{recent}}}{\sum_i \hat\lambda_{s(i)}\, m_i^{\text{recent}}}
 
-        (:math:`m_i^{\text{recent}}` the account's months at risk in the trailing months),
-        with its 95% interval clustered by account (:func:`ratio_interval`). ``(1, 1, 1, n)``
-        -- no drift -- when fewer than 12 months precede the trailing months or fewer than
-        :attr:`MIN_DRIFT_EVENTS` events fall in them. Returns ``(D, low, high, events)`` for
-        churn and for buying more.
+        (:math:`m_i^{\text{recent}}` = ``m_recent``, the account's months at risk in the trailing
+        months), with its 95% interval clustered by account (:func:`ratio_interval`), for each
+        ``(y_all, y_recent)`` of ``events`` (per account: in the window, in the trailing
+        months). ``(1, 1, 1, n)`` -- no drift -- when fewer than :attr:`MIN_DRIFT_EVENTS`
+        events fall in the trailing months. Returns ``(D, low, high, events)`` each.
         """
-        a, e, M = prep.accounts, prep.expansions, prep.M
-        entry, exit_m, churned = a["entry"].to_numpy(), a["exit"].to_numpy(), a["churned"].to_numpy()
-        months_w = a["months"].to_numpy().astype(float)
-        first = M - self.recent_months
-        none = (1.0, 1.0, 1.0, 0)
-        if first < 12:  # less than a year before the trailing months: nothing to compare
-            return none, none
-        m_recent = np.maximum(np.minimum(exit_m, M - 1) - np.maximum(entry, first) + 1, 0).astype(float)
-
-        def drift(y_all: np.ndarray, y_recent: np.ndarray) -> tuple[float, float, float, int]:
-            tot = np.bincount(seg_of, weights=y_all, minlength=len(prep.segments))
-            exposure = np.bincount(seg_of, weights=months_w, minlength=len(prep.segments))
+        exposure = np.bincount(seg_of, weights=months_w)
+        out = []
+        for y_all, y_recent in events:
+            tot = np.bincount(seg_of, weights=y_all, minlength=len(exposure))
             rate = np.divide(tot, exposure, out=np.zeros_like(tot), where=exposure > 0)
             n = int(y_recent.sum())
-            if n < self.MIN_DRIFT_EVENTS:
-                return (1.0, 1.0, 1.0, n)
-            d, lo, hi = ratio_interval(y_recent, rate[seg_of] * m_recent)
-            return (d, lo, hi, n) if np.isfinite(d) and d > 0 else (1.0, 1.0, 1.0, n)
-
-        leave = drift(churned.astype(float), (churned & (exit_m >= first)).astype(float))
-        exp_recent = (np.bincount(e["acc"][e["m"] >= first], minlength=len(a)).astype(float) if len(e)
-                      else np.zeros(len(a)))
-        grow = drift(np.asarray(exp_acc, float), exp_recent) if len(e) else none
-        return leave, grow
+            d, lo, hi = (ratio_interval(y_recent, rate[seg_of] * m_recent) if n >= self.MIN_DRIFT_EVENTS
+                         else (1.0, 1.0, 1.0))
+            out.append((d, lo, hi, n) if np.isfinite(d) and d > 0 else (1.0, 1.0, 1.0, n))
+        return out
 
     def fit(self, prep: Prepared, base: Scenario | None = None, survey_gap: Any = None) -> BaselineFitter:
         a, c, e, r = prep.accounts, prep.complaints, prep.expansions, prep.responses
@@ -169,19 +155,27 @@ class BaselineFitter:
                   else np.bincount(c["acc"], minlength=len(a)))
         seg_of = a["seg"].to_numpy()
         months_w = a["months"].to_numpy()
-        self.churn_drift_, self.expansion_drift_ = self._drifts(prep, seg_of, exp_acc)
+        # the trailing months: taken when at least a year of data comes before them
         first = prep.M - self.recent_months
+        has_recent = first >= 12
         m_recent = np.maximum(np.minimum(exit_m, M - 1) - np.maximum(entry, max(first, 0)) + 1, 0)
         left_recent = churned & (exit_m >= first)
         exp_recent = (np.bincount(e["acc"][e["m"] >= first], minlength=len(a)) if len(e)
                       else np.zeros(len(a), np.int64))
+        none = (1.0, 1.0, 1.0, 0)
+        self.churn_drift_, self.expansion_drift_ = self._drifts(
+            seg_of, months_w.astype(float), m_recent.astype(float),
+            ((churned.astype(float), left_recent.astype(float)),
+             (np.asarray(exp_acc, float), exp_recent.astype(float)))) if has_recent else (none, none)
+        if not len(e):
+            self.expansion_drift_ = none
         self.rate_basis_: dict[str, dict[str, str]] = {}
         for si, s in enumerate(prep.segments):
             m = seg_of == si
             am = months_w[m].sum()
             leavers = churned[m].sum()
             basis = self.rate_basis_.setdefault(s, {})
-            if first >= 12 and left_recent[m].sum() >= self.MIN_SEGMENT_EVENTS:  # its own last 12 months
+            if has_recent and left_recent[m].sum() >= self.MIN_SEGMENT_EVENTS:  # its own trailing months
                 am_r, l_r = m_recent[m].sum(), left_recent[m].sum()
                 lam = l_r / am_r
                 lam_lo, lam_hi = poisson_interval(l_r, am_r)
@@ -191,8 +185,8 @@ class BaselineFitter:
                 lam_lo, lam_hi = _drifted(lam, *poisson_interval(leavers, am), self.churn_drift_)
                 lam = lam * self.churn_drift_[0]
                 basis["churn"] = (f"whole window ({int(leavers)} leavers) x company-wide drift "
-                                  f"{self.churn_drift_[0]:.2f}" if first >= 12 else f"whole window ({int(leavers)} leavers)")
-            if first >= 12 and exp_recent[m].sum() >= self.MIN_SEGMENT_EVENTS:
+                                  f"{self.churn_drift_[0]:.2f}" if has_recent else f"whole window ({int(leavers)} leavers)")
+            if has_recent and exp_recent[m].sum() >= self.MIN_SEGMENT_EVENTS:
                 ex, ex_lo, ex_hi = ratio_interval(exp_recent[m], m_recent[m])
                 basis["expansion_rate"] = f"last {self.recent_months} months ({int(exp_recent[m].sum())} expansions)"
             else:
@@ -201,7 +195,7 @@ class BaselineFitter:
                     ex_lo, ex_hi = _drifted(ex, ex_lo, ex_hi, self.expansion_drift_)
                     ex = ex * self.expansion_drift_[0]
                 basis["expansion_rate"] = "whole window" + (
-                    f" x company-wide drift {self.expansion_drift_[0]:.2f}" if first >= 12 else "")
+                    f" x company-wide drift {self.expansion_drift_[0]:.2f}" if has_recent else "")
             active = m & ~churned
             cm = m[c["acc"].to_numpy()]
             c_acc = c["acc"].to_numpy()
