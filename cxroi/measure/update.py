@@ -3,14 +3,18 @@ r"""The updated scenario: the business case's links replaced by what the rollout
 Each measured effect is converted to the scenario's link so that the flywheel model,
 run on the updated scenario, reproduces the measured change for the reached accounts.
 With :math:`\Delta g` the measured change in the lever (doublings of resolution time for a
-``log2`` touchpoint, steps for ``linear``), :math:`\bar\pi = 1 - e^{-\bar\lambda}` the
-exposure and :math:`\bar\lambda` the events per account-year of the scenario (weighted by
-the reached accounts' segments), :math:`R = \bar y_1 / (\bar y_1 - \Delta)` the measured
+``log2`` touchpoint, steps for ``linear``), :math:`\bar\lambda` the events per account-year of
+the scenario (weighted by the reached accounts' segments), :math:`\bar\pi` the exposure: the
+mean over the reached accounts of the share of their segment's behaviour the link acts on in
+the model -- the link's measured ``exposed_share`` where it has one, else
+:math:`1 - e^{-\lambda W/12}` with :math:`W` the link's ``window_months`` (12 when it states
+none; for NPS, 12), :math:`R = \bar y_1 / (\bar y_1 - \Delta)` the measured
 ratio of the reached accounts' outcome to its counterfactual:
 
 * direct links, when the scenario format has them (``docs/model.md``):
-  :math:`\mathrm{HR} = (1 + (R_h - 1)/\bar\pi)^{1/\Delta g}` (``churn_hazard_ratio``),
-  likewise ``expansion_rate_ratio`` from buying more, and
+  :math:`\mathrm{HR} = (1 + (R_h - 1)/\bar\pi)^{1/\Delta g}` (``churn_hazard_ratio``, with
+  :math:`\bar\pi` of that link's window), likewise ``expansion_rate_ratio`` from buying more,
+  and
   :math:`\mathrm{CR} = R_c^{1/\Delta g}` (``contacts_ratio``);
 * otherwise the emotion-chain gaps, with :math:`\Delta p` the change in the share of
   positive outcomes the scenario's ``positive_share_today`` and ``odds_ratio`` give at the
@@ -60,6 +64,37 @@ def _pos_share_change(sc: Scenario, touchpoint: str, dg: np.ndarray) -> np.ndarr
     return 1.0 / (1.0 + np.exp(-lo)) - p0
 
 
+def _exposure(sc: Scenario, touchpoint: str, link: str, segments: list[str]) -> float:
+    r"""Mean share of the reached accounts' leaving (buying more) that ``link`` acts on in
+    the model.
+
+    .. math:: \bar\pi = \frac{1}{n} \sum_i q_{s(i)}, \qquad
+              q_s = \text{exposed\_share}_s \text{ (measured)}, \quad\text{else}\quad
+              1 - e^{-\lambda_s W / 12}
+
+    with :math:`W` the link's ``window_months`` (:data:`~cxroi.inputs.DIRECT_WINDOW_MONTHS`
+    when it states none), as :func:`cxroi.inputs.compile_inputs` applies it, so the model run
+    on the updated scenario gives back the measured change. An account of a segment the
+    scenario does not have counts with the scenario's account-weighted events per year.
+    """
+    from cxroi.inputs import DIRECT_WINDOW_MONTHS
+
+    cur = getattr(sc.touchpoints[touchpoint].links, link, None)
+    window = getattr(cur, "window_months", None) or DIRECT_WINDOW_MONTHS
+    measured = getattr(cur, "exposed_share", None) or {}
+    ev = _events(sc, touchpoint)
+    default = float(np.average(list(ev.values()), weights=[s.accounts for s in sc.segments]))
+    q = [measured.get(n, 1.0 - math.exp(-ev.get(n, default) * window / 12.0))
+         for n in (segments or [""])]
+    return float(np.mean(q))
+
+
+def _events(sc: Scenario, touchpoint: str) -> dict[str, float]:
+    """Events per account-year of ``touchpoint`` in each segment (0 where it has none)."""
+    return {s.name: (s.volumes[touchpoint].events_per_year if touchpoint in s.volumes else 0.0)
+            for s in sc.segments}
+
+
 def measured_links(sc: Scenario, touchpoint: str, effects: dict[str, Estimate],
                    post_means: dict[str, float], segments: list[str], design: str,
                    what: str, draws: int = 4000, seed: int = 20261202) -> list[LinkUpdate]:
@@ -83,12 +118,11 @@ def measured_links(sc: Scenario, touchpoint: str, effects: dict[str, Estimate],
         return []
     rng = np.random.default_rng(seed)
     tp = sc.touchpoints[touchpoint]
-    ev = {s.name: (s.volumes[touchpoint].events_per_year if touchpoint in s.volumes else 0.0)
-          for s in sc.segments}
+    ev = _events(sc, touchpoint)
     default = float(np.average(list(ev.values()), weights=[s.accounts for s in sc.segments]))
     lam = np.array([ev.get(s, default) for s in segments]) if segments else np.array([default])
     lam_bar = float(lam.mean())
-    pi_bar = float((1.0 - np.exp(-lam)).mean())
+    pi_bar = float((1.0 - np.exp(-lam)).mean())  # 12 months: NPS, and links without a window
 
     def both(e: Estimate) -> np.ndarray:  # point estimate first, then draws
         return np.concatenate([[e.estimate], e.estimate + e.se * rng.standard_normal(draws)])
@@ -125,7 +159,8 @@ def measured_links(sc: Scenario, touchpoint: str, effects: dict[str, Estimate],
         for name, link in (("leaving", "churn_hazard_ratio"), ("buying_more", "expansion_rate_ratio")):
             r = ratio(name)
             if r is not None:
-                base = np.maximum(1.0 + (r - 1.0) / pi_bar, 1e-9)
+                pi_link = _exposure(sc, touchpoint, link, segments)
+                base = np.maximum(1.0 + (r - 1.0) / pi_link, 1e-9)
                 add(link, base ** (1.0 / dg), f"ratio {per} from the measured change in the "
                                               f"monthly share {name.replace('_', ' ')} ({lever_txt})")
         r = ratio("contacts")
