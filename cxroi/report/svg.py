@@ -37,7 +37,9 @@ def render_svg(spec: dict[str, Any]) -> str:
     """Standalone SVG of a Vega-Lite mapping (vl-convert), cached per process.
 
     The ``$schema`` key may be left out (vl-convert's Vega-Lite version is used; the
-    picture is the same).
+    picture is the same). Label-length limits that no label reaches are dropped first
+    (:func:`cxroi.report.label_limits.lift_label_limits`: the same picture, each label
+    measured once instead of twice).
     """
     key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str,
                                     allow_nan=True).encode()).hexdigest()
@@ -48,7 +50,9 @@ def render_svg(spec: dict[str, Any]) -> str:
             return hit
     import vl_convert as vlc
 
-    svg = vlc.vegalite_to_svg(spec)
+    from cxroi.report.label_limits import lift_label_limits
+
+    svg = vlc.vegalite_to_svg(lift_label_limits(spec))
     with _cache_lock:
         _cache[key] = svg
         while len(_cache) > SVG_CACHE_SIZE:
