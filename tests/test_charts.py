@@ -341,3 +341,25 @@ def test_number_labels_are_within_the_assumed_width_per_character():
     for c in sorted(chars):
         assert text_width(c * 10, _FONT, 10) <= 10 * 10 * MAX_EM_PER_CHAR, c
     assert MONEY_CHARS >= len("-123.457M")
+
+
+def test_compiled_chart_shapes_are_reused_with_this_charts_rows(lead):
+    """The report compiles a chart shape to Vega once and puts each chart's rows back in:
+    a second scenario result of the same shape hits the cache and still draws its own
+    numbers, byte for byte what vl-convert draws from the spec."""
+    import vl_convert as vlc
+
+    from cxroi.report import svg as report_svg
+
+    sc, res = lead
+    other = simulate(sc, draws=600, seed=6)
+    for make in (charts.cash_flow_spec, charts.npv_range_spec,
+                 lambda r: charts.waterfall_spec(r, "p50", width=520, height=190)):
+        first, second = make(res), make(other)
+        assert first["datasets"] != second["datasets"]
+        assert report_svg.to_vega(first) is not None
+        n = len(report_svg._vega_cache)
+        vega = report_svg.to_vega(second)
+        assert len(report_svg._vega_cache) == n  # a hit
+        assert vlc.vega_to_svg(vega) == vlc.vegalite_to_svg(second)
+        assert vlc.vega_to_svg(vega) != vlc.vegalite_to_svg(first)
