@@ -17,6 +17,15 @@ from typing import Any
 from cxroi.report.render import execute_report
 
 
+def warm_up() -> None:
+    """Start this worker process's in-process runner now (the report's imports, the
+    chart engine, :data:`cxroi.nbrun.WARMUP`): a worker started before the batch is
+    planned is then ready for its first run."""
+    from cxroi.nbrun.inprocess import in_process_runner
+
+    in_process_runner().start()
+
+
 def execute_task(task: dict[str, Any]) -> dict[str, Any]:
     """Execute one run; return its outputs.
 
