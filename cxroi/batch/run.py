@@ -189,11 +189,14 @@ def run_batch(spec: Path, out_dir: Path = Path("reports"), workers: int | None =
     except OSError as exc:
         raise BatchError(f"{nb_path}: cannot read the notebook ({exc}). Fix: check the "
                          "`notebook` key of the batch file") from None
-    # the workers start now and warm up (imports, chart engine: about 1.5 CPU s each)
-    # while this process plans the batch (about 1 s for 50 runs, the scenario YAML dumps)
+    # a batch new to this folder (or forced): the workers start now and warm up (imports,
+    # chart engine: about 1.5 CPU s each) while this process plans the batch (about 1 s
+    # for 50 runs, the scenario YAML dumps); a re-run, which may find nothing to do,
+    # starts them after planning, only if there is work
     pool = None if scheduler else _local_pool(workers or os.cpu_count() or 1)
     try:
-        if pool is not None:
+        if pool is not None and (force or not (out_dir / f"{bspec.batch_id}.batch.json")
+                                 .is_file()):
             pool.start()
         return _plan_and_run(spec, bspec, nb_path, notebook_text, out_dir, workers,
                              scheduler, force, progress, only, t0, pool)

@@ -268,7 +268,7 @@ class WorkerPool:
         for w in pool:
             try:
                 if not w.used:  # started early, never given a task: nothing to tidy up
-                    w.proc.terminate()
+                    w.proc.kill()
                 elif w.task is None:
                     w.conn.send(None)
                 else:
