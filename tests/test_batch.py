@@ -834,3 +834,16 @@ def test_an_override_of_a_measured_rate_carries_its_interval_along() -> None:
                                  "segments.0.churn_high": 0.6})
     assert own["segments"][0]["churn_low"] == 0.4
 
+
+
+def test_a_batch_worker_gives_its_blas_one_thread():
+    """One worker per core: a worker's numpy and scipy BLAS get one thread each after its
+    warm-up (their threads only competed for the other workers' cores)."""
+    code = ("import json; from cxroi.batch.worker import warm_up; warm_up()\n"
+            "from threadpoolctl import threadpool_info\n"
+            "print(json.dumps([i['num_threads'] for i in threadpool_info()"
+            " if i['user_api'] == 'blas']))\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
+    threads = json.loads(out.stdout.strip().splitlines()[-1])
+    assert threads and all(n == 1 for n in threads)
