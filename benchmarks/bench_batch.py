@@ -21,6 +21,11 @@ The benchmark batch has a fifth initiative that is a copy of the first under ano
 before the batch was made faster: the notebook itself got faster too, so the ratio
 against the naive chain of today understates what changed for an analyst.
 
+``--batch-ref GITREF`` also runs the same 50-run batch on cxroi as it was at that commit
+(in a subprocess, into its own empty folder), right before and right after this code's
+batch, and prints both: the machine's load moves the wall times by 2-3x within minutes,
+so the ratio of the two batches measured side by side is what shows a change.
+
 ``--spec`` times a given batch file instead (e.g. the bundled one), cold and then
 re-run unchanged, and skips the naive chain. Both modes also time one rebuild of the
 folder's index and results table (what every finished run pays, see docs/batch.md).
@@ -123,6 +128,23 @@ def checkout(ref: str, folder: Path) -> Path:
     return dest
 
 
+def batch_at(root: Path, spec: Path, out: Path, workers: int | None) -> tuple[float, float]:
+    """Wall and CPU seconds (the subprocess and its workers) of ``run_batch`` with the
+    cxroi of ``root`` (a checkout), from a cold start into the empty folder ``out``."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    code = ("import sys; from pathlib import Path; from cxroi.batch import run_batch\n"
+            "if __name__ == '__main__':\n"
+            f"    r = run_batch(Path({str(spec)!r}), Path({str(out)!r}), "
+            f"workers={workers!r}, progress=False)\n"
+            "    sys.exit(0 if r.ok else 1)\n")
+    c0 = cpu_seconds()
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env,
+                   cwd=str(root))
+    return time.perf_counter() - t0, cpu_seconds() - c0
+
+
 def _time_index(out: Path, write_folder_index) -> float:
     """Median seconds of one rebuild of the folder's index.html and results.parquet."""
     times = []
@@ -165,6 +187,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--naive-ref", default=None,
                     help="also time the naive chain on cxroi at this git commit")
+    ap.add_argument("--batch-ref", default=None,
+                    help="also run the batch on cxroi at this git commit, before and after")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--distinct", action="store_true",
                     help="make the copied initiative differ, so every run is executed")
@@ -199,6 +223,12 @@ def main() -> None:
         spec = make_spec(folder, args.runs, args.distinct)
         out = folder / "reports"
         shutil.rmtree(out, ignore_errors=True)
+        bref: list[tuple[float, float]] = []
+        bref_root = checkout(args.batch_ref, folder / "batch-ref") if args.batch_ref else None
+        if bref_root is not None:
+            print(f"cxroi batch at {args.batch_ref}, {args.runs} runs (before):", flush=True)
+            bref.append(batch_at(bref_root, spec, folder / "reports-ref-0", args.workers))
+            print(f"  {bref[-1][0]:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
         print(f"cxroi batch, {args.runs} runs, workers={args.workers or os.cpu_count()}:")
         load_batch = os.getloadavg()
         c0 = cpu_seconds()
@@ -212,6 +242,10 @@ def main() -> None:
                        r.log.read_text(encoding="utf-8"))
         sizes = [r.report.stat().st_size for r in res.runs if r.report]
         run_s = [r.seconds for r in res.rendered if r.seconds > 0]
+        if bref_root is not None:
+            print(f"cxroi batch at {args.batch_ref}, {args.runs} runs (after):", flush=True)
+            bref.append(batch_at(bref_root, spec, folder / "reports-ref-1", args.workers))
+            print(f"  {bref[-1][0]:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
         t1 = time.perf_counter()
         again = run_batch(spec, out, workers=args.workers, progress=False)
         rerun_s = time.perf_counter() - t1
@@ -249,6 +283,14 @@ def main() -> None:
         "report_kb_mean": round(sum(sizes) / max(len(sizes), 1) / 1024, 1),
         "report_kb_max": round(max(sizes, default=0) / 1024, 1),
     }
+    if bref:
+        figures["batch_at_ref"] = args.batch_ref
+        figures["batch_at_ref_seconds"] = [round(w, 1) for w, _ in bref]
+        figures["batch_at_ref_cpu_seconds_per_run"] = round(
+            sum(c for _, c in bref) / len(bref) / n, 3)
+        figures["batch_speedup_vs_ref"] = round(sum(w for w, _ in bref) / len(bref) / batch_s, 2)
+        figures["batch_cpu_ratio_vs_ref"] = round(
+            figures["batch_at_ref_cpu_seconds_per_run"] / (batch_cpu / n), 2)
     if ref_per_run is not None:
         figures["naive_at_ref"] = args.naive_ref
         figures["naive_at_ref_seconds_per_run"] = round(ref_per_run, 2)
@@ -272,6 +314,11 @@ def summary(f: dict) -> str:
             f"measured in this run ({load}).\nCPU seconds per report: batch "
             f"{f['batch_cpu_seconds_per_run']}, naive chain {f['naive_cpu_seconds_per_run']} "
             f"-> {f['cpu_ratio']}x less.")
+    if "batch_at_ref" in f:
+        text += (f"\nBatch at {f['batch_at_ref']} (before and after this one): "
+                 f"{f['batch_at_ref_seconds']} s -> this batch {f['batch_speedup_vs_ref']}x "
+                 f"faster; CPU {f['batch_at_ref_cpu_seconds_per_run']} s per report -> "
+                 f"{f['batch_cpu_ratio_vs_ref']}x less.")
     if "naive_at_ref" in f:
         text += (f"\nNaive chain at {f['naive_at_ref']}: {f['naive_at_ref_seconds_per_run']} s "
                  f"per report -> {f['speedup_vs_naive_at_ref']}x; CPU "

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -118,6 +119,23 @@ def _spline_basis(u: Array, m: int) -> Array:
     return BSpline(knots, np.eye(m + 4), 3)(u)
 
 
+@lru_cache(maxsize=2 * len(KNOTS))
+def _grid_basis(n: int, m: int) -> Array:
+    """:func:`_spline_basis` on the mid-ranks of ``n`` distinct draws, in rank order
+    (read-only, cached: every link without ties has these ranks, in its own order)."""
+    counts = np.ones(n, dtype=np.int64)
+    basis = _spline_basis((np.cumsum(counts) - 0.5 * counts) / n, m)
+    basis.flags.writeable = False
+    return basis
+
+
+def _rank_basis(u: Array, inv: Array, k: int, m: int) -> Array:
+    """:func:`_spline_basis` of mid-ranks ``u`` (from :func:`_ranks`): for draws without
+    ties, rows of the cached :func:`_grid_basis` (the same numbers: B-splines are evaluated
+    point by point), else computed."""
+    return _grid_basis(u.size, m)[inv] if k == u.size else _spline_basis(u, m)
+
+
 def conditional_mean(x: Array, y: Array) -> Array:
     r"""Estimate :math:`E[y \mid x]` at every draw by a cubic regression spline.
 
@@ -143,14 +161,14 @@ def conditional_mean(x: Array, y: Array) -> Array:
         inv = cols[0][1]
         return (np.bincount(inv, weights=y) / np.bincount(inv))[inv]
     dummies = [np.eye(k)[inv][:, 1:] for _, inv, k in cols if k < 5]
-    smooth = [u for u, _, k in cols if k >= 5]
+    smooth = [(u, inv, k) for u, inv, k in cols if k >= 5]
     best: tuple[float, Array] | None = None
     for m in KNOTS if len(cols) == 1 else GROUP_KNOTS:
         p = 1 + sum(d.shape[1] for d in dummies) + len(smooth) * (m + 3)
         if smooth and p >= min(min(k for _, _, k in cols if k >= 5), n // 10):
             break
         basis = np.column_stack([np.ones(n), *dummies,
-                                 *(_spline_basis(u, m)[:, 1:] for u in smooth)])
+                                 *(_rank_basis(u, inv, k, m)[:, 1:] for u, inv, k in smooth)])
         # normal equations: B-spline bases are well conditioned and p is small
         coef = np.linalg.lstsq(basis.T @ basis, basis.T @ y, rcond=None)[0]
         fit = basis @ coef
@@ -160,7 +178,7 @@ def conditional_mean(x: Array, y: Array) -> Array:
         if not smooth:
             break
     if best is None:  # too few draws for a spline: straight lines
-        basis = np.column_stack([np.ones(n), *dummies, *smooth])
+        basis = np.column_stack([np.ones(n), *dummies, *(u for u, _, _ in smooth)])
         return basis @ np.linalg.lstsq(basis, y, rcond=None)[0]
     return best[1]
 

@@ -620,6 +620,45 @@ def test_a_worker_that_always_dies_fails_its_run_after_one_retry(tmp_path):
     assert all(done[i]["value"] == 10 * (i + 1) for i in (0, 2, 3))
 
 
+def test_workers_started_early_warm_up_first_and_idle_ones_stop_at_once():
+    """A pool started before its tasks are known runs each worker's warm-up first (the
+    batch starts them before planning); workers that get no task are stopped at once
+    when the pool closes, without waiting for their warm-up to end."""
+    from cxroi.nbrun import WorkerPool
+
+    try:
+        os.environ["CXROI_TEST_WARM_UP_SECONDS"] = "0"
+        pool = WorkerPool(_warmed_value, workers=2, warm_up=_slow_warm_up)
+        pool.start()
+        pids = pool.pids()
+        assert len(pids) == 2
+        done: dict[int, dict] = {}
+        pool.run([5], lambda i, out: done.__setitem__(i, out))
+        assert done[0] == {"status": "ok", "warmed": True, "value": 5}
+        os.environ["CXROI_TEST_WARM_UP_SECONDS"] = "60"
+        idle = WorkerPool(_warmed_value, workers=2, warm_up=_slow_warm_up)
+        idle.start()
+        idle_pids = idle.pids()
+        t0 = time.monotonic()
+        idle.close()
+        assert time.monotonic() - t0 < 30  # not the 60 s warm-up
+        assert _gone(pids + idle_pids) == []
+    finally:
+        os.environ.pop("CXROI_TEST_WARM_UP_SECONDS", None)
+
+
+_warmed = {"done": False}
+
+
+def _slow_warm_up() -> None:
+    time.sleep(float(os.environ["CXROI_TEST_WARM_UP_SECONDS"]))
+    _warmed["done"] = True
+
+
+def _warmed_value(task: int) -> dict:
+    return {"status": "ok", "warmed": _warmed["done"], "value": task}
+
+
 def _die_on_two(task: int) -> dict:
     if task == 2:
         os._exit(9)
@@ -795,3 +834,16 @@ def test_an_override_of_a_measured_rate_carries_its_interval_along() -> None:
                                  "segments.0.churn_high": 0.6})
     assert own["segments"][0]["churn_low"] == 0.4
 
+
+
+def test_a_batch_worker_gives_its_blas_one_thread():
+    """One worker per core: a worker's numpy and scipy BLAS get one thread each after its
+    warm-up (their threads only competed for the other workers' cores)."""
+    code = ("import json; from cxroi.batch.worker import warm_up; warm_up()\n"
+            "from threadpoolctl import threadpool_info\n"
+            "print(json.dumps([i['num_threads'] for i in threadpool_info()"
+            " if i['user_api'] == 'blas']))\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
+    threads = json.loads(out.stdout.strip().splitlines()[-1])
+    assert threads and all(n == 1 for n in threads)

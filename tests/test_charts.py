@@ -261,3 +261,105 @@ def test_report_pictures_from_specs_are_the_altair_charts_pictures(lead):
         svg = vlc.vegalite_to_svg(spec)
         assert svg.startswith("<svg") and "<text" in svg
         assert svg == vlc.vegalite_to_svg(chart.to_dict())
+
+
+def _report_specs(sc, res) -> dict[str, dict]:
+    tor = tornado(sc, inputs=res.inputs)
+    return {"waterfall": charts.waterfall_spec(res, "p50", width=520, height=190),
+            "npv": charts.npv_range_spec(res), "cash": charts.cash_flow_spec(res),
+            "tornado": charts.tornado_spec(tor, sc.currency),
+            "flywheel": charts.flywheel_spec(sc, res)}
+
+
+@pytest.mark.parametrize("name", ["complaints-30-to-1", "cx-programme", "tei-salesloft"])
+def test_lifting_label_limits_changes_no_picture(name):
+    """The report drops the label limits no label reaches (each label is then measured
+    once, not twice): every chart's SVG stays byte for byte what Vega draws with them."""
+    import vl_convert as vlc
+
+    from cxroi.report.label_limits import lift_label_limits
+
+    sc = load_scenario(SCENARIOS / f"{name}.yaml")
+    res = simulate(sc, draws=600, seed=5)
+    for key, spec in _report_specs(sc, res).items():
+        lifted = lift_label_limits(spec)
+        assert lifted is not spec, key  # recognised and lifted
+        assert lifted["config"]["axis"]["labelLimit"] == 0
+        assert "labelLimit" not in spec["config"]["axis"]  # the original is untouched
+        assert vlc.vegalite_to_svg(lifted) == vlc.vegalite_to_svg(spec), key
+
+
+def test_a_label_beyond_its_limit_keeps_the_limit(lead):
+    """When a label would be truncated, the spec is left as it is (and Vega truncates)."""
+    import vl_convert as vlc
+
+    from cxroi.report.label_limits import lift_label_limits, text_width
+
+    sc, res = lead
+    spec = charts.waterfall_spec(res, "p50", width=520, height=190)
+    labels = spec["layer"][0]["encoding"]["x"]["sort"]
+    widest = max(labels, key=lambda t: text_width(t, spec["config"]["axis"]["labelFont"], 10))
+    w = text_width(widest, spec["config"]["axis"]["labelFont"], 10)
+    assert 20 < w < 180
+
+    def limit(px: float) -> None:  # the step axis's limit (both layers draw it)
+        for layer in spec["layer"]:
+            layer["encoding"]["x"]["axis"]["labelLimit"] = px
+
+    limit(w - 5)  # the widest label no longer fits
+    assert lift_label_limits(spec) is spec
+    assert "…" in vlc.vegalite_to_svg(spec)
+    limit(w + 3)  # it fits: lifted, and no truncation
+    lifted = lift_label_limits(spec)
+    assert lifted is not spec and lifted["layer"][0]["encoding"]["x"]["axis"]["labelLimit"] == 0
+    assert "…" not in vlc.vegalite_to_svg(spec)
+
+
+def test_money_axis_with_a_long_currency_code_keeps_its_limit(lead):
+    from cxroi.report.label_limits import lift_label_limits
+
+    sc, res = lead
+    spec = charts.cash_flow_spec(res)
+    assert lift_label_limits(spec) is not spec
+    axis = spec["layer"][0]["encoding"]["y"]["axis"]
+    axis["labelExpr"] = axis["labelExpr"].replace("'$'", "'" + "X" * 8 + " '")
+    assert lift_label_limits(spec) is spec  # 9 + 9 characters could reach 180 px
+
+
+def test_number_labels_are_within_the_assumed_width_per_character():
+    """Money and number axes are lifted without measuring their labels, on a bound of
+    MAX_EM_PER_CHAR font sizes per character: check it on vl-convert's measure of every
+    character such a label is written with (currency codes included)."""
+    import string
+
+    from cxroi.charts.data import _FONT
+    from cxroi.pitch import _SYMBOLS
+    from cxroi.report.label_limits import MAX_EM_PER_CHAR, MONEY_CHARS, text_width
+
+    chars = set(string.digits + string.ascii_uppercase + ".,-−+%kMGTPBmµnpfazy ")
+    chars |= set("".join(_SYMBOLS.values()))
+    for c in sorted(chars):
+        assert text_width(c * 10, _FONT, 10) <= 10 * 10 * MAX_EM_PER_CHAR, c
+    assert MONEY_CHARS >= len("-123.457M")
+
+
+def test_compiled_chart_shapes_are_reused_with_this_charts_rows(lead):
+    """The report compiles a chart shape to Vega once and puts each chart's rows back in:
+    a second scenario result of the same shape hits the cache and still draws its own
+    numbers, byte for byte what vl-convert draws from the spec."""
+    import vl_convert as vlc
+
+    from cxroi.report import svg as report_svg
+
+    sc, res = lead
+    other = simulate(sc, draws=600, seed=6)
+    for make in (charts.cash_flow_spec, charts.npv_range_spec,
+                 lambda r: charts.waterfall_spec(r, "p50", width=520, height=190)):
+        first, second = make(res), make(other)
+        assert first["datasets"] != second["datasets"]
+        assert report_svg.to_vega(first) is not None
+        n = len(report_svg._vega_cache)
+        vega = report_svg.to_vega(second)
+        assert len(report_svg._vega_cache) == n  # a hit
+        assert vlc.vega_to_svg(vega) == vlc.vegalite_to_svg(second)
+        assert vlc.vega_to_svg(vega) != vlc.vegalite_to_svg(first)

@@ -147,3 +147,18 @@ def test_links_measured_together(tiny: dict) -> None:
                                   "touchpoints.complaints.links.expansion_gap"]
     assert g["evppi"] >= v.table["evppi"].max()
     assert g["evppi"] == pytest.approx(v.evpi, rel=0.03)
+
+
+def test_cached_rank_basis_is_the_spline_basis_of_the_ranks():
+    """Links without ties reuse one basis of the rank grid, rows in their own order: the
+    very same numbers as evaluating the B-splines at their ranks (with ties: computed)."""
+    import numpy as np
+
+    from cxroi.voi import _rank_basis, _ranks, _spline_basis
+
+    rng = np.random.default_rng(3)
+    for x in (rng.normal(size=997), np.round(rng.normal(size=997), 1)):
+        u, inv, k = _ranks(x)
+        for m in (0, 3, 12):
+            assert np.array_equal(_rank_basis(u, inv, k, m), _spline_basis(u, m))
+    assert k < 997  # the second sample has ties

@@ -30,7 +30,7 @@ from cxroi.batch.store import (
     _store,
     _write_folder_index,
 )
-from cxroi.batch.worker import execute_task
+from cxroi.batch.worker import execute_task, warm_up
 from cxroi.errors import BatchError
 from cxroi.files import write_atomic
 from cxroi.nbrun import WorkerPool
@@ -42,12 +42,19 @@ from cxroi.report.index import render_index
 # --------------------------------------------------------------------------------------
 
 
+def _local_pool(workers: int) -> WorkerPool:
+    """The batch's local worker processes, each warming up (imports, chart engine) as
+    soon as it starts: :func:`run_batch` starts them before planning the batch."""
+    return WorkerPool(execute_task, workers, retries=1, warm_up=warm_up)
+
+
 def _run_local(tasks: list[dict[str, Any]], workers: int,
-               on_done: Callable[[int, dict[str, Any]], None]) -> None:
+               on_done: Callable[[int, dict[str, Any]], None],
+               pool: WorkerPool | None = None) -> None:
     """Run on local worker processes, each executing the notebooks in its own IPython
     shell (no kernel beside it); a dead worker costs one retry of its own run."""
     tasks = [dict(t, in_process=True) for t in tasks]
-    WorkerPool(execute_task, workers, retries=1).run(tasks, on_done)
+    (pool or _local_pool(workers)).run(tasks, on_done)
 
 
 def _run_dask(tasks: list[dict[str, Any]], scheduler: str,
@@ -182,6 +189,26 @@ def run_batch(spec: Path, out_dir: Path = Path("reports"), workers: int | None =
     except OSError as exc:
         raise BatchError(f"{nb_path}: cannot read the notebook ({exc}). Fix: check the "
                          "`notebook` key of the batch file") from None
+    # a batch new to this folder (or forced): the workers start now and warm up (imports,
+    # chart engine: about 1.5 CPU s each) while this process plans the batch (about 1 s
+    # for 50 runs, the scenario YAML dumps); a re-run, which may find nothing to do,
+    # starts them after planning, only if there is work
+    pool = None if scheduler else _local_pool(workers or os.cpu_count() or 1)
+    try:
+        if pool is not None and (force or not (out_dir / f"{bspec.batch_id}.batch.json")
+                                 .is_file()):
+            pool.start()
+        return _plan_and_run(spec, bspec, nb_path, notebook_text, out_dir, workers,
+                             scheduler, force, progress, only, t0, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _plan_and_run(spec: Path, bspec: BatchSpec, nb_path: Path, notebook_text: str,
+                  out_dir: Path, workers: int | None, scheduler: str | None, force: bool,
+                  progress: bool, only: Sequence[str] | None, t0: float,
+                  pool: WorkerPool | None) -> BatchResult:
     runs = plan(bspec, notebook_text)
     if only:
         patterns = [str(p) for p in only]
@@ -201,12 +228,12 @@ def run_batch(spec: Path, out_dir: Path = Path("reports"), workers: int | None =
             _clean_stale_temps(out_dir)
     with _locked(out_dir / ".batches.lock", shared=True), _signals_interrupt():
         return _run(bspec, runs, notebook_text, nb_path, out_dir, workers, scheduler, force,
-                    progress, t0)
+                    progress, t0, pool)
 
 
 def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: Path,
          out_dir: Path, workers: int | None, scheduler: str | None, force: bool,
-         progress: bool, t0: float) -> BatchResult:
+         progress: bool, t0: float, pool: WorkerPool | None = None) -> BatchResult:
     bid, bname = bspec.batch_id, bspec.name
     batch_index = out_dir / f"{bid}.index.html"
     batch_table = out_dir / f"{bid}.results.parquet"
@@ -318,7 +345,7 @@ def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: 
                 _run_dask(tasks, scheduler, on_done)
             else:
                 n = workers or os.cpu_count() or 1
-                _run_local(tasks, max(1, min(n, len(tasks))), on_done)
+                _run_local(tasks, max(1, min(n, len(tasks))), on_done, pool)
         finished = True
     finally:
         if bar is not None:

@@ -178,6 +178,17 @@ class InProcessRunner:
                 signal.setitimer(signal.ITIMER_REAL, 0.0)
                 signal.signal(signal.SIGALRM, previous)
 
+    def start(self) -> None:
+        """Create the shell and run the warm-up now, if not done yet (else on the first
+        :meth:`execute`)."""
+        with self._lock:
+            if self._shell is None:
+                try:
+                    self._start()
+                except BaseException:
+                    self._shell = None  # the first execute tries again and reports it
+                    raise
+
     def _start(self) -> None:
         # as ipykernel does: a notebook's matplotlib figures are shown inline (as display
         # data) when it plots

@@ -66,11 +66,15 @@ def _import_function(name: str) -> Callable[[Any], Any]:
     return obj
 
 
-def _worker_main(conn: Any, parent_pid: int, fn: Callable[[Any], Any] | str) -> None:
+def _worker_main(conn: Any, parent_pid: int, fn: Callable[[Any], Any] | str,
+                 warm_up: str | None = None) -> None:
     """Body of a worker process: ``(i, task)`` in, ``(i, fn(task))`` out, until ``None``.
 
     ``fn`` may be given as ``module:qualname``: it is then imported here, after
     :func:`skip_slow_optional_imports`, so the worker's start-up skips them too.
+    ``warm_up`` (``module:qualname`` of a function of no arguments) runs before the first
+    task is read, so a worker started early is ready when its first task comes; if it
+    fails, the first task meets the same problem and reports it.
     """
     set_parent_death_signal(signal.SIGTERM)
     if os.getppid() != parent_pid:  # the parent died before the line above
@@ -80,6 +84,11 @@ def _worker_main(conn: Any, parent_pid: int, fn: Callable[[Any], Any] | str) -> 
         fn = _import_function(fn)
     signal.signal(signal.SIGTERM, _worker_terminate)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if warm_up:
+        try:
+            _import_function(warm_up)()  # type: ignore[call-arg]
+        except Exception:  # noqa: BLE001, S110 - the first task reports the problem
+            pass
     try:
         while True:
             try:
@@ -104,6 +113,7 @@ class _Worker:
     proc: Any
     conn: Any
     task: int | None = None
+    used: bool = False  # was it ever handed a task?
 
 
 class WorkerPool:
@@ -126,12 +136,18 @@ class WorkerPool:
         Worker processes.
     retries : int
         How many times a task whose worker died is tried again.
+    warm_up : callable, optional
+        A module-level function of no arguments each worker runs when it starts, before
+        its first task (imports, caches): with :meth:`start` before the tasks are known,
+        the workers get ready while the caller prepares them.
     """
 
-    def __init__(self, fn: Callable[[Any], Any], workers: int, retries: int = 1) -> None:
+    def __init__(self, fn: Callable[[Any], Any], workers: int, retries: int = 1,
+                 warm_up: Callable[[], Any] | None = None) -> None:
         import multiprocessing as mp
 
         self.fn = fn
+        self.warm_up = warm_up
         self.workers = max(1, int(workers))
         self.retries = max(0, int(retries))
         self._ctx = mp.get_context("spawn")  # no fork of a process holding threads
@@ -140,8 +156,9 @@ class WorkerPool:
 
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe()
+        warm = _function_name(self.warm_up) if self.warm_up is not None else None
         proc = self._ctx.Process(target=_worker_main,
-                                 args=(child, os.getpid(), _function_name(self.fn)),
+                                 args=(child, os.getpid(), _function_name(self.fn), warm),
                                  daemon=True, name=f"cxroi-worker-{self.started + 1}")
         proc.start()
         child.close()
@@ -149,6 +166,13 @@ class WorkerPool:
         w = _Worker(proc, parent)
         self._pool.append(w)
         return w
+
+    def start(self, n: int | None = None) -> None:
+        """Start up to ``n`` workers now (default: :attr:`workers`), before :meth:`run`:
+        they import and warm up while the caller prepares the tasks. Workers that get no
+        task are stopped at once by :meth:`close` (or :meth:`run`'s end)."""
+        for _ in range(min(self.workers, self.workers if n is None else n) - len(self._pool)):
+            self._start()
 
     def pids(self) -> list[int]:
         """Process ids of the live workers."""
@@ -169,7 +193,7 @@ class WorkerPool:
         deaths: dict[int, int] = {}
         max_starts = self.workers + 2 * len(tasks) + 2
         try:
-            for _ in range(min(self.workers, len(tasks))):
+            for _ in range(min(self.workers, len(tasks)) - len(self._pool)):
                 self._start()
             def hand_out(w: _Worker) -> None:
                 if w.task is None and queue:
@@ -180,6 +204,7 @@ class WorkerPool:
                     except (BrokenPipeError, OSError):
                         pass  # the worker is dead: its sentinel says so below
                     w.task = i
+                    w.used = True
 
             while queue or any(w.task is not None for w in self._pool):
                 for w in self._pool:  # hand out work
@@ -242,7 +267,9 @@ class WorkerPool:
         pool, self._pool = self._pool, []
         for w in pool:
             try:
-                if w.task is None:
+                if not w.used:  # started early, never given a task: nothing to tidy up
+                    w.proc.kill()
+                elif w.task is None:
                     w.conn.send(None)
                 else:
                     w.proc.terminate()
