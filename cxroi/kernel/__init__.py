@@ -125,6 +125,13 @@ def _touchpoint_draws(links: list[Array]) -> Array:
     return out
 
 
+def _readonly(x: Array) -> Array:
+    """A read-only view of ``x`` (the kernel never writes its inputs)."""
+    v = x.view()
+    v.flags.writeable = False
+    return v
+
+
 #: Output buffers of earlier calls, reused once nothing refers to them any more
 #: (:func:`_outputs`); at most this many are kept.
 SPARE_BUFFERS = 2
@@ -258,8 +265,10 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     pos_share = np.empty((k_tp, h, n) if detail else (1, 1, 1))
     rev_init = np.empty((h, n) if detail else (1, 1))
     rev_base = np.empty((h, n) if detail and (has_cs or has_es) else (1, 1))
-    _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, saved,
-              cs, es, has_cs, has_es, *c,
+    # the draws enter read-only, always: the caller's may be (a simulation's kept draws,
+    # cxroi.uncertainty.draws), and one type per argument means one compiled signature
+    _flywheel(_readonly(tp), _readonly(phi), cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr,
+              rkf_rr, saved, _readonly(cs), _readonly(es), has_cs, has_es, *c,
               detail, block, lines, net, net_adj, scal, steady, pos_share, rev_init, rev_base)
     # steady state (levers at target): the powers vectorised, as the reference
     ret_a = (1.0 - steady[0]) ** 12

@@ -27,7 +27,8 @@ milliseconds.
 Parts: :mod:`~cxroi.uncertainty.sampling` (one link, one cash-flow line, a scenario's
 draws), :mod:`~cxroi.uncertainty.correlation`, :mod:`~cxroi.uncertainty.rates` (baseline
 rates' sampling error), :mod:`~cxroi.uncertainty.result` (:func:`simulate`,
-:class:`SimulationResult`), :mod:`~cxroi.uncertainty.sensitivity` (tornado, breakeven).
+:class:`SimulationResult`), :mod:`~cxroi.uncertainty.draws` (the draws of the same
+priors, kept for the next run), :mod:`~cxroi.uncertainty.sensitivity` (tornado, breakeven).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pandas as pd
 
 from cxroi.model import OUTPUTS, Array, Inputs, compile_inputs, likely_params, run_flywheel
 from cxroi.scenario import Scenario
-from cxroi.uncertainty.sampling import sample_params
+from cxroi.uncertainty.draws import scenario_draws
 
 QUANTILES = (0.10, 0.50, 0.90)
 
@@ -24,6 +24,9 @@ class SimulationResult:
     Attributes
     ----------
     scenario : Scenario
+    params : dict of str to ndarray
+        The links' draws (:func:`~cxroi.uncertainty.sampling.sample_params`); read-only,
+        shared with other results of the same priors.
     draws : dict of str to ndarray
         Every output of :data:`cxroi.model.OUTPUTS` per draw, plus the monthly benefit
         lines and net cash flows (``run_flywheel(monthly=True)``).
@@ -135,7 +138,10 @@ def simulate(sc: Scenario, draws: int | None = None, seed: int | None = None,
     sc : Scenario
     draws, seed : int, optional
         Default to the scenario's ``simulation`` settings. The same seed gives the same
-        result, draw for draw.
+        result, draw for draw. The draws are ``sample_params(sc, draws,
+        default_rng(seed))``, kept for the next call with the same priors
+        (:func:`cxroi.uncertainty.draws.scenario_draws`: a lever move reuses them; the
+        result's ``params`` are read-only).
     inputs : Inputs, optional
         Pre-compiled inputs (saves ~0.1 ms when the caller already has them).
     correlated : bool
@@ -145,8 +151,8 @@ def simulate(sc: Scenario, draws: int | None = None, seed: int | None = None,
     n = draws if draws is not None else sc.simulation.draws
     s = seed if seed is not None else sc.simulation.seed
     inp = inputs if inputs is not None else compile_inputs(sc)
-    rng = np.random.default_rng(s)
-    params = sample_params(sc, n, rng, correlated=correlated)
+    # the draws depend on the priors, not the levers: a lever move reuses them (read-only)
+    params = scenario_draws(sc, n, s, correlated)
     out = run_flywheel(inp, params, monthly=True)
     likely_raw = run_flywheel(inp, likely_params(sc), monthly=True, detail=True)
     likely = {k: (float(v[0]) if v.ndim == 1 else v[0]) for k, v in likely_raw.items()}
