@@ -86,7 +86,7 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
     )
     rev0 = inp.accounts * inp.arpa
     xs = np.geomspace(1.0 / 11.0, 10.0, finance.GRID)  # finance.irr's grid of rates
-    extra = {"irr_grid": (xs, xs[None, :] ** np.arange(h + 1, dtype=float)[:, None]),**steady_baseline(inp), "costs": costs, "shift_vals": shift_vals,
+    extra = {"irr_grid": xs, **steady_baseline(inp), "costs": costs, "shift_vals": shift_vals,
              "shift_c": f64(shift_c), "direct": [bool(row.any()) for row in direct],
              "moved": (shift_vals != 0)[:, :, None],
              "at_today": [(int(k), int(v)) for k, v in zip(*np.nonzero(shift_vals == 0),
@@ -276,11 +276,9 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     nrr_a = base["rev_share"] @ (ret_a * grow_a)
     clv_a = base["w_acc"] @ finance.clv(base["annual_margin"][:, None], ret_a,
                                         inp.discount_rate, grow_a - 1.0)
-    # IRR: the grid values by a matrix product as the reference, then Newton
-    xs, powers = base["irr_grid"]
-    f_grid = net.T @ powers
+    # IRR: bracketed on the reference's grid of rates, then its Newton steps
     irr = np.empty(n)
-    _irr(net, xs, f_grid, 12, 1e-10, 100, block, irr)
+    _irr(net, base["irr_grid"], 12, 1e-10, 100, block, irr)
 
     ones = np.ones(n)
     col = dict(zip(_SCALARS, scal, strict=True))
