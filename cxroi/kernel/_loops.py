@@ -111,10 +111,13 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
         both[:] = 0.0
         serve[:] = 0.0
         adv[:] = 0.0
-        r1[:] = 0.0
-        r2[:] = 0.0
-        bm_d[:] = 0.0
-        rb[:] = 0.0
+        if detail:  # the sums only some runs need
+            r1[:] = 0.0
+            r2[:] = 0.0
+        if per_draw:
+            bm_d[:] = 0.0
+            if detail:
+                rb[:] = 0.0
         floored[:] = 0.0
         kept_end[:] = 0.0
         ref_end[:] = 0.0
@@ -312,12 +315,14 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
         last_neg[:] = -1.0
         for t in range(t_all):
             dft = df[t]
+            net_t = net[t, d0:d0 + nb]  # contiguous slices: the loops vectorise
+            adj_t = net_adj[t, d0:d0 + nb]
             for j in range(nb):
-                npv[j] += dft * net[t, d0 + j]
+                npv[j] += dft * net_t[j]
             for j in range(nb):
-                npv_adj[j] += dft * net_adj[t, d0 + j]
+                npv_adj[j] += dft * adj_t[j]
             for j in range(nb):
-                cum[j] += net[t, d0 + j]
+                cum[j] += net_t[j]
             for j in range(nb):
                 last_neg[j] = t if cum[j] < -1e-9 else last_neg[j]
 
@@ -331,21 +336,25 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
                 wc, we, wn, ws, x = (w_churn[s, k], w_exp[s, k], expo[s, k], ev_share[s, k],
                                      expo_dir[0, s, k])
                 xr = expo_dir[1, s, k]
-                for j in range(nb):
-                    d = d0 + j
-                    dp_k = dpf[k, d]
-                    if wc != 0:
-                        gap[0, j] += wc * (dp_k * tp[2, k, d])
-                    if we != 0:
-                        gap[1, j] += we * (dp_k * tp[3, k, d])
-                    if wn != 0:
-                        gap[2, j] += wn * (dp_k * tp[5, k, d])
-                    if ws != 0:
-                        gap[3, j] += ws * (dp_k * tp[6, k, d])
-                    if has_dir[0, k] and x != 0:
-                        fac[0, j] *= 1.0 + x * rkf_hr[k, d]
-                    if has_dir[1, k] and xr != 0:
-                        fac[1, j] *= 1.0 + xr * rkf_rr[k, d]
+                # one loop per gap that this segment weighs (the tests outside the loops,
+                # so each vectorises; the same sums in the same order)
+                dp_k = dpf[k, d0:d0 + nb]
+                for i, (wi, row) in enumerate(((wc, 2), (we, 3), (wn, 5), (ws, 6))):
+                    if wi != 0:
+                        g_i = gap[i]
+                        gp = tp[row, k, d0:d0 + nb]
+                        for j in range(nb):
+                            g_i[j] += wi * (dp_k[j] * gp[j])
+                if has_dir[0, k] and x != 0:
+                    rk = rkf_hr[k, d0:d0 + nb]
+                    f0 = fac[0]
+                    for j in range(nb):
+                        f0[j] *= 1.0 + x * rk[j]
+                if has_dir[1, k] and xr != 0:
+                    rk = rkf_rr[k, d0:d0 + nb]
+                    f1 = fac[1]
+                    for j in range(nb):
+                        f1[j] *= 1.0 + xr * rk[j]
             for j in range(nb):
                 d = d0 + j
                 steady[0, s, d] = _clip(h_base[s] * fac[0, j] - gap[0, j], 0.0, 1.0)
