@@ -164,7 +164,7 @@ def test_kernel_irr_is_the_references_on_hard_cash_flows(kernel) -> None:
     same Newton steps without branches: the reference's IRR, draw for draw, on cash flows
     with roots anywhere on the grid, none, several, c_0 = 0 and NaN."""
     from cxroi import finance
-    from cxroi.kernel._loops import _irr
+    from cxroi.kernel._finance import _irr
 
     cash = _cash_flows(np.random.default_rng(4))
     want = finance.irr(cash)

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cxroi import finance
-from cxroi.kernel._loops import BLOCK, _flywheel, _irr
+from cxroi.kernel._finance import _irr
+from cxroi.kernel._loops import BLOCK, _flywheel
 from cxroi.scenario import DIRECT_LINKS
 
 if TYPE_CHECKING:
