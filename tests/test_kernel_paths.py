@@ -140,3 +140,38 @@ def test_held_simulations_keep_their_numbers_on_the_kernel(monkeypatch: pytest.M
     ref = simulate(sc, draws=2000, seed=1)
     np.testing.assert_allclose(results[0].draws["npv"], ref.draws["npv"], rtol=1e-12,
                                atol=1e-12 * np.abs(ref.draws["npv"]).max())
+
+
+def _cash_flows(rng: np.random.Generator, n: int = 3000, t: int = 37) -> np.ndarray:
+    """(D, T) cash flows of every kind the IRR's bracketing must get right."""
+    mixed = rng.normal(0.0, 1.0, (n, t))  # many sign changes
+    paying = np.hstack([-rng.uniform(1, 30, (n, 1)), rng.uniform(0, 2, (n, t - 1))])
+    fast = np.hstack([-np.ones((n, 1)), rng.uniform(5, 500, (n, 1)),  # roots at the grid's
+                      rng.uniform(-1, 1, (n, t - 2))])  # low end: very high IRRs
+    no_cost = np.hstack([np.zeros((n, 1)), rng.normal(0.0, 1.0, (n, t - 1))])  # c_0 = 0
+    tiny = np.hstack([-1e-9 * np.ones((n, 1)), rng.uniform(0, 1, (n, t - 1))])
+    never = np.hstack([-1e6 * np.ones((n, 1)), rng.uniform(0, 1, (n, t - 1))])  # no root
+    late = paying.copy()
+    late[:, -1] = -1e3  # a second sign change at the end
+    odd = mixed[:50].copy()
+    odd[:10, 5] = np.nan
+    return np.vstack([mixed, paying, fast, no_cost, tiny, never, late, odd])
+
+
+def test_kernel_irr_is_the_references_on_hard_cash_flows(kernel) -> None:
+    """The kernel brackets the IRR's root on the reference's grid from a provably safe
+    starting point (grid points where f keeps the sign of c_0 are skipped) and takes the
+    same Newton steps without branches: the reference's IRR, draw for draw, on cash flows
+    with roots anywhere on the grid, none, several, c_0 = 0 and NaN."""
+    from cxroi import finance
+    from cxroi.kernel._finance import _irr
+
+    cash = _cash_flows(np.random.default_rng(4))
+    want = finance.irr(cash)
+    got = np.empty(cash.shape[0])
+    xs = np.geomspace(1.0 / 11.0, 10.0, finance.GRID)
+    _irr(np.ascontiguousarray(cash.T), xs, 12, 1e-10, 100, kernel.BLOCK, got)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    assert ok.sum() > cash.shape[0] // 2 and (~ok).sum() > 3000  # both kinds are tested
+    np.testing.assert_allclose(got[ok], want[ok], rtol=1e-12, atol=1e-12)

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cxroi import finance
-from cxroi.kernel._loops import BLOCK, _flywheel, _irr
+from cxroi.kernel._finance import _irr
+from cxroi.kernel._loops import BLOCK, _flywheel
 from cxroi.scenario import DIRECT_LINKS
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
     )
     rev0 = inp.accounts * inp.arpa
     xs = np.geomspace(1.0 / 11.0, 10.0, finance.GRID)  # finance.irr's grid of rates
-    extra = {"irr_grid": (xs, xs[None, :] ** np.arange(h + 1, dtype=float)[:, None]),**steady_baseline(inp), "costs": costs, "shift_vals": shift_vals,
+    extra = {"irr_grid": xs, **steady_baseline(inp), "costs": costs, "shift_vals": shift_vals,
              "shift_c": f64(shift_c), "direct": [bool(row.any()) for row in direct],
              "moved": (shift_vals != 0)[:, :, None],
              "at_today": [(int(k), int(v)) for k, v in zip(*np.nonzero(shift_vals == 0),
@@ -123,6 +124,13 @@ def _touchpoint_draws(links: list[Array]) -> Array:
     for i, x in enumerate(arrays):  # cheaper than np.stack for a deterministic run's few
         out[i] = x.T
     return out
+
+
+def _readonly(x: Array) -> Array:
+    """A read-only view of ``x`` (the kernel never writes its inputs)."""
+    v = x.view()
+    v.flags.writeable = False
+    return v
 
 
 #: Output buffers of earlier calls, reused once nothing refers to them any more
@@ -258,8 +266,10 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     pos_share = np.empty((k_tp, h, n) if detail else (1, 1, 1))
     rev_init = np.empty((h, n) if detail else (1, 1))
     rev_base = np.empty((h, n) if detail and (has_cs or has_es) else (1, 1))
-    _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, saved,
-              cs, es, has_cs, has_es, *c,
+    # the draws enter read-only, always: the caller's may be (a simulation's kept draws,
+    # cxroi.uncertainty.draws), and one type per argument means one compiled signature
+    _flywheel(_readonly(tp), _readonly(phi), cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr,
+              rkf_rr, saved, _readonly(cs), _readonly(es), has_cs, has_es, *c,
               detail, block, lines, net, net_adj, scal, steady, pos_share, rev_init, rev_base)
     # steady state (levers at target): the powers vectorised, as the reference
     ret_a = (1.0 - steady[0]) ** 12
@@ -267,11 +277,9 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     nrr_a = base["rev_share"] @ (ret_a * grow_a)
     clv_a = base["w_acc"] @ finance.clv(base["annual_margin"][:, None], ret_a,
                                         inp.discount_rate, grow_a - 1.0)
-    # IRR: the grid values by a matrix product as the reference, then Newton
-    xs, powers = base["irr_grid"]
-    f_grid = net.T @ powers
+    # IRR: bracketed on the reference's grid of rates, then its Newton steps
     irr = np.empty(n)
-    _irr(net, xs, f_grid, 12, 1e-10, 100, block, irr)
+    _irr(net, base["irr_grid"], 12, 1e-10, 100, block, irr)
 
     ones = np.ones(n)
     col = dict(zip(_SCALARS, scal, strict=True))

@@ -1,6 +1,6 @@
 """The compiled loops of the flywheel kernel (numba, cached on disk): the model per block of
-draws and the IRR's Newton iteration. Called by :func:`cxroi.kernel.flywheel`, which
-prepares their inputs; see there and ``docs/model.md`` ("Speed")."""
+draws (the IRR is in :mod:`cxroi.kernel._finance`). Called by :func:`cxroi.kernel.flywheel`,
+which prepares their inputs; see there and ``docs/model.md`` ("Speed")."""
 
 from __future__ import annotations
 
@@ -111,10 +111,13 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
         both[:] = 0.0
         serve[:] = 0.0
         adv[:] = 0.0
-        r1[:] = 0.0
-        r2[:] = 0.0
-        bm_d[:] = 0.0
-        rb[:] = 0.0
+        if detail:  # the sums only some runs need
+            r1[:] = 0.0
+            r2[:] = 0.0
+        if per_draw:
+            bm_d[:] = 0.0
+            if detail:
+                rb[:] = 0.0
         floored[:] = 0.0
         kept_end[:] = 0.0
         ref_end[:] = 0.0
@@ -312,12 +315,14 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
         last_neg[:] = -1.0
         for t in range(t_all):
             dft = df[t]
+            net_t = net[t, d0:d0 + nb]  # contiguous slices: the loops vectorise
+            adj_t = net_adj[t, d0:d0 + nb]
             for j in range(nb):
-                npv[j] += dft * net[t, d0 + j]
+                npv[j] += dft * net_t[j]
             for j in range(nb):
-                npv_adj[j] += dft * net_adj[t, d0 + j]
+                npv_adj[j] += dft * adj_t[j]
             for j in range(nb):
-                cum[j] += net[t, d0 + j]
+                cum[j] += net_t[j]
             for j in range(nb):
                 last_neg[j] = t if cum[j] < -1e-9 else last_neg[j]
 
@@ -331,21 +336,25 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
                 wc, we, wn, ws, x = (w_churn[s, k], w_exp[s, k], expo[s, k], ev_share[s, k],
                                      expo_dir[0, s, k])
                 xr = expo_dir[1, s, k]
-                for j in range(nb):
-                    d = d0 + j
-                    dp_k = dpf[k, d]
-                    if wc != 0:
-                        gap[0, j] += wc * (dp_k * tp[2, k, d])
-                    if we != 0:
-                        gap[1, j] += we * (dp_k * tp[3, k, d])
-                    if wn != 0:
-                        gap[2, j] += wn * (dp_k * tp[5, k, d])
-                    if ws != 0:
-                        gap[3, j] += ws * (dp_k * tp[6, k, d])
-                    if has_dir[0, k] and x != 0:
-                        fac[0, j] *= 1.0 + x * rkf_hr[k, d]
-                    if has_dir[1, k] and xr != 0:
-                        fac[1, j] *= 1.0 + xr * rkf_rr[k, d]
+                # one loop per gap that this segment weighs (the tests outside the loops,
+                # so each vectorises; the same sums in the same order)
+                dp_k = dpf[k, d0:d0 + nb]
+                for i, (wi, row) in enumerate(((wc, 2), (we, 3), (wn, 5), (ws, 6))):
+                    if wi != 0:
+                        g_i = gap[i]
+                        gp = tp[row, k, d0:d0 + nb]
+                        for j in range(nb):
+                            g_i[j] += wi * (dp_k[j] * gp[j])
+                if has_dir[0, k] and x != 0:
+                    rk = rkf_hr[k, d0:d0 + nb]
+                    f0 = fac[0]
+                    for j in range(nb):
+                        f0[j] *= 1.0 + x * rk[j]
+                if has_dir[1, k] and xr != 0:
+                    rk = rkf_rr[k, d0:d0 + nb]
+                    f1 = fac[1]
+                    for j in range(nb):
+                        f1[j] *= 1.0 + xr * rk[j]
             for j in range(nb):
                 d = d0 + j
                 steady[0, s, d] = _clip(h_base[s] * fac[0, j] - gap[0, j], 0.0, 1.0)
@@ -380,93 +389,3 @@ def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, s
                     v = val_index[k, col[t]]
                     for j in range(nb):
                         pos_share[k, t, d0 + j] = tp[0, k, d0 + j] + dpv[k, v, d0 + j]
-
-
-@numba.njit(**_JIT)
-def _irr(cash, xs, f_grid, per_year, tol, max_iter, block, out):  # pragma: no cover
-    """:func:`cxroi.finance.irr` from the same grid values, a block of draws at a time:
-    Horner's rule for f and f' runs over the block's draws together (vectorised), then
-    each draw still iterating takes its own safeguarded Newton step, exactly as there.
-    ``cash`` is draw-last, (T, D)."""
-    n_t, n_draw = cash.shape
-    n_g = xs.shape[0]
-    b = block
-    x = np.empty(b)
-    lo = np.empty(b)
-    hi = np.empty(b)
-    f_lo = np.empty(b)
-    f_hi = np.empty(b)
-    fp_lo = np.empty(b)
-    fp_hi = np.empty(b)
-    f = np.empty(b)
-    fp = np.empty(b)
-    going = np.zeros(b, np.bool_)
-    rooted = np.zeros(b, np.bool_)
-    for d0 in range(0, n_draw, b):
-        nb = min(b, n_draw - d0)
-        n_going = 0
-        for j in range(nb):
-            d = d0 + j
-            g = -1
-            for i in range(n_g - 1):
-                fa, fb = f_grid[d, i], f_grid[d, i + 1]
-                if (fa < 0) != (fb < 0) and fa != 0 and fb != 0:
-                    g = i
-                    break
-            going[j] = g >= 0
-            rooted[j] = g >= 0
-            if g < 0:
-                out[d] = np.nan
-                continue
-            n_going += 1
-            lo[j], hi[j] = xs[g], xs[g + 1]
-            f_lo[j], f_hi[j] = f_grid[d, g], f_grid[d, g + 1]
-            slope = (f_hi[j] - f_lo[j]) / (hi[j] - lo[j])
-            fp_lo[j], fp_hi[j] = slope, slope
-            x[j] = lo[j] - f_lo[j] / slope
-        for _ in range(max_iter):
-            if n_going == 0:
-                break
-            f[:] = 0.0
-            fp[:] = 0.0
-            for t in range(n_t - 1, -1, -1):
-                for j in range(nb):
-                    fp[j] = fp[j] * x[j] + f[j]
-                    f[j] = f[j] * x[j] + cash[t, d0 + j]
-            for j in range(nb):
-                if not going[j]:
-                    continue
-                xa, fj, fpj = x[j], f[j], fp[j]
-                same = np.sign(fj) == np.sign(f_lo[j])
-                if same:
-                    lo[j], f_lo[j], fp_lo[j] = xa, fj, fpj
-                else:
-                    hi[j], f_hi[j], fp_hi[j] = xa, fj, fpj
-                a, bb = min(lo[j], hi[j]), max(lo[j], hi[j])
-                step = xa - fj / fpj
-                if same:
-                    o, fo, fpo = hi[j], f_hi[j], fp_hi[j]
-                else:
-                    o, fo, fpo = lo[j], f_lo[j], fp_lo[j]
-                other = o - fo / fpo
-                ok_step = (step > a) and (step < bb)
-                ok_other = (other > a) and (other < bb)
-                at_other = abs(fo / fpo) <= tol * abs(o)
-                if ok_step:
-                    new = step
-                elif ok_other:
-                    new = other
-                else:
-                    new = 0.5 * (a + bb)
-                if fj == 0:
-                    new = xa
-                elif at_other and not ok_step:
-                    new = o
-                x[j] = new
-                if ((abs(new - xa) <= tol * abs(xa)) and ok_step or fj == 0
-                        or (at_other and not ok_step) or (bb - a <= tol * abs(xa))):
-                    going[j] = False
-                    n_going -= 1
-        for j in range(nb):
-            if rooted[j]:
-                out[d0 + j] = (1.0 / x[j]) ** per_year - 1.0
