@@ -124,10 +124,21 @@ async def open_page(browser: Any, url: str, t0: float) -> tuple[Any, Any, float]
     return ctx, page, time.perf_counter() - t0
 
 
-async def drag(page: Any, fraction: float) -> None:
+#: One call per move before the drag: the page's update count and where the slider's
+#: thumb is (a fraction of its track)
+BEFORE_MOVE = """(sel) => { const e = document.querySelector(sel);
+  return [window.cxStats.updates.length, (e.value - e.min) / (e.max - e.min)]; }"""
+
+
+async def drag(page: Any, fraction: float, box: dict[str, float] | None = None,
+               now: float | None = None) -> None:
+    """Press the slider's thumb (at ``now``, a fraction of its track), drag it to
+    ``fraction`` in four mouse moves and release. ``box`` is the slider's bounding box
+    (asked for when not given; the controls do not move, so a person's loop asks once)."""
     rng = page.locator(f"{TARGET_ROW} input[type=range]")
-    box = await rng.bounding_box()
-    now = await rng.evaluate("e => (e.value - e.min) / (e.max - e.min)")
+    box = box or await rng.bounding_box()
+    if now is None:
+        now = await rng.evaluate("e => (e.value - e.min) / (e.max - e.min)")
     y = box["y"] + box["height"] / 2
 
     def x(f: float) -> float:
@@ -140,11 +151,17 @@ async def drag(page: Any, fraction: float) -> None:
 
 
 async def person(page: Any, moves: int, seed: int, pause: tuple[float, float]) -> None:
+    """One person: ``moves`` drags of the resolution-time slider, each after a pause drawn
+    from ``pause``, waiting for the page to show each update. The benchmark's own calls
+    into the page are kept few (one before and one after each drag, the slider's box asked
+    once): every call costs the browser and the Playwright driver CPU on the machine the
+    twenty pages share, which people at their own computers do not cost."""
     rnd = random.Random(seed)
+    box = await page.locator(f"{TARGET_ROW} input[type=range]").bounding_box()
     for _ in range(moves):
         await asyncio.sleep(rnd.uniform(*pause))
-        n = await page.evaluate("window.cxStats.updates.length")
-        await drag(page, rnd.uniform(0.1, 0.7))
+        n, now = await page.evaluate(BEFORE_MOVE, f"{TARGET_ROW} input[type=range]")
+        await drag(page, rnd.uniform(0.1, 0.7), box, now)
         # False after 5 s when the drag landed on the value shown: nothing to update
         await page.evaluate(WAIT_UPDATE, [n, 5_000])
 
