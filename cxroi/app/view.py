@@ -367,7 +367,12 @@ def _order_in_data(spec: dict[str, Any]) -> dict[str, Any]:
     does not name is left as it is."""
     import copy
 
-    spec = copy.deepcopy(spec)
+    # a copy of everything but the rows (about 1,000 small dicts a chart, never changed
+    # here: a layer's rows are replaced, not edited), which a deep copy took 4 ms to copy
+    rows_of = spec.get("datasets")
+    spec = copy.deepcopy({k: v for k, v in spec.items() if k != "datasets"})
+    if rows_of is not None:
+        spec["datasets"] = dict(rows_of)
     datasets = spec.get("datasets", {})
     for layer in spec.get("layer", [spec]):
         name = (layer.get("data") or {}).get("name")
