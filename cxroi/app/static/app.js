@@ -339,6 +339,8 @@
     const key = st.key;
     st.voiTimer = setTimeout(async () => {
       if (st.inflight || st.pending || mine !== st.voiSeq) return;
+      if (!voiSeen) { st.voiLate = data; return; }  // scrolled away (or the first view's
+      // layout pushed it down) meanwhile: asked for when it comes into view
       let out;
       try { out = await api("voi", { data, correlated: st.corr, key }); } catch (e) { return; }
       if (mine !== st.voiSeq || out.superseded) return;
