@@ -48,6 +48,8 @@ from bench_app import (  # noqa: E402
     TARGET_ROW,
     WAIT_UPDATE,
     cumprod_reference,
+    descendants_cpu_seconds,
+    machine_cpu_seconds,
 )
 from bench_app import CHROMIUM_ARGS as _ONE_PERSON_ARGS  # noqa: E402
 
@@ -65,39 +67,6 @@ WAIT_OPEN = """(ms) => new Promise((done) => {
 # twenty pages in one browser: background pages must not be throttled
 CHROMIUM_ARGS = [*_ONE_PERSON_ARGS, "--disable-renderer-backgrounding",
                  "--disable-background-timer-throttling"]
-
-
-def machine_cpu_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (all cores, from /proc/stat)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
-
-
-def descendants_cpu_seconds(exclude: set[int]) -> float:
-    """CPU seconds used so far by this benchmark's child processes and theirs (the
-    Playwright driver and the browser with its pages), leaving out ``exclude`` (the app
-    server and its workers) and their children (from /proc)."""
-    parent, cpu = {}, {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        parent[int(d)] = int(fields[1])
-        cpu[int(d)] = (int(fields[11]) + int(fields[12])) / tick
-    mine, todo = set(), [os.getpid()]
-    while todo:
-        pid = todo.pop()
-        for child, ppid in parent.items():
-            if ppid == pid and child not in exclude and child not in mine:
-                mine.add(child)
-                todo.append(child)
-    return sum(cpu[p] for p in mine)
 
 
 async def wait_warm(server: Any, most: float = 60.0) -> None:
