@@ -79,22 +79,26 @@ def machine_cpu_seconds() -> float:
     return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
-def descendants_cpu_seconds(exclude: set[int]) -> float:
+def descendants_cpu_seconds(exclude: set[int], driver_only: bool = False) -> float:
     """CPU seconds used so far by this benchmark's child processes and theirs (the
     Playwright driver and the browser with its pages), leaving out ``exclude`` (the app
-    server and its workers) and their children (from /proc)."""
-    parent, cpu = {}, {}
+    server and its workers) and their children (from /proc); with ``driver_only``, only
+    the processes that are not Chromium's (the Playwright driver: the benchmark's own
+    cost of driving the pages, which people at their browsers do not have)."""
+    parent, cpu, name = {}, {}, {}
     tick = os.sysconf("SC_CLK_TCK")
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
             with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+                head, tail = f.read().rsplit(")", 1)
         except (FileNotFoundError, ProcessLookupError):
             continue
+        fields = tail.split()
         parent[int(d)] = int(fields[1])
         cpu[int(d)] = (int(fields[11]) + int(fields[12])) / tick
+        name[int(d)] = head.split("(", 1)[-1]
     mine, todo = set(), [os.getpid()]
     while todo:
         pid = todo.pop()
@@ -102,6 +106,8 @@ def descendants_cpu_seconds(exclude: set[int]) -> float:
             if ppid == pid and child not in exclude and child not in mine:
                 mine.add(child)
                 todo.append(child)
+    if driver_only:
+        mine = {p for p in mine if not name[p].startswith("chrom")}
     return sum(cpu[p] for p in mine)
 
 

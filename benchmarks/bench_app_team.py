@@ -153,6 +153,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 app_pids = set(server.pids())
                 cpu0, machine0 = server.cpu_seconds(), machine_cpu_seconds()
                 browser0 = descendants_cpu_seconds(app_pids)
+                driver0 = descendants_cpu_seconds(app_pids, driver_only=True)
                 t0 = time.perf_counter()
                 first = await open_page(browser, server.url, t0)
                 rss_one = server.rss_mb()
@@ -164,6 +165,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 open_wall = time.perf_counter() - t0
                 cpu1, machine1 = server.cpu_seconds(), machine_cpu_seconds()
                 browser1 = descendants_cpu_seconds(app_pids)
+                driver1 = descendants_cpu_seconds(app_pids, driver_only=True)
                 rss_all = server.rss_mb()
                 status = server.status()
                 try:  # one more visitor than the cap
@@ -177,6 +179,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 moves_s = time.perf_counter() - t_moves
                 cpu2, machine2 = server.cpu_seconds(), machine_cpu_seconds()
                 browser2 = descendants_cpu_seconds(app_pids)
+                driver2 = descendants_cpu_seconds(app_pids, driver_only=True)
                 ups = []
                 for _, pg, _ in opened:
                     ups += (await pg.evaluate("window.cxStats.updates"))[1:]
@@ -192,6 +195,18 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
         finally:
             stop(server.process)
     upd = [u["done"] - u["release"] for u in ups]
+
+    def p50_p95(xs: list[float]) -> dict[str, float]:
+        xs = sorted(xs) or [float("nan")]
+        return {"p50": statistics.median(xs), "p95": xs[round(0.95 * (len(xs) - 1))]}
+
+    # where an update's time goes: the page waiting for the answer beyond the worker's
+    # computation (request, queue for a worker, hand-over, JSON), the computation, and the
+    # page drawing the numbers and charts once the answer is in
+    parts = {"compute_ms": p50_p95([u["server_ms"] for u in ups if u["server_ms"]]),
+             "request_and_queue_ms": p50_p95([u["answer"] - u["release"] - u["server_ms"]
+                                              for u in ups if u["server_ms"]]),
+             "page_ms": p50_p95([u["done"] - u["answer"] for u in ups])}
     return {
         "sessions": sessions, "workers": len(status["workers"]), "pause_s": list(pause),
         "interactive_s": {"max": max(interactive), "p50": statistics.median(interactive),
@@ -201,6 +216,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                       "target_p95": 500},
         "server_ms_p50": statistics.median([u["server_ms"] for u in ups if u["server_ms"]]
                                            or [0]),
+        "update_parts": parts,
         "cached_share": sum(1 for u in ups if u["server_ms"] is None) / max(1, len(ups)),
         "moves_wall_s": moves_s,
         # CPU seconds used while the pages opened / while people moved sliders: by the app
@@ -211,9 +227,11 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                   "open_machine": machine1 - machine0,
                   "open_wall": open_wall, "moves_app": cpu2 - cpu1,
                   "moves_browser": browser2 - browser1,
+                  "open_driver": driver1 - driver0, "moves_driver": driver2 - driver1,
                   "moves_machine": machine2 - machine1, "moves_wall": moves_s,
                   "moves_browser_ms_per_update": (browser2 - browser1) * 1e3 / max(1, len(ups)),
-                  "moves_app_ms_per_update": (cpu2 - cpu1) * 1e3 / max(1, len(ups))},
+                  "moves_app_ms_per_update": (cpu2 - cpu1) * 1e3 / max(1, len(ups)),
+                  "moves_driver_ms_per_update": (driver2 - driver1) * 1e3 / max(1, len(ups))},
         "rss_mb": {"warm_no_page": rss_idle, "one_page": rss_one, "all_pages": rss_all,
                    "after_moves": rss_after,
                    "per_extra_session": (rss_all - rss_one) / max(1, sessions - 1),
@@ -325,7 +343,14 @@ def main() -> None:
           f"moving: app {c['moves_app']:.1f} s, browser {c['moves_browser']:.1f} s of "
           f"{c['moves_machine']:.1f} s in {c['moves_wall']:.1f} s (per update: app "
           f"{c['moves_app_ms_per_update']:.0f} ms, browser "
-          f"{c['moves_browser_ms_per_update']:.0f} ms)")
+          f"{c['moves_browser_ms_per_update']:.0f} ms, of which the Playwright driver "
+          f"{c['moves_driver_ms_per_update']:.0f} ms)")
+    pp = out["update_parts"]
+    print("  where an update's time goes (p50 / p95): request and queue "
+          f"{pp['request_and_queue_ms']['p50']:.0f} / {pp['request_and_queue_ms']['p95']:.0f}"
+          f" ms, worker's computation {pp['compute_ms']['p50']:.0f} / "
+          f"{pp['compute_ms']['p95']:.0f} ms, page drawing {pp['page_ms']['p50']:.0f} / "
+          f"{pp['page_ms']['p95']:.0f} ms")
     print(f"above the cap: {out['busy_above_cap']}; sessions left "
           f"{out['sessions_left_after_close']} {out['freed_within_s']:.1f} s after closing")
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
