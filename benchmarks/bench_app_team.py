@@ -203,9 +203,16 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
     # where an update's time goes: the page waiting for the answer beyond the worker's
     # computation (request, queue for a worker, hand-over, JSON), the computation, and the
     # page drawing the numbers and charts once the answer is in
-    parts = {"compute_ms": p50_p95([u["server_ms"] for u in ups if u["server_ms"]]),
+    # (where the page reports how long the server held the request: the server's wait
+    # for a worker and hand-over, and the browser's and network's part of the rest)
+    timed = [u for u in ups if u["server_ms"]]
+    held = [u for u in timed if u.get("held_ms") is not None]
+    parts = {"compute_ms": p50_p95([u["server_ms"] for u in timed]),
              "request_and_queue_ms": p50_p95([u["answer"] - u["release"] - u["server_ms"]
-                                              for u in ups if u["server_ms"]]),
+                                              for u in timed]),
+             "server_wait_ms": p50_p95([u["held_ms"] - u["server_ms"] for u in held]),
+             "browser_and_network_ms": p50_p95([u["answer"] - u["release"] - u["held_ms"]
+                                                for u in held]),
              "page_ms": p50_p95([u["done"] - u["answer"] for u in ups])}
     return {
         "sessions": sessions, "workers": len(status["workers"]), "pause_s": list(pause),
@@ -350,7 +357,10 @@ def main() -> None:
           f"{pp['request_and_queue_ms']['p50']:.0f} / {pp['request_and_queue_ms']['p95']:.0f}"
           f" ms, worker's computation {pp['compute_ms']['p50']:.0f} / "
           f"{pp['compute_ms']['p95']:.0f} ms, page drawing {pp['page_ms']['p50']:.0f} / "
-          f"{pp['page_ms']['p95']:.0f} ms")
+          f"{pp['page_ms']['p95']:.0f} ms; of request and queue: the server waiting for a "
+          f"worker {pp['server_wait_ms']['p50']:.0f} / {pp['server_wait_ms']['p95']:.0f} ms,"
+          f" the browser and network {pp['browser_and_network_ms']['p50']:.0f} / "
+          f"{pp['browser_and_network_ms']['p95']:.0f} ms")
     print(f"above the cap: {out['busy_above_cap']}; sessions left "
           f"{out['sessions_left_after_close']} {out['freed_within_s']:.1f} s after closing")
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "

@@ -247,7 +247,12 @@ class ApiHandler(Base):
         handler = getattr(self, f"do_{action}", None)
         if handler is None:
             raise tornado.web.HTTPError(404)
-        self.send_json(await handler(s, body))
+        t0 = time.perf_counter()
+        out = await handler(s, body)
+        # how long the server held the request (waiting for a worker included): a page
+        # can tell the server's part of an update from the browser's and the network's
+        self.set_header("Server-Timing", f"app;dur={(time.perf_counter() - t0) * 1e3:.1f}")
+        self.send_json(out)
 
     async def do_ping(self, s: Session, body: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}

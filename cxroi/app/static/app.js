@@ -38,6 +38,8 @@
     try { out = await resp.json(); } catch (e) { out = { ok: false }; }
     if (!resp.ok && !out.message) out.message = "The server answered " + resp.status + ".";
     out.bytes = Number(resp.headers.get("Content-Length") || 0);
+    const held = /app;dur=([0-9.]+)/.exec(resp.headers.get("Server-Timing") || "");
+    out.held_ms = held ? Number(held[1]) : null;  // the server's part, waiting included
     return out;
   }
 
@@ -212,7 +214,8 @@
       " · the same as cxroi run <file> on the saved scenario";
     if (job) {
       stats.updates.push({ seq: job.seq, release: job.t0, answer: t1, cards: t2, done: t3,
-                           server_ms: ms, bytes: out.bytes, cached: ms === null || out.cached,
+                           server_ms: ms, held_ms: out.held_ms, bytes: out.bytes,
+                           cached: ms === null || out.cached,
                            out_of_sight: Object.keys(st.late).length });
     }
     scheduleVoi(data);
