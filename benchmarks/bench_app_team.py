@@ -182,7 +182,9 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 driver2 = descendants_cpu_seconds(app_pids, driver_only=True)
                 ups = []
                 for _, pg, _ in opened:
-                    ups += (await pg.evaluate("window.cxStats.updates"))[1:]
+                    ups += (await pg.evaluate(  # `at`: the release, ms since the epoch
+                        "window.cxStats.updates.map((u) => "
+                        "Object.assign({at: performance.timeOrigin + u.release}, u))"))[1:]
                 rss_after = server.rss_mb()
                 for ctx, _, _ in opened:
                     await ctx.close()
@@ -195,6 +197,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
         finally:
             stop(server.process)
     upd = [u["done"] - u["release"] for u in ups]
+    first_release = min(u["at"] for u in ups)
 
     def p50_p95(xs: list[float]) -> dict[str, float]:
         xs = sorted(xs) or [float("nan")]
@@ -224,6 +227,12 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
         "server_ms_p50": statistics.median([u["server_ms"] for u in ups if u["server_ms"]]
                                            or [0]),
         "update_parts": parts,
+        # the slowest tenth, in the order of their releases (s after the first release)
+        "slowest": [{"at_s": round((u["at"] - first_release) / 1e3, 2),
+                     "total_ms": round(u["done"] - u["release"]),
+                     "compute_ms": u["server_ms"], "held_ms": u.get("held_ms")}
+                    for u in sorted(sorted(ups, key=lambda u: u["release"] - u["done"])
+                                    [:max(1, len(ups) // 10)], key=lambda u: u["at"])],
         "cached_share": sum(1 for u in ups if u["server_ms"] is None) / max(1, len(ups)),
         "moves_wall_s": moves_s,
         # CPU seconds used while the pages opened / while people moved sliders: by the app
