@@ -72,6 +72,45 @@ def cumprod_reference(repeat: int = 15) -> float:
     return statistics.median(times)
 
 
+def machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, from /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+
+
+def descendants_cpu_seconds(exclude: set[int], driver_only: bool = False) -> float:
+    """CPU seconds used so far by this benchmark's child processes and theirs (the
+    Playwright driver and the browser with its pages), leaving out ``exclude`` (the app
+    server and its workers) and their children (from /proc); with ``driver_only``, only
+    the processes that are not Chromium's (the Playwright driver: the benchmark's own
+    cost of driving the pages, which people at their browsers do not have)."""
+    parent, cpu, name = {}, {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = tail.split()
+        parent[int(d)] = int(fields[1])
+        cpu[int(d)] = (int(fields[11]) + int(fields[12])) / tick
+        name[int(d)] = head.split("(", 1)[-1]
+    mine, todo = set(), [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        for child, ppid in parent.items():
+            if ppid == pid and child not in exclude and child not in mine:
+                mine.add(child)
+                todo.append(child)
+    if driver_only:
+        mine = {p for p in mine if not name[p].startswith("chrom")}
+    return sum(cpu[p] for p in mine)
+
+
 def wait_app(page: Any, url: str) -> None:
     page.goto(url, timeout=120_000)
     page.wait_for_selector(".cx-card[data-metric=npv]", timeout=120_000)
@@ -99,7 +138,11 @@ def cold_start(browser: Any, runs: int, shared_cache: Path | None) -> list[float
     return out
 
 
-def slider_moves(browser: Any, moves: int, workers: int | None) -> list[dict[str, Any]]:
+def slider_moves(browser: Any, moves: int, workers: int | None
+                 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """The updates of ``moves`` slider moves, as the page stamped them, and the CPU
+    seconds used while they were made: by the app (server and workers), by the browser
+    (all its processes, and the Playwright driver) and by the whole machine."""
     with tempfile.TemporaryDirectory(prefix="cxroi-bench-") as tmp:
         args = ["--workers", str(workers)] if workers else []
         server = start_server(Path(tmp), args=args, **PORT_POLL)
@@ -110,6 +153,9 @@ def slider_moves(browser: Any, moves: int, workers: int | None) -> list[dict[str
             seen: set[str] = set()
             box = page.locator(f"{TARGET_ROW} .cx-box")
             seen.add(box.input_value())
+            app_pids = set(server.pids())
+            cpu0 = (server.cpu_seconds(), descendants_cpu_seconds(app_pids),
+                    machine_cpu_seconds(), time.perf_counter())
             i = 0
             while len(page.evaluate("window.cxStats.updates")) < moves + 1 and i < 4 * moves:
                 i += 1
@@ -124,11 +170,15 @@ def slider_moves(browser: Any, moves: int, workers: int | None) -> list[dict[str
                     raise TimeoutError("no update within 30 s")
                 page.wait_for_timeout(250)  # the value-of-information panel follows
             ups = page.evaluate("window.cxStats.updates")[1:]  # [0] is the first view
+            cpu1 = (server.cpu_seconds(), descendants_cpu_seconds(app_pids),
+                    machine_cpu_seconds(), time.perf_counter())
+            cpu = {k: cpu1[i] - cpu0[i] for i, k in enumerate(("app", "browser", "machine",
+                                                                "wall"))}
             ARTIFACTS.mkdir(exist_ok=True)
             page.set_viewport_size({"width": 1440, "height": 2300})
             page.wait_for_timeout(500)
             page.screenshot(path=str(ARTIFACTS / "bench_app.png"))
-            return ups
+            return ups, cpu
         finally:
             page.close()
             stop(server.process)
@@ -163,7 +213,7 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=CHROMIUM_ARGS)
         try:
-            ups = slider_moves(browser, a.moves, a.workers)
+            ups, cpu = slider_moves(browser, a.moves, a.workers)
             cold_empty = cold_start(browser, a.cold, None)
             with tempfile.TemporaryDirectory(prefix="cxroi-cache-") as cache:
                 cold_cached = cold_start(browser, a.cold + 1, Path(cache))[1:] if a.cold \
@@ -182,6 +232,11 @@ def main() -> None:
         "server_compute_ms": summary(server) if server else None,
         "answer_bytes": statistics.median([u["bytes"] for u in ups]),
         "charts_out_of_sight": out_of_sight,
+        # CPU seconds while the moves were made (their pauses included): the app (server,
+        # workers, background worker), the browser (its processes and the Playwright
+        # driver), the whole machine (those and other people's work); per update in ms
+        "cpu_s": cpu, "app_cpu_ms_per_update": cpu["app"] * 1e3 / max(1, len(ups)),
+        "browser_cpu_ms_per_update": cpu["browser"] * 1e3 / max(1, len(ups)),
         "cold_start_s": {"empty_cache": cold_empty, "restart": cold_cached,
                          "median_empty": _median(cold_empty),
                          "median_restart": _median(cold_cached), "target": 2},
@@ -202,6 +257,9 @@ def main() -> None:
           f"{result['server_compute_ms']['p50']:.0f} ms p95 "
           f"{result['server_compute_ms']['p95']:.0f}; answer {result['answer_bytes']:.0f} B; "
           f"charts out of sight (drawn when scrolled to) {out_of_sight:.0f}")
+    print(f"  CPU per update: app {result['app_cpu_ms_per_update']:.0f} ms, browser "
+          f"{result['browser_cpu_ms_per_update']:.0f} ms (the machine: {cpu['machine']:.1f} s "
+          f"busy in {cpu['wall']:.1f} s on {os.cpu_count()} CPUs)")
     print(f"cold start (command -> interactive page): empty cache median "
           f"{c['median_empty']:.2f} s {[round(x, 2) for x in cold_empty]}; restart "
           f"median {c['median_restart']:.2f} s {[round(x, 2) for x in cold_cached]} "

@@ -48,6 +48,8 @@ from bench_app import (  # noqa: E402
     TARGET_ROW,
     WAIT_UPDATE,
     cumprod_reference,
+    descendants_cpu_seconds,
+    machine_cpu_seconds,
 )
 from bench_app import CHROMIUM_ARGS as _ONE_PERSON_ARGS  # noqa: E402
 
@@ -65,39 +67,6 @@ WAIT_OPEN = """(ms) => new Promise((done) => {
 # twenty pages in one browser: background pages must not be throttled
 CHROMIUM_ARGS = [*_ONE_PERSON_ARGS, "--disable-renderer-backgrounding",
                  "--disable-background-timer-throttling"]
-
-
-def machine_cpu_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (all cores, from /proc/stat)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
-
-
-def descendants_cpu_seconds(exclude: set[int]) -> float:
-    """CPU seconds used so far by this benchmark's child processes and theirs (the
-    Playwright driver and the browser with its pages), leaving out ``exclude`` (the app
-    server and its workers) and their children (from /proc)."""
-    parent, cpu = {}, {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        parent[int(d)] = int(fields[1])
-        cpu[int(d)] = (int(fields[11]) + int(fields[12])) / tick
-    mine, todo = set(), [os.getpid()]
-    while todo:
-        pid = todo.pop()
-        for child, ppid in parent.items():
-            if ppid == pid and child not in exclude and child not in mine:
-                mine.add(child)
-                todo.append(child)
-    return sum(cpu[p] for p in mine)
 
 
 async def wait_warm(server: Any, most: float = 60.0) -> None:
@@ -124,10 +93,21 @@ async def open_page(browser: Any, url: str, t0: float) -> tuple[Any, Any, float]
     return ctx, page, time.perf_counter() - t0
 
 
-async def drag(page: Any, fraction: float) -> None:
+#: One call per move before the drag: the page's update count and where the slider's
+#: thumb is (a fraction of its track)
+BEFORE_MOVE = """(sel) => { const e = document.querySelector(sel);
+  return [window.cxStats.updates.length, (e.value - e.min) / (e.max - e.min)]; }"""
+
+
+async def drag(page: Any, fraction: float, box: dict[str, float] | None = None,
+               now: float | None = None) -> None:
+    """Press the slider's thumb (at ``now``, a fraction of its track), drag it to
+    ``fraction`` in four mouse moves and release. ``box`` is the slider's bounding box
+    (asked for when not given; the controls do not move, so a person's loop asks once)."""
     rng = page.locator(f"{TARGET_ROW} input[type=range]")
-    box = await rng.bounding_box()
-    now = await rng.evaluate("e => (e.value - e.min) / (e.max - e.min)")
+    box = box or await rng.bounding_box()
+    if now is None:
+        now = await rng.evaluate("e => (e.value - e.min) / (e.max - e.min)")
     y = box["y"] + box["height"] / 2
 
     def x(f: float) -> float:
@@ -140,11 +120,17 @@ async def drag(page: Any, fraction: float) -> None:
 
 
 async def person(page: Any, moves: int, seed: int, pause: tuple[float, float]) -> None:
+    """One person: ``moves`` drags of the resolution-time slider, each after a pause drawn
+    from ``pause``, waiting for the page to show each update. The benchmark's own calls
+    into the page are kept few (one before and one after each drag, the slider's box asked
+    once): every call costs the browser and the Playwright driver CPU on the machine the
+    twenty pages share, which people at their own computers do not cost."""
     rnd = random.Random(seed)
+    box = await page.locator(f"{TARGET_ROW} input[type=range]").bounding_box()
     for _ in range(moves):
         await asyncio.sleep(rnd.uniform(*pause))
-        n = await page.evaluate("window.cxStats.updates.length")
-        await drag(page, rnd.uniform(0.1, 0.7))
+        n, now = await page.evaluate(BEFORE_MOVE, f"{TARGET_ROW} input[type=range]")
+        await drag(page, rnd.uniform(0.1, 0.7), box, now)
         # False after 5 s when the drag landed on the value shown: nothing to update
         await page.evaluate(WAIT_UPDATE, [n, 5_000])
 
@@ -167,6 +153,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 app_pids = set(server.pids())
                 cpu0, machine0 = server.cpu_seconds(), machine_cpu_seconds()
                 browser0 = descendants_cpu_seconds(app_pids)
+                driver0 = descendants_cpu_seconds(app_pids, driver_only=True)
                 t0 = time.perf_counter()
                 first = await open_page(browser, server.url, t0)
                 rss_one = server.rss_mb()
@@ -178,6 +165,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 open_wall = time.perf_counter() - t0
                 cpu1, machine1 = server.cpu_seconds(), machine_cpu_seconds()
                 browser1 = descendants_cpu_seconds(app_pids)
+                driver1 = descendants_cpu_seconds(app_pids, driver_only=True)
                 rss_all = server.rss_mb()
                 status = server.status()
                 try:  # one more visitor than the cap
@@ -191,9 +179,12 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 moves_s = time.perf_counter() - t_moves
                 cpu2, machine2 = server.cpu_seconds(), machine_cpu_seconds()
                 browser2 = descendants_cpu_seconds(app_pids)
+                driver2 = descendants_cpu_seconds(app_pids, driver_only=True)
                 ups = []
                 for _, pg, _ in opened:
-                    ups += (await pg.evaluate("window.cxStats.updates"))[1:]
+                    ups += (await pg.evaluate(  # `at`: the release, ms since the epoch
+                        "window.cxStats.updates.map((u) => "
+                        "Object.assign({at: performance.timeOrigin + u.release}, u))"))[1:]
                 rss_after = server.rss_mb()
                 for ctx, _, _ in opened:
                     await ctx.close()
@@ -206,6 +197,26 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
         finally:
             stop(server.process)
     upd = [u["done"] - u["release"] for u in ups]
+    first_release = min(u["at"] for u in ups)
+
+    def p50_p95(xs: list[float]) -> dict[str, float]:
+        xs = sorted(xs) or [float("nan")]
+        return {"p50": statistics.median(xs), "p95": xs[round(0.95 * (len(xs) - 1))]}
+
+    # where an update's time goes: the page waiting for the answer beyond the worker's
+    # computation (request, queue for a worker, hand-over, JSON), the computation, and the
+    # page drawing the numbers and charts once the answer is in
+    # (where the page reports how long the server held the request: the server's wait
+    # for a worker and hand-over, and the browser's and network's part of the rest)
+    timed = [u for u in ups if u["server_ms"]]
+    held = [u for u in timed if u.get("held_ms") is not None]
+    parts = {"compute_ms": p50_p95([u["server_ms"] for u in timed]),
+             "request_and_queue_ms": p50_p95([u["answer"] - u["release"] - u["server_ms"]
+                                              for u in timed]),
+             "server_wait_ms": p50_p95([u["held_ms"] - u["server_ms"] for u in held]),
+             "browser_and_network_ms": p50_p95([u["answer"] - u["release"] - u["held_ms"]
+                                                for u in held]),
+             "page_ms": p50_p95([u["done"] - u["answer"] for u in ups])}
     return {
         "sessions": sessions, "workers": len(status["workers"]), "pause_s": list(pause),
         "interactive_s": {"max": max(interactive), "p50": statistics.median(interactive),
@@ -215,6 +226,13 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                       "target_p95": 500},
         "server_ms_p50": statistics.median([u["server_ms"] for u in ups if u["server_ms"]]
                                            or [0]),
+        "update_parts": parts,
+        # the slowest tenth, in the order of their releases (s after the first release)
+        "slowest": [{"at_s": round((u["at"] - first_release) / 1e3, 2),
+                     "total_ms": round(u["done"] - u["release"]),
+                     "compute_ms": u["server_ms"], "held_ms": u.get("held_ms")}
+                    for u in sorted(sorted(ups, key=lambda u: u["release"] - u["done"])
+                                    [:max(1, len(ups) // 10)], key=lambda u: u["at"])],
         "cached_share": sum(1 for u in ups if u["server_ms"] is None) / max(1, len(ups)),
         "moves_wall_s": moves_s,
         # CPU seconds used while the pages opened / while people moved sliders: by the app
@@ -225,9 +243,11 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                   "open_machine": machine1 - machine0,
                   "open_wall": open_wall, "moves_app": cpu2 - cpu1,
                   "moves_browser": browser2 - browser1,
+                  "open_driver": driver1 - driver0, "moves_driver": driver2 - driver1,
                   "moves_machine": machine2 - machine1, "moves_wall": moves_s,
                   "moves_browser_ms_per_update": (browser2 - browser1) * 1e3 / max(1, len(ups)),
-                  "moves_app_ms_per_update": (cpu2 - cpu1) * 1e3 / max(1, len(ups))},
+                  "moves_app_ms_per_update": (cpu2 - cpu1) * 1e3 / max(1, len(ups)),
+                  "moves_driver_ms_per_update": (driver2 - driver1) * 1e3 / max(1, len(ups))},
         "rss_mb": {"warm_no_page": rss_idle, "one_page": rss_one, "all_pages": rss_all,
                    "after_moves": rss_after,
                    "per_extra_session": (rss_all - rss_one) / max(1, sessions - 1),
@@ -339,7 +359,17 @@ def main() -> None:
           f"moving: app {c['moves_app']:.1f} s, browser {c['moves_browser']:.1f} s of "
           f"{c['moves_machine']:.1f} s in {c['moves_wall']:.1f} s (per update: app "
           f"{c['moves_app_ms_per_update']:.0f} ms, browser "
-          f"{c['moves_browser_ms_per_update']:.0f} ms)")
+          f"{c['moves_browser_ms_per_update']:.0f} ms, of which the Playwright driver "
+          f"{c['moves_driver_ms_per_update']:.0f} ms)")
+    pp = out["update_parts"]
+    print("  where an update's time goes (p50 / p95): request and queue "
+          f"{pp['request_and_queue_ms']['p50']:.0f} / {pp['request_and_queue_ms']['p95']:.0f}"
+          f" ms, worker's computation {pp['compute_ms']['p50']:.0f} / "
+          f"{pp['compute_ms']['p95']:.0f} ms, page drawing {pp['page_ms']['p50']:.0f} / "
+          f"{pp['page_ms']['p95']:.0f} ms; of request and queue: the server waiting for a "
+          f"worker {pp['server_wait_ms']['p50']:.0f} / {pp['server_wait_ms']['p95']:.0f} ms,"
+          f" the browser and network {pp['browser_and_network_ms']['p50']:.0f} / "
+          f"{pp['browser_and_network_ms']['p95']:.0f} ms")
     print(f"above the cap: {out['busy_above_cap']}; sessions left "
           f"{out['sessions_left_after_close']} {out['freed_within_s']:.1f} s after closing")
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "

@@ -69,6 +69,22 @@ def test_controls_cover_every_lever_cost_and_finance_setting(app: CxApp) -> None
     assert (fcr.scale, fcr.unit, fcr.value) == (100.0, "%", 0.6)
 
 
+@pytest.mark.parametrize("name", ["complaints-30-to-1.yaml", "cx-programme.yaml"])
+def test_cards_show_the_summary_of_cxroi_run(name: str) -> None:
+    """The cards' P10 / P50 / P90 and share defined, computed for the nine card metrics
+    only, are the very numbers of the whole summary (``cxroi run --json``'s metrics)."""
+    sc = load_scenario(SCENARIOS / name)
+    if "complaints" in sc.touchpoints:  # and a lever moved from the file's value
+        sc = sc.with_lever("complaints", target=3.0)
+    res = simulate(sc)
+    got = cxview.headline_values(res)
+    assert list(got) == [m for m, _ in cxview.CARDS]
+    for metric, values in got.items():
+        for col, v in values.items():
+            want = float(res.summary.loc[metric, col])
+            assert v == want or (v != v and want != want), (metric, col, v, want)
+
+
 def test_first_view_matches_simulate(app: CxApp) -> None:
     sc = load_scenario(SCENARIOS / "complaints-30-to-1.yaml")
     res = simulate(sc)  # the scenario's own draws and seed, as `cxroi run` and the report

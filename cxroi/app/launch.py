@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cxroi.app.engine import Engine, ResultCache, default_cache_dir
 from cxroi.app.security import allowed_hosts, is_loopback
-from cxroi.app.server import IDLE_SECONDS, MAX_BODY, Config, make_app
+from cxroi.app.server import IDLE_SECONDS, MAX_BODY, Config, first_view, make_app
 from cxroi.errors import CxroiError
 
 
@@ -122,9 +122,11 @@ async def _run(cfg: Config, sockets: list[socket.socket]) -> None:
 
     culler = PeriodicCallback(cfg.cull, min(5_000, cfg.idle_seconds * 250))
     culler.start()
+    ahead = asyncio.ensure_future(first_view(cfg))  # the lead scenario's first view
     try:
         await stop.wait()
     finally:
+        ahead.cancel()
         culler.stop()
         server.stop()
         for proc in list(cfg.reports):

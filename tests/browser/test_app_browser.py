@@ -217,3 +217,34 @@ def test_a_chart_out_of_sight_is_drawn_when_it_comes_into_view(browser: Any, app
     finally:
         short.close()
         tall.close()
+
+
+def test_value_of_information_is_asked_for_only_when_its_panel_is_in_sight(
+        browser: Any, app_server: Any, app_page: Any) -> None:
+    """The ranking of which link to measure first (100-300 ms of the server's CPU per
+    request) is not asked for while its panel is out of sight; scrolled into view, it is
+    asked for once and shows the ranking of the inputs on screen, the same as a page
+    that had it in sight all along."""
+    short = app_page(browser, app_server.url)  # 1440 x 1000: the panel is below the fold
+    tall = app_page(browser, app_server.url, height=2300)  # the panel in sight
+    asked: list[str] = []
+    short.on("request", lambda r: asked.append(r.url) if r.url.endswith("api/voi") else None)
+    try:
+        tall.wait_for_selector(".cx-voi-table")
+        for pg in (short, tall):
+            n = pg.evaluate("window.cxStats.updates.length")
+            type_value(pg, TARGET, "3")
+            pg.wait_for_function(f"() => window.cxStats.updates.length > {n}")
+        tall.wait_for_function("() => !document.querySelector('#cx-voi-body.cx-stale')")
+        short.wait_for_timeout(1500)  # past the 900 ms a page waits before asking
+        assert asked == []
+        assert short.locator("#cx-voi-body.cx-stale").count() == 1  # greyed, not ranked
+        assert short.locator(".cx-voi-table").count() == 0
+        short.locator("#cx-voi").scroll_into_view_if_needed()
+        short.wait_for_function("() => !document.querySelector('#cx-voi-body.cx-stale')")
+        assert len(asked) == 1
+        assert short.inner_html("#cx-voi-body") == tall.inner_html("#cx-voi-body")
+        assert "cx-voi-table" in short.inner_html("#cx-voi-body")
+    finally:
+        short.close()
+        tall.close()

@@ -22,7 +22,7 @@
   const st = {
     session: boot.session, file: null, base: null, controls: [], corr: true, ncorr: 0,
     seq: 0, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
-    voiTimer: null, voiSeq: 0, lastOk: false, busyTimer: null,
+    voiTimer: null, voiSeq: 0, voiLate: null, lastOk: false, busyTimer: null,
     late: {},  // chart name -> the newest data of a chart out of sight, drawn when seen
   };
   const stats = (window.cxStats = { updates: [], errors: 0, start: performance.now() });
@@ -38,6 +38,8 @@
     try { out = await resp.json(); } catch (e) { out = { ok: false }; }
     if (!resp.ok && !out.message) out.message = "The server answered " + resp.status + ".";
     out.bytes = Number(resp.headers.get("Content-Length") || 0);
+    const held = /app;dur=([0-9.]+)/.exec(resp.headers.get("Server-Timing") || "");
+    out.held_ms = held ? Number(held[1]) : null;  // the server's part, waiting included
     return out;
   }
 
@@ -199,7 +201,6 @@
     const grid = $("cx-cards").firstElementChild;
     if (grid) grid.dataset.update = String(st.updates);
     $("cx-pitch-text").textContent = out.pitch;
-    $("cx-voi-body").classList.add("cx-stale");  // until the ranking of these inputs comes
     $("cx-pitch").hidden = false;
     $("cx-draws").textContent = out.draws.toLocaleString("en-US") + " draws, seed " + out.seed;
     const t2 = performance.now();
@@ -213,7 +214,8 @@
       " · the same as cxroi run <file> on the saved scenario";
     if (job) {
       stats.updates.push({ seq: job.seq, release: job.t0, answer: t1, cards: t2, done: t3,
-                           server_ms: ms, bytes: out.bytes, cached: ms === null || out.cached,
+                           server_ms: ms, held_ms: out.held_ms, bytes: out.bytes,
+                           cached: ms === null || out.cached,
                            out_of_sight: Object.keys(st.late).length });
     }
     scheduleVoi(data);
@@ -323,25 +325,42 @@
   // ------------------------------------------------------- value of information --
   // Asked for once the numbers have been on screen a moment (a slider moved again
   // meanwhile cancels it: 900 ms, so a person still moving the slider does not make the
-  // server rank a position already left behind). The server computes it in its
-  // background worker, after colleagues' slider updates, and answers when it is done;
-  // until then the last ranking stays, greyed.
+  // server rank a position already left behind), and only while the panel is open and in
+  // sight (within 100 px of the window): a ranking nobody can see costs the server a
+  // background computation of 100-300 ms of CPU, several times the update itself, and the
+  // page a request and a redraw. The inputs wait in st.voiLate until the panel comes into
+  // view. The server computes it in its background worker, after colleagues' slider
+  // updates, and answers when it is done; until then the last ranking stays, greyed.
+  let voiSeen = !("IntersectionObserver" in window);
   function scheduleVoi(data) {
     clearTimeout(st.voiTimer);
-    if (!$("cx-voi").open) return;
     const mine = ++st.voiSeq;
+    const body = $("cx-voi-body");
+    if (!body.classList.contains("cx-stale")) body.classList.add("cx-stale");
+    if (!$("cx-voi").open || !voiSeen) { st.voiLate = data; return; }
+    st.voiLate = null;
     const key = st.key;
     st.voiTimer = setTimeout(async () => {
       if (st.inflight || st.pending || mine !== st.voiSeq) return;
+      if (!voiSeen) { st.voiLate = data; return; }  // scrolled away (or the first view's
+      // layout pushed it down) meanwhile: asked for when it comes into view
       let out;
       try { out = await api("voi", { data, correlated: st.corr, key }); } catch (e) { return; }
       if (mine !== st.voiSeq || out.superseded) return;
-      const body = $("cx-voi-body");
       if (out.ok) body.innerHTML = out.html; else if (out.message) body.innerHTML = out.message;
       body.classList.remove("cx-stale");
     }, 900);
   }
-  $("cx-voi").addEventListener("toggle", () => { if (st.base && $("cx-voi").open) scheduleVoi(currentData()); });
+  function voiWanted() {  // the panel was opened or came into view: rank what is shown
+    if (st.base && $("cx-voi").open && voiSeen && st.voiLate) scheduleVoi(st.voiLate);
+  }
+  $("cx-voi").addEventListener("toggle", voiWanted);
+  if (!voiSeen) {
+    new IntersectionObserver((entries) => {
+      voiSeen = entries[entries.length - 1].isIntersecting;
+      voiWanted();
+    }, { rootMargin: "100px 0px" }).observe($("cx-voi"));
+  }
 
   // --------------------------------------------------------- scenario and files --
   function fillPicker(files, current) {
