@@ -167,9 +167,10 @@ def test_ctrl_c_and_sigterm_stop_the_server_and_its_workers(tmp_path: Path, sig:
         assert len(workers) == 2
         background = srv.status()["background_workers"]
         assert len(background) == 1 and not set(background) & set(workers)
-        # the background worker (value of information) yields the CPU to the others
-        assert os.getpriority(os.PRIO_PROCESS, background[0]) > \
-            os.getpriority(os.PRIO_PROCESS, workers[0])
+        # the background worker (value of information) yields the CPU to the others (or, when
+        # the tests themselves run at the lowest priority, e.g. under `nice -n 19`, stays there)
+        bg, fg = (os.getpriority(os.PRIO_PROCESS, p) for p in (background[0], workers[0]))
+        assert bg > fg or bg == fg == 19
         workers = [*workers, *background]
     finally:
         took = stop(srv.process, sig)
