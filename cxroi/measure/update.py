@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cxroi.inputs import compile_inputs
 from cxroi.measure.did import Estimate
 from cxroi.scenario import LINK_DOMAINS, Scenario, TouchpointLinks
 
@@ -64,35 +65,24 @@ def _pos_share_change(sc: Scenario, touchpoint: str, dg: np.ndarray) -> np.ndarr
     return 1.0 / (1.0 + np.exp(-lo)) - p0
 
 
-def _exposure(sc: Scenario, touchpoint: str, link: str, segments: list[str]) -> float:
-    r"""Mean share of the reached accounts' leaving (buying more) that ``link`` acts on in
-    the model.
+def _exposure(sc: Scenario, touchpoint: str, link: str | None, segments: list[str]) -> float:
+    r"""Mean share of the reached accounts' behaviour that ``link`` acts on in the model.
 
-    .. math:: \bar\pi = \frac{1}{n} \sum_i q_{s(i)}, \qquad
-              q_s = \text{exposed\_share}_s \text{ (measured)}, \quad\text{else}\quad
-              1 - e^{-\lambda_s W / 12}
+    .. math:: \bar\pi = \frac{1}{n} \sum_i q_{s(i)}
 
-    with :math:`W` the link's ``window_months`` (:data:`~cxroi.inputs.DIRECT_WINDOW_MONTHS`
-    when it states none), as :func:`cxroi.inputs.compile_inputs` applies it, so the model run
-    on the updated scenario gives back the measured change. An account of a segment the
-    scenario does not have counts with the scenario's account-weighted events per year.
+    with :math:`q_s` the share the model itself applies (:meth:`cxroi.inputs.Inputs.share`:
+    the link's measured ``exposed_share``, else :math:`1 - e^{-\lambda_s W / 12}` with
+    :math:`W` its ``window_months``), so the model run on the updated scenario gives back the
+    measured change; ``link`` None: the 12-month exposure :math:`1 - e^{-\lambda_s}` (NPS,
+    and the links without a window). An account of a segment the scenario does not have
+    counts with the scenario's account-weighted share.
     """
-    from cxroi.inputs import DIRECT_WINDOW_MONTHS
-
-    cur = getattr(sc.touchpoints[touchpoint].links, link, None)
-    window = getattr(cur, "window_months", None) or DIRECT_WINDOW_MONTHS
-    measured = getattr(cur, "exposed_share", None) or {}
-    ev = _events(sc, touchpoint)
-    default = float(np.average(list(ev.values()), weights=[s.accounts for s in sc.segments]))
-    q = [measured.get(n, 1.0 - math.exp(-ev.get(n, default) * window / 12.0))
-         for n in (segments or [""])]
-    return float(np.mean(q))
-
-
-def _events(sc: Scenario, touchpoint: str) -> dict[str, float]:
-    """Events per account-year of ``touchpoint`` in each segment (0 where it has none)."""
-    return {s.name: (s.volumes[touchpoint].events_per_year if touchpoint in s.volumes else 0.0)
-            for s in sc.segments}
+    inp = compile_inputs(sc)
+    k = list(sc.touchpoints).index(touchpoint)
+    q = (1.0 - np.exp(-inp.events) if link is None else inp.share(link))[:, k]
+    by_segment = {s.name: float(v) for s, v in zip(sc.segments, q, strict=True)}
+    other = float(np.average(q, weights=[s.accounts for s in sc.segments]))
+    return float(np.mean([by_segment.get(n, other) for n in (segments or [""])]))
 
 
 def measured_links(sc: Scenario, touchpoint: str, effects: dict[str, Estimate],
@@ -118,11 +108,11 @@ def measured_links(sc: Scenario, touchpoint: str, effects: dict[str, Estimate],
         return []
     rng = np.random.default_rng(seed)
     tp = sc.touchpoints[touchpoint]
-    ev = _events(sc, touchpoint)
+    ev = {s.name: (s.volumes[touchpoint].events_per_year if touchpoint in s.volumes else 0.0)
+          for s in sc.segments}
     default = float(np.average(list(ev.values()), weights=[s.accounts for s in sc.segments]))
-    lam = np.array([ev.get(s, default) for s in segments]) if segments else np.array([default])
-    lam_bar = float(lam.mean())
-    pi_bar = float((1.0 - np.exp(-lam)).mean())  # 12 months: NPS, and links without a window
+    lam_bar = float(np.mean([ev.get(s, default) for s in (segments or [""])]))
+    pi_bar = _exposure(sc, touchpoint, None, segments)  # 12 months: NPS
 
     def both(e: Estimate) -> np.ndarray:  # point estimate first, then draws
         return np.concatenate([[e.estimate], e.estimate + e.se * rng.standard_normal(draws)])
