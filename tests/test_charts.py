@@ -313,6 +313,36 @@ def test_a_label_beyond_its_limit_keeps_the_limit(lead):
     lifted = lift_label_limits(spec)
     assert lifted is not spec and lifted["layer"][0]["encoding"]["x"]["axis"]["labelLimit"] == 0
     assert "…" not in vlc.vegalite_to_svg(spec)
+    assert vlc.vegalite_to_svg(lifted) == vlc.vegalite_to_svg(spec)  # the same picture
+
+
+def _long_label_spec(**x: object) -> dict:
+    """A bar chart whose nominal axis has one value far beyond its 40 px label limit."""
+    rows = [{"step": "short", "v": 1.0}, {"step": "a very long label " * 4, "v": 2.0}]
+    return {"datasets": {"d": rows}, "data": {"name": "d"}, "mark": "bar",
+            "encoding": {"x": {"field": "step", "type": "nominal", "axis": {"labelLimit": 40},
+                               **x},
+                         "y": {"field": "v", "type": "quantitative"}}}
+
+
+def test_labels_drawn_but_not_in_the_sort_list_or_rows_keep_the_limit():
+    """A value drawn though not in the sort list, a field computed in Vega (not in the
+    rows) and a label made by an expression are not what the rows say: the limit stays."""
+    import vl_convert as vlc
+
+    from cxroi.report.label_limits import lift_label_limits
+
+    sorted_short = _long_label_spec(sort=["short"])
+    assert lift_label_limits(sorted_short) is sorted_short
+    assert "…" in vlc.vegalite_to_svg(sorted_short)  # Vega does truncate it
+    computed = _long_label_spec()
+    computed["transform"] = [{"calculate": "datum.step + '!'", "as": "shown"}]
+    computed["encoding"]["x"]["field"] = "shown"
+    assert lift_label_limits(computed) is computed
+    expr = _long_label_spec()
+    expr["datasets"]["d"] = [{"step": "a", "v": 1.0}]
+    expr["encoding"]["x"]["axis"]["labelExpr"] = "'a very long label ' + datum.label"
+    assert lift_label_limits(expr) is expr
 
 
 def test_money_axis_with_a_long_currency_code_keeps_its_limit(lead):

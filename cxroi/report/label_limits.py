@@ -99,10 +99,12 @@ def _labels_fit(labels: list[Any], font: str, size: float, limit: float) -> bool
 
 def _layers(spec: dict[str, Any]) -> list[dict[str, Any]]:
     layers = spec.get("layer")
+    if "transform" in spec:
+        return []  # fields computed in Vega: their labels are not in the rows
     if layers is None:
         return [spec] if "mark" in spec else []
-    if any("layer" in lay or "mark" not in lay for lay in layers):
-        return []  # nested layers: not recognised
+    if any("layer" in lay or "mark" not in lay or "transform" in lay for lay in layers):
+        return []  # nested layers or computed fields: not recognised
     return [{**lay, "data": lay.get("data", spec.get("data"))} for lay in layers]
 
 
@@ -160,10 +162,15 @@ def lift_label_limits(spec: dict[str, Any]) -> dict[str, Any]:
                 if not _number_axis_fits(axis, limit, LABEL_FONT_SIZE):
                     return spec
             elif e.get("type") in ("nominal", "ordinal"):
-                labels = e.get("sort") if isinstance(e.get("sort"), list) else \
-                    _field_values(spec, layer, e["field"])
-                if labels is None or not _labels_fit(labels, axis_font, LABEL_FONT_SIZE,
-                                                     limit):
+                if "labelExpr" in axis or "format" in axis:
+                    return spec  # the drawn label is not the value
+                # every value drawn: the rows' (all present) and a sort list's
+                values = _field_values(spec, layer, e["field"])
+                if values is None or any(v is None for v in values):
+                    return spec
+                sort = e.get("sort")
+                labels = [*sort, *values] if isinstance(sort, list) else values
+                if not _labels_fit(labels, axis_font, LABEL_FONT_SIZE, limit):
                     return spec
             else:
                 return spec
