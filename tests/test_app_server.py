@@ -405,3 +405,27 @@ def test_value_of_information_requests_queue_one_per_page_oldest_first(tmp_path:
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, scenario()).result()
+
+
+def test_a_background_worker_dying_restarts_only_the_background_pool() -> None:
+    """The value of information's worker crashing must not end the slider workers (and
+    their work in flight): only the pool that broke is started again."""
+    import asyncio
+    from concurrent.futures.process import BrokenProcessPool
+
+    from cxroi.app.engine import Engine
+
+    eng = Engine(workers=1, background=1)
+    eng.start()
+    try:
+        async def scenario() -> None:
+            assert await eng.run(os.getpid) in eng.pids()  # warm and answering
+            sliders, bg = eng.pids(), eng.background_pids()
+            with pytest.raises(BrokenProcessPool):  # dies twice: tried again once, then said
+                await eng.run(os._exit, 3, background=True)
+            assert eng.pids() == sliders  # the slider worker is the same process
+            assert await eng.run(os.getpid, background=True) not in bg  # a new one answers
+            assert await eng.run(os.getpid) == sliders[0]
+        asyncio.run(scenario())
+    finally:
+        eng.stop()

@@ -283,10 +283,9 @@ class Engine:
             except BrokenProcessPool:
                 if attempt:
                     raise
-                print("cxroi app: a worker died; starting the workers again",
+                print("cxroi app: a worker died; starting its pool again",
                       file=sys.stderr, flush=True)
-                self.stop()
-                self.start()
+                self._restart(pool, background)
             finally:
                 if background:
                     self.bg_busy -= 1
@@ -341,10 +340,26 @@ class Engine:
         """The Vega spec of a chart shape, when an answer carried it."""
         return self.cache.get("spec-" + shape)
 
+    def _restart(self, broken: ProcessPoolExecutor, background: bool) -> None:
+        """Replace the pool that broke (only it: the other pool's work goes on), unless a
+        concurrent request has already replaced it."""
+        if background and self._bg is broken:
+            self._bg = self._start_pool(self.background, warm_background)
+        elif not background and self._pool is broken:
+            self._pool = self._start_pool(self.workers, warm_worker)
+        else:
+            return
+        self._end([broken])
+
     def stop(self) -> None:
         """End every worker now (pending work is dropped)."""
         pools = [p for p in (self._pool, self._bg) if p is not None]
         self._pool = self._bg = None
+        self._end(pools)
+
+    @staticmethod
+    def _end(pools: list[ProcessPoolExecutor]) -> None:
+        """Shut ``pools`` down and end their processes (terminate, then kill)."""
         procs = [p for pool in pools for p in (getattr(pool, "_processes", None) or {}).values()]
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
