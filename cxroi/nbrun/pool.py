@@ -221,8 +221,11 @@ class WorkerPool:
                         else:
                             w.task = None
                             # its next task first: the worker computes while on_done
-                            # writes this one's files (it waited for them before)
-                            hand_out(w)
+                            # writes this one's files (it waited for them before); not
+                            # to a worker that has died since (its task would be charged
+                            # an attempt it never ran)
+                            if not dead:
+                                hand_out(w)
                             if attempts[i] > 1:
                                 out = dict(out, attempts=attempts[i],
                                            log=f"attempt {attempts[i]}: the worker process "
