@@ -88,6 +88,17 @@ def test_what_the_key_leaves_out_does_not_move_the_draws(programme: Scenario) ->
         for change in ({"target": lv.today}, {"today": lv.target},
                        {"ramp_months": lv.ramp_months + 5}, {"start_month": 3}):
             assert _same(_fresh(programme.with_lever(tp, **change)), base), (tp, change)
+    fin = programme.finance
+    for what, update in (
+            ("costs", {"costs": programme.costs.model_copy(
+                update={"one_off": programme.costs.one_off * 3 + 1,
+                        "running_per_year": programme.costs.running_per_year + 5e4})}),
+            ("discount rate and risk", {"finance": fin.model_copy(update={
+                "discount_rate": fin.discount_rate / 2 + 0.01,
+                "risk": fin.risk.model_copy(update={"cost_uplift": 0.3})})})):
+        moved = programme.model_copy(update=update)
+        assert _same(_fresh(moved), base), what
+        assert draw_cache.draws_key(moved, D, 7, True) == draw_cache.draws_key(programme, D, 7, True)
     other = programme.model_copy(update={"simulation": programme.simulation.model_copy(
         update={"draws": 17, "seed": 1})})
     assert _same(_fresh(other), base)
@@ -150,6 +161,10 @@ def test_correlation_switch_is_in_the_key(programme: Scenario) -> None:
     off = simulate(sc, draws=D, seed=7, correlated=False).params
     assert _same(on, _fresh(sc)) and _same(off, _fresh(sc, correlated=False))
     assert not _same(on, off)
+    # without correlations the switch changes no draw: one set is kept for both
+    assert not programme.correlations
+    assert _same(_fresh(programme, correlated=False), _fresh(programme))
+    assert draw_cache.draws_key(programme, D, 7, False) == draw_cache.draws_key(programme, D, 7, True)
 
 
 def test_kept_draws_are_read_only(programme: Scenario) -> None:

@@ -6,8 +6,8 @@ honoured -- not on the levers. The app and the batches move levers far more ofte
 priors, so :func:`scenario_draws` keeps the last few sets of draws (:data:`DRAW_CACHE_SIZE`,
 at most :data:`DRAW_CACHE_BYTES`): after a lever move a simulation costs the model alone.
 
-The key is *what the draws are computed from*: the whole scenario as JSON except its levers
-and its ``simulation`` settings (the draws and the seed are key parts of their own), plus
+The key is *what the draws are computed from*: the whole scenario as JSON except its levers,
+costs, discount rate, risk adjustments and ``simulation`` settings (the draws and the seed are key parts of their own), plus
 the benchmark table in effect (its transfer factors widen ranges) -- never an object's
 identity, so an edited scenario (even a list changed in place) cannot reuse stale draws.
 A cached set is read-only (every array and the buffer behind the touchpoint links): a
@@ -35,9 +35,12 @@ DRAW_CACHE_BYTES = 64 * 2**20
 
 _CACHE: OrderedDict[tuple, tuple[dict[str, Array], Any, int]] = OrderedDict()
 _LOCK = threading.Lock()
-#: Each touchpoint's lever and the simulation settings: the parts of a scenario the draws
-#: do not read (tests/test_draw_cache.py moves each of them and checks the draws).
-_NOT_PRIORS = {"simulation": True, "touchpoints": {"__all__": {"lever"}}}
+#: The parts of a scenario the draws do not read, all of them the app's sliders: each
+#: touchpoint's lever, the programme's costs, the discount rate and the risk adjustments,
+#: and the simulation settings (tests/test_draw_cache.py moves each of them and checks the
+#: draws).
+_NOT_PRIORS = {"simulation": True, "touchpoints": {"__all__": {"lever"}}, "costs": True,
+               "finance": {"discount_rate", "risk"}}
 
 
 def draws_key(sc: Scenario, draws: int, seed: int, correlated: bool,
@@ -47,8 +50,9 @@ def draws_key(sc: Scenario, draws: int, seed: int, correlated: bool,
     seed, the correlation switch and the benchmark table in effect (``benchmarks``, by
     default :func:`~cxroi.scenario.load_benchmarks`'s)."""
     table = load_benchmarks() if benchmarks is None else benchmarks
-    return (sc.model_dump_json(exclude=_NOT_PRIORS), int(draws), int(seed), bool(correlated),
-            id(table))
+    # the switch matters only where there are correlations to honour
+    return (sc.model_dump_json(exclude=_NOT_PRIORS), int(draws), int(seed),
+            bool(correlated and sc.correlations), id(table))
 
 
 def _freeze(params: dict[str, Array]) -> int:
