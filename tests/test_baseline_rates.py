@@ -125,6 +125,27 @@ def test_complaint_rate_counts_complaints_still_open(strong_company):
         assert r.complaints_per_year_low < own * 1.05 and own * 0.95 < r.complaints_per_year_high
 
 
+def test_complaints_opened_after_an_account_left_do_not_count(strong_company):
+    """A ticket opened months after the account left (common in real exports) is not a
+    complaint of a customer: the rate divides by months as a customer only."""
+    co, prep = strong_company
+    tables = {k: v.copy() for k, v in co.tables.items()}
+    acc = tables["accounts"]
+    gone = acc.loc[acc["end_date"].notna() & (acc["end_date"] < acc["end_date"].max()
+                                                - pd.Timedelta(days=200))].iloc[0]
+    late = gone["end_date"] + pd.Timedelta(days=95)
+    extra = pd.DataFrame([{"ticket_id": f"LATE{i}", "account_id": gone["account_id"],
+                           "opened_at": late, "resolved_at": late + pd.Timedelta(days=2),
+                           "contacts": 1, "channel": "email", "category": "billing"}
+                          for i in range(3)])
+    tables["tickets"] = pd.concat([tables["tickets"], extra], ignore_index=True)
+    again = prepare(from_frames(tables, None, source="strong-11 + late tickets"))
+    before = prep.accounts.set_index("account_id")["complaints_opened"]
+    after = again.accounts.set_index("account_id")["complaints_opened"]
+    assert after[gone["account_id"]] == before[gone["account_id"]]
+    assert after.sum() == before.sum()
+
+
 # ----------------------------------------------------------------------------------------
 # the one-contact floor with a measured spread
 # ----------------------------------------------------------------------------------------

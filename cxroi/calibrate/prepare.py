@@ -225,9 +225,10 @@ def prepare(data: CompanyData, release_tables: bool = False) -> Prepared:
     # (counting only resolved ones would lose those opened in the last weeks, still open)
     open_all = _month_index(_dt64(tic["opened_at"]), w_start)
     opened_in = (t_acc >= 0) & (open_all >= 0) & (open_all < M)
-    opened_in[opened_in] &= open_all[opened_in] >= entry[t_acc[opened_in]]
+    ai = t_acc[opened_in]  # and between the account's first and last month as a customer
+    opened_in[opened_in] &= (open_all[opened_in] >= entry[ai]) & (open_all[opened_in] <= exit_m[ai])
     accounts["complaints_opened"] = np.bincount(t_acc[opened_in], minlength=len(accounts))
-    del open_all, opened_in
+    del open_all, opened_in, ai
     if "contacts" in tic and tic["contacts"].notna().any():
         data.exclude("tickets", "no contacts count (left out of the contacts model)",
                      ok & tic["contacts"].isna().to_numpy())
