@@ -97,6 +97,23 @@ def test_a_quiet_segment_takes_the_window_times_the_company_drift(strong_company
     assert not own.table_["churn"].equals(quiet.table_["churn"])
 
 
+def test_data_too_short_for_a_recent_year_say_so_once_without_caveats(strong_company):
+    """With no year of data before the trailing months, every segment takes the whole
+    window: one note for the data, not a 'too few events' caveat per segment."""
+    from cxroi.calibrate.calibration import Calibration
+    from cxroi.calibrate.run import _rate_basis_notes
+
+    _, prep = strong_company
+    short = BaselineFitter(recent_months=prep.M - 6).fit(prep)
+    assert not short.has_recent_
+    cal = Calibration(data=None)  # type: ignore[arg-type]
+    _rate_basis_notes(cal, short)
+    assert len(cal.notes) == 1 and "whole window" in cal.notes[0] and not cal.caveats
+    cal = Calibration(data=None)  # type: ignore[arg-type]
+    _rate_basis_notes(cal, BaselineFitter().fit(prep))  # 12 of many months: segments' own
+    assert cal.notes[0].startswith("Churn and the rate of buying more are each segment's last 12")
+
+
 def test_recent_months_must_be_positive():
     with pytest.raises(ValueError, match="recent_months must be at least 1"):
         BaselineFitter(recent_months=0)

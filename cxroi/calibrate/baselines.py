@@ -70,7 +70,8 @@ class BaselineFitter:
       an account leaves once). A segment with fewer than :attr:`MIN_SEGMENT_EVENTS` leavers
       in those months takes its whole window's rate times the company-wide drift of the last
       12 months (:meth:`_drifts`; interval :func:`_drifted`), so a quiet year never reads as
-      0% churn. ``rate_basis_`` says which, per segment;
+      0% churn. ``rate_basis_`` says which, per segment (``has_recent_``: whether a year of
+      data came before those months; without one, every segment takes its whole window);
     * expansion_rate likewise from expansion orders (95% interval clustered by account,
       :func:`ratio_interval`: an account may expand repeatedly); expansion_value = mean
       expansion amount / the account's revenue.
@@ -157,7 +158,7 @@ class BaselineFitter:
         months_w = a["months"].to_numpy()
         # the trailing months: taken when at least a year of data comes before them
         first = prep.M - self.recent_months
-        has_recent = first >= 12
+        self.has_recent_ = has_recent = first >= 12
         m_recent = np.maximum(np.minimum(exit_m, M - 1) - np.maximum(entry, max(first, 0)) + 1, 0)
         left_recent = churned & (exit_m >= first)
         exp_recent = (np.bincount(e["acc"][e["m"] >= first], minlength=len(a)) if len(e)
@@ -167,8 +168,6 @@ class BaselineFitter:
             seg_of, months_w.astype(float), m_recent.astype(float),
             ((churned.astype(float), left_recent.astype(float)),
              (np.asarray(exp_acc, float), exp_recent.astype(float)))) if has_recent else (none, none)
-        if not len(e):
-            self.expansion_drift_ = none
         self.rate_basis_: dict[str, dict[str, str]] = {}
         for si, s in enumerate(prep.segments):
             m = seg_of == si
@@ -194,8 +193,9 @@ class BaselineFitter:
                 if np.isfinite(ex):
                     ex_lo, ex_hi = _drifted(ex, ex_lo, ex_hi, self.expansion_drift_)
                     ex = ex * self.expansion_drift_[0]
-                basis["expansion_rate"] = "whole window" + (
-                    f" x company-wide drift {self.expansion_drift_[0]:.2f}" if has_recent else "")
+                if np.isfinite(ex):  # (not measured at all: no basis to name)
+                    basis["expansion_rate"] = "whole window" + (
+                        f" x company-wide drift {self.expansion_drift_[0]:.2f}" if has_recent else "")
             active = m & ~churned
             cm = m[c["acc"].to_numpy()]
             c_acc = c["acc"].to_numpy()

@@ -88,6 +88,10 @@ def _data_caveats(cal: Calibration, prep: Prepared) -> None:
 def _rate_basis_notes(cal: Calibration, bf: BaselineFitter) -> None:
     """Say which months each segment's churn and rate of buying more come from."""
     n = bf.recent_months
+    if not bf.has_recent_:  # one note for the data, not a caveat per segment
+        cal.notes.append(f"Churn and the rate of buying more are the whole window's: the data cover less than "
+                         f"{n + 12} months (a year before the last {n} is needed to measure how they moved).")
+        return
     cal.notes.append(f"Churn and the rate of buying more are each segment's last {n} months (the accounts still "
                      "there: over a longer window the least loyal accounts, who leave first, weigh in).")
     for seg, basis in bf.rate_basis_.items():
