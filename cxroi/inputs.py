@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from cxroi.cashflow import cash_flow_params
 from cxroi.retention import baseline_hazard
@@ -133,7 +133,7 @@ class Inputs:
     def share(self, name: str) -> Array:
         """(S, K) share of a segment's leaving / buying more a windowed direct link acts on."""
         got = None if self.direct_share is None else self.direct_share.get(name)
-        return 1.0 - np.exp(-self.events) if got is None else got
+        return window_share(self.events) if got is None else got
 
 
 def lever_path(today: float, target: float, ramp_months: int, start_month: int,
@@ -154,6 +154,18 @@ def lever_path(today: float, target: float, ramp_months: int, start_month: int,
 #: states no ``window_months``: calibration measures it per unit of the mean lever value of an
 #: account's events in the past 12 months unless the data choose a shorter window.
 DIRECT_WINDOW_MONTHS = 12
+
+
+def window_share(events: ArrayLike, window_months: ArrayLike = DIRECT_WINDOW_MONTHS) -> Array:
+    r"""Share of accounts with at least one event in ``window_months`` (Poisson events at
+    ``events`` a year): the exposure a windowed direct link acts on.
+
+    .. math:: \pi(W) = 1 - e^{-\lambda W / 12}
+
+    (:math:`W / 12` is formed first, so :math:`W = 12` gives :math:`1 - e^{-\lambda}`
+    exactly.)
+    """
+    return 1.0 - np.exp(-np.asarray(events, float) * (np.asarray(window_months, float) / 12.0))
 
 
 def trailing_mean(shift: Array, window: int) -> Array:
@@ -254,10 +266,11 @@ def _direct_shares(sc: Scenario, windows: Mapping[str, NDArray[np.int64]]) -> di
     r"""(S, K) share of each segment's leaving / buying more that a windowed direct link acts
     on, for links that state a window or an exposed share (others: :meth:`Inputs.share`).
 
-    .. math:: q_{sk} = 	ext{exposed\_share}_s 	ext{ (measured)}, \quad	ext{else}\quad
+    .. math:: q_{sk} = \text{exposed\_share}_s \text{ (measured)}, \quad\text{else}\quad
               \pi_{sk}(W_k) = 1 - e^{-\lambda_{sk} W_k / 12}
 
-    (for :math:`W_k = 12` exactly the model's :math:`\pi_{sk} = 1 - e^{-\lambda_{sk}}`).
+    (:func:`window_share`; for :math:`W_k = 12` exactly the model's
+    :math:`\pi_{sk} = 1 - e^{-\lambda_{sk}}`).
     """
     out = {}
     events = np.array([[s.volumes[k].events_per_year for k in sc.touchpoints] for s in sc.segments], float)
@@ -266,10 +279,8 @@ def _direct_shares(sc: Scenario, windows: Mapping[str, NDArray[np.int64]]) -> di
         if not any(lk is not None and (lk.window_months is not None or lk.exposed_share is not None)
                    for lk in links):
             continue
-        share = 1.0 - np.exp(-events)
+        share = window_share(events, w[None, :])
         for k, lk in enumerate(links):
-            if w[k] != DIRECT_WINDOW_MONTHS:
-                share[:, k] = 1.0 - np.exp(-events[:, k] * w[k] / 12.0)
             for s, seg in enumerate(sc.segments):
                 got = None if lk is None or lk.exposed_share is None else lk.exposed_share.get(seg.name)
                 if got is not None:

@@ -58,6 +58,7 @@ from cxroi.inputs import (
     lever_path,
     likely_params,
     trailing_mean,
+    window_share,
 )
 from cxroi.scenario import Scenario
 
@@ -262,7 +263,7 @@ def _run(inp: Inputs, params: Mapping[str, Array], monthly: bool, detail: bool
                     out[s] += weights[s, k] * gd
         return np.take(out, months, axis=1) if delta.ndim == 3 else out
 
-    exposure = 1.0 - np.exp(-inp.events)  # (S, K) share of accounts with >= 1 event a year
+    exposure = window_share(inp.events)  # (S, K) share of accounts with >= 1 event a year
 
     def gap_weights(direct: str, weights: Array) -> Array:
         """Weights of the emotion-chain gap, zero where the touchpoint has the direct link."""

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from cxroi.calibrate.stats import Z95
+from cxroi.inputs import window_share
 from cxroi.scenario import Link
 from cxroi.uncertainty import sample_link, sampling_range
 
@@ -126,7 +127,7 @@ def chain_implied(links: dict[str, Link], mix: SegmentMix, step: float = 1.0, n:
 
     def exposure(name: str) -> tuple[np.ndarray, np.ndarray]:
         w = (windows or {}).get(name, 12)
-        pi = 1 - np.exp(-lam * w / 12.0) if w != 12 else 1 - np.exp(-lam)
+        pi = window_share(lam, w)
         ok = pi > 0
         return pi, np.where(ok, lam / 12.0 / np.where(ok, pi, 1.0), 0.0)
     h = 1 - (1 - mix.churn) ** (1 / 12)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cxroi import finance
+from cxroi.inputs import window_share
 from cxroi.kernel._finance import _irr
 from cxroi.kernel._loops import BLOCK, _flywheel
 from cxroi.scenario import DIRECT_LINKS
@@ -51,7 +52,7 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
         return got
     lam = inp.events / 12.0
     direct = np.array([inp.direct[name] for name in DIRECT_LINKS], bool)  # (3, K)
-    exposure = 1.0 - np.exp(-inp.events)
+    exposure = window_share(inp.events)
     ev_tot = inp.events.sum(axis=1, keepdims=True)
     ev_share = np.divide(inp.events, ev_tot, out=np.zeros_like(inp.events), where=ev_tot > 0)
     e_base = inp.expansion_rate / 12.0

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cxroi.inputs import compile_inputs
+from cxroi.inputs import compile_inputs, window_share
 from cxroi.measure.did import Estimate
 from cxroi.scenario import LINK_DOMAINS, Scenario, TouchpointLinks
 
@@ -79,7 +79,7 @@ def _exposure(sc: Scenario, touchpoint: str, link: str | None, segments: list[st
     """
     inp = compile_inputs(sc)
     k = list(sc.touchpoints).index(touchpoint)
-    q = (1.0 - np.exp(-inp.events) if link is None else inp.share(link))[:, k]
+    q = (window_share(inp.events) if link is None else inp.share(link))[:, k]
     by_segment = {s.name: float(v) for s, v in zip(sc.segments, q, strict=True)}
     other = float(np.average(q, weights=[s.accounts for s in sc.segments]))
     return float(np.mean([by_segment.get(n, other) for n in (segments or [""])]))
