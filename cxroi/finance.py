@@ -69,6 +69,9 @@ def payback_period(cash: ArrayLike) -> Array:
 #: Points of the rate grid that brackets each IRR (the matrix product over it is most of
 #: the cost; Newton steps from a coarse bracket are cheap).
 GRID = 48
+#: The grid of discount factors :math:`x = 1/(1+r)` the root is bracketed on (-90% to
+#: +1000% per period).
+IRR_GRID = np.geomspace(1.0 / 11.0, 10.0, GRID)
 
 
 def irr(cash: ArrayLike, per_year: int = 12, tol: float = 1e-10, max_iter: int = 100) -> Array:
@@ -87,7 +90,7 @@ def irr(cash: ArrayLike, per_year: int = 12, tol: float = 1e-10, max_iter: int =
     c = np.atleast_2d(np.asarray(cash, dtype=float))
     lead = np.asarray(cash).shape[:-1]
     t = np.arange(c.shape[-1], dtype=float)
-    xs = np.geomspace(1.0 / 11.0, 10.0, GRID)
+    xs = IRR_GRID
     f_grid = c @ (xs[None, :] ** t[:, None])  # (D, G)
     neg = f_grid < 0
     change = (neg[:, :-1] != neg[:, 1:]) & (f_grid[:, :-1] != 0) & (f_grid[:, 1:] != 0)

@@ -169,7 +169,7 @@ def test_kernel_irr_is_the_references_on_hard_cash_flows(kernel) -> None:
     cash = _cash_flows(np.random.default_rng(4))
     want = finance.irr(cash)
     got = np.empty(cash.shape[0])
-    xs = np.geomspace(1.0 / 11.0, 10.0, finance.GRID)
+    xs = finance.IRR_GRID
     _irr(np.ascontiguousarray(cash.T), xs, 12, 1e-10, 100, kernel.BLOCK, got)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     ok = ~np.isnan(want)

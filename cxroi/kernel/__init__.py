@@ -87,7 +87,7 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
         f64(inp.surv_base[:, -1]), inp.accounts * inp.arpa / 12.0, inp.arpa / 12.0,
     )
     rev0 = inp.accounts * inp.arpa
-    xs = np.geomspace(1.0 / 11.0, 10.0, finance.GRID)  # finance.irr's grid of rates
+    xs = finance.IRR_GRID  # finance.irr's grid
     extra = {"irr_grid": xs, **steady_baseline(inp), "costs": costs, "shift_vals": shift_vals,
              "shift_c": f64(shift_c), "direct": [bool(row.any()) for row in direct],
              "moved": (shift_vals != 0)[:, :, None],
