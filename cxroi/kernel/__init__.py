@@ -78,7 +78,7 @@ def _constants(inp: Inputs) -> tuple[tuple, dict]:
         lam * ~direct[0][None, :], lam * ~direct[1][None, :],
         lam * inp.cost_per_contact * ~direct[2][None, :],
         exposure, np.stack([inp.share("churn_hazard_ratio"), inp.share("expansion_rate_ratio")]),
-        ev_share, lam * inp.cost_per_contact,
+        ev_share,
         f64(inp.hazard), inp.hazard_year, e_base, inp.expansion_value, grow_base, w,
         inp.accounts, 100.0 - 100.0 * (inp.promoters - inp.detractors),
         inp.margin * inp.arpa / 12.0, costs, inp.haircuts, float(inp.cost_uplift),

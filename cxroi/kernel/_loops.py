@@ -29,7 +29,7 @@ BLOCK = 128
 @numba.njit(**_JIT)
 def _flywheel(tp, phi, cash, has_cash, dpv, dpf, rk_hr, rk_rr, rkf_hr, rkf_rr, saved,
               cs, es, has_cs, has_es, val_index, col, month, has_dir,
-              w_churn, w_exp, w_cts, expo, expo_dir, ev_share, w_save, hazard, h_base, e_base,
+              w_churn, w_exp, w_cts, expo, expo_dir, ev_share, hazard, h_base, e_base,
               ev, grow_base, w_margin, accounts, nps_cap, w_adv, costs, haircuts,
               cost_uplift, df, w_acc, nps_b_seg, csat,
               base_margin, surv_base, surv_base_end, rev_w, arpa12, detail, block,
