@@ -82,33 +82,42 @@ def exposure_panel(prep: Prepared, window: int = EXPOSURE_MONTHS) -> pd.DataFram
     cache = prep.__dict__.setdefault("_panels", {})
     if window in cache:
         return cache[window]
-    a, e = prep.accounts, prep.expansions
-    n, M = len(a), prep.M
     N, Z = complaint_grid(prep)
-
-    def rolling(g: np.ndarray) -> np.ndarray:
-        cs = np.cumsum(g, axis=1)
-        out = cs.copy()
-        out[:, window:] -= cs[:, :-window]
-        return out
-
-    K, S = rolling(N), rolling(Z)
-    entry, exit_m = a["entry"].to_numpy(), a["exit"].to_numpy()
-    months = np.arange(M)
-    at_risk = (months[None, :] >= entry[:, None]) & (months[None, :] <= exit_m[:, None])
-    ii, tt = np.nonzero(at_risk & (K > 0))
+    K, S = _rolling_sum(np.cumsum(N, axis=1), window), _rolling_sum(np.cumsum(Z, axis=1), window)
+    ii, tt = np.nonzero(_at_risk(prep) & (K > 0))
     k = K[ii, tt]
-    churned = a["churned"].to_numpy()
+    cache[window] = pd.DataFrame({"acc": ii, "t": tt, "zbar": S[ii, tt] / k, "k": k,
+                                  **_month_outcomes(prep, ii, tt)})
+    return cache[window]
+
+
+def _rolling_sum(cumulative: np.ndarray, window: int) -> np.ndarray:
+    """Sums over months ``t - window + 1 .. t`` of each row, from its cumulative sums."""
+    out = cumulative.copy()
+    out[:, window:] -= cumulative[:, :-window]
+    return out
+
+
+def _at_risk(prep: Prepared) -> np.ndarray:
+    """(accounts, months): the account was a customer in the month (from entry to exit)."""
+    a, months = prep.accounts, np.arange(prep.M)
+    entry, exit_m = a["entry"].to_numpy(), a["exit"].to_numpy()
+    return (months[None, :] >= entry[:, None]) & (months[None, :] <= exit_m[:, None])
+
+
+def _month_outcomes(prep: Prepared, ii: np.ndarray, tt: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns both panels share for account-months (``ii``, ``tt``): ``segment``,
+    ``log_rev``, ``year``, ``left`` (the account left that month) and ``expansions``
+    (expansion orders that month) -- one definition of the outcomes, so the window choice
+    and the fit cannot drift apart."""
+    a, e, n, M = prep.accounts, prep.expansions, len(prep.accounts), prep.M
     ea, em = e["acc"].to_numpy(), e["m"].to_numpy()
     ok = (em >= 0) & (em < M)
     X = np.bincount(ea[ok] * M + em[ok], minlength=n * M).reshape(n, M)
-    cache[window] = pd.DataFrame({
-        "acc": ii, "t": tt, "zbar": S[ii, tt] / k, "k": k,
-        "segment": a["segment"].to_numpy()[ii], "log_rev": a["log_rev"].to_numpy()[ii],
-        "year": tt // 12, "left": (churned[ii] & (tt == exit_m[ii])).astype(float),
-        "expansions": X[ii, tt].astype(float),
-    })
-    return cache[window]
+    churned, exit_m = a["churned"].to_numpy(), a["exit"].to_numpy()
+    return {"segment": a["segment"].to_numpy()[ii], "log_rev": a["log_rev"].to_numpy()[ii],
+            "year": tt // 12, "left": (churned[ii] & (tt == exit_m[ii])).astype(float),
+            "expansions": X[ii, tt].astype(float)}
 
 
 def exposure_design(prep: Prepared, window: int = EXPOSURE_MONTHS) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -178,24 +187,12 @@ def window_panel(prep: Prepared, windows: tuple[int, ...] = CANDIDATE_WINDOWS) -
     cache = prep.__dict__.setdefault("_window_panels", {})
     if windows in cache:
         return cache[windows]
-    a, e = prep.accounts, prep.expansions
-    n, M = len(a), prep.M
     N, Z = complaint_grid(prep)
-    months = np.arange(M)
-    entry, exit_m = a["entry"].to_numpy(), a["exit"].to_numpy()
-    ii, tt = np.nonzero((months[None, :] >= entry[:, None]) & (months[None, :] <= exit_m[:, None]))
-    ea, em = e["acc"].to_numpy(), e["m"].to_numpy()
-    ok = (em >= 0) & (em < M)
-    X = np.bincount(ea[ok] * M + em[ok], minlength=n * M).reshape(n, M)
-    churned = a["churned"].to_numpy()
-    cols = {"acc": ii, "t": tt, "segment": a["segment"].to_numpy()[ii], "log_rev": a["log_rev"].to_numpy()[ii],
-            "year": tt // 12, "left": (churned[ii] & (tt == exit_m[ii])).astype(float),
-            "expansions": X[ii, tt].astype(float)}
+    ii, tt = np.nonzero(_at_risk(prep))
+    cols = {"acc": ii, "t": tt, **_month_outcomes(prep, ii, tt)}
     cN, cZ = np.cumsum(N, axis=1), np.cumsum(Z, axis=1)
     for w in windows:
-        K, S = cN.copy(), cZ.copy()
-        K[:, w:] -= cN[:, :-w]
-        S[:, w:] -= cZ[:, :-w]
+        K, S = _rolling_sum(cN, w), _rolling_sum(cZ, w)
         k = K[ii, tt]
         cols[f"k{w}"] = k
         cols[f"z{w}"] = np.divide(S[ii, tt], k, out=np.zeros(len(k)), where=k > 0)
@@ -205,8 +202,8 @@ def window_panel(prep: Prepared, windows: tuple[int, ...] = CANDIDATE_WINDOWS) -
 
 def window_design(p: pd.DataFrame, w: int) -> pd.DataFrame:
     """Design of the window comparison on every at-risk account-month: intercept, ``z`` (the
-    window's mean log2 resolution time, 0 when not exposed), ``exposed``, log complaint count
-    (when exposed), log revenue, segment and window-year effects."""
+    window's mean log2 resolution time, 0 when not exposed), ``exposed``, log revenue, segment
+    and window-year effects."""
     from cxroi.calibrate.glm import design
 
     k = p[f"k{w}"].to_numpy()
