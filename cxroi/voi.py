@@ -123,8 +123,7 @@ def _spline_basis(u: Array, m: int) -> Array:
 def _grid_basis(n: int, m: int) -> Array:
     """:func:`_spline_basis` on the mid-ranks of ``n`` distinct draws, in rank order
     (read-only, cached: every link without ties has these ranks, in its own order)."""
-    counts = np.ones(n, dtype=np.int64)
-    basis = _spline_basis((np.cumsum(counts) - 0.5 * counts) / n, m)
+    basis = _spline_basis((np.arange(n) + 0.5) / n, m)
     basis.flags.writeable = False
     return basis
 

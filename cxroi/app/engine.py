@@ -224,14 +224,6 @@ class Engine:
         """Whether a worker is free right now."""
         return self.busy < self.workers
 
-    @property
-    def background_idle(self) -> bool:
-        """Whether background work would start at once (a background worker is free, or,
-        without background workers, an interactive one)."""
-        if not self.background:
-            return self.idle
-        return self.bg_busy < self.background
-
     def start(self) -> None:
         """Start every worker now (they import and warm up in the background)."""
         self._pool = self._start_pool(self.workers, warm_worker)

@@ -114,7 +114,7 @@ class Config:
 
     def close(self, sid: str) -> None:
         """The page ``sid`` said goodbye: forget it and what it waits for."""
-        sid = sid[:64]
+        sid = (sid or "anonymous")[:64]  # as session() names it
         self.sessions.pop(sid, None)
         self.closed[sid] = time.monotonic()
         waiting = self.voi_waiting.pop(sid, None)
@@ -336,8 +336,9 @@ class ApiHandler(Base):
         # page replaces its older one), answered when done, so pages do not poll.
         rkey = str(body.get("key") or "")  # the result the page shows (its draws)
         job = (data, corr, rkey)
-        if cfg.engine.cache.get(_key("voi", {"data": data, "corr": corr}, cfg)) is not None:
-            return await _voi(cfg, job)
+        hit = cfg.engine.cache.get(_key("voi", {"data": data, "corr": corr}, cfg))
+        if hit is not None:  # ranked before: no queue, no second look-up
+            return hit
         old = cfg.voi_waiting.pop(s.id, None)
         if old is not None and not old[0].done():
             old[0].set_result({"ok": False, "superseded": True})

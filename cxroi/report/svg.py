@@ -62,7 +62,7 @@ def render_svg(spec: dict[str, Any]) -> str:
 
 #: Compiled Vega of the last chart shapes (Vega-Lite spec without its datasets' rows).
 VEGA_CACHE_SIZE = 32
-_vega_cache: OrderedDict[str, tuple[str, dict[str, str]]] = OrderedDict()
+_vega_cache: OrderedDict[str, tuple[str, set[str]]] = OrderedDict()
 
 
 def _rename_data(node: Any, names: dict[str, str]) -> Any:
@@ -102,7 +102,7 @@ def to_vega(spec: dict[str, Any]) -> dict[str, Any]:
     if hit is None:
         vega = vlc.vegalite_to_vega(_rename_data(spec, canon) | {
             "datasets": {canon[n]: rows for n, rows in datasets.items()}})
-        rows_at = {d["name"]: d["name"] for d in vega.get("data", [])
+        rows_at = {d["name"] for d in vega.get("data", [])
                    if "values" in d and d["name"] in canon.values()}
         for d in vega.get("data", []):
             if d["name"] in rows_at:
@@ -117,7 +117,7 @@ def to_vega(spec: dict[str, Any]) -> dict[str, Any]:
     rows = {canon[n]: r for n, r in datasets.items()}
     for d in vega.get("data", []):
         if d["name"] in rows_at:
-            d["values"] = rows[rows_at[d["name"]]]
+            d["values"] = rows[d["name"]]
     return vega
 
 
