@@ -123,7 +123,7 @@ def _engine() -> ModuleType | None:
 
 
 def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
-                 detail: bool = False) -> dict[str, Array]:
+                 detail: bool = False, irr: bool = True) -> dict[str, Array]:
     r"""Run both arms for every draw at once.
 
     Parameters
@@ -148,11 +148,16 @@ def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False
     detail : bool
         Also return ``revenue_baseline_monthly``, ``revenue_initiative_monthly`` ``(D, H)``
         and ``positive_share_monthly`` ``(D, K, H)`` (for charts of the likely run).
+    irr : bool
+        Compute the internal rate of return (``irr``, a root search per draw). ``False``
+        leaves the ``irr`` key out, for callers that read other outputs only (the
+        break-even search reads NPV alone); every other output is the same.
 
     Returns
     -------
     dict of str to ndarray
-        Every key of :data:`OUTPUTS`, each of shape ``(D,)``.
+        Every key of :data:`OUTPUTS` (``irr`` only with ``irr=True``), each of shape
+        ``(D,)``.
 
     Notes
     -----
@@ -161,12 +166,12 @@ def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False
     """
     kernel = _engine()
     if kernel is not None:
-        return kernel.flywheel(inp, params, monthly, detail)
-    return run_flywheel_numpy(inp, params, monthly, detail)
+        return kernel.flywheel(inp, params, monthly, detail, irr)
+    return run_flywheel_numpy(inp, params, monthly, detail, irr)
 
 
 def run_flywheel_numpy(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
-                       detail: bool = False) -> dict[str, Array]:
+                       detail: bool = False, irr: bool = True) -> dict[str, Array]:
     """The numpy reference of :func:`run_flywheel` (same arguments and results).
 
     Draws are processed in chunks of :data:`CHUNK` so the working arrays stay in the CPU
@@ -183,7 +188,8 @@ def run_flywheel_numpy(inp: Inputs, params: Mapping[str, Array], monthly: bool =
     # payback and IRR work on whole cash-flow rows: cheaper once over all draws
     net = np.ascontiguousarray((out["net_cash"] if monthly else out.pop("net_cash")).T)
     out["payback_month"] = finance.payback_period(net)
-    out["irr"] = finance.irr(net)
+    if irr:
+        out["irr"] = finance.irr(net)
     # the public layout is draw-first: (D,), (D, H), (D, K, H) -- views, no copies
     return {k: v if v.ndim == 1 else np.moveaxis(v, -1, 0) for k, v in out.items()}
 

@@ -175,3 +175,21 @@ def test_kernel_irr_is_the_references_on_hard_cash_flows(kernel) -> None:
     ok = ~np.isnan(want)
     assert ok.sum() > cash.shape[0] // 2 and (~ok).sum() > 3000  # both kinds are tested
     np.testing.assert_allclose(got[ok], want[ok], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("engine", ["kernel", "numpy"])
+def test_leaving_the_irr_out_changes_no_other_output(kernel, engine: str) -> None:
+    """``irr=False`` (the break-even search's NPV-only runs) drops the ``irr`` key and
+    nothing else: every other output is the full run's, bit for bit, on both engines."""
+    from cxroi.model import run_flywheel_numpy
+
+    run = kernel.flywheel if engine == "kernel" else run_flywheel_numpy
+    sc = load_scenario(PROGRAMME)
+    inp = compile_inputs(sc)
+    params = sample_params(sc, 500, np.random.default_rng(7))
+    full = {k: v.copy() for k, v in run(inp, params, True).items()}
+    lean = run(inp, params, True, irr=False)
+    assert "irr" in full and np.isfinite(full["irr"]).any()
+    assert set(lean) == set(full) - {"irr"}
+    for key, v in lean.items():
+        np.testing.assert_array_equal(v, full[key], err_msg=key)

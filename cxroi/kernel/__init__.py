@@ -193,7 +193,7 @@ _SCALARS = ("retention_savings", "cross_sell", "cost_to_serve_savings", "advocac
 
 
 def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
-             detail: bool = False) -> dict[str, Array]:
+             detail: bool = False, irr: bool = True) -> dict[str, Array]:
     """:func:`cxroi.model.run_flywheel` on the compiled kernel: same arguments, same keys,
     same shapes (draw-first; monthly series are views of draw-last arrays, as there)."""
     from cxroi.contacts import contacts_saved
@@ -279,8 +279,9 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     clv_a = base["w_acc"] @ finance.clv(base["annual_margin"][:, None], ret_a,
                                         inp.discount_rate, grow_a - 1.0)
     # IRR: bracketed on the reference's grid of rates, then its Newton steps
-    irr = np.empty(n)
-    _irr(net, base["irr_grid"], 12, 1e-10, 100, block, irr)
+    irrs = np.empty(n)
+    if irr:
+        _irr(net, base["irr_grid"], 12, 1e-10, 100, block, irrs)
 
     ones = np.ones(n)
     col = dict(zip(_SCALARS, scal, strict=True))
@@ -304,8 +305,10 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
         csat_before=base["csat_before"] * ones, csat_after=col["csat_after"],
         csat_change=col["csat_after"] - base["csat_before"],
         churn_floored=col["churn_floored"],
-        payback_month=col["payback_month"], irr=irr,
+        payback_month=col["payback_month"],
     )
+    if irr:
+        out["irr"] = irrs
     if monthly:
         from cxroi.model import BENEFIT_LINES
         for j, name in enumerate(BENEFIT_LINES):

@@ -101,7 +101,7 @@ def breakeven(sc: Scenario, touchpoint: str, tolerance: float = 1e-4) -> Breakev
 
     def npv_at(x: float) -> float:
         return float(run_flywheel(compile_inputs(sc.with_lever(touchpoint, target=x)),
-                                  likely_params(sc))["npv"][0])
+                                  likely_params(sc), irr=False)["npv"][0])
 
     planned = npv_at(tp.lever.target)
     common = dict(touchpoint=touchpoint, metric=tp.metric, today=today,
