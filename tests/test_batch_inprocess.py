@@ -91,6 +91,8 @@ nb = business_case_notebook()
 out = execute_task({"scenario_path": sys.argv[1], "scenario_yaml": "", "in_process": True,
                     "notebook": nb.read_text(), "cwd": str(nb.parent), "draws": 200})
 assert out["status"] == "ok", out["error"]
+import nbformat  # the executed notebook is written as nbformat writes it
+assert out["notebook"] == nbformat.writes(nbformat.reads(out["notebook"], as_version=4))
 sys.stdout.buffer.write(pickle.dumps(out))
 '''
     scenario = ROOT / "data" / "scenarios" / "complaints-30-to-1.yaml"
