@@ -451,6 +451,11 @@ def test_folder_index_lists_every_report_on_disk(tmp_path):
     table = pd.read_parquet(out / "results.parquet")
     assert set(table["run_id"]) == set(by)
     assert table.set_index("run_id").loc["b1", "npv_p50"] == -5e5
+    # a manifest replaced (a run redone) is read again, not served from the cache
+    _manifest(out, "b1", "beta", npv=7e5)
+    write_folder_index(out)
+    assert pd.read_parquet(out / "results.parquet").set_index("run_id").loc[
+        "b1", "npv_p50"] == 7e5
 
 
 def test_results_tables_read_back_as_the_pandas_frame_of_their_rows():

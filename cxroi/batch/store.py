@@ -32,6 +32,29 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
         return None
 
 
+#: Run manifests read by this process: path -> ((mtime_ns, size, inode), manifest). A
+#: manifest is only ever replaced whole (renamed over), so an unchanged stat is an
+#: unchanged file; the folder's index, rebuilt as runs finish, then reads only new ones.
+_MANIFESTS: dict[Path, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+
+
+def _read_manifest_cached(path: Path) -> dict[str, Any] | None:
+    """:func:`_read_manifest`, parsed again only when the file changed (its modification
+    time, size or inode): the caller must not modify the manifest it gets."""
+    try:
+        st = path.stat()
+    except OSError:
+        _MANIFESTS.pop(path, None)
+        return None
+    sig = (st.st_mtime_ns, st.st_size, st.st_ino)
+    got = _MANIFESTS.get(path)
+    if got is not None and got[0] == sig:
+        return got[1]
+    m = _read_manifest(path)
+    _MANIFESTS[path] = (sig, m)
+    return m
+
+
 def parquet_bytes(rows: list[dict[str, Any]]) -> bytes:
     """A Parquet table of ``rows`` (one column per key, in order of first appearance; a
     missing key is null), written with pyarrow alone: what
@@ -180,7 +203,7 @@ def folder_rows(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
     out_dir = Path(out_dir)
     manifests = {}
     for mp in sorted(out_dir.glob("runs/*/manifest.json")):
-        m = _read_manifest(mp)
+        m = _read_manifest_cached(mp)
         if isinstance(m, dict) and m.get("run_id") == mp.parent.name:
             manifests[mp.parent.name] = m
     batches, order = [], []
