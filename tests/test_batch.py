@@ -479,6 +479,33 @@ def test_results_tables_read_back_as_the_pandas_frame_of_their_rows():
     assert pd.read_parquet(io.BytesIO(parquet_bytes([]))).empty
 
 
+def test_indexes_are_rewritten_after_every_run_unless_a_rewrite_costs_more():
+    """:class:`cxroi.batch.run.IndexPace`: a finished run rewrites the indexes unless the
+    last rewrite is more recent than four times its cost (a very large folder) or than
+    the pace's interval; runs finishing in between leave them stale for the next one or
+    the end of the batch."""
+    from cxroi.batch.run import IndexPace
+
+    now = [100.0]
+    pace = IndexPace(clock=lambda: now[0])
+    assert pace.due() and not pace.stale  # the first rewrite
+    pace.wrote(99.98)  # 20 ms
+    now[0] = 100.1  # the next run, 100 ms later: rewritten
+    assert pace.due()
+    pace.wrote(100.0)  # a rewrite that took 0.1 s: the next waits 0.4 s
+    now[0] = 100.3
+    assert not pace.due() and pace.stale
+    now[0] = 100.6
+    assert pace.due()
+    pace.wrote(100.59)
+    assert not pace.stale
+    paced = IndexPace(interval=1.0, clock=lambda: now[0])
+    paced.wrote(100.59)
+    for t in (100.9, 101.3, 101.5):  # within the interval: skipped
+        now[0] = t
+        assert not paced.due() and paced.stale
+    now[0] = 101.7
+    assert paced.due()
 
 
 def test_two_batches_on_one_folder_keep_each_others_entries(tmp_path):
