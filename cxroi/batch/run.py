@@ -296,9 +296,15 @@ def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: 
 
         With ``now=False`` (after a run finishes) the rewrite waits for
         :class:`IndexPace`: the skipped update is made by the next finishing run, or
-        at the end of the batch.
+        at the end of the batch. Only these rewrites set the pace: the first finished run
+        is always listed at once (the rewrite before the first run, which loads the
+        table writer and finds the folder cold, said nothing about the next ones and
+        used to hold back the first few runs' rewrites).
         """
-        if not now and not pace.due():
+        if now:
+            _write_indexes(pending)
+            return
+        if not pace.due():
             return
         t = pace.clock()
         _write_indexes(pending)
