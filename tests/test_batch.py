@@ -902,3 +902,41 @@ def test_a_batch_worker_gives_its_blas_one_thread():
                          text=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
     threads = json.loads(out.stdout.strip().splitlines()[-1])
     assert threads and all(n == 1 for n in threads)
+
+
+def _env_and_parent(task: str) -> dict:
+    return {"status": "ok", "value": os.environ.get(task), "parent": os.getppid()}
+
+
+def test_workers_forked_from_a_server_see_the_pools_environment_and_leave_nothing():
+    """With ``preload`` the pool's workers are forked from a server that imported the
+    modules once: each sees the environment of the moment the pool started it, the server
+    is stopped (and its workers' CPU counted as this process's children's) when the pool
+    closes."""
+    import resource
+
+    from cxroi.nbrun import WorkerPool
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done: dict[int, dict] = {}
+    try:
+        os.environ["CXROI_TEST_POOL_ENV"] = "first"
+        WorkerPool(_env_and_parent, workers=1, preload=("json",)).run(
+            ["CXROI_TEST_POOL_ENV"], lambda i, out: done.__setitem__(i, out))
+        server = done[0]["parent"]
+        assert done[0]["value"] == "first" and server != os.getpid()
+        assert _gone([server]) == []  # stopped with the pool
+        held = WorkerPool(_env_and_parent, workers=1, preload=("json",))
+        held.start()  # a server started with "first" in its environment, kept running
+        os.environ["CXROI_TEST_POOL_ENV"] = "second"
+        WorkerPool(_env_and_parent, workers=1, preload=("json",)).run(
+            ["CXROI_TEST_POOL_ENV"], lambda i, out: done.__setitem__(i, out))
+        assert done[0]["value"] == "second"  # forked from it, with the pool's environment
+        server = done[0]["parent"]
+        assert _gone([server], timeout=0) == [server]  # still serving the held pool
+        held.close()
+        assert _gone([server]) == []
+    finally:
+        os.environ.pop("CXROI_TEST_POOL_ENV", None)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert after.ru_utime + after.ru_stime > before.ru_utime + before.ru_stime
