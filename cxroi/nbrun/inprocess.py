@@ -36,9 +36,6 @@ from cxroi.nbrun.kernel import WARMUP, Execution, strip_ansi
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-#: The reset before every notebook (as on a kernel): a clean user namespace.
-_RESET = "reset"
-
 
 class _Sink:
     """The outputs of the cell being executed, in the order they were produced."""
@@ -148,8 +145,8 @@ class InProcessRunner:
 
     The same interface as :class:`~cxroi.nbrun.KernelRunner` (:meth:`execute`,
     :attr:`runs`, :meth:`close`, :meth:`kill`): the warm-up code runs once, the user
-    namespace is reset (``%reset -f``) and the working directory set before every
-    notebook, and a failing cell stops the notebook and is reported in
+    namespace is reset (as ``%reset -f``, without its full garbage collections) and
+    the working directory set before every notebook, and a failing cell stops the notebook and is reported in
     :attr:`Execution.error` (``<exception> in cell <i>: <message>``).
 
     Parameters
