@@ -451,6 +451,61 @@ def test_folder_index_lists_every_report_on_disk(tmp_path):
     table = pd.read_parquet(out / "results.parquet")
     assert set(table["run_id"]) == set(by)
     assert table.set_index("run_id").loc["b1", "npv_p50"] == -5e5
+    # a manifest replaced (a run redone) is read again, not served from the cache
+    _manifest(out, "b1", "beta", npv=7e5)
+    write_folder_index(out)
+    assert pd.read_parquet(out / "results.parquet").set_index("run_id").loc[
+        "b1", "npv_p50"] == 7e5
+
+
+def test_results_tables_read_back_as_the_pandas_frame_of_their_rows():
+    """The results tables are written with pyarrow alone (no pandas in the batch's
+    process): ``pandas.read_parquet`` gives the frame ``pandas.DataFrame(rows)`` would
+    have written -- columns in order of first appearance, missing keys, None, inf and
+    NaN, whole and fractional numbers in one column."""
+    import io
+
+    from cxroi.batch.store import parquet_bytes
+
+    rows = [{"run_id": "a", "status": "pending", "attempts": 1, "error": None},
+            {"run_id": "b", "status": "ok", "attempts": 2, "error": None, "npv_p50": 1.5e6,
+             "roi_p50": float("nan"), "payback_month_p50": float("inf"), "seconds": 3},
+            {"run_id": "c", "status": "failed", "error": "boom", "npv_p50": None,
+             "roi_p50": 0.25, "seconds": 0.5, "report": None}]
+    got = pd.read_parquet(io.BytesIO(parquet_bytes(rows)))
+    want = pd.read_parquet(io.BytesIO(pd.DataFrame(rows).to_parquet(index=False)))
+    pd.testing.assert_frame_equal(got, want)
+    assert list(got.columns)[:4] == ["run_id", "status", "attempts", "error"]
+    assert pd.read_parquet(io.BytesIO(parquet_bytes([]))).empty
+
+
+def test_indexes_are_rewritten_after_every_run_unless_a_rewrite_costs_more():
+    """:class:`cxroi.batch.run.IndexPace`: a finished run rewrites the indexes unless the
+    last rewrite is more recent than four times its cost (a very large folder) or than
+    the pace's interval; runs finishing in between leave them stale for the next one or
+    the end of the batch."""
+    from cxroi.batch.run import IndexPace
+
+    now = [100.0]
+    pace = IndexPace(clock=lambda: now[0])
+    assert pace.due() and not pace.stale  # the first rewrite
+    pace.wrote(99.98)  # 20 ms
+    now[0] = 100.1  # the next run, 100 ms later: rewritten
+    assert pace.due()
+    pace.wrote(100.0)  # a rewrite that took 0.1 s: the next waits 0.4 s
+    now[0] = 100.3
+    assert not pace.due() and pace.stale
+    now[0] = 100.6
+    assert pace.due()
+    pace.wrote(100.59)
+    assert not pace.stale
+    paced = IndexPace(interval=1.0, clock=lambda: now[0])
+    paced.wrote(100.59)
+    for t in (100.9, 101.3, 101.5):  # within the interval: skipped
+        now[0] = t
+        assert not paced.due() and paced.stale
+    now[0] = 101.7
+    assert paced.due()
 
 
 def test_two_batches_on_one_folder_keep_each_others_entries(tmp_path):
@@ -620,15 +675,17 @@ def test_a_worker_that_always_dies_fails_its_run_after_one_retry(tmp_path):
     assert all(done[i]["value"] == 10 * (i + 1) for i in (0, 2, 3))
 
 
-def test_workers_started_early_warm_up_first_and_idle_ones_stop_at_once():
+@pytest.mark.parametrize("preload", [None, ("json",)])
+def test_workers_started_early_warm_up_first_and_idle_ones_stop_at_once(preload):
     """A pool started before its tasks are known runs each worker's warm-up first (the
-    batch starts them before planning); workers that get no task are stopped at once
-    when the pool closes, without waiting for their warm-up to end."""
+    batch starts them before planning; from a fork server, in a thread while the server
+    imports); workers that get no task are stopped at once when the pool closes, without
+    waiting for their warm-up to end."""
     from cxroi.nbrun import WorkerPool
 
     try:
         os.environ["CXROI_TEST_WARM_UP_SECONDS"] = "0"
-        pool = WorkerPool(_warmed_value, workers=2, warm_up=_slow_warm_up)
+        pool = WorkerPool(_warmed_value, workers=2, warm_up=_slow_warm_up, preload=preload)
         pool.start()
         pids = pool.pids()
         assert len(pids) == 2
@@ -636,7 +693,7 @@ def test_workers_started_early_warm_up_first_and_idle_ones_stop_at_once():
         pool.run([5], lambda i, out: done.__setitem__(i, out))
         assert done[0] == {"status": "ok", "warmed": True, "value": 5}
         os.environ["CXROI_TEST_WARM_UP_SECONDS"] = "60"
-        idle = WorkerPool(_warmed_value, workers=2, warm_up=_slow_warm_up)
+        idle = WorkerPool(_warmed_value, workers=2, warm_up=_slow_warm_up, preload=preload)
         idle.start()
         idle_pids = idle.pids()
         t0 = time.monotonic()
@@ -847,3 +904,41 @@ def test_a_batch_worker_gives_its_blas_one_thread():
                          text=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
     threads = json.loads(out.stdout.strip().splitlines()[-1])
     assert threads and all(n == 1 for n in threads)
+
+
+def _env_and_parent(task: str) -> dict:
+    return {"status": "ok", "value": os.environ.get(task), "parent": os.getppid()}
+
+
+def test_workers_forked_from_a_server_see_the_pools_environment_and_leave_nothing():
+    """With ``preload`` the pool's workers are forked from a server that imported the
+    modules once: each sees the environment of the moment the pool started it, the server
+    is stopped (and its workers' CPU counted as this process's children's) when the pool
+    closes."""
+    import resource
+
+    from cxroi.nbrun import WorkerPool
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done: dict[int, dict] = {}
+    try:
+        os.environ["CXROI_TEST_POOL_ENV"] = "first"
+        WorkerPool(_env_and_parent, workers=1, preload=("json",)).run(
+            ["CXROI_TEST_POOL_ENV"], lambda i, out: done.__setitem__(i, out))
+        server = done[0]["parent"]
+        assert done[0]["value"] == "first" and server != os.getpid()
+        assert _gone([server]) == []  # stopped with the pool
+        held = WorkerPool(_env_and_parent, workers=1, preload=("json",))
+        held.start()  # a server started with "first" in its environment, kept running
+        os.environ["CXROI_TEST_POOL_ENV"] = "second"
+        WorkerPool(_env_and_parent, workers=1, preload=("json",)).run(
+            ["CXROI_TEST_POOL_ENV"], lambda i, out: done.__setitem__(i, out))
+        assert done[0]["value"] == "second"  # forked from it, with the pool's environment
+        server = done[0]["parent"]
+        assert _gone([server], timeout=0) == [server]  # still serving the held pool
+        held.close()
+        assert _gone([server]) == []
+    finally:
+        os.environ.pop("CXROI_TEST_POOL_ENV", None)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert after.ru_utime + after.ru_stime > before.ru_utime + before.ru_stime

@@ -10,12 +10,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 import cxroi
 from cxroi.files import code_fingerprint
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLE_QUANTILES = ("p10", "p50", "p90", "mean")
 
@@ -157,6 +158,8 @@ class BatchResult:
     @property
     def frame(self) -> pd.DataFrame:
         """One row per run (the same table as ``results.parquet``)."""
+        import pandas as pd
+
         return pd.DataFrame([r.row(self.out_dir) for r in self.runs])
 
     def summary(self) -> str:

@@ -11,10 +11,14 @@ import os
 import socket
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cxroi.report.render import execute_report
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 
 def warm_up() -> None:
@@ -34,6 +38,23 @@ def warm_up() -> None:
     threadpool_limits(1)  # after the start-up: every BLAS the report loads is loaded
 
 
+@lru_cache(maxsize=2)
+def _notebook(text: str) -> NotebookNode:
+    """The batch's notebook, read (and validated) once per worker: every task carries the
+    same text, and :func:`cxroi.nbrun.parameterize` runs each on a copy."""
+    import nbformat
+
+    return nbformat.reads(text, as_version=4)
+
+
+def _notebook_text(nb: NotebookNode) -> str:
+    """An executed notebook as ``nbformat.writes`` writes it, without its schema
+    validation (which only logs; 3 ms a report): the same text."""
+    from nbformat.v4 import writes_json
+
+    return writes_json(nb)
+
+
 def execute_task(task: dict[str, Any]) -> dict[str, Any]:
     """Execute one run; return its outputs.
 
@@ -42,8 +63,6 @@ def execute_task(task: dict[str, Any]) -> dict[str, Any]:
     (on the worker thread's long-lived kernel). It never raises for a failing notebook;
     the files are written by the caller (so a remote worker needs no shared folder).
     """
-    import nbformat
-
     runner = None
     if task.get("in_process"):
         from cxroi.nbrun.inprocess import in_process_runner
@@ -61,7 +80,7 @@ def execute_task(task: dict[str, Any]) -> dict[str, Any]:
         if not cwd or not Path(cwd).is_dir():
             cwd = tmp
         try:
-            nb = nbformat.reads(task["notebook"], as_version=4)
+            nb = _notebook(task["notebook"])
             run = execute_report(path, task.get("draws"), task.get("seed"),
                                  task.get("data_fingerprint"), notebook=nb, cwd=cwd,
                                  runner=runner, timeout=task.get("timeout"))
@@ -74,7 +93,7 @@ def execute_task(task: dict[str, Any]) -> dict[str, Any]:
     # one in the batch's process would import nbformat and jsonschema there (seconds)
     results = json.loads(json.dumps(run.results)) if run.results is not None else None
     return {"status": "failed" if run.error else "ok", "error": run.error, "html": run.html,
-            "notebook": nbformat.writes(run.nb), "results": results,
+            "notebook": _notebook_text(run.nb), "results": results,
             "log": f"worker {worker}\n{run.log}", "seconds": time.perf_counter() - t0,
             "worker": worker}
 

@@ -51,6 +51,22 @@ def _worker_terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+def _let_the_server_go() -> None:
+    """In a worker forked from the fork server: close the server's "alive" pipe, which
+    ``multiprocessing`` hands every such process so that the server outlives them. The
+    server then exits as soon as the pool's process is gone, and takes this worker with it
+    (its parent-death signal), instead of both waiting for the run in progress to end."""
+    from multiprocessing import forkserver
+
+    fd = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)  # noqa: SLF001
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        forkserver._forkserver._forkserver_alive_fd = None  # noqa: SLF001
+
+
 def _function_name(fn: Callable[[Any], Any]) -> str:
     """``module:qualname`` of a module-level function (what a worker imports)."""
     return f"{fn.__module__}:{fn.__qualname__}"
@@ -66,19 +82,27 @@ def _import_function(name: str) -> Callable[[Any], Any]:
     return obj
 
 
-def _worker_main(conn: Any, parent_pid: int, fn: Callable[[Any], Any] | str,
-                 warm_up: str | None = None) -> None:
+def _worker_main(conn: Any, parent_pid: int | None, fn: Callable[[Any], Any] | str,
+                 warm_up: str | None = None, env: dict[str, str] | None = None) -> None:
     """Body of a worker process: ``(i, task)`` in, ``(i, fn(task))`` out, until ``None``.
 
     ``fn`` may be given as ``module:qualname``: it is then imported here, after
     :func:`skip_slow_optional_imports`, so the worker's start-up skips them too.
     ``warm_up`` (``module:qualname`` of a function of no arguments) runs before the first
     task is read, so a worker started early is ready when its first task comes; if it
-    fails, the first task meets the same problem and reports it.
+    fails, the first task meets the same problem and reports it. A worker forked from
+    the pool's fork server gets ``env``, the pool's environment when it was started (the
+    server's is that of its own start), and no ``parent_pid``: its parent is the server,
+    which exits when the pool's process does (and the worker with it).
     """
     set_parent_death_signal(signal.SIGTERM)
-    if os.getppid() != parent_pid:  # the parent died before the line above
-        os._exit(1)
+    if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before
+        os._exit(1)                                            # the line above
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
+    if parent_pid is None:
+        _let_the_server_go()
     skip_slow_optional_imports()
     if isinstance(fn, str):
         fn = _import_function(fn)
@@ -106,6 +130,23 @@ def _worker_main(conn: Any, parent_pid: int, fn: Callable[[Any], Any] | str,
             conn.send((i, out))
     finally:
         close_all()
+
+
+#: Pools of this process using the fork server, and its lock: the server is stopped (and
+#: reaped, so its workers' CPU time is counted as this process's children's) when the
+#: last of them closes.
+_server_users = [0]
+_server_lock = threading.Lock()
+
+
+def _stop_fork_server() -> None:
+    """Stop ``multiprocessing``'s fork server of this process, if it runs, and wait for
+    it (its exit also ends any worker still alive, by their parent-death signal)."""
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)  # noqa: SLF001 - no public way
+    if stop is not None:
+        stop()
 
 
 @dataclass
@@ -140,26 +181,46 @@ class WorkerPool:
         A module-level function of no arguments each worker runs when it starts, before
         its first task (imports, caches): with :meth:`start` before the tasks are known,
         the workers get ready while the caller prepares them.
+    preload : sequence of str, optional
+        Modules the workers need: when given (and where ``multiprocessing`` has a
+        ``forkserver``, Linux and macOS), the workers are forked from a server process
+        that imports these once, started for the first such pool of this process (and
+        kept, idle, for the next: it exits with this process); without, every worker is a
+        fresh interpreter (``spawn``) that imports what it needs itself. Either way no
+        worker is a fork of this process (which may hold threads and sockets).
     """
 
     def __init__(self, fn: Callable[[Any], Any], workers: int, retries: int = 1,
-                 warm_up: Callable[[], Any] | None = None) -> None:
+                 warm_up: Callable[[], Any] | None = None,
+                 preload: tuple[str, ...] | list[str] | None = None) -> None:
         import multiprocessing as mp
 
         self.fn = fn
         self.warm_up = warm_up
         self.workers = max(1, int(workers))
         self.retries = max(0, int(retries))
-        self._ctx = mp.get_context("spawn")  # no fork of a process holding threads
+        self._forked = bool(preload) and "forkserver" in mp.get_all_start_methods()
+        self._server_held = False
+        if self._forked:
+            self._ctx = mp.get_context("forkserver")
+            self._ctx.set_forkserver_preload(list(preload or ()))
+        else:
+            self._ctx = mp.get_context("spawn")  # no fork of a process holding threads
         self._pool: list[_Worker] = []
         self.started = 0
+        self._starter: threading.Thread | None = None
 
     def _start(self) -> _Worker:
+        if self._forked and not self._server_held:
+            with _server_lock:
+                _server_users[0] += 1
+            self._server_held = True
         parent, child = self._ctx.Pipe()
         warm = _function_name(self.warm_up) if self.warm_up is not None else None
-        proc = self._ctx.Process(target=_worker_main,
-                                 args=(child, os.getpid(), _function_name(self.fn), warm),
-                                 daemon=True, name=f"cxroi-worker-{self.started + 1}")
+        args = (child, None, _function_name(self.fn), warm, dict(os.environ)) if self._forked \
+            else (child, os.getpid(), _function_name(self.fn), warm)
+        proc = self._ctx.Process(target=_worker_main, args=args, daemon=True,
+                                 name=f"cxroi-worker-{self.started + 1}")
         proc.start()
         child.close()
         self.started += 1
@@ -171,11 +232,29 @@ class WorkerPool:
         """Start up to ``n`` workers now (default: :attr:`workers`), before :meth:`run`:
         they import and warm up while the caller prepares the tasks. Workers that get no
         task are stopped at once by :meth:`close` (or :meth:`run`'s end)."""
-        for _ in range(min(self.workers, self.workers if n is None else n) - len(self._pool)):
+        self._wait_started()
+        k = min(self.workers, self.workers if n is None else n) - len(self._pool)
+        if self._forked and k > 0:
+            # a fork server answers once it has imported its modules (about 1 s): start
+            # the workers from a thread, so the caller prepares the tasks meanwhile
+            self._starter = threading.Thread(
+                target=lambda: [self._start() for _ in range(k)], daemon=True,
+                name="cxroi-worker-start")
+            self._starter.start()
+            return
+        for _ in range(k):
             self._start()
+
+    def _wait_started(self) -> None:
+        """Wait for the workers :meth:`start` is starting in its thread (a failure there
+        shows again when :meth:`run` starts the workers still missing)."""
+        starter, self._starter = self._starter, None
+        if starter is not None:
+            starter.join()
 
     def pids(self) -> list[int]:
         """Process ids of the live workers."""
+        self._wait_started()
         return [w.proc.pid for w in self._pool if w.proc.is_alive()]
 
     def run(self, tasks: list[Any],
@@ -187,6 +266,8 @@ class WorkerPool:
         :data:`WORKER_DIED` as its error.
         """
         from multiprocessing.connection import wait
+
+        self._wait_started()
 
         queue = deque(range(len(tasks)))
         attempts = [0] * len(tasks)
@@ -267,6 +348,7 @@ class WorkerPool:
     def close(self, timeout: float = 10.0) -> None:
         """Stop every worker: ask politely, then SIGTERM (they kill their kernels), then
         SIGKILL whatever is left."""
+        self._wait_started()
         pool, self._pool = self._pool, []
         for w in pool:
             try:
@@ -288,4 +370,10 @@ class WorkerPool:
                 w.proc.kill()
                 w.proc.join(timeout=3)
             w.conn.close()
+        if self._server_held:  # the last pool of this process to use the fork server
+            self._server_held = False  # stops it: nothing idles after a batch
+            with _server_lock:
+                _server_users[0] -= 1
+                if _server_users[0] == 0:
+                    _stop_fork_server()
 
