@@ -289,15 +289,66 @@ def test_skipping_the_irr_changes_nothing_the_page_shows(monkeypatch: pytest.Mon
         assert fast["charts"][name]["data"] == part["data"], name
 
 
-def test_the_vendored_chart_library_says_what_it_is_and_ships_as_package_data() -> None:
-    from cxroi.app.bundle import BUNDLE, VEGA_LITE
+def test_the_vendored_vega_is_the_stated_file_of_the_version_the_compiler_targets() -> None:
+    """``static/vega.min.js`` is npm's ``vega@VEGA`` ``build/vega.min.js`` to the byte (its
+    sha256 as stated in its header and in ``bundle.VEGA_SHA256``), the version vl-convert's
+    compiler writes Vega for, with its licence beside it, shipped as package data."""
+    import hashlib
 
-    text = BUNDLE.read_text(encoding="utf-8")
-    assert text.startswith("/* cxroi app: Vega ") and f"Vega-Lite {VEGA_LITE}" in text[:300]
-    assert "window.vegaEmbed=" in text[-3000:]
-    assert "http://" not in text[:300] and "cdn." not in text[:300]
+    import vl_convert as vlc
+
+    from cxroi.app import bundle
+
+    head, version, body = bundle.vendored_vega()
+    assert version == bundle.VEGA == vlc.get_vega_version()
+    assert head == bundle.vega_header(version, hashlib.sha256(body).hexdigest())
+    assert hashlib.sha256(body).hexdigest() == bundle.VEGA_SHA256
+    assert f't.version="{version}"' in body[-300:].decode()  # what the script says it is
+    assert b"vegaEmbed" not in body and b"vegaLite" not in body  # Vega alone
+    licence = bundle.VEGA_LICENSE.read_text(encoding="utf-8")
+    assert "University of Washington Interactive Data Lab" in licence
+    assert "Redistribution and use in source and binary forms" in licence
+    assert not (bundle.STATIC / "vega-bundle.js").exists()  # the old bundle is gone
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"app/static/*"' in pyproject and '"app/templates/*"' in pyproject
+
+
+def _npm_tarball(path: Path, js: bytes, licence: bytes) -> Path:
+    """A tarball laid out as npm's (``package/build/vega.min.js``, ``package/LICENSE``)."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in (("package/build/vega.min.js", js), ("package/LICENSE", licence)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_vendoring_vega_again_writes_the_committed_files_and_refuses_another_file(
+        tmp_path: Path) -> None:
+    """``python -m cxroi.app.bundle`` (:func:`vendor_vega`) from a tarball holding the
+    published file writes the committed script and licence byte for byte; a tarball
+    whose file differs (another version, a tampered copy) is refused, nothing written.
+    (No network: the tarball is made here from the committed file.)"""
+    from cxroi.app import bundle
+
+    _, _, body = bundle.vendored_vega()
+    licence = bundle.VEGA_LICENSE.read_bytes()
+    good = _npm_tarball(tmp_path / "vega.tgz", body, licence)
+    out, lic = tmp_path / "vega.min.js", tmp_path / "LICENSE.txt"
+    bundle.vendor_vega(good, out, lic, integrity=None)
+    assert out.read_bytes() == bundle.VEGA_JS.read_bytes()
+    assert lic.read_bytes() == licence
+    bad = _npm_tarball(tmp_path / "bad.tgz", body.replace(b'"6.2.0"', b'"6.2.1"'), licence)
+    out2 = tmp_path / "other.min.js"
+    with pytest.raises(ValueError, match="sha256"):
+        bundle.vendor_vega(bad, out2, tmp_path / "L2", integrity=None)
+    assert not out2.exists()
+    with pytest.raises(ValueError, match="integrity"):  # npm's published sha512 checked
+        bundle.vendor_vega(good, out2, tmp_path / "L2")
+    assert not out2.exists()
 
 
 def test_cxroi_app_takes_the_documented_options() -> None:

@@ -5,7 +5,7 @@ for each person, and kernels of closed pages were never freed. Here a page costs
 server a few hundred bytes (a session record: who is waiting for what); the model runs
 in a fixed pool of warm worker processes (:class:`cxroi.app.engine.Engine`) shared by
 everyone, and answers are cached by the scenario's hash. The page is our own HTML and
-script (``templates/``, ``static/``, with Vega-Embed vendored), so it loads nothing from
+script (``templates/``, ``static/``, with the Vega runtime vendored), so it loads nothing from
 the network.
 
 Guards: requests whose ``Host`` (or ``Origin``) is not the address the server was started
@@ -188,7 +188,7 @@ class PageHandler(Base):
                 text=f"The app is busy: {cfg.max_sessions} colleagues have it open. "
                      "Try again in a minute."))
             return
-        boot = {"session": secrets.token_urlsafe(12), "vega": self.static_url("vega-bundle.js"),
+        boot = {"session": secrets.token_urlsafe(12), "vega": self.static_url("vega.min.js"),
                 "heartbeat": min(HEARTBEAT_SECONDS, cfg.idle_seconds / 3), "lead": LEAD,
                 "files": _files(cfg)}
         self.render("index.html", boot=json.dumps(boot).replace("</", "<\\/"))
@@ -441,12 +441,12 @@ class ReportFileHandler(Base):
 
 
 class StaticHandler(Base, tornado.web.StaticFileHandler):
-    """The page's own script, style and the vendored Vega bundle (their addresses carry a
+    """The page's own script, style and the vendored Vega runtime (their addresses carry a
     hash of the content, so browsers keep them until they change).
 
     Compressed once, kept in memory, and sent compressed to every browser that accepts
-    it: compressing the 0.9 MB bundle for each page would cost the server's one thread
-    about 40 ms per visitor.
+    it: compressing Vega's 0.5 MB for each page would cost the server's one thread
+    about 25 ms per visitor.
     """
 
     _gz: dict[str, bytes] = {}
