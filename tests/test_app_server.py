@@ -155,6 +155,46 @@ def test_above_the_cap_a_friendly_busy_page(server: Server) -> None:
     assert request(server, "GET", "/")[0] == 200
 
 
+def test_a_first_start_computes_the_first_view_alone_then_starts_the_workers(
+        tmp_path: Path) -> None:
+    """With nothing cached the lead scenario's first view is computed first, in a process
+    of its own, and the workers start only once it is in the cache (they would take the
+    cores it needs); it is the report's simulation. A restart finds it cached and starts
+    the workers at once."""
+    from cxroi.scenario import load_scenario
+    from cxroi.uncertainty import simulate
+
+    cache = tmp_path / "cache"
+    seen: list[tuple[int, int]] = []  # (workers, cache entries) as the server said
+    srv = start_server(tmp_path / "first", args=["--cache-dir", str(cache)])
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            st = srv.status()
+            seen.append((len(st["workers"]), st["cache"]["entries"]))
+            if st["workers"]:
+                break
+            time.sleep(0.05)
+        assert seen[-1][0] > 0 and seen[-1][1] >= 1  # started, with the first view cached
+        assert all(entries == 0 for workers, entries in seen if not workers)
+        out = api(srv, "load", {"session": "s-first", "file": LEAD})
+        assert srv.status()["computed"] == 1  # the one computation: from the cache since
+        sc = load_scenario(srv.scenario_dir / LEAD)
+        assert _npv_card(out["result"]["cards"]) == pytest.approx(
+            float(simulate(sc).summary.loc["npv", "p50"]), rel=1e-9)
+    finally:
+        stop(srv.process)
+    assert "first view computed in" in srv.log.read_text()
+    again = start_server(tmp_path / "again", args=["--cache-dir", str(cache)])
+    try:
+        assert again.status()["workers"]  # at once: the first view is on disk
+        assert api(again, "load", {"session": "s-again", "file": LEAD})["key"] == out["key"]
+        assert again.status()["computed"] == 0
+    finally:
+        stop(again.process)
+    assert "first view computed" not in again.log.read_text()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_stop_the_server_and_its_workers(tmp_path: Path, sig: int) -> None:
     srv = start_server(tmp_path, args=["--workers", "2"])

@@ -82,6 +82,8 @@ def warm(background: bool = False) -> None:
 
     assert "irr" not in dict(CARDS), "the app shows the IRR: keep cxroi.finance.irr"
     finance.irr = irr_not_shown
+    if not background:
+        _start_chart_compiler()
     import cxroi.charts  # noqa: F401
     import cxroi.evidence  # noqa: F401
     import cxroi.pitch  # noqa: F401
@@ -110,6 +112,42 @@ def warm(background: bool = False) -> None:
 
         part = small["charts"]["waterfall"]
         svg(part["vega"], part["data"])  # and its SVG renderer
+
+
+def _start_chart_compiler() -> None:
+    """Start vl-convert's JavaScript runtime (compiler and SVG renderer) in a thread: it
+    releases the GIL, so it starts on the other core while this process imports numpy,
+    pandas and scipy (about 0.4-0.5 s of a first start)."""
+    import threading
+
+    def start() -> None:
+        import vl_convert as vlc
+
+        from cxroi.app.bundle import VEGA_LITE
+
+        vlc.vegalite_to_vega({"mark": "bar", "data": {"values": [{"a": 1}]},
+                              "encoding": {"x": {"field": "a", "type": "quantitative"}}},
+                             vl_version=VEGA_LITE)
+        vlc.vega_to_svg({"width": 1, "height": 1, "marks": []})
+
+    threading.Thread(target=start, name="cxroi-vl-convert", daemon=True).start()
+
+
+def warm_first_view() -> None:
+    """Get ready for one computation, the lead scenario's first view on a first start
+    (:meth:`cxroi.app.engine.Engine.run_alone`), and no more: skip the IRR
+    (:func:`irr_not_shown`), start the chart compiler (:func:`_start_chart_compiler`) and
+    import the model. Not the compiled kernel: its numba import and load (0.3-2 s; 10-30 s
+    the first time on a machine) cost more than it saves on one simulation, which numpy
+    runs in about 40 ms to the same numbers (within 1e-13, docs/model.md)."""
+    from cxroi import finance
+
+    finance.irr = irr_not_shown
+    _start_chart_compiler()
+    import cxroi.charts  # noqa: F401
+    import cxroi.evidence  # noqa: F401
+    import cxroi.pitch  # noqa: F401
+    import cxroi.uncertainty  # noqa: F401
 
 
 def _base(source: str | None, scenario_dir: str) -> Scenario | None:
