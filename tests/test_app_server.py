@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -182,6 +183,18 @@ def test_a_first_start_computes_the_first_view_alone_then_starts_the_workers(
         sc = load_scenario(srv.scenario_dir / LEAD)
         assert _npv_card(out["result"]["cards"]) == pytest.approx(
             float(simulate(sc).summary.loc["npv", "p50"]), rel=1e-9)
+        # what a worker (compiled kernel, pandas with pyarrow) shows for the same inputs
+        got = api(srv, "compute", {"session": "s-first", "seq": 1, "file": LEAD,
+                                   "data": out["data"]})
+        # (the cards' data-p* attributes carry the full floats: equal within 1e-13)
+        shown = [re.sub(r" data-p\d+='[^']*'", "", c) for c in (got["cards"],
+                                                                 out["result"]["cards"])]
+        assert shown[0] == shown[1] and got["pitch"] == out["result"]["pitch"]
+        assert _npv_card(got["cards"]) == pytest.approx(_npv_card(out["result"]["cards"]),
+                                                        rel=1e-9)
+        assert got["loss"] == out["result"]["loss"]
+        for name, part in got["charts"].items():
+            assert part["shape"] == out["result"]["charts"][name]["shape"], name
     finally:
         stop(srv.process)
     assert "first view computed in" in srv.log.read_text()

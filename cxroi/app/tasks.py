@@ -139,7 +139,13 @@ def warm_first_view() -> None:
     (:func:`irr_not_shown`), start the chart compiler (:func:`_start_chart_compiler`) and
     import the model. Not the compiled kernel: its numba import and load (0.3-2 s; 10-30 s
     the first time on a machine) cost more than it saves on one simulation, which numpy
-    runs in about 40 ms to the same numbers (within 1e-13, docs/model.md)."""
+    runs in about 40 ms to the same numbers (within 1e-13, docs/model.md). Nor pyarrow,
+    which pandas imports when it is installed (0.3-0.45 s here) and which nothing of this
+    view uses: the process ends after it (the workers import pandas as usual)."""
+    import sys
+
+    if "pandas" not in sys.modules:
+        sys.modules.setdefault("pyarrow", None)  # pandas then runs without it
     from cxroi import finance
 
     finance.irr = irr_not_shown
