@@ -249,17 +249,10 @@ def lead_cached(cfg: Config) -> bool:
 
 
 async def first_view(cfg: Config) -> None:
-    """Compute the lead scenario's first view as soon as the server starts, so the first
-    pages find it ready, and start the workers.
-
-    When the cache holds it (a restart), the workers start at once. Otherwise (a first
-    start, or new code) it is computed first, in a process of its own that imports only
-    what it needs (:meth:`Engine.run_alone`), and the workers start after it: three
-    workers importing numpy, pandas, scipy and the compiled kernel on two cores took the
-    CPU the first view waited for (measured: 2.5 s at best, 3.6-8 s under load). When a
-    team opens the app at once their browsers take the machine's CPU too, and the one
-    computation every page waits for would otherwise be done in their midst (measured:
-    twenty pages all waited 8-10 s for it)."""
+    """Have the lead scenario's first view ready for the first pages, then start the
+    workers: at once when the cache holds it (a restart); otherwise (a first start) after
+    computing it in a process of its own (:meth:`Engine.run_alone`), as three workers
+    warming up on two cores took the CPU it waited for (2.5-8 s, docs/app.md)."""
     try:
         if (cfg.scenario_dir / LEAD).is_file() and not cfg.engine.started and \
                 not lead_cached(cfg):
