@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -155,6 +156,58 @@ def test_above_the_cap_a_friendly_busy_page(server: Server) -> None:
     assert request(server, "GET", "/")[0] == 200
 
 
+def test_a_first_start_computes_the_first_view_alone_then_starts_the_workers(
+        tmp_path: Path) -> None:
+    """With nothing cached the lead scenario's first view is computed first, in a process
+    of its own, and the workers start only once it is in the cache (they would take the
+    cores it needs); it is the report's simulation. A restart finds it cached and starts
+    the workers at once."""
+    from cxroi.scenario import load_scenario
+    from cxroi.uncertainty import simulate
+
+    cache = tmp_path / "cache"
+    seen: list[tuple[int, int]] = []  # (workers, cache entries) as the server said
+    srv = start_server(tmp_path / "first", args=["--cache-dir", str(cache)])
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            st = srv.status()
+            seen.append((len(st["workers"]), st["cache"]["entries"]))
+            if st["workers"]:
+                break
+            time.sleep(0.05)
+        assert seen[-1][0] > 0 and seen[-1][1] >= 1  # started, with the first view cached
+        assert all(entries == 0 for workers, entries in seen if not workers)
+        out = api(srv, "load", {"session": "s-first", "file": LEAD})
+        assert srv.status()["computed"] == 1  # the one computation: from the cache since
+        sc = load_scenario(srv.scenario_dir / LEAD)
+        assert _npv_card(out["result"]["cards"]) == pytest.approx(
+            float(simulate(sc).summary.loc["npv", "p50"]), rel=1e-9)
+        # what a worker (compiled kernel, pandas with pyarrow) shows for the same inputs
+        got = api(srv, "compute", {"session": "s-first", "seq": 1, "file": LEAD,
+                                   "data": out["data"]})
+        # (the cards' data-p* attributes carry the full floats: equal within 1e-13)
+        shown = [re.sub(r" data-p\d+='[^']*'", "", c) for c in (got["cards"],
+                                                                 out["result"]["cards"])]
+        assert shown[0] == shown[1] and got["pitch"] == out["result"]["pitch"]
+        assert _npv_card(got["cards"]) == pytest.approx(_npv_card(out["result"]["cards"]),
+                                                        rel=1e-9)
+        assert got["loss"] == out["result"]["loss"]
+        for name, part in got["charts"].items():
+            assert part["shape"] == out["result"]["charts"][name]["shape"], name
+    finally:
+        stop(srv.process)
+    assert "first view computed in" in srv.log.read_text()
+    again = start_server(tmp_path / "again", args=["--cache-dir", str(cache)])
+    try:
+        assert again.status()["workers"]  # at once: the first view is on disk
+        assert api(again, "load", {"session": "s-again", "file": LEAD})["key"] == out["key"]
+        assert again.status()["computed"] == 0
+    finally:
+        stop(again.process)
+    assert "first view computed" not in again.log.read_text()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_stop_the_server_and_its_workers(tmp_path: Path, sig: int) -> None:
     srv = start_server(tmp_path, args=["--workers", "2"])
@@ -289,15 +342,66 @@ def test_skipping_the_irr_changes_nothing_the_page_shows(monkeypatch: pytest.Mon
         assert fast["charts"][name]["data"] == part["data"], name
 
 
-def test_the_vendored_chart_library_says_what_it_is_and_ships_as_package_data() -> None:
-    from cxroi.app.bundle import BUNDLE, VEGA_LITE
+def test_the_vendored_vega_is_the_stated_file_of_the_version_the_compiler_targets() -> None:
+    """``static/vega.min.js`` is npm's ``vega@VEGA`` ``build/vega.min.js`` to the byte (its
+    sha256 as stated in its header and in ``bundle.VEGA_SHA256``), the version vl-convert's
+    compiler writes Vega for, with its licence beside it, shipped as package data."""
+    import hashlib
 
-    text = BUNDLE.read_text(encoding="utf-8")
-    assert text.startswith("/* cxroi app: Vega ") and f"Vega-Lite {VEGA_LITE}" in text[:300]
-    assert "window.vegaEmbed=" in text[-3000:]
-    assert "http://" not in text[:300] and "cdn." not in text[:300]
+    import vl_convert as vlc
+
+    from cxroi.app import bundle
+
+    head, version, body = bundle.vendored_vega()
+    assert version == bundle.VEGA == vlc.get_vega_version()
+    assert head == bundle.vega_header(version, hashlib.sha256(body).hexdigest())
+    assert hashlib.sha256(body).hexdigest() == bundle.VEGA_SHA256
+    assert f't.version="{version}"' in body[-300:].decode()  # what the script says it is
+    assert b"vegaEmbed" not in body and b"vegaLite" not in body  # Vega alone
+    licence = bundle.VEGA_LICENSE.read_text(encoding="utf-8")
+    assert "University of Washington Interactive Data Lab" in licence
+    assert "Redistribution and use in source and binary forms" in licence
+    assert not (bundle.STATIC / "vega-bundle.js").exists()  # the old bundle is gone
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"app/static/*"' in pyproject and '"app/templates/*"' in pyproject
+
+
+def _npm_tarball(path: Path, js: bytes, licence: bytes) -> Path:
+    """A tarball laid out as npm's (``package/build/vega.min.js``, ``package/LICENSE``)."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in (("package/build/vega.min.js", js), ("package/LICENSE", licence)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_vendoring_vega_again_writes_the_committed_files_and_refuses_another_file(
+        tmp_path: Path) -> None:
+    """``python -m cxroi.app.bundle`` (:func:`vendor_vega`) from a tarball holding the
+    published file writes the committed script and licence byte for byte; a tarball
+    whose file differs (another version, a tampered copy) is refused, nothing written.
+    (No network: the tarball is made here from the committed file.)"""
+    from cxroi.app import bundle
+
+    _, _, body = bundle.vendored_vega()
+    licence = bundle.VEGA_LICENSE.read_bytes()
+    good = _npm_tarball(tmp_path / "vega.tgz", body, licence)
+    out, lic = tmp_path / "vega.min.js", tmp_path / "LICENSE.txt"
+    bundle.vendor_vega(good, out, lic, integrity=None)
+    assert out.read_bytes() == bundle.VEGA_JS.read_bytes()
+    assert lic.read_bytes() == licence
+    bad = _npm_tarball(tmp_path / "bad.tgz", body.replace(b'"6.2.0"', b'"6.2.1"'), licence)
+    out2 = tmp_path / "other.min.js"
+    with pytest.raises(ValueError, match="sha256"):
+        bundle.vendor_vega(bad, out2, tmp_path / "L2", integrity=None)
+    assert not out2.exists()
+    with pytest.raises(ValueError, match="integrity"):  # npm's published sha512 checked
+        bundle.vendor_vega(good, out2, tmp_path / "L2")
+    assert not out2.exists()
 
 
 def test_cxroi_app_takes_the_documented_options() -> None:

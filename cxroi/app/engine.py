@@ -170,6 +170,17 @@ def warm_worker(background: bool = False) -> None:
     tasks.warm(background)
 
 
+def warm_first_view() -> None:
+    """Initialiser of the one-off process that computes the first view on a first start
+    (:meth:`Engine.run_alone`): ignore Ctrl+C, die with the server, and only what that
+    view needs (:func:`cxroi.app.tasks.warm_first_view`: no compiled kernel)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    from cxroi.app import tasks
+
+    tasks.warm_first_view()
+
+
 def warm_background() -> None:
     """Initialiser of the background worker: a lower CPU priority
     (:data:`BACKGROUND_NICE`), then :func:`warm_worker` for the value of information."""
@@ -208,6 +219,7 @@ class Engine:
             os.environ.setdefault(var, "1")
         self._pool: ProcessPoolExecutor | None = None
         self._bg: ProcessPoolExecutor | None = None
+        self._alone: ProcessPoolExecutor | None = None
         self.computed = 0
         #: computations under way (submitted, not answered), interactive and background
         self.busy = 0
@@ -224,11 +236,36 @@ class Engine:
         """Whether a worker is free right now."""
         return self.busy < self.workers
 
+    @property
+    def started(self) -> bool:
+        """Whether the workers have been started."""
+        return self._pool is not None
+
     def start(self) -> None:
         """Start every worker now (they import and warm up in the background)."""
+        if self._pool is not None:
+            return
         self._pool = self._start_pool(self.workers, warm_worker)
         if self.background:
             self._bg = self._start_pool(self.background, warm_background)
+
+    async def run_alone(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` in a process of its own, started for it and ended after
+        (initialiser :func:`warm_first_view`): the first view of a first start, computed
+        while nothing else competes for the cores (the workers are started after it)."""
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork") if sys.platform.startswith("linux") else None
+        self._alone = ProcessPoolExecutor(1, mp_context=ctx, initializer=warm_first_view)
+        pool = self._alone
+        try:
+            out = await asyncio.wrap_future(pool.submit(fn, *args))
+            self.computed += 1
+            return out
+        finally:
+            if self._alone is pool:
+                self._alone = None
+            pool.shutdown(wait=False)
 
     @staticmethod
     def _start_pool(n: int, initializer: Callable[[], None]) -> ProcessPoolExecutor:
@@ -288,9 +325,11 @@ class Engine:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def cached(self, kind: str, inputs: Any, fn: Callable[..., Any], *args: Any,
-                     disk: bool = False, background: bool = False) -> bytes:
+                     disk: bool = False, background: bool = False, alone: bool = False
+                     ) -> bytes:
         """The JSON answer of ``fn(*args)`` for ``inputs``, from the cache or a worker (a
-        background one when ``background``).
+        background one when ``background``; a process of its own when ``alone``,
+        :meth:`run_alone`).
 
         Answers that report a problem or a failure are not kept on disk.
         """
@@ -305,7 +344,8 @@ class Engine:
         fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # never unretrieved
         self._running[key] = fut
         try:
-            out = await self.run(fn, *args, background=background)
+            out = await (self.run_alone(fn, *args) if alone
+                         else self.run(fn, *args, background=background))
             out["key"] = key
             self._keep_specs(out)
             data = to_json(out)
@@ -345,8 +385,8 @@ class Engine:
 
     def stop(self) -> None:
         """End every worker now (pending work is dropped)."""
-        pools = [p for p in (self._pool, self._bg) if p is not None]
-        self._pool = self._bg = None
+        pools = [p for p in (self._pool, self._bg, self._alone) if p is not None]
+        self._pool = self._bg = self._alone = None
         self._end(pools)
 
     @staticmethod

@@ -81,8 +81,8 @@ def serve(port: int | None = None, host: str = "127.0.0.1", open_browser: bool =
     except OSError as exc:
         raise CxroiError(f"cannot listen on {host}:{port} ({exc.strerror}). Fix: choose "
                          "another --port, or stop the app already running there") from None
+    # the workers are started by first_view (at once, or after a first start's first view)
     engine = Engine(workers, ResultCache(folder=cache_dir or default_cache_dir()))
-    engine.start()  # the workers warm up while the server starts listening
     cfg = Config(host=host, port=port, scenario_dir=scen, reports_dir=reps, token=token,
                  max_sessions=max_sessions, allowed_hosts=allowed_hosts(host, port),
                  engine=engine, idle_seconds=idle_seconds)
@@ -122,7 +122,8 @@ async def _run(cfg: Config, sockets: list[socket.socket]) -> None:
 
     culler = PeriodicCallback(cfg.cull, min(5_000, cfg.idle_seconds * 250))
     culler.start()
-    ahead = asyncio.ensure_future(first_view(cfg))  # the lead scenario's first view
+    # the lead scenario's first view, then the workers
+    ahead = asyncio.ensure_future(first_view(cfg))
     try:
         await stop.wait()
     finally:

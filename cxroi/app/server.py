@@ -5,7 +5,7 @@ for each person, and kernels of closed pages were never freed. Here a page costs
 server a few hundred bytes (a session record: who is waiting for what); the model runs
 in a fixed pool of warm worker processes (:class:`cxroi.app.engine.Engine`) shared by
 everyone, and answers are cached by the scenario's hash. The page is our own HTML and
-script (``templates/``, ``static/``, with Vega-Embed vendored), so it loads nothing from
+script (``templates/``, ``static/``, with the Vega runtime vendored), so it loads nothing from
 the network.
 
 Guards: requests whose ``Host`` (or ``Origin``) is not the address the server was started
@@ -188,7 +188,7 @@ class PageHandler(Base):
                 text=f"The app is busy: {cfg.max_sessions} colleagues have it open. "
                      "Try again in a minute."))
             return
-        boot = {"session": secrets.token_urlsafe(12), "vega": self.static_url("vega-bundle.js"),
+        boot = {"session": secrets.token_urlsafe(12), "vega": self.static_url("vega.min.js"),
                 "heartbeat": min(HEARTBEAT_SECONDS, cfg.idle_seconds / 3), "lead": LEAD,
                 "files": _files(cfg)}
         self.render("index.html", boot=json.dumps(boot).replace("</", "<\\/"))
@@ -221,9 +221,11 @@ class SpecHandler(Base):
         self.finish(spec)
 
 
-async def load_answer(cfg: Config, file: str, corr: bool = True) -> bytes | dict[str, Any]:
+async def load_answer(cfg: Config, file: str, corr: bool = True, alone: bool = False
+                      ) -> bytes | dict[str, Any]:
     """The answer to ``/api/load`` of ``file`` (a scenario of the scenario folder): its
-    controls and first view, from the cache (keyed by the file's content) or a worker."""
+    controls and first view, from the cache (keyed by the file's content) or a worker (a
+    process of its own when ``alone``: :meth:`Engine.run_alone`)."""
     name = Path(file).name
     try:
         content = (cfg.scenario_dir / name).read_bytes()
@@ -233,20 +235,34 @@ async def load_answer(cfg: Config, file: str, corr: bool = True) -> bytes | dict
     inputs = {"file": name, "bytes": content.decode("utf-8", "replace"), "corr": corr}
     key = _key("load", inputs, cfg)
     return await cfg.engine.cached("load", inputs, tasks.load, name, str(cfg.scenario_dir),
-                                   corr, key, disk=True)
+                                   corr, key, disk=True, alone=alone)
+
+
+def lead_cached(cfg: Config) -> bool:
+    """Whether the result cache (memory or disk) holds the lead scenario's first view."""
+    try:
+        content = (cfg.scenario_dir / LEAD).read_bytes()
+    except OSError:
+        return False
+    inputs = {"file": LEAD, "bytes": content.decode("utf-8", "replace"), "corr": True}
+    return cfg.engine.cache.get(_key("load", inputs, cfg)) is not None
 
 
 async def first_view(cfg: Config) -> None:
-    """Compute the lead scenario's first view as soon as the server starts (unless the
-    cache holds it), so the first pages find it ready: when a team opens the app at
-    once, their browsers starting up take the machine's CPU, and the one computation
-    every page waits for would otherwise be done in their midst (measured: twenty pages
-    all waited 8-10 s for it)."""
-    if (cfg.scenario_dir / LEAD).is_file():
-        try:
-            await load_answer(cfg, LEAD)
-        except Exception as exc:  # a page asking will get the error itself
-            print(f"cxroi app: the first view was not computed ahead ({exc})", flush=True)
+    """Have the lead scenario's first view ready for the first pages, then start the
+    workers: at once when the cache holds it (a restart); otherwise (a first start) after
+    computing it in a process of its own (:meth:`Engine.run_alone`), as three workers
+    warming up on two cores took the CPU it waited for (2.5-8 s, docs/app.md)."""
+    try:
+        if (cfg.scenario_dir / LEAD).is_file() and not cfg.engine.started and \
+                not lead_cached(cfg):
+            t0 = time.perf_counter()
+            await load_answer(cfg, LEAD, alone=True)
+            print(f"cxroi app: first view computed in {time.perf_counter() - t0:.2f} s "
+                  "(nothing cached yet); starting the workers", flush=True)
+    except Exception as exc:  # a page asking will get the error itself
+        print(f"cxroi app: the first view was not computed ahead ({exc})", flush=True)
+    cfg.engine.start()  # (not when cancelled: the server is stopping)
 
 
 def _files(cfg: Config) -> list[dict[str, str]]:
@@ -441,12 +457,12 @@ class ReportFileHandler(Base):
 
 
 class StaticHandler(Base, tornado.web.StaticFileHandler):
-    """The page's own script, style and the vendored Vega bundle (their addresses carry a
+    """The page's own script, style and the vendored Vega runtime (their addresses carry a
     hash of the content, so browsers keep them until they change).
 
     Compressed once, kept in memory, and sent compressed to every browser that accepts
-    it: compressing the 0.9 MB bundle for each page would cost the server's one thread
-    about 40 ms per visitor.
+    it: compressing Vega's 0.5 MB for each page would cost the server's one thread
+    about 25 ms per visitor.
     """
 
     _gz: dict[str, bytes] = {}

@@ -72,26 +72,43 @@ def irr_not_shown(cash: Any, *args: Any, **kwargs: Any) -> Any:
     return np.full(np.asarray(cash).shape[:-1], np.nan)
 
 
+def _without_pyarrow() -> None:
+    """Have pandas (not imported yet) run without pyarrow, which it imports when installed
+    (0.3-0.45 s per process here) and which nothing the app's workers compute uses."""
+    import sys
+
+    if "pandas" not in sys.modules:
+        sys.modules.setdefault("pyarrow", None)
+
+
 def warm(background: bool = False) -> None:
-    """Import the model, skip the IRR nobody sees here (:func:`irr_not_shown`), and run
-    one small simulation and tornado (a worker's first request then costs what every later
-    one does); a background worker (``background``) instead runs one small value of
+    """Import the model (pandas without pyarrow, :func:`_without_pyarrow`), skip the IRR
+    nobody sees here (:func:`irr_not_shown`), load the compiled kernel in a thread (until
+    it is in, the simulation runs on numpy, to the same numbers within 1e-13), and run one
+    small simulation and tornado (a worker's first request then costs what every later one
+    does); a background worker (``background``) instead runs one small value of
     information (it draws no charts)."""
+    import threading
+
+    _without_pyarrow()
     from cxroi import finance
     from cxroi.app.view import CARDS
 
     assert "irr" not in dict(CARDS), "the app shows the IRR: keep cxroi.finance.irr"
     finance.irr = irr_not_shown
+    if not background:
+        _start_chart_compiler()
     import cxroi.charts  # noqa: F401
     import cxroi.evidence  # noqa: F401
     import cxroi.pitch  # noqa: F401
     from cxroi import model
     from cxroi.scenario import load_scenario
 
-    # the compiled flywheel kernel, where this installation has one: loaded here, off the
-    # path of the first request (same numbers as numpy)
+    # the compiled flywheel kernel, where this installation has one: loaded in a thread,
+    # off the path of the first request (the worker answers on numpy meanwhile: on a first
+    # start the workers start after the first view, and a person may move a slider at once)
     if hasattr(model, "use_kernel"):
-        model.use_kernel()
+        threading.Thread(target=model.use_kernel, name="cxroi-kernel", daemon=True).start()
     from cxroi.uncertainty import tornado
 
     lead = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "complaints-30-to-1.yaml"
@@ -110,6 +127,44 @@ def warm(background: bool = False) -> None:
 
         part = small["charts"]["waterfall"]
         svg(part["vega"], part["data"])  # and its SVG renderer
+
+
+def _start_chart_compiler() -> None:
+    """Start vl-convert's JavaScript runtime (compiler and SVG renderer) in a thread: it
+    releases the GIL, so it starts on the other core while this process imports numpy,
+    pandas and scipy (about 0.4-0.5 s of a first start)."""
+    import threading
+
+    def start() -> None:
+        import vl_convert as vlc
+
+        from cxroi.app.bundle import VEGA_LITE
+
+        vlc.vegalite_to_vega({"mark": "bar", "data": {"values": [{"a": 1}]},
+                              "encoding": {"x": {"field": "a", "type": "quantitative"}}},
+                             vl_version=VEGA_LITE)
+        vlc.vega_to_svg({"width": 1, "height": 1, "marks": []})
+
+    threading.Thread(target=start, name="cxroi-vl-convert", daemon=True).start()
+
+
+def warm_first_view() -> None:
+    """Get ready for one computation, the lead scenario's first view on a first start
+    (:meth:`cxroi.app.engine.Engine.run_alone`), and no more: skip the IRR
+    (:func:`irr_not_shown`), start the chart compiler (:func:`_start_chart_compiler`) and
+    import the model. Not the compiled kernel: its numba import and load (0.3-2 s; 10-30 s
+    the first time on a machine) cost more than it saves on one simulation, which numpy
+    runs in about 40 ms to the same numbers (within 1e-13, docs/model.md). Nor pyarrow
+    (:func:`_without_pyarrow`)."""
+    _without_pyarrow()
+    from cxroi import finance
+
+    finance.irr = irr_not_shown
+    _start_chart_compiler()
+    import cxroi.charts  # noqa: F401
+    import cxroi.evidence  # noqa: F401
+    import cxroi.pitch  # noqa: F401
+    import cxroi.uncertainty  # noqa: F401
 
 
 def _base(source: str | None, scenario_dir: str) -> Scenario | None:

@@ -1,14 +1,18 @@
 /* The cxroi app page: controls in, numbers and charts out (served by cxroi.app.server).
  *
  * The first view comes with its charts drawn on the server (SVG), so a page shows its
- * numbers and charts without running Vega; the Vega bundle is read after that, and the
- * charts then become live views (updated in place on every later answer).
+ * numbers and charts without running Vega; Vega (the runtime alone: the server sends
+ * compiled Vega, so neither Vega-Lite nor Vega-Embed is needed) is read after that, and
+ * the charts in sight then become live views (updated in place on every later answer); a
+ * chart out of sight keeps the server's drawing until it is scrolled to, and becomes a
+ * live view then, with the newest numbers (twenty pages opening at once on two cores
+ * spend their CPU on what people see first).
  *
  * One request per slider release (never while dragging: a drag only updates the box); at
  * most one request of this page in flight, and only the newest inputs are sent after it
  * (the server also drops superseded work). Charts are Vega-Lite views made once and then
  * updated in place with new data (view.data + runAsync) when only their data changed; a
- * chart scrolled out of sight is brought up to date when it comes back into view (an
+ * chart scrolled out of sight is made, or brought up to date, when it comes into view (an
  * IntersectionObserver), not on every update. Work the browser does per update is kept
  * small on purpose: with twenty colleagues on one machine (or a slow laptop), the page's
  * own CPU time is most of an update's time.
@@ -230,7 +234,7 @@
     return st.specs[shape];
   }
   let vegaReady = null;
-  function loadVega() {  // the bundle, read once the first view is on screen
+  function loadVega() {  // Vega, read once the first view is on screen
     if (!vegaReady) {
       vegaReady = new Promise((resolve, reject) => {
         const s = document.createElement("script");
@@ -248,7 +252,7 @@
     return p;
   }
   async function drawCharts(charts) {
-    if (!window.vegaEmbed && CHARTS.every((n) => charts[n].svg)) {
+    if (!window.vega && CHARTS.every((n) => charts[n].svg)) {
       for (const name of CHARTS) {  // the server's drawing, until Vega is in
         const box = document.querySelector(".cx-chart-" + name);
         box.querySelector(".cx-chart-title").textContent = charts[name].title;
@@ -256,17 +260,21 @@
         if (st.views[name]) st.views[name].view.finalize();
         delete st.views[name];
       }
-      loadVega().then(() => {  // then make them live views, unless newer numbers came
+      loadVega().then(() => {  // then make those in sight live, unless newer numbers came
         if (st.drawn === charts) return draw(charts);
       }).catch(() => showText("The charts' script could not be read: reload the page."));
       return;
     }
-    if (!window.vegaEmbed) await loadVega();
+    if (!window.vega) await loadVega();
     await Promise.all(CHARTS.map(async (name) => {
       const part = charts[name];
       const old = st.views[name];
-      if (seen[name] === false && old && old.shape === part.shape) {
-        st.late[name] = part;  // out of sight: drawn when it comes into view
+      // out of sight: drawn (made a live view, when it is still the server's drawing)
+      // when it comes into view, with the newest numbers
+      const drawn = old ? old.shape === part.shape
+        : !!document.querySelector(".cx-chart-" + name + " .cx-view svg");
+      if (seen[name] === false && drawn) {
+        st.late[name] = part;
         return;
       }
       delete st.late[name];
@@ -274,7 +282,8 @@
     }));
   }
   // Charts out of sight (with a margin, so a chart is ready before it shows) are not
-  // redrawn on every update: the newest data waits in st.late until the chart is seen.
+  // redrawn on every update, nor made live views while they show the server's first
+  // drawing: the newest data waits in st.late until the chart is seen.
   const seen = {};
   const watcher = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
     for (const e of entries) {
@@ -315,8 +324,11 @@
     const holder = box.querySelector(".cx-view");
     const div = document.createElement("div");
     holder.appendChild(div);
-    const res = await window.vegaEmbed(div, spec, { mode: "vega", renderer: "svg", actions: false });
-    const view = res.view;
+    div.className = "cx-live";
+    // Vega's own tooltip handler: the browser's tooltip (the container's title)
+    const view = new window.vega.View(window.vega.parse(spec),
+                                      { renderer: "svg", container: div, hover: true });
+    await view.runAsync();
     while (holder.firstChild !== div) holder.removeChild(holder.firstChild);
     if (old) old.view.finalize();
     st.views[name] = { shape: part.shape, view, json };
