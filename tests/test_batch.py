@@ -675,17 +675,15 @@ def test_a_worker_that_always_dies_fails_its_run_after_one_retry(tmp_path):
     assert all(done[i]["value"] == 10 * (i + 1) for i in (0, 2, 3))
 
 
-@pytest.mark.parametrize("preload", [None, ("json",)])
-def test_workers_started_early_warm_up_first_and_idle_ones_stop_at_once(preload):
+def test_workers_started_early_warm_up_first_and_idle_ones_stop_at_once():
     """A pool started before its tasks are known runs each worker's warm-up first (the
-    batch starts them before planning; from a fork server, in a thread while the server
-    imports); workers that get no task are stopped at once when the pool closes, without
-    waiting for their warm-up to end."""
+    batch starts them before planning); workers that get no task are stopped at once
+    when the pool closes, without waiting for their warm-up to end."""
     from cxroi.nbrun import WorkerPool
 
     try:
         os.environ["CXROI_TEST_WARM_UP_SECONDS"] = "0"
-        pool = WorkerPool(_warmed_value, workers=2, warm_up=_slow_warm_up, preload=preload)
+        pool = WorkerPool(_warmed_value, workers=2, warm_up=_slow_warm_up)
         pool.start()
         pids = pool.pids()
         assert len(pids) == 2
@@ -693,7 +691,7 @@ def test_workers_started_early_warm_up_first_and_idle_ones_stop_at_once(preload)
         pool.run([5], lambda i, out: done.__setitem__(i, out))
         assert done[0] == {"status": "ok", "warmed": True, "value": 5}
         os.environ["CXROI_TEST_WARM_UP_SECONDS"] = "60"
-        idle = WorkerPool(_warmed_value, workers=2, warm_up=_slow_warm_up, preload=preload)
+        idle = WorkerPool(_warmed_value, workers=2, warm_up=_slow_warm_up)
         idle.start()
         idle_pids = idle.pids()
         t0 = time.monotonic()

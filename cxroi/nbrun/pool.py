@@ -208,7 +208,6 @@ class WorkerPool:
             self._ctx = mp.get_context("spawn")  # no fork of a process holding threads
         self._pool: list[_Worker] = []
         self.started = 0
-        self._starter: threading.Thread | None = None
 
     def _start(self) -> _Worker:
         if self._forked and not self._server_held:
@@ -232,29 +231,11 @@ class WorkerPool:
         """Start up to ``n`` workers now (default: :attr:`workers`), before :meth:`run`:
         they import and warm up while the caller prepares the tasks. Workers that get no
         task are stopped at once by :meth:`close` (or :meth:`run`'s end)."""
-        self._wait_started()
-        k = min(self.workers, self.workers if n is None else n) - len(self._pool)
-        if self._forked and k > 0:
-            # a fork server answers once it has imported its modules (about 1 s): start
-            # the workers from a thread, so the caller prepares the tasks meanwhile
-            self._starter = threading.Thread(
-                target=lambda: [self._start() for _ in range(k)], daemon=True,
-                name="cxroi-worker-start")
-            self._starter.start()
-            return
-        for _ in range(k):
+        for _ in range(min(self.workers, self.workers if n is None else n) - len(self._pool)):
             self._start()
-
-    def _wait_started(self) -> None:
-        """Wait for the workers :meth:`start` is starting in its thread (a failure there
-        shows again when :meth:`run` starts the workers still missing)."""
-        starter, self._starter = self._starter, None
-        if starter is not None:
-            starter.join()
 
     def pids(self) -> list[int]:
         """Process ids of the live workers."""
-        self._wait_started()
         return [w.proc.pid for w in self._pool if w.proc.is_alive()]
 
     def run(self, tasks: list[Any],
@@ -266,8 +247,6 @@ class WorkerPool:
         :data:`WORKER_DIED` as its error.
         """
         from multiprocessing.connection import wait
-
-        self._wait_started()
 
         queue = deque(range(len(tasks)))
         attempts = [0] * len(tasks)
@@ -348,7 +327,6 @@ class WorkerPool:
     def close(self, timeout: float = 10.0) -> None:
         """Stop every worker: ask politely, then SIGTERM (they kill their kernels), then
         SIGKILL whatever is left."""
-        self._wait_started()
         pool, self._pool = self._pool, []
         for w in pool:
             try:
