@@ -42,11 +42,9 @@ from cxroi.report.index import render_index
 
 
 def _local_pool(workers: int) -> WorkerPool:
-    """The batch's local worker processes, each warming up (chart engine) as soon as it
-    starts: :func:`run_batch` starts them before planning the batch. They are forked
-    from a server that has imported :mod:`cxroi.batch.preload` (once, not per worker)."""
-    return WorkerPool(execute_task, workers, retries=1, warm_up=warm_up,
-                      preload=("cxroi.batch.preload",))
+    """The batch's local worker processes, each warming up (imports, chart engine) as
+    soon as it starts: :func:`run_batch` starts them before planning the batch."""
+    return WorkerPool(execute_task, workers, retries=1, warm_up=warm_up)
 
 
 def _run_local(tasks: list[dict[str, Any]], workers: int,

@@ -51,22 +51,6 @@ def _worker_terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def _let_the_server_go() -> None:
-    """In a worker forked from the fork server: close the server's "alive" pipe, which
-    ``multiprocessing`` hands every such process so that the server outlives them. The
-    server then exits as soon as the pool's process is gone, and takes this worker with it
-    (its parent-death signal), instead of both waiting for the run in progress to end."""
-    from multiprocessing import forkserver
-
-    fd = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)  # noqa: SLF001
-    if fd is not None:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-        forkserver._forkserver._forkserver_alive_fd = None  # noqa: SLF001
-
-
 def _function_name(fn: Callable[[Any], Any]) -> str:
     """``module:qualname`` of a module-level function (what a worker imports)."""
     return f"{fn.__module__}:{fn.__qualname__}"
@@ -82,27 +66,19 @@ def _import_function(name: str) -> Callable[[Any], Any]:
     return obj
 
 
-def _worker_main(conn: Any, parent_pid: int | None, fn: Callable[[Any], Any] | str,
-                 warm_up: str | None = None, env: dict[str, str] | None = None) -> None:
+def _worker_main(conn: Any, parent_pid: int, fn: Callable[[Any], Any] | str,
+                 warm_up: str | None = None) -> None:
     """Body of a worker process: ``(i, task)`` in, ``(i, fn(task))`` out, until ``None``.
 
     ``fn`` may be given as ``module:qualname``: it is then imported here, after
     :func:`skip_slow_optional_imports`, so the worker's start-up skips them too.
     ``warm_up`` (``module:qualname`` of a function of no arguments) runs before the first
     task is read, so a worker started early is ready when its first task comes; if it
-    fails, the first task meets the same problem and reports it. A worker forked from
-    the pool's fork server gets ``env``, the pool's environment when it was started (the
-    server's is that of its own start), and no ``parent_pid``: its parent is the server,
-    which exits when the pool's process does (and the worker with it).
+    fails, the first task meets the same problem and reports it.
     """
     set_parent_death_signal(signal.SIGTERM)
-    if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before
-        os._exit(1)                                            # the line above
-    if env is not None:
-        os.environ.clear()
-        os.environ.update(env)
-    if parent_pid is None:
-        _let_the_server_go()
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        os._exit(1)
     skip_slow_optional_imports()
     if isinstance(fn, str):
         fn = _import_function(fn)
@@ -130,23 +106,6 @@ def _worker_main(conn: Any, parent_pid: int | None, fn: Callable[[Any], Any] | s
             conn.send((i, out))
     finally:
         close_all()
-
-
-#: Pools of this process using the fork server, and its lock: the server is stopped (and
-#: reaped, so its workers' CPU time is counted as this process's children's) when the
-#: last of them closes.
-_server_users = [0]
-_server_lock = threading.Lock()
-
-
-def _stop_fork_server() -> None:
-    """Stop ``multiprocessing``'s fork server of this process, if it runs, and wait for
-    it (its exit also ends any worker still alive, by their parent-death signal)."""
-    from multiprocessing import forkserver
-
-    stop = getattr(forkserver._forkserver, "_stop", None)  # noqa: SLF001 - no public way
-    if stop is not None:
-        stop()
 
 
 @dataclass
@@ -181,45 +140,26 @@ class WorkerPool:
         A module-level function of no arguments each worker runs when it starts, before
         its first task (imports, caches): with :meth:`start` before the tasks are known,
         the workers get ready while the caller prepares them.
-    preload : sequence of str, optional
-        Modules the workers need: when given (and where ``multiprocessing`` has a
-        ``forkserver``, Linux and macOS), the workers are forked from a server process
-        that imports these once, started for the first such pool of this process (and
-        kept, idle, for the next: it exits with this process); without, every worker is a
-        fresh interpreter (``spawn``) that imports what it needs itself. Either way no
-        worker is a fork of this process (which may hold threads and sockets).
     """
 
     def __init__(self, fn: Callable[[Any], Any], workers: int, retries: int = 1,
-                 warm_up: Callable[[], Any] | None = None,
-                 preload: tuple[str, ...] | list[str] | None = None) -> None:
+                 warm_up: Callable[[], Any] | None = None) -> None:
         import multiprocessing as mp
 
         self.fn = fn
         self.warm_up = warm_up
         self.workers = max(1, int(workers))
         self.retries = max(0, int(retries))
-        self._forked = bool(preload) and "forkserver" in mp.get_all_start_methods()
-        self._server_held = False
-        if self._forked:
-            self._ctx = mp.get_context("forkserver")
-            self._ctx.set_forkserver_preload(list(preload or ()))
-        else:
-            self._ctx = mp.get_context("spawn")  # no fork of a process holding threads
+        self._ctx = mp.get_context("spawn")  # no fork of a process holding threads
         self._pool: list[_Worker] = []
         self.started = 0
 
     def _start(self) -> _Worker:
-        if self._forked and not self._server_held:
-            with _server_lock:
-                _server_users[0] += 1
-            self._server_held = True
         parent, child = self._ctx.Pipe()
         warm = _function_name(self.warm_up) if self.warm_up is not None else None
-        args = (child, None, _function_name(self.fn), warm, dict(os.environ)) if self._forked \
-            else (child, os.getpid(), _function_name(self.fn), warm)
-        proc = self._ctx.Process(target=_worker_main, args=args, daemon=True,
-                                 name=f"cxroi-worker-{self.started + 1}")
+        proc = self._ctx.Process(target=_worker_main,
+                                 args=(child, os.getpid(), _function_name(self.fn), warm),
+                                 daemon=True, name=f"cxroi-worker-{self.started + 1}")
         proc.start()
         child.close()
         self.started += 1
@@ -348,10 +288,4 @@ class WorkerPool:
                 w.proc.kill()
                 w.proc.join(timeout=3)
             w.conn.close()
-        if self._server_held:  # the last pool of this process to use the fork server
-            self._server_held = False  # stops it: nothing idles after a batch
-            with _server_lock:
-                _server_users[0] -= 1
-                if _server_users[0] == 0:
-                    _stop_fork_server()
 
