@@ -183,7 +183,8 @@ def test_a_first_start_computes_the_first_view_alone_then_starts_the_workers(
         sc = load_scenario(srv.scenario_dir / LEAD)
         assert _npv_card(out["result"]["cards"]) == pytest.approx(
             float(simulate(sc).summary.loc["npv", "p50"]), rel=1e-9)
-        # what a worker (compiled kernel, pandas with pyarrow) shows for the same inputs
+        # what a worker shows for the same inputs (a warm worker: numpy or the compiled
+        # kernel, whichever it has loaded by now)
         got = api(srv, "compute", {"session": "s-first", "seq": 1, "file": LEAD,
                                    "data": out["data"]})
         # (the cards' data-p* attributes carry the full floats: equal within 1e-13)
@@ -231,6 +232,42 @@ def test_ctrl_c_and_sigterm_stop_the_server_and_its_workers(tmp_path: Path, sig:
     time.sleep(0.5)
     assert not [p for p in workers if alive(p)]
     assert "stopped" in srv.log.read_text()
+
+
+def test_a_worker_sigterm_ends_the_worker_only_and_a_killed_server_takes_its_workers(
+        tmp_path: Path) -> None:
+    """The workers start from the server's running event loop (after a first start's first
+    view): they must not keep its SIGTERM handler and wake-up socket. A SIGTERM to a worker
+    ends that worker, not the server; a server killed outright (SIGKILL, no clean-up) takes
+    every worker with it (their parent-death signal is a SIGTERM)."""
+    srv = start_server(tmp_path, args=["--workers", "2"])
+    try:
+        deadline = time.monotonic() + 60
+        while (len(srv.status()["workers"]) < 2 or not srv.status()["background_workers"]
+               ) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        victim = srv.status()["workers"][0]
+        os.kill(victim, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while alive(victim) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(victim)
+        time.sleep(0.5)
+        assert srv.process.poll() is None  # the server goes on
+        assert "stopped" not in srv.log.read_text()
+        out = api(srv, "load", {"session": "s-term", "file": LEAD})  # and still answers
+        assert out["ok"]
+        workers = [*srv.status()["workers"], *srv.status()["background_workers"]]
+        assert workers and victim not in workers
+        srv.process.kill()
+        srv.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while [p for p in workers if alive(p)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in workers if alive(p)]
+    finally:
+        if srv.process.poll() is None:
+            stop(srv.process)
 
 
 def test_beyond_loopback_a_token_is_required_and_printed(tmp_path: Path) -> None:
