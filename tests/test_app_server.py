@@ -577,6 +577,59 @@ print("ok")
 """
 
 
+_FIRST_VIEW_PROCESS_FAILING = """
+import asyncio, os, sys, time
+from cxroi.app import engine
+from cxroi.app.engine import Engine
+
+engine.ALONE_TIMEOUT = 5.0
+
+
+def first_time_only(marker, how):
+    # the first process to run this dies (or hangs); any later one answers
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return os.getpid()
+    os.close(fd)
+    if how == "dies":
+        os._exit(3)
+    time.sleep(600)
+
+
+async def scenario(tmp):
+    for how in ("dies", "hangs"):
+        eng = Engine(workers=1, background=0)
+        try:
+            t0 = time.monotonic()
+            pid = await eng.run_alone(first_time_only, os.path.join(tmp, how), how)
+            assert eng.started and pid in eng.pids(), (how, pid, eng.pids())
+            assert time.monotonic() - t0 < 60, how
+        finally:
+            eng.stop()
+
+
+asyncio.run(scenario(sys.argv[1]))
+print("ok")
+"""
+
+
+def test_a_first_view_process_that_dies_or_hangs_hands_the_view_to_the_workers(
+        tmp_path: Path) -> None:
+    """A first start computes the first view in a one-off process; if that process dies
+    or does not answer within ``ALONE_TIMEOUT``, the workers are started and compute it
+    (the page gets its view, not a 500 or an endless wait). In a process of its own, as
+    the server runs the engine."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", _FIRST_VIEW_PROCESS_FAILING, str(tmp_path)],
+                          capture_output=True, text=True, timeout=240,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]
+    assert "the first view's process died" in proc.stderr
+    assert "the first view's process took more than 5 s" in proc.stderr
+
+
 def test_a_background_worker_dying_restarts_only_the_background_pool() -> None:
     """The value of information's worker crashing must not end the slider workers (and
     their work in flight): only the pool that broke is started again. (In a process of its
