@@ -183,7 +183,8 @@ def test_a_first_start_computes_the_first_view_alone_then_starts_the_workers(
         sc = load_scenario(srv.scenario_dir / LEAD)
         assert _npv_card(out["result"]["cards"]) == pytest.approx(
             float(simulate(sc).summary.loc["npv", "p50"]), rel=1e-9)
-        # what a worker (compiled kernel, pandas with pyarrow) shows for the same inputs
+        # what a worker shows for the same inputs (a warm worker: numpy or the compiled
+        # kernel, whichever it has loaded by now)
         got = api(srv, "compute", {"session": "s-first", "seq": 1, "file": LEAD,
                                    "data": out["data"]})
         # (the cards' data-p* attributes carry the full floats: equal within 1e-13)
@@ -231,6 +232,42 @@ def test_ctrl_c_and_sigterm_stop_the_server_and_its_workers(tmp_path: Path, sig:
     time.sleep(0.5)
     assert not [p for p in workers if alive(p)]
     assert "stopped" in srv.log.read_text()
+
+
+def test_a_worker_sigterm_ends_the_worker_only_and_a_killed_server_takes_its_workers(
+        tmp_path: Path) -> None:
+    """The workers start from the server's running event loop (after a first start's first
+    view): they must not keep its SIGTERM handler and wake-up socket. A SIGTERM to a worker
+    ends that worker, not the server; a server killed outright (SIGKILL, no clean-up) takes
+    every worker with it (their parent-death signal is a SIGTERM)."""
+    srv = start_server(tmp_path, args=["--workers", "2"])
+    try:
+        deadline = time.monotonic() + 60
+        while (len(srv.status()["workers"]) < 2 or not srv.status()["background_workers"]
+               ) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        victim = srv.status()["workers"][0]
+        os.kill(victim, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while alive(victim) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(victim)
+        time.sleep(0.5)
+        assert srv.process.poll() is None  # the server goes on
+        assert "stopped" not in srv.log.read_text()
+        out = api(srv, "load", {"session": "s-term", "file": LEAD})  # and still answers
+        assert out["ok"]
+        workers = [*srv.status()["workers"], *srv.status()["background_workers"]]
+        assert workers and victim not in workers
+        srv.process.kill()
+        srv.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while [p for p in workers if alive(p)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in workers if alive(p)]
+    finally:
+        if srv.process.poll() is None:
+            stop(srv.process)
 
 
 def test_beyond_loopback_a_token_is_required_and_printed(tmp_path: Path) -> None:
@@ -538,6 +575,59 @@ finally:
     eng.stop()
 print("ok")
 """
+
+
+_FIRST_VIEW_PROCESS_FAILING = """
+import asyncio, os, sys, time
+from cxroi.app import engine
+from cxroi.app.engine import Engine
+
+engine.ALONE_TIMEOUT = 5.0
+
+
+def first_time_only(marker, how):
+    # the first process to run this dies (or hangs); any later one answers
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return os.getpid()
+    os.close(fd)
+    if how == "dies":
+        os._exit(3)
+    time.sleep(600)
+
+
+async def scenario(tmp):
+    for how in ("dies", "hangs"):
+        eng = Engine(workers=1, background=0)
+        try:
+            t0 = time.monotonic()
+            pid = await eng.run_alone(first_time_only, os.path.join(tmp, how), how)
+            assert eng.started and pid in eng.pids(), (how, pid, eng.pids())
+            assert time.monotonic() - t0 < 60, how
+        finally:
+            eng.stop()
+
+
+asyncio.run(scenario(sys.argv[1]))
+print("ok")
+"""
+
+
+def test_a_first_view_process_that_dies_or_hangs_hands_the_view_to_the_workers(
+        tmp_path: Path) -> None:
+    """A first start computes the first view in a one-off process; if that process dies
+    or does not answer within ``ALONE_TIMEOUT``, the workers are started and compute it
+    (the page gets its view, not a 500 or an endless wait). In a process of its own, as
+    the server runs the engine."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", _FIRST_VIEW_PROCESS_FAILING, str(tmp_path)],
+                          capture_output=True, text=True, timeout=240,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]
+    assert "the first view's process died" in proc.stderr
+    assert "the first view's process took more than 5 s" in proc.stderr
 
 
 def test_a_background_worker_dying_restarts_only_the_background_pool() -> None:

@@ -41,6 +41,10 @@ MAX_DRAWS = 100_000
 #: (``nice``): the value of information it computes yields the cores to slider updates
 #: (and, on a machine shared with browsers, to the pages) whenever they want them.
 BACKGROUND_NICE = 10
+#: Longest wait, in seconds, for the first view's one-off process on a first start
+#: (:meth:`Engine.run_alone`; 1.4-2 s here, 8 s under heavy load) before the workers are
+#: asked instead.
+ALONE_TIMEOUT = 60.0
 
 
 def scenario_key(kind: str, payload: Any, fingerprint: str) -> str:
@@ -149,7 +153,18 @@ def default_cache_dir() -> Path:
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to end this worker when the server process dies (even by SIGKILL)."""
+    """Ask Linux to end this worker when the server process dies (even by SIGKILL).
+
+    A worker forked from the server's running event loop inherits the loop's SIGTERM
+    handler and its signal wake-up socket: a SIGTERM to the worker would then reach the
+    *server's* loop (and stop the server), and the worker itself would ignore it, the
+    parent-death signal included. Both are reset to the defaults first.
+    """
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except ValueError:  # pragma: no cover - not the main thread (never for a worker)
+        pass
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -259,9 +274,18 @@ class Engine:
         self._alone = ProcessPoolExecutor(1, mp_context=ctx, initializer=warm_first_view)
         pool = self._alone
         try:
-            out = await asyncio.wrap_future(pool.submit(fn, *args))
+            out = await asyncio.wait_for(asyncio.wrap_future(pool.submit(fn, *args)),
+                                         ALONE_TIMEOUT)
             self.computed += 1
             return out
+        except (TimeoutError, BrokenProcessPool) as exc:
+            # the one-off process died or hangs: end it, and the workers answer instead
+            what = "died" if isinstance(exc, BrokenProcessPool) else \
+                f"took more than {ALONE_TIMEOUT:g} s"
+            print(f"cxroi app: the first view's process {what}; the workers compute it",
+                  file=sys.stderr, flush=True)
+            self._end([pool])
+            return await self.run(fn, *args)
         finally:
             if self._alone is pool:
                 self._alone = None

@@ -257,9 +257,11 @@ async def first_view(cfg: Config) -> None:
         if (cfg.scenario_dir / LEAD).is_file() and not cfg.engine.started and \
                 not lead_cached(cfg):
             t0 = time.perf_counter()
-            await load_answer(cfg, LEAD, alone=True)
-            print(f"cxroi app: first view computed in {time.perf_counter() - t0:.2f} s "
-                  "(nothing cached yet); starting the workers", flush=True)
+            answer = await load_answer(cfg, LEAD, alone=True)
+            ok = isinstance(answer, bytes) and json.loads(answer).get("ok")
+            print(f"cxroi app: first view {'computed' if ok else 'answered with a problem'}"
+                  f" in {time.perf_counter() - t0:.2f} s (nothing cached yet); starting the "
+                  "workers", flush=True)
     except Exception as exc:  # a page asking will get the error itself
         print(f"cxroi app: the first view was not computed ahead ({exc})", flush=True)
     cfg.engine.start()  # (not when cancelled: the server is stopping)

@@ -107,8 +107,8 @@ def warm(background: bool = False) -> None:
     # the compiled flywheel kernel, where this installation has one: loaded in a thread,
     # off the path of the first request (the worker answers on numpy meanwhile: on a first
     # start the workers start after the first view, and a person may move a slider at once)
-    if hasattr(model, "use_kernel"):
-        threading.Thread(target=model.use_kernel, name="cxroi-kernel", daemon=True).start()
+    if model.ENGINE != "numpy":
+        threading.Thread(target=_load_kernel, name="cxroi-kernel", daemon=True).start()
     from cxroi.uncertainty import tornado
 
     lead = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "complaints-30-to-1.yaml"
@@ -127,6 +127,25 @@ def warm(background: bool = False) -> None:
 
         part = small["charts"]["waterfall"]
         svg(part["vega"], part["data"])  # and its SVG renderer
+
+
+def _load_kernel() -> None:
+    """Load the compiled kernel (:func:`cxroi.model.use_kernel`, in a worker's thread);
+    if it fails, say so in the server's log: the worker goes on with numpy, the same
+    numbers, only slower."""
+    import os
+    import sys
+
+    from cxroi import model
+
+    try:
+        if not model.use_kernel():
+            print(f"cxroi app: worker {os.getpid()} runs on numpy (numba is not installed)",
+                  file=sys.stderr, flush=True)
+    except Exception as exc:  # a broken numba install or cache: numpy answers instead
+        print(f"cxroi app: worker {os.getpid()} could not load the compiled kernel "
+              f"({type(exc).__name__}: {exc}); it runs on numpy, the same numbers, slower",
+              file=sys.stderr, flush=True)
 
 
 def _start_chart_compiler() -> None:

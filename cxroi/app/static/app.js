@@ -325,10 +325,18 @@
     const div = document.createElement("div");
     holder.appendChild(div);
     div.className = "cx-live";
-    // Vega's own tooltip handler: the browser's tooltip (the container's title)
-    const view = new window.vega.View(window.vega.parse(spec),
-                                      { renderer: "svg", container: div, hover: true });
-    await view.runAsync();
+    let view = null;
+    try {
+      // Vega's own tooltip handler: the browser's tooltip (the container's title)
+      view = new window.vega.View(window.vega.parse(spec),
+                                  { renderer: "svg", container: div, hover: true });
+      await view.runAsync();
+    } catch (err) {  // the chart keeps its last drawing; the newest numbers wait to be seen
+      if (view) view.finalize();
+      div.remove();
+      if (!st.late[name]) st.late[name] = part;
+      throw err;
+    }
     while (holder.firstChild !== div) holder.removeChild(holder.firstChild);
     if (old) old.view.finalize();
     st.views[name] = { shape: part.shape, view, json };
