@@ -590,6 +590,22 @@ def test_the_manifest_cache_forgets_deleted_runs_and_stays_bounded(tmp_path, mon
     assert len(rows) == 6  # five of its manifests kept
     assert cached() == {"c": {"c1", "c2", "c3", "c4", "c5"}}
     assert sum(len(v) for v in store._MANIFESTS.values()) <= 5
+    # only what the index reads is kept: the row, not the full results; an older
+    # manifest without a row keeps its results, from which its row is made
+    d = tmp_path / "d"
+    _manifest(d, "new", "delta")
+    m = json.loads((d / "runs" / "new" / "manifest.json").read_text("utf-8"))
+    m["results"] = {"prob_npv_negative": 0.5, "metrics": {"npv": {"p50": 9.0}}}
+    (d / "runs" / "new" / "manifest.json").write_text(json.dumps(m), "utf-8")
+    (d / "runs" / "old").mkdir()
+    (d / "runs" / "old" / "manifest.json").write_text(json.dumps(
+        {"run_id": "old", "status": "failed", "key": "k", "error": "boom",
+         "results": {"prob_npv_negative": 0.25, "metrics": {"npv": {"p50": -3.0}}}}), "utf-8")
+    by = {r["run_id"]: r for r in folder_rows(d)[0]}
+    assert by["new"]["npv_p50"] == 1e6 and by["old"]["npv_p50"] == -3.0
+    assert by["old"]["prob_npv_negative"] == 0.25 and by["old"]["status"] == "failed"
+    kept = {p.parent.name: v[1] for p, v in store._MANIFESTS[d / "runs"].items()}
+    assert "results" not in kept["new"] and kept["old"]["results"]["metrics"]["npv"]["p50"] == -3.0
 
 
 def test_indexes_are_rewritten_after_every_run_unless_a_rewrite_costs_more():
