@@ -479,6 +479,135 @@ def test_results_tables_read_back_as_the_pandas_frame_of_their_rows():
     assert pd.read_parquet(io.BytesIO(parquet_bytes([]))).empty
 
 
+def _schema_and_table(data: bytes):
+    import io
+
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(io.BytesIO(data)), pq.read_table(io.BytesIO(data))
+
+
+@pytest.mark.parametrize("shape", [
+    "all-int", "int-with-missing", "int-with-none", "floats-with-nan", "ints-and-floats",
+    "strings-with-none", "strings-with-missing", "booleans", "booleans-with-none",
+    "all-none", "none-and-missing", "nan-only", "folder-rows", "empty"])
+def test_results_tables_have_the_arrow_schema_pandas_wrote(shape):
+    """Every Parquet reader (duckdb, polars, pyarrow) sees the table pandas wrote: the
+    same Arrow types and nullability, NaN stored as null, the same ``pandas`` metadata --
+    on each shape of column the tables hold, and on the rows of a folder with runs of a
+    batch and reports made elsewhere (``attempts`` missing there: float64, not int64)."""
+    from cxroi.batch.store import parquet_bytes
+
+    nan, inf = float("nan"), float("inf")
+    values = {
+        "all-int": [1, 2, 3], "int-with-missing": [1, ..., 2], "int-with-none": [None, 2],
+        "floats-with-nan": [1.5, nan, inf, -0.0], "ints-and-floats": [1, 2.5, 3],
+        "strings-with-none": ["a", None, "c"], "strings-with-missing": [..., "b"],
+        "booleans": [True, False], "booleans-with-none": [True, None, ...],
+        "all-none": [None, None], "none-and-missing": [None, ...], "nan-only": [nan, None],
+    }
+    if shape == "empty":
+        rows: list[dict] = []
+    elif shape == "folder-rows":
+        rows = [{"batch": "b1", "run_id": "r1", "status": "ok", "error": None,
+                 "seconds": 0.31, "worker": "w1", "attempts": 1, "npv_p50": 1.2e6,
+                 "roi_p50": nan, "report": "r1.html"},
+                {"batch": "b1", "run_id": "r2", "status": "failed", "error": "boom",
+                 "seconds": 0.0, "worker": "", "attempts": 2, "npv_p50": None,
+                 "roi_p50": None, "report": None},
+                {"run_id": "app", "scenario": "From the app", "status": "ok",
+                 "report": "app.html", "batch": ""}]
+    else:
+        rows = [{"n": i} | ({} if v is ... else {"col": v})
+                for i, v in enumerate(values[shape])]
+    got_schema, got = _schema_and_table(parquet_bytes(rows))
+    want_schema, want = _schema_and_table(pd.DataFrame(rows).to_parquet(index=False))
+    assert [(f.name, f.type, f.nullable) for f in got_schema] == \
+        [(f.name, f.type, f.nullable) for f in want_schema]
+    assert json.loads(got_schema.metadata[b"pandas"]) == \
+        json.loads(want_schema.metadata[b"pandas"])
+    assert got_schema.equals(want_schema, check_metadata=True)
+    assert got.equals(want)  # the values too, nulls where pandas had NaN
+    if shape == "folder-rows":
+        assert str(got_schema.field("attempts").type) == "double"
+        assert str(got_schema.field("roi_p50").type) == "double"
+        assert got.column("roi_p50").null_count == 3  # NaN, None and missing
+    if shape == "floats-with-nan":
+        assert got.column("col").to_pylist()[1:3] == [None, inf]
+
+
+def test_results_table_rejects_mixed_columns_naming_the_column():
+    """A column of text and numbers cannot be one Parquet column: a clear error naming
+    it (pandas failed on it too)."""
+    from cxroi.batch.store import parquet_bytes
+
+    with pytest.raises(ValueError, match="column 'worker' mixes"):
+        parquet_bytes([{"worker": "w1"}, {"worker": 3}])
+
+
+def test_the_manifest_cache_forgets_deleted_runs_and_stays_bounded(tmp_path, monkeypatch):
+    """The folder index's manifest cache (a long-lived process: the app, Jupyter) keeps
+    only the manifests its last scan of a folder saw, and at most
+    ``MANIFEST_CACHE_SIZE`` manifests over every folder (the folders scanned longest ago
+    are dropped); a manifest still cached is not parsed again."""
+    from cxroi.batch import store
+
+    monkeypatch.setattr(store, "_MANIFESTS", store.OrderedDict())
+    monkeypatch.setattr(store, "MANIFEST_CACHE_SIZE", 5)
+    parsed: list[str] = []
+    read = store._read_manifest
+    monkeypatch.setattr(store, "_read_manifest",
+                        lambda p: parsed.append(p.parent.name) or read(p))
+
+    def cached() -> dict[str, set[str]]:
+        return {d.parent.name: {p.parent.name for p in v}
+                for d, v in store._MANIFESTS.items()}
+
+    a, b, c = (tmp_path / x for x in "abc")
+    for r in ("a1", "a2", "a3"):
+        _manifest(a, r, "alpha")
+    assert [r["run_id"] for r in folder_rows(a)[0]] == ["a1", "a2", "a3"]
+    assert cached() == {"a": {"a1", "a2", "a3"}} and parsed == ["a1", "a2", "a3"]
+    shutil.rmtree(a / "runs" / "a2")  # a run deleted: forgotten by the next scan
+    (a / "a2.html").unlink()
+    parsed.clear()
+    assert [r["run_id"] for r in folder_rows(a)[0]] == ["a1", "a3"]
+    assert cached() == {"a": {"a1", "a3"}} and parsed == []
+    for r in ("b1", "b2"):
+        _manifest(b, r, "beta")
+    folder_rows(b)
+    assert cached() == {"a": {"a1", "a3"}, "b": {"b1", "b2"}}
+    for r in ("c1", "c2"):
+        _manifest(c, r, "gamma")
+    folder_rows(c)  # 6 > 5: the folder scanned longest ago goes
+    assert cached() == {"b": {"b1", "b2"}, "c": {"c1", "c2"}}
+    parsed.clear()
+    folder_rows(b)  # still cached: not parsed again, and now the latest
+    assert parsed == [] and list(cached()) == ["c", "b"]
+    for r in ("c3", "c4", "c5", "c6"):
+        _manifest(c, r, "gamma")
+    rows, _ = folder_rows(c)  # one folder beyond the bound: the rows all there,
+    assert len(rows) == 6  # five of its manifests kept
+    assert cached() == {"c": {"c1", "c2", "c3", "c4", "c5"}}
+    assert sum(len(v) for v in store._MANIFESTS.values()) <= 5
+    # only what the index reads is kept: the row, not the full results; an older
+    # manifest without a row keeps its results, from which its row is made
+    d = tmp_path / "d"
+    _manifest(d, "new", "delta")
+    m = json.loads((d / "runs" / "new" / "manifest.json").read_text("utf-8"))
+    m["results"] = {"prob_npv_negative": 0.5, "metrics": {"npv": {"p50": 9.0}}}
+    (d / "runs" / "new" / "manifest.json").write_text(json.dumps(m), "utf-8")
+    (d / "runs" / "old").mkdir()
+    (d / "runs" / "old" / "manifest.json").write_text(json.dumps(
+        {"run_id": "old", "status": "failed", "key": "k", "error": "boom",
+         "results": {"prob_npv_negative": 0.25, "metrics": {"npv": {"p50": -3.0}}}}), "utf-8")
+    by = {r["run_id"]: r for r in folder_rows(d)[0]}
+    assert by["new"]["npv_p50"] == 1e6 and by["old"]["npv_p50"] == -3.0
+    assert by["old"]["prob_npv_negative"] == 0.25 and by["old"]["status"] == "failed"
+    kept = {p.parent.name: v[1] for p, v in store._MANIFESTS[d / "runs"].items()}
+    assert "results" not in kept["new"] and kept["old"]["results"]["metrics"]["npv"]["p50"] == -3.0
+
+
 def test_indexes_are_rewritten_after_every_run_unless_a_rewrite_costs_more():
     """:class:`cxroi.batch.run.IndexPace`: a finished run rewrites the indexes unless the
     last rewrite is more recent than four times its cost (a very large folder) or than

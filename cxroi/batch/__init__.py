@@ -35,7 +35,8 @@ parameters) matches its manifest and its report exists.
 The parts, one module each: :mod:`~cxroi.batch.spec` (the batch file),
 :mod:`~cxroi.batch.planning` (overrides, the plan), :mod:`~cxroi.batch.results` (runs and
 their outcomes), :mod:`~cxroi.batch.worker` (one run on a worker),
-:mod:`~cxroi.batch.store` (files, cache, the folder's index) and :mod:`~cxroi.batch.run`
+:mod:`~cxroi.batch.store` (files, cache, the folder's index),
+:mod:`~cxroi.batch.table` (the results tables as Parquet) and :mod:`~cxroi.batch.run`
 (:func:`run_batch`), :mod:`~cxroi.batch.pdf` (``--pdf``). Names are loaded on first use (``from cxroi.batch import X`` works
 for each), so a worker process importing :mod:`cxroi.batch.worker` stays light.
 """

@@ -9,12 +9,16 @@ import hashlib
 import html
 import json
 import re
+import sys
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import cxroi
 from cxroi.batch.results import TABLE_QUANTILES, PlannedRun, RunResult
+from cxroi.batch.table import parquet_bytes
 from cxroi.files import locked, write_atomic
 from cxroi.report.index import render_index
 
@@ -32,53 +36,71 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
         return None
 
 
-#: Run manifests read by this process: path -> ((mtime_ns, size, inode), manifest). A
-#: manifest is only ever replaced whole (renamed over), so an unchanged stat is an
-#: unchanged file; the folder's index, rebuilt as runs finish, then reads only new ones.
-_MANIFESTS: dict[Path, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+#: Run manifests read by this process, per ``runs/`` folder: {runs dir: {manifest path:
+#: ((mtime_ns, size, inode), manifest)}}, the folder scanned last at the end. A manifest is
+#: only ever replaced whole (renamed over), so an unchanged stat is an unchanged file; the
+#: folder's index, rebuilt as runs finish, then reads only new ones. Each scan keeps only
+#: the manifests it saw (a deleted run is forgotten), and folders scanned longest ago are
+#: dropped once the cache holds more than :data:`MANIFEST_CACHE_SIZE` manifests, so a
+#: long-lived process (the app, Jupyter) holds at most that many.
+_MANIFESTS: OrderedDict[Path, dict[Path, tuple[tuple[int, int, int], Any]]] = OrderedDict()
+_MANIFESTS_LOCK = threading.Lock()
+
+#: The most run manifests :func:`folder_rows` keeps parsed between scans (all folders;
+#: ≈ 8 KiB each, so ≈ 32 MB at most).
+MANIFEST_CACHE_SIZE = 4096
 
 
-def _read_manifest_cached(path: Path) -> dict[str, Any] | None:
-    """:func:`_read_manifest`, parsed again only when the file changed (its modification
-    time, size or inode): the caller must not modify the manifest it gets."""
-    try:
-        st = path.stat()
-    except OSError:
-        _MANIFESTS.pop(path, None)
-        return None
-    sig = (st.st_mtime_ns, st.st_size, st.st_ino)
-    got = _MANIFESTS.get(path)
-    if got is not None and got[0] == sig:
-        return got[1]
-    m = _read_manifest(path)
-    _MANIFESTS[path] = (sig, m)
-    return m
+#: What the folder's index reads of a run's manifest (:func:`_manifest_row`).
+_INDEX_KEYS = ("run_id", "status", "batch", "error", "key", "report_bytes", "row")
 
 
-def parquet_bytes(rows: list[dict[str, Any]]) -> bytes:
-    """A Parquet table of ``rows`` (one column per key, in order of first appearance; a
-    missing key is null), written with pyarrow alone: what
-    ``pandas.DataFrame(rows).to_parquet(index=False)`` holds, read back by
-    ``pandas.read_parquet`` as the same frame (tested), at a third of the cost and without
-    pandas in the batch's process."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _index_part(m: Any) -> Any:
+    """The part of a parsed manifest that the folder's index reads (its row, not its full
+    results; the row's column names interned), or ``m`` itself when it is not a
+    manifest: ≈ 8 KiB in memory instead of ≈ 38 KiB (a 32-run batch's manifest)."""
+    if not isinstance(m, dict):
+        return m
+    part = {k: m[k] for k in _INDEX_KEYS if k in m}
+    if isinstance(part.get("row"), dict):  # its column names shared by every manifest
+        part["row"] = {sys.intern(k): v for k, v in part["row"].items()}
+    if not m.get("row"):  # an older manifest: its row is made from its results
+        part["results"] = m.get("results")
+    return part
 
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(row))
-    arrays = {}
-    for k in columns:
-        values = [row.get(k) for row in rows]
-        # no value at all: pandas makes a key some rows lack a float column (NaN), one
-        # every row has as None an object column (None)
-        empty = all(v is None for v in values)
-        arrays[k] = pa.array(values, type=pa.float64() if empty and any(
-            k not in row for row in rows) else None)
-    table = pa.table(arrays)
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    return sink.getvalue().to_pybytes()
+
+def _read_manifests_cached(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every valid run manifest of ``out_dir`` (``runs/<run>/manifest.json`` whose
+    ``run_id`` is its folder's name), by run, in folder-name order.
+
+    Only the part the index reads is returned and kept (:func:`_index_part`); a manifest
+    is parsed again only when its file changed (modification time, size or inode); the
+    caller must not modify the manifests it gets.
+    """
+    runs_dir = out_dir / "runs"
+    with _MANIFESTS_LOCK:
+        old = _MANIFESTS.pop(runs_dir, {})
+    seen: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for mp in sorted(runs_dir.glob("*/manifest.json")):
+        try:
+            st = mp.stat()
+        except OSError:
+            continue
+        sig = (st.st_mtime_ns, st.st_size, st.st_ino)
+        got = old.get(mp)
+        m = got[1] if got is not None and got[0] == sig else _index_part(_read_manifest(mp))
+        if len(seen) < MANIFEST_CACHE_SIZE:
+            seen[mp] = (sig, m)
+        if isinstance(m, dict) and m.get("run_id") == mp.parent.name:
+            out[mp.parent.name] = m
+    with _MANIFESTS_LOCK:
+        _MANIFESTS.pop(runs_dir, None)  # a scan of the same folder in another thread
+        _MANIFESTS[runs_dir] = seen
+        total = sum(len(v) for v in _MANIFESTS.values())
+        while total > MANIFEST_CACHE_SIZE and len(_MANIFESTS) > 1:
+            total -= len(_MANIFESTS.popitem(last=False)[1])
+    return out
 
 
 def _cached(out_dir: Path, run: PlannedRun, batch: str = "") -> RunResult | None:
@@ -201,11 +223,7 @@ def folder_rows(out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
         ``{"id", "name", "href", "runs"}`` per batch written to this folder.
     """
     out_dir = Path(out_dir)
-    manifests = {}
-    for mp in sorted(out_dir.glob("runs/*/manifest.json")):
-        m = _read_manifest_cached(mp)
-        if isinstance(m, dict) and m.get("run_id") == mp.parent.name:
-            manifests[mp.parent.name] = m
+    manifests = _read_manifests_cached(out_dir)
     batches, order = [], []
     for side in sorted(out_dir.glob("*.batch.json")):
         b = _read_manifest(side)
