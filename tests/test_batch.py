@@ -459,9 +459,8 @@ def test_folder_index_lists_every_report_on_disk(tmp_path):
 
 
 def test_results_tables_read_back_as_the_pandas_frame_of_their_rows():
-    """The results tables are written with pyarrow alone (no pandas in the batch's
-    process): ``pandas.read_parquet`` gives the frame ``pandas.DataFrame(rows)`` would
-    have written -- columns in order of first appearance, missing keys, None, inf and
+    """``pandas.read_parquet`` of a results table gives the frame of its rows --
+    columns in order of first appearance, missing keys, None, inf and
     NaN, whole and fractional numbers in one column."""
     import io
 
