@@ -116,16 +116,24 @@ def descendants_cpu_seconds(exclude: set[int], driver_only: bool = False) -> flo
 #: page every 25 ms: Playwright's ``wait_for_selector`` polls at up to 500 ms intervals
 #: when the element is not there at once, which added up to half a second to a cold start
 #: (measured: the page done at 1.79-1.90 s, the waits returning at 2.16-2.26 s).
-WAIT_SHOWN = """(ms) => new Promise((done) => {
+def wait_until(ready: str) -> str:
+    """A page function ``(ms) => Promise<bool>`` that looks every 25 ms whether the
+    JavaScript expression ``ready`` holds, for at most ``ms`` milliseconds."""
+    return f"""(ms) => new Promise((done) => {{
   const end = performance.now() + ms;
-  const ready = () => window.cxStats && window.cxStats.updates.length > 0 &&
-    document.querySelector('.cx-card[data-metric=npv]') &&
-    ['cash_flow', 'waterfall', 'tornado'].every(
-      (c) => document.querySelector('.cx-chart-' + c + ' svg'));
+  const ready = () => {ready};
   const look = () => ready() ? done(true)
     : performance.now() > end ? done(false) : setTimeout(look, 25);
   look();
-})"""
+}})"""
+
+
+#: The page shows its first view: the NPV card and the three charts drawn.
+PAGE_SHOWN = """document.querySelector('.cx-card[data-metric=npv]') &&
+    ['cash_flow', 'waterfall', 'tornado'].every(
+      (c) => document.querySelector('.cx-chart-' + c + ' svg'))"""
+WAIT_SHOWN = wait_until("window.cxStats && window.cxStats.updates.length > 0 &&\n    "
+                        + PAGE_SHOWN)
 
 
 def wait_app(page: Any, url: str) -> float:

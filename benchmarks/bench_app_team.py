@@ -45,25 +45,19 @@ from appserver import start_server, stop  # noqa: E402
 from bench_app import (  # noqa: E402
     ARTIFACTS,
     CHROMIUM,
+    PAGE_SHOWN,
     TARGET_ROW,
     WAIT_UPDATE,
     cumprod_reference,
     descendants_cpu_seconds,
     machine_cpu_seconds,
+    wait_until,
 )
 from bench_app import CHROMIUM_ARGS as _ONE_PERSON_ARGS  # noqa: E402
 
 #: How the benchmark waits for a page to be interactive: as bench_app.WAIT_UPDATE, one
 #: call the page answers itself (opening: +- 25 ms)
-WAIT_OPEN = """(ms) => new Promise((done) => {
-  const end = performance.now() + ms;
-  const ready = () => document.querySelector('.cx-card[data-metric=npv]') &&
-    ['cash_flow', 'waterfall', 'tornado'].every(
-      (c) => document.querySelector('.cx-chart-' + c + ' svg'));
-  const look = () => ready() ? done(true)
-    : performance.now() > end ? done(false) : setTimeout(look, 25);
-  look();
-})"""
+WAIT_OPEN = wait_until(PAGE_SHOWN)
 # twenty pages in one browser: background pages must not be throttled
 CHROMIUM_ARGS = [*_ONE_PERSON_ARGS, "--disable-renderer-backgrounding",
                  "--disable-background-timer-throttling"]

@@ -209,14 +209,20 @@ def test_a_first_start_computes_the_first_view_alone_then_starts_the_workers(
     assert "first view computed" not in again.log.read_text()
 
 
+def _wait_for_workers(srv: Server, n: int, timeout: float = 60) -> None:
+    """Until the server reports ``n`` slider workers and a background worker (or
+    ``timeout`` seconds: the test's own assertions then say what is missing)."""
+    deadline = time.monotonic() + timeout
+    while (len(srv.status()["workers"]) < n or not srv.status()["background_workers"]
+           ) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_stop_the_server_and_its_workers(tmp_path: Path, sig: int) -> None:
     srv = start_server(tmp_path, args=["--workers", "2"])
     try:
-        deadline = time.monotonic() + 60
-        while (len(srv.status()["workers"]) < 2 or not srv.status()["background_workers"]
-               ) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        _wait_for_workers(srv, 2)
         workers = srv.status()["workers"]
         assert len(workers) == 2
         background = srv.status()["background_workers"]
@@ -242,10 +248,7 @@ def test_a_worker_sigterm_ends_the_worker_only_and_a_killed_server_takes_its_wor
     every worker with it (their parent-death signal is a SIGTERM)."""
     srv = start_server(tmp_path, args=["--workers", "2"])
     try:
-        deadline = time.monotonic() + 60
-        while (len(srv.status()["workers"]) < 2 or not srv.status()["background_workers"]
-               ) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        _wait_for_workers(srv, 2)
         victim = srv.status()["workers"][0]
         os.kill(victim, signal.SIGTERM)
         deadline = time.monotonic() + 10
