@@ -51,7 +51,11 @@ def _run_local(tasks: list[dict[str, Any]], workers: int,
                on_done: Callable[[int, dict[str, Any]], None],
                pool: WorkerPool | None = None) -> None:
     """Run on local worker processes, each executing the notebooks in its own IPython
-    shell (no kernel beside it); a dead worker costs one retry of its own run."""
+    shell (no kernel beside it); a dead worker costs one retry of its own run.
+
+    ``pool``: workers already started (:meth:`WorkerPool.start`, sized by the caller when it
+    started them); without it, a pool of ``workers`` processes is started here.
+    """
     tasks = [dict(t, in_process=True) for t in tasks]
     (pool or _local_pool(workers)).run(tasks, on_done)
 
