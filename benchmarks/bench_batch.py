@@ -228,13 +228,18 @@ def main() -> None:
         bref: list[tuple[float, float]] = []
         bnow: list[tuple[float, float]] = []  # this code, measured as the reference is
         bref_root = checkout(args.batch_ref, folder / "batch-ref") if args.batch_ref else None
+
+        def side_by_side(k: int, when: str) -> None:
+            """The reference's batch, then this code's, both in a subprocess."""
+            for label, root, times, name in (
+                    (f"at {args.batch_ref}, {args.runs} runs ({when})", bref_root, bref, "ref"),
+                    (f"this code in a subprocess, {args.runs} runs", ROOT, bnow, "now")):
+                print(f"cxroi batch {label}:", flush=True)
+                times.append(batch_at(root, spec, folder / f"reports-{name}-{k}", args.workers))
+                print(f"  {times[-1][0]:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
+
         if bref_root is not None:
-            print(f"cxroi batch at {args.batch_ref}, {args.runs} runs (before):", flush=True)
-            bref.append(batch_at(bref_root, spec, folder / "reports-ref-0", args.workers))
-            print(f"  {bref[-1][0]:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
-            print(f"cxroi batch, this code in a subprocess, {args.runs} runs:", flush=True)
-            bnow.append(batch_at(ROOT, spec, folder / "reports-now-0", args.workers))
-            print(f"  {bnow[-1][0]:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
+            side_by_side(0, "before")
         print(f"cxroi batch, {args.runs} runs, workers={args.workers or os.cpu_count()}:")
         load_batch = os.getloadavg()
         c0 = cpu_seconds()
@@ -249,12 +254,7 @@ def main() -> None:
         sizes = [r.report.stat().st_size for r in res.runs if r.report]
         run_s = [r.seconds for r in res.rendered if r.seconds > 0]
         if bref_root is not None:
-            print(f"cxroi batch at {args.batch_ref}, {args.runs} runs (after):", flush=True)
-            bref.append(batch_at(bref_root, spec, folder / "reports-ref-1", args.workers))
-            print(f"  {bref[-1][0]:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
-            print(f"cxroi batch, this code in a subprocess, {args.runs} runs:", flush=True)
-            bnow.append(batch_at(ROOT, spec, folder / "reports-now-1", args.workers))
-            print(f"  {bnow[-1][0]:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)
+            side_by_side(1, "after")
         t1 = time.perf_counter()
         again = run_batch(spec, out, workers=args.workers, progress=False)
         rerun_s = time.perf_counter() - t1

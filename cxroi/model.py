@@ -150,14 +150,13 @@ def run_flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False
         and ``positive_share_monthly`` ``(D, K, H)`` (for charts of the likely run).
     irr : bool
         Compute the internal rate of return (``irr``, a root search per draw). ``False``
-        leaves the ``irr`` key out, for callers that read other outputs only (the
-        break-even search reads NPV alone); every other output is the same.
+        gives NaN (not computed) for it, for callers that show or read no IRR (the app,
+        the break-even search, a tornado of NPV); every other output is the same.
 
     Returns
     -------
     dict of str to ndarray
-        Every key of :data:`OUTPUTS` (``irr`` only with ``irr=True``), each of shape
-        ``(D,)``.
+        Every key of :data:`OUTPUTS`, each of shape ``(D,)``.
 
     Notes
     -----
@@ -188,8 +187,7 @@ def run_flywheel_numpy(inp: Inputs, params: Mapping[str, Array], monthly: bool =
     # payback and IRR work on whole cash-flow rows: cheaper once over all draws
     net = np.ascontiguousarray((out["net_cash"] if monthly else out.pop("net_cash")).T)
     out["payback_month"] = finance.payback_period(net)
-    if irr:
-        out["irr"] = finance.irr(net)
+    out["irr"] = finance.irr(net) if irr else np.full(net.shape[0], np.nan)
     # the public layout is draw-first: (D,), (D, H), (D, K, H) -- views, no copies
     return {k: v if v.ndim == 1 else np.moveaxis(v, -1, 0) for k, v in out.items()}
 

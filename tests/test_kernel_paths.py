@@ -179,8 +179,9 @@ def test_kernel_irr_is_the_references_on_hard_cash_flows(kernel) -> None:
 
 @pytest.mark.parametrize("engine", ["kernel", "numpy"])
 def test_leaving_the_irr_out_changes_no_other_output(kernel, engine: str) -> None:
-    """``irr=False`` (the break-even search's NPV-only runs) drops the ``irr`` key and
-    nothing else: every other output is the full run's, bit for bit, on both engines."""
+    """``irr=False`` (the app, the break-even search, a tornado of NPV) leaves the IRR
+    NaN (not computed) and nothing else changes: every other output is the full run's,
+    bit for bit, on both engines; ``simulate(irr=False)`` likewise."""
     from cxroi.model import run_flywheel_numpy
 
     run = kernel.flywheel if engine == "kernel" else run_flywheel_numpy
@@ -189,7 +190,12 @@ def test_leaving_the_irr_out_changes_no_other_output(kernel, engine: str) -> Non
     params = sample_params(sc, 500, np.random.default_rng(7))
     full = {k: v.copy() for k, v in run(inp, params, True).items()}
     lean = run(inp, params, True, irr=False)
-    assert "irr" in full and np.isfinite(full["irr"]).any()
-    assert set(lean) == set(full) - {"irr"}
+    assert np.isfinite(full["irr"]).any() and np.isnan(lean["irr"]).all()
+    assert set(lean) == set(full)
     for key, v in lean.items():
-        np.testing.assert_array_equal(v, full[key], err_msg=key)
+        if key != "irr":
+            np.testing.assert_array_equal(v, full[key], err_msg=key)
+    if engine == "numpy":
+        a, b = simulate(sc, draws=300, irr=False), simulate(sc, draws=300)
+        assert np.isnan(a.draws["irr"]).all() and np.isfinite(b.draws["irr"]).any()
+        np.testing.assert_array_equal(a.draws["npv"], b.draws["npv"])

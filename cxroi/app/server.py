@@ -227,25 +227,29 @@ async def load_answer(cfg: Config, file: str, corr: bool = True, alone: bool = F
     controls and first view, from the cache (keyed by the file's content) or a worker (a
     process of its own when ``alone``: :meth:`Engine.run_alone`)."""
     name = Path(file).name
-    try:
-        content = (cfg.scenario_dir / name).read_bytes()
-    except OSError:
+    inputs = _load_inputs(cfg, name, corr)
+    if inputs is None:
         return {"ok": False, "message": f"<div class='cx-message'>{name} is not in the "
                                         "scenario folder any more: pick another.</div>"}
-    inputs = {"file": name, "bytes": content.decode("utf-8", "replace"), "corr": corr}
     key = _key("load", inputs, cfg)
     return await cfg.engine.cached("load", inputs, tasks.load, name, str(cfg.scenario_dir),
                                    corr, key, disk=True, alone=alone)
 
 
+def _load_inputs(cfg: Config, name: str, corr: bool = True) -> dict[str, Any] | None:
+    """What a ``load`` answer is keyed by: the file's name and content and the correlation
+    switch (``None`` when the file cannot be read)."""
+    try:
+        content = (cfg.scenario_dir / name).read_bytes()
+    except OSError:
+        return None
+    return {"file": name, "bytes": content.decode("utf-8", "replace"), "corr": corr}
+
+
 def lead_cached(cfg: Config) -> bool:
     """Whether the result cache (memory or disk) holds the lead scenario's first view."""
-    try:
-        content = (cfg.scenario_dir / LEAD).read_bytes()
-    except OSError:
-        return False
-    inputs = {"file": LEAD, "bytes": content.decode("utf-8", "replace"), "corr": True}
-    return cfg.engine.cache.get(_key("load", inputs, cfg)) is not None
+    inputs = _load_inputs(cfg, LEAD)
+    return inputs is not None and cfg.engine.cache.get(_key("load", inputs, cfg)) is not None
 
 
 async def first_view(cfg: Config) -> None:

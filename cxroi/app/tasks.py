@@ -58,18 +58,12 @@ def chart(vega_lite: dict[str, Any]) -> dict[str, Any]:
     return part
 
 
-def irr_not_shown(cash: Any, *args: Any, **kwargs: Any) -> Any:
-    """Stands in for :func:`cxroi.finance.irr` in the app's workers: NaN for every draw.
-
-    The app shows no IRR (not on a card, not in the pitch, the charts, the tornado or the
-    value of information), and solving it for every draw is about half of a simulation's
-    time. Everything the page shows is unchanged (``tests/test_app_server.py`` checks the
-    cards and charts with and without it); ``cxroi run`` and the report, in their own
-    processes, compute the IRR as always.
-    """
-    import numpy as np
-
-    return np.full(np.asarray(cash).shape[:-1], np.nan)
+#: Whether the app's simulations compute the IRR (:func:`cxroi.uncertainty.simulate`'s
+#: ``irr``). The app shows none (not on a card, in the pitch, the charts, the tornado or the
+#: value of information), and solving it for every draw is about half of a numpy
+#: simulation's time; everything the page shows is unchanged without it
+#: (``tests/test_app_server.py``). ``cxroi run`` and the report compute it as always.
+IRR = False
 
 
 def _without_pyarrow() -> None:
@@ -83,24 +77,14 @@ def _without_pyarrow() -> None:
 
 def warm(background: bool = False) -> None:
     """Import the model (pandas without pyarrow, :func:`_without_pyarrow`), skip the IRR
-    nobody sees here (:func:`irr_not_shown`), load the compiled kernel in a thread (until
+    nobody sees here (:data:`IRR`), load the compiled kernel in a thread (until
     it is in, the simulation runs on numpy, to the same numbers within 1e-13), and run one
     small simulation and tornado (a worker's first request then costs what every later one
     does); a background worker (``background``) instead runs one small value of
     information (it draws no charts)."""
     import threading
 
-    _without_pyarrow()
-    from cxroi import finance
-    from cxroi.app.view import CARDS
-
-    assert "irr" not in dict(CARDS), "the app shows the IRR: keep cxroi.finance.irr"
-    finance.irr = irr_not_shown
-    if not background:
-        _start_chart_compiler()
-    import cxroi.charts  # noqa: F401
-    import cxroi.evidence  # noqa: F401
-    import cxroi.pitch  # noqa: F401
+    _prepare(charts=not background)
     from cxroi import model
     from cxroi.scenario import load_scenario
 
@@ -117,7 +101,7 @@ def warm(background: bool = False) -> None:
         from cxroi.voi import value_of_information
 
         sc = load_scenario(lead)
-        value_of_information(simulate(sc, draws=400))
+        value_of_information(simulate(sc, draws=400, irr=IRR))
     elif lead.is_file():
         sc = load_scenario(lead)
         tornado(sc)
@@ -170,16 +154,24 @@ def _start_chart_compiler() -> None:
 def warm_first_view() -> None:
     """Get ready for one computation, the lead scenario's first view on a first start
     (:meth:`cxroi.app.engine.Engine.run_alone`), and no more: skip the IRR
-    (:func:`irr_not_shown`), start the chart compiler (:func:`_start_chart_compiler`) and
+    (:data:`IRR`), start the chart compiler (:func:`_start_chart_compiler`) and
     import the model. Not the compiled kernel: its numba import and load (0.3-2 s; 10-30 s
     the first time on a machine) cost more than it saves on one simulation, which numpy
     runs in about 40 ms to the same numbers (within 1e-13, docs/model.md). Nor pyarrow
     (:func:`_without_pyarrow`)."""
-    _without_pyarrow()
-    from cxroi import finance
+    _prepare()
 
-    finance.irr = irr_not_shown
-    _start_chart_compiler()
+
+def _prepare(charts: bool = True) -> None:
+    """What every process of the app computing answers does first: pandas without
+    pyarrow (:func:`_without_pyarrow`), the chart compiler started in a thread when it
+    draws charts (:func:`_start_chart_compiler`), the model's modules imported."""
+    _without_pyarrow()
+    from cxroi.app.view import CARDS
+
+    assert IRR or "irr" not in dict(CARDS), "the app shows the IRR: set tasks.IRR = True"
+    if charts:
+        _start_chart_compiler()
     import cxroi.charts  # noqa: F401
     import cxroi.evidence  # noqa: F401
     import cxroi.pitch  # noqa: F401
@@ -252,7 +244,7 @@ def result(sc: Scenario, correlated: bool = True, key: str | None = None) -> dic
 
     t0 = time.perf_counter()
     inputs = compile_inputs(sc)
-    res = simulate(sc, inputs=inputs, correlated=correlated)
+    res = simulate(sc, inputs=inputs, correlated=correlated, irr=IRR)
     t_sim = time.perf_counter()
     tor = tornado(sc, inputs=inputs)
     t_tor = time.perf_counter()
@@ -349,7 +341,7 @@ def voi(data: Any, correlated: bool = True, key: str | None = None) -> dict[str,
     try:
         if hit is None:
             sc = scenario_from_dict(data, source="your inputs")
-            res = simulate(sc, correlated=correlated)
+            res = simulate(sc, correlated=correlated, irr=IRR)
         else:
             sc, res = hit
         v = value_of_information(res)

@@ -279,7 +279,7 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
     clv_a = base["w_acc"] @ finance.clv(base["annual_margin"][:, None], ret_a,
                                         inp.discount_rate, grow_a - 1.0)
     # IRR: bracketed on the reference's grid of rates, then its Newton steps
-    irrs = np.empty(n)
+    irrs = np.full(n, np.nan)  # not computed unless asked for
     if irr:
         _irr(net, base["irr_grid"], 12, 1e-10, 100, block, irrs)
 
@@ -305,10 +305,8 @@ def flywheel(inp: Inputs, params: Mapping[str, Array], monthly: bool = False,
         csat_before=base["csat_before"] * ones, csat_after=col["csat_after"],
         csat_change=col["csat_after"] - base["csat_before"],
         churn_floored=col["churn_floored"],
-        payback_month=col["payback_month"],
+        payback_month=col["payback_month"], irr=irrs,
     )
-    if irr:
-        out["irr"] = irrs
     if monthly:
         from cxroi.model import BENEFIT_LINES
         for j, name in enumerate(BENEFIT_LINES):

@@ -130,7 +130,8 @@ class SimulationResult:
 
 
 def simulate(sc: Scenario, draws: int | None = None, seed: int | None = None,
-             inputs: Inputs | None = None, correlated: bool = True) -> SimulationResult:
+             inputs: Inputs | None = None, correlated: bool = True, irr: bool = True
+             ) -> SimulationResult:
     """Monte Carlo over all links at once.
 
     Parameters
@@ -147,13 +148,16 @@ def simulate(sc: Scenario, draws: int | None = None, seed: int | None = None,
     correlated : bool
         Honour the scenario's ``correlations`` (default); False samples every link
         independently (the app's "correlation off"), with the same marginal draws.
+    irr : bool
+        Compute the IRR of every draw (a root search per draw); ``False`` leaves it NaN
+        (the app, which shows no IRR). Every other number is the same.
     """
     n = draws if draws is not None else sc.simulation.draws
     s = seed if seed is not None else sc.simulation.seed
     inp = inputs if inputs is not None else compile_inputs(sc)
     # the draws depend on the priors, not the levers: a lever move reuses them (read-only)
     params = scenario_draws(sc, n, s, correlated)
-    out = run_flywheel(inp, params, monthly=True)
-    likely_raw = run_flywheel(inp, likely_params(sc), monthly=True, detail=True)
+    out = run_flywheel(inp, params, monthly=True, irr=irr)
+    likely_raw = run_flywheel(inp, likely_params(sc), monthly=True, detail=True, irr=irr)
     likely = {k: (float(v[0]) if v.ndim == 1 else v[0]) for k, v in likely_raw.items()}
     return SimulationResult(sc, inp, params, out, likely, s)

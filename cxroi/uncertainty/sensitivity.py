@@ -58,8 +58,9 @@ def tornado(sc: Scenario, metric: str = "npv", inputs: Inputs | None = None) -> 
                      "provenance": cf.provenance, "source": cf.source, "low": float(sum(lo)),
                      "likely": float(sum(cf.likely)), "high": float(sum(hi))})
     params = {k: np.stack(v) for k, v in variants.items()}
-    res = run_flywheel(inp, params)[metric]
-    base_val = float(run_flywheel(inp, base)[metric][0])
+    want_irr = metric == "irr"
+    res = run_flywheel(inp, params, irr=want_irr)[metric]
+    base_val = float(run_flywheel(inp, base, irr=want_irr)[metric][0])
     df = pd.DataFrame(rows)
     df[f"{metric}_at_low"] = res[0::2]
     df[f"{metric}_at_high"] = res[1::2]
