@@ -328,10 +328,6 @@ def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: 
                                    "href": "index.html"}])
             _write_folder_index(out_dir)
 
-    # the tables' writer is imported now, not inside the first rewrite, whose cost paces
-    # the next ones (IndexPace)
-    import pyarrow.parquet  # noqa: F401
-
     todo: list[int] = []
     for i, r in enumerate(runs):
         cached = None if force or r.error else _cached(out_dir, r, bid)
