@@ -10,7 +10,7 @@
  *
  * One request per slider release (never while dragging: a drag only updates the box); at
  * most one request of this page in flight, and only the newest inputs are sent after it
- * (the server also drops superseded work). Charts are Vega-Lite views made once and then
+ * (the server also drops superseded work). Charts are Vega views made once and then
  * updated in place with new data (view.data + runAsync) when only their data changed; a
  * chart scrolled out of sight is made, or brought up to date, when it comes into view (an
  * IntersectionObserver), not on every update. Work the browser does per update is kept
