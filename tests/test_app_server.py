@@ -643,3 +643,59 @@ def test_a_background_worker_dying_restarts_only_the_background_pool() -> None:
     proc = subprocess.run([sys.executable, "-c", _DYING_BACKGROUND_WORKER], capture_output=True,
                           text=True, timeout=180, cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]
+
+
+_FAILED_ANSWERS = """
+import asyncio, json, os, sys
+from cxroi.app.engine import Engine, failure
+
+
+def answer(marker, kind):
+    # the first call fails (unexpectedly, or with a problem of the inputs); later ones answer
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return {"ok": True, "calls": 2}
+    os.close(fd)
+    if kind == "problem":
+        return {"ok": False, "message": "the inputs have a problem"}
+    try:
+        raise MemoryError("the machine, this once")
+    except MemoryError:
+        return failure("computing this case")
+
+
+async def scenario(tmp):
+    eng = Engine(workers=1, background=0)
+    eng.start()
+    try:
+        for kind in ("failure", "problem"):
+            marker = os.path.join(tmp, kind)
+            first = json.loads(await eng.cached("compute", kind, answer, marker, kind))
+            again = json.loads(await eng.cached("compute", kind, answer, marker, kind))
+            print(kind, first.get("ok"), first.get("failure", False), again.get("ok"))
+    finally:
+        eng.stop()
+
+
+asyncio.run(scenario(sys.argv[1]))
+"""
+
+
+def test_an_unexpected_failure_is_computed_again_and_a_problem_is_kept(tmp_path: Path
+                                                                        ) -> None:
+    """An answer that says something went wrong unexpectedly (a bug or the machine:
+    ``failure``) is not kept by the result cache, so the same inputs are computed again
+    on the next request instead of showing that failure until a restart; an answer that
+    says the inputs have a problem is kept (the same inputs give the same problem). In a
+    process of its own, as the server runs the engine."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", _FAILED_ANSWERS, str(tmp_path)],
+                          capture_output=True, text=True, timeout=180,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.split("\n")
+    assert "failure False True True" in lines, proc.stdout  # computed again: answered
+    assert "problem False False False" in lines, proc.stdout  # kept: the same answer
+    assert "computing this case failed" in proc.stderr and "MemoryError" in proc.stderr

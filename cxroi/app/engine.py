@@ -355,7 +355,11 @@ class Engine:
         background one when ``background``; a process of its own when ``alone``,
         :meth:`run_alone`).
 
-        Answers that report a problem or a failure are not kept on disk.
+        Answers that report a problem with the inputs are kept in memory only (the same
+        inputs give the same problem). An answer that says something went wrong
+        unexpectedly (``"failure": True``, :func:`failure`: a bug or the machine, not the
+        inputs) is not kept at all: the next request for the same inputs computes it
+        again, rather than showing that failure until the server restarts.
         """
         key = scenario_key(kind, inputs, self.fingerprint)
         hit = self.cache.get(key)
@@ -373,7 +377,8 @@ class Engine:
             out["key"] = key
             self._keep_specs(out)
             data = to_json(out)
-            self.cache.put(key, data, disk=disk and bool(out.get("ok")))
+            if not out.get("failure"):
+                self.cache.put(key, data, disk=disk and bool(out.get("ok")))
             fut.set_result(data)
             return data
         except BaseException as exc:
@@ -426,6 +431,15 @@ class Engine:
             p.join(timeout=3)
             if p.is_alive():  # pragma: no cover - a worker stuck in C code
                 p.kill()
+
+
+def failure(what: str) -> dict[str, Any]:
+    """The answer of a task that failed unexpectedly while ``what`` (its traceback goes to
+    the server log, :func:`log_failure`): ``ok`` false, the page's message, and
+    ``failure`` true, so that :meth:`Engine.cached` does not keep it."""
+    from cxroi.app.view import text_html
+
+    return {"ok": False, "failure": True, "message": text_html(log_failure(what))}
 
 
 def log_failure(what: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxroi.app.controls import control_specs, slugify
-from cxroi.app.engine import MAX_DRAWS, log_failure
+from cxroi.app.engine import MAX_DRAWS, failure
 from cxroi.app.view import (
     cards_html,
     control_label,
@@ -286,7 +286,7 @@ def compute(data: Any, source: str | None, scenario_dir: str, correlated: bool =
     except CxroiError as exc:
         return {"ok": False, "message": text_html(str(exc))}
     except Exception:  # a bug must not put a traceback on the page
-        return {"ok": False, "message": text_html(log_failure("computing this case"))}
+        return failure("computing this case")
 
 
 def load(path: str, scenario_dir: str, correlated: bool = True, key: str | None = None
@@ -321,7 +321,7 @@ def load(path: str, scenario_dir: str, correlated: bool = True, key: str | None 
         for part in res["charts"].values():  # the first view, drawn here (see bundle.svg)
             part["svg"] = svg(part["vega"], part["data"])
     except Exception:
-        return {"ok": False, "message": text_html(log_failure("computing this case"))}
+        return failure("computing this case")
     return {"ok": True, "file": p.name, "name": sc.name,
             "controls": [s.as_json() for s in control_specs(sc)],
             "data": sc.model_dump(mode="json"), "correlations": len(sc.correlations),
@@ -348,7 +348,7 @@ def voi(data: Any, correlated: bool = True, key: str | None = None) -> dict[str,
     except CxroiError as exc:
         return {"ok": False, "message": text_html(str(exc))}
     except Exception:
-        return {"ok": False, "message": text_html(log_failure("valuing information"))}
+        return failure("valuing information")
     first = v.table.iloc[0] if not v.table.empty else None
     return {"ok": True, "html": voi_html(v), "evpi": v.evpi, "sentence": v.sentence,
             "first": None if first is None else {"link": first["link"],
