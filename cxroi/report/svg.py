@@ -62,7 +62,7 @@ def render_svg(spec: dict[str, Any]) -> str:
 
 #: Compiled Vega of the last chart shapes (Vega-Lite spec without its datasets' rows).
 VEGA_CACHE_SIZE = 32
-_vega_cache: OrderedDict[str, tuple[str, set[str]]] = OrderedDict()
+_vega_cache: OrderedDict[str, tuple[str, set[str], bool]] = OrderedDict()
 
 
 def _rename_data(node: Any, names: dict[str, str]) -> Any:
@@ -80,45 +80,92 @@ def _rename_data(node: Any, names: dict[str, str]) -> Any:
     return node
 
 
+#: What a chart's title is compiled as, put back in the compiled Vega (a JSON string token).
+_TITLE = "cxroi-chart-title-e3b0c442"
+
+
+def _template_title(spec: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """``spec`` with its top-level title text replaced by :data:`_TITLE`, and the text;
+    ``(spec, None)`` when the title is not a plain one-line text (left in the shape).
+
+    The report's titles carry the scenario's figures ("likely case $1.7M", "2% chance NPV
+    < 0"), so without this nearly every report had a chart shape of its own to compile.
+    """
+    title = spec.get("title")
+    if isinstance(title, dict):
+        text = title.get("text")
+        if _plain(text):
+            return spec | {"title": title | {"text": _TITLE}}, text
+        return spec, None
+    if _plain(title):
+        return spec | {"title": _TITLE}, title
+    return spec, None
+
+
+def _plain(text: Any) -> bool:
+    return isinstance(text, str) and text != "" and text.isprintable() and _TITLE not in text
+
+
 def to_vega(spec: dict[str, Any]) -> dict[str, Any]:
     """The Vega mapping vl-convert compiles a Vega-Lite mapping to, compiled once per
     chart *shape* in a process: the spec with its datasets renamed in order
-    (``cxroi_0``, ``cxroi_1``, ...) and their rows left out is the key; a hit gets this
-    spec's rows put back under the compiled datasets' names. Vega-Lite's compiler does
-    not read the rows of inline datasets (the SVG is the same byte for byte, tested), and
-    compiling costs 4-5 ms a chart of its 20-60.
+    (``cxroi_0``, ``cxroi_1``, ...), their rows left out and its title text replaced by
+    a placeholder is the key; a hit gets this spec's rows and title put back. Vega-Lite's
+    compiler does not read the rows of inline datasets, and it copies a title's text
+    into the Vega as it is (a shape whose compiled Vega holds the placeholder anywhere
+    but as a whole JSON string keeps its own title in the key): the Vega is the same as
+    the spec's own compile, compared whole in ``tests/test_report_svg.py``, and the SVG
+    the same byte for byte. Compiling costs 4-5 ms a chart of its 20-60.
     """
     import vl_convert as vlc
 
     datasets = spec.get("datasets") or {}
     canon = {name: f"cxroi_{i}" for i, name in enumerate(datasets)}
-    shape = _rename_data({k: v for k, v in spec.items() if k != "datasets"}, canon)
-    shape["datasets"] = {canon[n]: len(rows) for n, rows in datasets.items()}
-    key = json.dumps(shape, sort_keys=True, default=str, allow_nan=True)
-    with _cache_lock:
-        hit = _vega_cache.get(key)
-        if hit is not None:
-            _vega_cache.move_to_end(key)
-    if hit is None:
-        vega = vlc.vegalite_to_vega(_rename_data(spec, canon) | {
-            "datasets": {canon[n]: rows for n, rows in datasets.items()}})
-        rows_at = {d["name"] for d in vega.get("data", [])
-                   if "values" in d and d["name"] in canon.values()}
-        for d in vega.get("data", []):
-            if d["name"] in rows_at:
-                d["values"] = []
-        hit = (json.dumps(vega), rows_at)
+    templated, title = _template_title(spec)
+    hit = None
+    for body, text in ((templated, title), (spec, None)) if title is not None else \
+            ((spec, None),):
+        shape = _rename_data({k: v for k, v in body.items() if k != "datasets"}, canon)
+        shape["datasets"] = {canon[n]: len(rows) for n, rows in datasets.items()}
+        key = json.dumps(shape, sort_keys=True, default=str, allow_nan=True)
         with _cache_lock:
-            _vega_cache[key] = hit
-            while len(_vega_cache) > VEGA_CACHE_SIZE:
-                _vega_cache.popitem(last=False)
-    text, rows_at = hit
-    vega = json.loads(text)
+            hit = _vega_cache.get(key)
+            if hit is not None:
+                _vega_cache.move_to_end(key)
+        if hit is None:
+            hit = _compile(vlc, body, datasets, canon, text is not None)
+            with _cache_lock:
+                _vega_cache[key] = hit
+                while len(_vega_cache) > VEGA_CACHE_SIZE:
+                    _vega_cache.popitem(last=False)
+        if hit[2] or text is None:  # usable: the title goes back in, or it is in the key
+            break
+    vega_text, rows_at, titled = hit
+    if titled:
+        vega_text = vega_text.replace(json.dumps(_TITLE), json.dumps(title))
+    vega = json.loads(vega_text)
     rows = {canon[n]: r for n, r in datasets.items()}
     for d in vega.get("data", []):
         if d["name"] in rows_at:
             d["values"] = rows[d["name"]]
     return vega
+
+
+def _compile(vlc: Any, spec: dict[str, Any], datasets: dict[str, Any],
+             canon: dict[str, str], templated: bool) -> tuple[str, set[str], bool]:
+    """(compiled Vega as JSON text with the rows left out, the names of the datasets whose
+    rows go back in, whether the placeholder title goes back in)."""
+    vega = vlc.vegalite_to_vega(_rename_data(spec, canon) | {
+        "datasets": {canon[n]: rows for n, rows in datasets.items()}})
+    rows_at = {d["name"] for d in vega.get("data", [])
+               if "values" in d and d["name"] in canon.values()}
+    for d in vega.get("data", []):
+        if d["name"] in rows_at:
+            d["values"] = []
+    text = json.dumps(vega)
+    # the placeholder only as whole JSON strings (the title's text), never inside another
+    titled = templated and text.count(_TITLE) == text.count(json.dumps(_TITLE)) > 0
+    return text, rows_at, titled
 
 
 def _svg_pair(chart: dict[str, Any] | alt.TopLevelMixin) -> tuple[str, str]:
