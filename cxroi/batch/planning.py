@@ -16,6 +16,7 @@ from typing import Any
 from cxroi.batch.results import PlannedRun, _content_key, slug
 from cxroi.batch.spec import BatchSpec, _read_yaml
 from cxroi.errors import BatchError, CxroiError
+from cxroi.report.common import scenario_data_key
 from cxroi.scenario import scenario_from_dict, scenario_to_yaml
 
 
@@ -221,6 +222,9 @@ def plan(spec: BatchSpec, notebook_text: str) -> list[PlannedRun]:
     reported as failed; the others still run).
     """
     params = {"draws": spec.draws, "seed": spec.seed, "data_fingerprint": spec.data_fingerprint}
+    # the YAML of every distinct scenario, written once (runs with the same data, e.g. an
+    # initiative listed twice, have the same text): 3-7 ms each
+    texts: dict[str, str] = {}
     runs: list[PlannedRun] = []
     used: set[str] = set()
     for init_name, path in spec.initiatives:
@@ -245,7 +249,7 @@ def plan(spec: BatchSpec, notebook_text: str) -> list[PlannedRun]:
                     run_id = f"{'__'.join(slug(p) for p in parts)}-{n}"
                     n += 1
                 used.add(run_id)
-                error, text, name, cur = load_error, None, init_name, "USD"
+                error, text, name, cur, data_key = load_error, None, init_name, "USD", None
                 if error is None:
                     try:
                         data = raw
@@ -253,7 +257,11 @@ def plan(spec: BatchSpec, notebook_text: str) -> list[PlannedRun]:
                             data = _select_segment(data, segment, spec.segment_costs)
                         data = apply_overrides(data, overrides)
                         sc = scenario_from_dict(data, str(path))
-                        text, name, cur = scenario_to_yaml(sc), sc.name, sc.currency
+                        data_key = scenario_data_key(sc)
+                        text = texts.get(data_key)
+                        if text is None:
+                            text = texts[data_key] = scenario_to_yaml(sc)
+                        name, cur = sc.name, sc.currency
                     except KeyError as exc:
                         error = (f"{path}: variant '{variant}', segment '{segment}': "
                                  f"{exc.args[0]}. Fix: correct the batch file's overrides or "
@@ -267,7 +275,8 @@ def plan(spec: BatchSpec, notebook_text: str) -> list[PlannedRun]:
                                  "start from one of data/scenarios/*.yaml")
                 key = _content_key(text or f"ERROR {error}", notebook_text, params)
                 runs.append(PlannedRun(run_id, init_name, segment, variant, str(path), text,
-                                       name, cur, key, error))
+                                       name, cur, key, error,
+                                       data_key if text is not None else None))
     return runs
 
 

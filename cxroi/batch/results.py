@@ -44,6 +44,9 @@ class PlannedRun:
     currency: str
     key: str
     error: str | None = None
+    #: :func:`cxroi.report.common.scenario_data_key` of the scenario ``scenario_yaml``
+    #: was written from (the worker then hashes that text for the report's fingerprint).
+    scenario_key: str | None = None
 
 
 @dataclass

@@ -357,7 +357,8 @@ def _run(bspec: BatchSpec, runs: list[PlannedRun], notebook_text: str, nb_path: 
         task_of_key[r.key] = len(tasks)
         stands_for.append([i])
         tasks.append({"run_id": r.run_id, "key": r.key, "scenario_path": str(p["scenario"].resolve()),
-                      "scenario_yaml": r.scenario_yaml, "notebook": notebook_text, "cwd": cwd,
+                      "scenario_yaml": r.scenario_yaml, "scenario_key": r.scenario_key,
+                      "notebook": notebook_text, "cwd": cwd,
                       "draws": bspec.draws, "seed": bspec.seed,
                       "data_fingerprint": bspec.data_fingerprint, "timeout": bspec.timeout})
 

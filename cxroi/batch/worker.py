@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cxroi.report.common import remember_scenario_yaml
 from cxroi.report.render import execute_report
 
 if TYPE_CHECKING:
@@ -71,6 +72,10 @@ def execute_task(task: dict[str, Any]) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    if task.get("scenario_key") and task.get("scenario_yaml"):
+        # the batch wrote this text from the scenario with this key: the report's
+        # fingerprint hashes it instead of writing the YAML again (3-7 ms)
+        remember_scenario_yaml(task["scenario_key"], task["scenario_yaml"])
     with tempfile.TemporaryDirectory(prefix="cxroi-run-") as tmp:
         path = Path(task["scenario_path"])
         if not path.is_file():  # a remote worker without the batch's folder
