@@ -79,7 +79,8 @@ def browser_cpu_by_kind(exclude: set[int]) -> dict[str, float]:
             with open(f"/proc/{d}/stat") as f:
                 head, tail = f.read().rsplit(")", 1)
             with open(f"/proc/{d}/cmdline", "rb") as f:
-                cmd = f.read().split(b"\0")
+                # Chromium rewrites its command line: one string, spaces between
+                cmd = f.read().replace(b"\0", b" ").split()
         except (FileNotFoundError, ProcessLookupError):
             continue
         fields = tail.split()
