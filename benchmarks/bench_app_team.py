@@ -63,6 +63,46 @@ CHROMIUM_ARGS = [*_ONE_PERSON_ARGS, "--disable-renderer-backgrounding",
                  "--disable-background-timer-throttling"]
 
 
+def browser_cpu_by_kind(exclude: set[int]) -> dict[str, float]:
+    """CPU seconds used so far by this benchmark's Chromium processes, by kind: the pages'
+    ``renderer`` processes, the ``gpu-process`` (the display compositor: with
+    ``--disable-gpu`` it draws every frame in software), the ``browser`` process (input
+    events, the DevTools protocol Playwright speaks, network) and ``other`` (utility
+    processes: the network service, storage), from /proc; ``exclude`` as
+    :func:`bench_app.descendants_cpu_seconds` (the app server and its workers)."""
+    parent, cpu, kind = {}, {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                # Chromium rewrites its command line: one string, spaces between
+                cmd = f.read().replace(b"\0", b" ").split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = tail.split()
+        parent[int(d)] = int(fields[1])
+        cpu[int(d)] = (int(fields[11]) + int(fields[12])) / tick
+        if head.split("(", 1)[-1].startswith("chrom"):
+            typ = next((a[7:].decode() for a in cmd if a.startswith(b"--type=")), "browser")
+            kind[int(d)] = typ if typ in ("renderer", "gpu-process", "browser") else "other"
+    mine, todo = set(), [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        for child, ppid in parent.items():
+            if ppid == pid and child not in exclude and child not in mine:
+                mine.add(child)
+                todo.append(child)
+    out = dict.fromkeys(("renderer", "gpu-process", "browser", "other"), 0.0)
+    for p in mine:
+        if p in kind:
+            out[kind[p]] += cpu[p]
+    return out
+
+
 async def wait_warm(server: Any, most: float = 60.0) -> None:
     """Until every worker has warmed up: at least 3 s, then until the memory of the server
     and its workers stops growing (two readings 1 s apart within 2 MB), at most ``most``
@@ -167,6 +207,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                     busy = None
                 except urllib.error.HTTPError as exc:
                     busy = {"status": exc.code, "busy_page": b"busy" in exc.read()}
+                kinds1 = browser_cpu_by_kind(app_pids)
                 t_moves = time.perf_counter()
                 await asyncio.gather(*[person(pg, moves, i, pause) for i, (_, pg, _) in
                                        enumerate(opened)])
@@ -174,6 +215,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 cpu2, machine2 = server.cpu_seconds(), machine_cpu_seconds()
                 browser2 = descendants_cpu_seconds(app_pids)
                 driver2 = descendants_cpu_seconds(app_pids, driver_only=True)
+                kinds2 = browser_cpu_by_kind(app_pids)
                 ups = []
                 for _, pg, _ in opened:
                     ups += (await pg.evaluate(  # `at`: the release, ms since the epoch
@@ -241,7 +283,11 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                   "moves_machine": machine2 - machine1, "moves_wall": moves_s,
                   "moves_browser_ms_per_update": (browser2 - browser1) * 1e3 / max(1, len(ups)),
                   "moves_app_ms_per_update": (cpu2 - cpu1) * 1e3 / max(1, len(ups)),
-                  "moves_driver_ms_per_update": (driver2 - driver1) * 1e3 / max(1, len(ups))},
+                  "moves_driver_ms_per_update": (driver2 - driver1) * 1e3 / max(1, len(ups)),
+                  # the browser's part by kind of Chromium process (the pages' renderers,
+                  # the display compositor, the browser process)
+                  "moves_chromium_ms_per_update": {
+                      k: (kinds2[k] - kinds1[k]) * 1e3 / max(1, len(ups)) for k in kinds2}},
         "rss_mb": {"warm_no_page": rss_idle, "one_page": rss_one, "all_pages": rss_all,
                    "after_moves": rss_after,
                    "per_extra_session": (rss_all - rss_one) / max(1, sessions - 1),
@@ -355,6 +401,10 @@ def main() -> None:
           f"{c['moves_app_ms_per_update']:.0f} ms, browser "
           f"{c['moves_browser_ms_per_update']:.0f} ms, of which the Playwright driver "
           f"{c['moves_driver_ms_per_update']:.0f} ms)")
+    k = c["moves_chromium_ms_per_update"]
+    print(f"  Chromium per update by process: renderers {k['renderer']:.0f} ms, display "
+          f"compositor (gpu-process) {k['gpu-process']:.0f} ms, browser process "
+          f"{k['browser']:.0f} ms, others {k['other']:.0f} ms")
     pp = out["update_parts"]
     print("  where an update's time goes (p50 / p95): request and queue "
           f"{pp['request_and_queue_ms']['p50']:.0f} / {pp['request_and_queue_ms']['p95']:.0f}"

@@ -49,7 +49,47 @@
 
   function showMessage(html) {
     const m = $("cx-message");
-    if (html) { m.innerHTML = html; m.hidden = false; } else { m.innerHTML = ""; m.hidden = true; }
+    if (html) { m.innerHTML = html; m.hidden = false; } else if (!m.hidden || m.firstChild) {
+      m.innerHTML = ""; m.hidden = true;
+    }
+  }
+
+  // ------------------------------------------------------- writes to the page --
+  // Every update writes the same places: a write that changes nothing is skipped, and the
+  // cards (the server's HTML, the same elements every time with new numbers) are patched
+  // in place rather than rebuilt, so the browser restyles, lays out and repaints only the
+  // text that changed (the DOM ends as innerHTML would leave it, but for the grid's
+  // data-update stamp, which apply() sets right after).
+  function setText(e, text) {
+    if (e.textContent !== text) e.textContent = text;
+  }
+  function patchHTML(box, html) {
+    const t = document.createElement("template");
+    t.innerHTML = html;
+    patchChildren(box, t.content);
+  }
+  function sameShape(a, b) {
+    return a.nodeType === b.nodeType && a.nodeName === b.nodeName;
+  }
+  function patchChildren(into, from) {
+    const old = into.childNodes, now = from.childNodes;
+    let same = old.length === now.length;
+    for (let i = 0; same && i < old.length; i++) same = sameShape(old[i], now[i]);
+    if (!same) { into.replaceChildren(...Array.from(now)); return; }
+    for (let i = 0; i < old.length; i++) {
+      const a = old[i], b = now[i];
+      if (a.nodeType === Node.ELEMENT_NODE) {
+        for (const at of Array.from(a.attributes)) {
+          if (!b.hasAttribute(at.name) && at.name !== "data-update") a.removeAttribute(at.name);
+        }
+        for (const at of Array.from(b.attributes)) {
+          if (a.getAttribute(at.name) !== at.value) a.setAttribute(at.name, at.value);
+        }
+        patchChildren(a, b);
+      } else if (a.nodeValue !== b.nodeValue) {
+        a.nodeValue = b.nodeValue;
+      }
+    }
   }
   function showText(text) {
     const d = document.createElement("div");
@@ -201,21 +241,21 @@
     st.lastOk = true;
     st.key = out.key;
     st.updates += 1;
-    if (out.cards !== st.cards) { $("cx-cards").innerHTML = out.cards; st.cards = out.cards; }
+    if (out.cards !== st.cards) { patchHTML($("cx-cards"), out.cards); st.cards = out.cards; }
     const grid = $("cx-cards").firstElementChild;
     if (grid) grid.dataset.update = String(st.updates);
-    $("cx-pitch-text").textContent = out.pitch;
-    $("cx-pitch").hidden = false;
-    $("cx-draws").textContent = out.draws.toLocaleString("en-US") + " draws, seed " + out.seed;
+    setText($("cx-pitch-text"), out.pitch);
+    if ($("cx-pitch").hidden) $("cx-pitch").hidden = false;
+    setText($("cx-draws"), out.draws.toLocaleString("en-US") + " draws, seed " + out.seed);
     const t2 = performance.now();
     st.drawn = out.charts;
     await draw(out.charts);
     await new Promise((r) => requestAnimationFrame(() => r()));
     const t3 = performance.now();
     const ms = out.compute_ms ? out.compute_ms.total : null;
-    $("cx-status").textContent = out.draws.toLocaleString("en-US") + " simulations, seed " +
+    setText($("cx-status"), out.draws.toLocaleString("en-US") + " simulations, seed " +
       out.seed + (ms !== null ? " · computed in " + Math.round(ms) + " ms" : " · from the cache") +
-      " · the same as cxroi run <file> on the saved scenario";
+      " · the same as cxroi run <file> on the saved scenario");
     if (job) {
       stats.updates.push({ seq: job.seq, release: job.t0, answer: t1, cards: t2, done: t3,
                            server_ms: ms, held_ms: out.held_ms, bytes: out.bytes,
@@ -306,7 +346,7 @@
   }
   async function drawChart(name, part) {
     const box = document.querySelector(".cx-chart-" + name);
-    box.querySelector(".cx-chart-title").textContent = part.title;
+    setText(box.querySelector(".cx-chart-title"), part.title);
     const old = st.views[name];
     const json = {};
     for (const d in part.data) json[d] = JSON.stringify(part.data[d]);
@@ -367,7 +407,7 @@
       let out;
       try { out = await api("voi", { data, correlated: st.corr, key }); } catch (e) { return; }
       if (mine !== st.voiSeq || out.superseded) return;
-      if (out.ok) body.innerHTML = out.html; else if (out.message) body.innerHTML = out.message;
+      if (out.ok) patchHTML(body, out.html); else if (out.message) patchHTML(body, out.message);
       body.classList.remove("cx-stale");
     }, 900);
   }
