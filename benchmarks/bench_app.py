@@ -80,13 +80,12 @@ def machine_cpu_seconds() -> float:
     return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
-def descendants_cpu_seconds(exclude: set[int], driver_only: bool = False) -> float:
-    """CPU seconds used so far by this benchmark's child processes and theirs (the
-    Playwright driver and the browser with its pages), leaving out ``exclude`` (the app
-    server and its workers) and their children (from /proc); with ``driver_only``, only
-    the processes that are not Chromium's (the Playwright driver: the benchmark's own
-    cost of driving the pages, which people at their browsers do not have)."""
-    parent, cpu, name = {}, {}, {}
+def descendant_processes(exclude: set[int]) -> dict[int, tuple[float, str, list[bytes]]]:
+    """This benchmark's child processes and theirs (the Playwright driver and the browser
+    with its pages), leaving out ``exclude`` (the app server and its workers) and their
+    children, from /proc: pid -> (CPU seconds used so far, name, command line; Chromium
+    rewrites its command line into one string, so its words are split at spaces too)."""
+    parent, info = {}, {}
     tick = os.sysconf("SC_CLK_TCK")
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -94,12 +93,14 @@ def descendants_cpu_seconds(exclude: set[int], driver_only: bool = False) -> flo
         try:
             with open(f"/proc/{d}/stat") as f:
                 head, tail = f.read().rsplit(")", 1)
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").split()
         except (FileNotFoundError, ProcessLookupError):
             continue
         fields = tail.split()
         parent[int(d)] = int(fields[1])
-        cpu[int(d)] = (int(fields[11]) + int(fields[12])) / tick
-        name[int(d)] = head.split("(", 1)[-1]
+        info[int(d)] = ((int(fields[11]) + int(fields[12])) / tick, head.split("(", 1)[-1],
+                        cmd)
     mine, todo = set(), [os.getpid()]
     while todo:
         pid = todo.pop()
@@ -107,9 +108,16 @@ def descendants_cpu_seconds(exclude: set[int], driver_only: bool = False) -> flo
             if ppid == pid and child not in exclude and child not in mine:
                 mine.add(child)
                 todo.append(child)
-    if driver_only:
-        mine = {p for p in mine if not name[p].startswith("chrom")}
-    return sum(cpu[p] for p in mine)
+    return {p: info[p] for p in mine}
+
+
+def descendants_cpu_seconds(exclude: set[int], driver_only: bool = False) -> float:
+    """CPU seconds used so far by this benchmark's child processes and theirs
+    (:func:`descendant_processes`); with ``driver_only``, only the processes that are not
+    Chromium's (the Playwright driver: the benchmark's own cost of driving the pages,
+    which people at their browsers do not have)."""
+    procs = descendant_processes(exclude).values()
+    return sum(cpu for cpu, name, _ in procs if not (driver_only and name.startswith("chrom")))
 
 
 #: Until the page shows its first view (the numbers and the three charts), asked in the

@@ -49,6 +49,7 @@ from bench_app import (  # noqa: E402
     TARGET_ROW,
     WAIT_UPDATE,
     cumprod_reference,
+    descendant_processes,
     descendants_cpu_seconds,
     machine_cpu_seconds,
     wait_until,
@@ -70,36 +71,11 @@ def browser_cpu_by_kind(exclude: set[int]) -> dict[str, float]:
     events, the DevTools protocol Playwright speaks, network) and ``other`` (utility
     processes: the network service, storage), from /proc; ``exclude`` as
     :func:`bench_app.descendants_cpu_seconds` (the app server and its workers)."""
-    parent, cpu, kind = {}, {}, {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                head, tail = f.read().rsplit(")", 1)
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                # Chromium rewrites its command line: one string, spaces between
-                cmd = f.read().replace(b"\0", b" ").split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        fields = tail.split()
-        parent[int(d)] = int(fields[1])
-        cpu[int(d)] = (int(fields[11]) + int(fields[12])) / tick
-        if head.split("(", 1)[-1].startswith("chrom"):
-            typ = next((a[7:].decode() for a in cmd if a.startswith(b"--type=")), "browser")
-            kind[int(d)] = typ if typ in ("renderer", "gpu-process", "browser") else "other"
-    mine, todo = set(), [os.getpid()]
-    while todo:
-        pid = todo.pop()
-        for child, ppid in parent.items():
-            if ppid == pid and child not in exclude and child not in mine:
-                mine.add(child)
-                todo.append(child)
     out = dict.fromkeys(("renderer", "gpu-process", "browser", "other"), 0.0)
-    for p in mine:
-        if p in kind:
-            out[kind[p]] += cpu[p]
+    for cpu, name, cmd in descendant_processes(exclude).values():
+        if name.startswith("chrom"):
+            typ = next((a[7:].decode() for a in cmd if a.startswith(b"--type=")), "browser")
+            out[typ if typ in ("renderer", "gpu-process", "browser") else "other"] += cpu
     return out
 
 
