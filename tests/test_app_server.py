@@ -647,7 +647,8 @@ def test_a_background_worker_dying_restarts_only_the_background_pool() -> None:
 
 _FAILED_ANSWERS = """
 import asyncio, json, os, sys
-from cxroi.app.engine import Engine, failure
+from cxroi.app.engine import Engine
+from cxroi.app.tasks import failure
 
 
 def answer(marker, kind):

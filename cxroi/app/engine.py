@@ -357,7 +357,7 @@ class Engine:
 
         Answers that report a problem with the inputs are kept in memory only (the same
         inputs give the same problem). An answer that says something went wrong
-        unexpectedly (``"failure": True``, :func:`failure`: a bug or the machine, not the
+        unexpectedly (``"failure": True``, :func:`cxroi.app.tasks.failure`: a bug or the machine, not the
         inputs) is not kept at all: the next request for the same inputs computes it
         again, rather than showing that failure until the server restarts.
         """
@@ -431,15 +431,6 @@ class Engine:
             p.join(timeout=3)
             if p.is_alive():  # pragma: no cover - a worker stuck in C code
                 p.kill()
-
-
-def failure(what: str) -> dict[str, Any]:
-    """The answer of a task that failed unexpectedly while ``what`` (its traceback goes to
-    the server log, :func:`log_failure`): ``ok`` false, the page's message, and
-    ``failure`` true, so that :meth:`Engine.cached` does not keep it."""
-    from cxroi.app.view import text_html
-
-    return {"ok": False, "failure": True, "message": text_html(log_failure(what))}
 
 
 def log_failure(what: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxroi.app.controls import control_specs, slugify
-from cxroi.app.engine import MAX_DRAWS, failure
+from cxroi.app.engine import MAX_DRAWS, log_failure
 from cxroi.app.view import (
     cards_html,
     control_label,
@@ -64,6 +64,14 @@ def chart(vega_lite: dict[str, Any]) -> dict[str, Any]:
 #: simulation's time; everything the page shows is unchanged without it
 #: (``tests/test_app_server.py``). ``cxroi run`` and the report compute it as always.
 IRR = False
+
+
+def failure(what: str) -> dict[str, Any]:
+    """The answer of a task that failed unexpectedly while ``what`` (a bug or the machine,
+    not the inputs; its traceback goes to the server log, :func:`log_failure`): ``ok``
+    false, the page's message, and ``failure`` true, so that
+    :meth:`cxroi.app.engine.Engine.cached` does not keep it."""
+    return {"ok": False, "failure": True, "message": text_html(log_failure(what))}
 
 
 def _without_pyarrow() -> None:
