@@ -67,18 +67,19 @@ def scenario_data_key(sc: Scenario) -> str:
     return repr(sc.model_dump(mode="json"))
 
 
-def remember_scenario_yaml(key: str, text: str) -> None:
+def remember_scenario_yaml(key: str, text: str) -> str:
     """Remember that the scenario with :func:`scenario_data_key` ``key`` has the canonical
     YAML ``text`` (the batch planned it, and passes both to the worker that runs it):
     :func:`scenario_fingerprint` then hashes ``text`` instead of writing the YAML again.
     The caller guarantees ``text == scenario_to_yaml(sc)`` for the scenario ``key``
-    came from."""
+    came from. Returns the fingerprint (sha256 of ``text``)."""
     fp = hashlib.sha256(text.encode("utf-8")).hexdigest()
     with _fingerprints_lock:
         _fingerprints[key] = fp
         _fingerprints.move_to_end(key)
         while len(_fingerprints) > FINGERPRINT_MEMO_SIZE:
             _fingerprints.popitem(last=False)
+    return fp
 
 
 def scenario_fingerprint(sc: Scenario) -> str:
@@ -93,11 +94,7 @@ def scenario_fingerprint(sc: Scenario) -> str:
     key = scenario_data_key(sc)
     with _fingerprints_lock:
         fp = _fingerprints.get(key)
-    if fp is None:
-        text = scenario_to_yaml(sc)
-        remember_scenario_yaml(key, text)
-        fp = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return fp
+    return fp if fp is not None else remember_scenario_yaml(key, scenario_to_yaml(sc))
 
 
 def fingerprint_data(path: str | os.PathLike[str], length: int = 16) -> str:
