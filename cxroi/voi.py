@@ -128,6 +128,18 @@ def _grid_basis(n: int, m: int) -> Array:
     return basis
 
 
+@lru_cache(maxsize=2 * len(KNOTS))
+def _grid_design(n: int, m: int) -> tuple[Array, Array]:
+    r"""The regression's design on the rank grid of ``n`` distinct draws, ``G`` (an
+    intercept and :func:`_grid_basis` less its first column, rows in rank order), and its
+    Gram matrix :math:`G^\top G` (read-only, cached)."""
+    design = np.column_stack([np.ones(n), _grid_basis(n, m)[:, 1:]])
+    gram = design.T @ design
+    design.flags.writeable = False
+    gram.flags.writeable = False
+    return design, gram
+
+
 def _rank_basis(u: Array, inv: Array, k: int, m: int) -> Array:
     """:func:`_spline_basis` of mid-ranks ``u`` (from :func:`_ranks`): for draws without
     ties, rows of the cached :func:`_grid_basis` (the same numbers: B-splines are evaluated
@@ -159,6 +171,8 @@ def conditional_mean(x: Array, y: Array) -> Array:
     if x.ndim == 1 and cols[0][2] < 5:
         inv = cols[0][1]
         return (np.bincount(inv, weights=y) / np.bincount(inv))[inv]
+    if x.ndim == 1 and cols[0][2] == n:
+        return _conditional_mean_no_ties(cols[0][1], y)
     dummies = [np.eye(k)[inv][:, 1:] for _, inv, k in cols if k < 5]
     smooth = [(u, inv, k) for u, inv, k in cols if k >= 5]
     best: tuple[float, Array] | None = None
@@ -180,6 +194,35 @@ def conditional_mean(x: Array, y: Array) -> Array:
         basis = np.column_stack([np.ones(n), *dummies, *(u for u, _, _ in smooth)])
         return basis @ np.linalg.lstsq(basis, y, rcond=None)[0]
     return best[1]
+
+
+def _conditional_mean_no_ties(inv: Array, y: Array) -> Array:
+    r""":func:`conditional_mean` of one link without ties, computed in rank order.
+
+    Its design matrix is the rank grid's :math:`G` with rows permuted, :math:`B = PG`, so
+    :math:`B^\top B = G^\top G` (cached, :func:`_grid_design`), :math:`B^\top y = G^\top z`
+    with :math:`z = P^\top y` (``y`` in rank order) and the fit is :math:`P\,Gc`: the same
+    least squares and GCV as building :math:`B` for every number of knots, a third of the
+    time (the same numbers to about 1e-13, rounding only).
+    """
+    n = inv.size
+    z = np.empty(n)
+    z[inv] = y  # y in the link's rank order
+    best: tuple[float, Array] | None = None
+    for m in KNOTS:
+        p = m + 4
+        if p >= n // 10:
+            break
+        design, gram = _grid_design(n, m)
+        coef = np.linalg.lstsq(gram, design.T @ z, rcond=None)[0]
+        fit = design @ coef
+        gcv = n * float(np.sum((z - fit) ** 2)) / (n - p) ** 2
+        if best is None or gcv < best[0]:
+            best = (gcv, fit)
+    if best is None:  # too few draws for a spline: a straight line in the ranks
+        design = np.column_stack([np.ones(n), (np.arange(n) + 0.5) / n])
+        best = (0.0, design @ np.linalg.lstsq(design, z, rcond=None)[0])
+    return best[1][inv]
 
 
 def _evppi(x: Array, nb: Array) -> float:

@@ -162,3 +162,39 @@ def test_cached_rank_basis_is_the_spline_basis_of_the_ranks():
         for m in (0, 3, 12):
             assert np.array_equal(_rank_basis(u, inv, k, m), _spline_basis(u, m))
     assert k < 997  # the second sample has ties
+
+
+def test_rank_order_regression_is_the_direct_regression_on_the_draws():
+    """A link without ties is regressed in its rank order (the Gram matrix of the rank
+    grid, cached): the same fit as building each knot count's design on the draws and
+    choosing by GCV, as this reference does (to rounding)."""
+    import numpy as np
+
+    from cxroi.voi import KNOTS, _ranks, _spline_basis
+
+    def reference(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        u, _, _ = _ranks(x)
+        n, best = x.size, None
+        for m in KNOTS:
+            if m + 4 >= n // 10:
+                break
+            b = np.column_stack([np.ones(n), _spline_basis(u, m)[:, 1:]])
+            fit = b @ np.linalg.lstsq(b, y, rcond=None)[0]
+            gcv = n * np.sum((y - fit) ** 2) / (n - m - 4) ** 2
+            if best is None or gcv < best[0]:
+                best = (gcv, fit)
+        return best[1]
+
+    rng = np.random.default_rng(11)
+    for n in (60, 400, 4000):
+        x = rng.beta(2, 5, n)
+        y = 1e6 * np.sin(6 * x) + rng.normal(0, 3e5, n)
+        got = conditional_mean(x, y)
+        assert np.allclose(got, reference(x, y), rtol=1e-9, atol=1e-6 * np.abs(y).max())
+        assert got.mean() == pytest.approx(y.mean(), rel=1e-9)
+    # too few draws for any spline: a straight line in the ranks
+    x = rng.normal(size=40)
+    y = 3 * x + rng.normal(size=40)
+    u, _, _ = _ranks(x)
+    line = np.column_stack([np.ones(40), u])
+    assert np.allclose(conditional_mean(x, y), line @ np.linalg.lstsq(line, y, rcond=None)[0])
