@@ -31,3 +31,22 @@ def test_quantiles_at_once_equal_quantile_one_by_one(path: Path) -> None:
             one, rel=0, abs=0, nan_ok=True)
     share = res.summary.loc["payback_month", "share_defined"]
     assert headline(res)["share_paying_back"] == share
+
+
+def test_an_irr_not_computed_is_said_not_ranked_as_no_irr() -> None:
+    """``simulate(irr=False)`` (the app) leaves the IRR draws NaN: reading its quantiles
+    raises instead of ranking NaN as "no IRR exists" (+-inf), its summary row is NaN, and
+    every other number is that of the full run."""
+    sc = load_scenario(SCENARIOS[0].parent / "complaints-30-to-1.yaml")
+    full = simulate(sc, draws=600, seed=3)
+    fast = simulate(sc, draws=600, seed=3, irr=False)
+    assert full.irr_computed and not fast.irr_computed
+    assert all(np.isfinite(full.quantiles("irr")))
+    with pytest.raises(ValueError, match=r"irr: the IRR was not computed .*irr=True"):
+        fast.quantiles("irr")
+    with pytest.raises(ValueError, match="not computed"):
+        fast.quantile("irr", 0.5)
+    assert np.isnan(fast.share_defined("irr"))
+    assert fast.summary.loc["irr", ["p10", "p50", "p90", "mean", "share_defined"]].isna().all()
+    others = [k for k in OUTPUTS if k != "irr"]
+    assert fast.summary.loc[others].equals(full.summary.loc[others])

@@ -33,6 +33,10 @@ class SimulationResult:
     likely : dict of str to float or ndarray
         The deterministic run with every link at its most likely value, with monthly series
         and detail (revenue of both arms, positive share by touchpoint and month).
+    irr_computed : bool
+        Whether the IRR of every draw was solved (``simulate(irr=True)``, the default).
+        Without it the ``irr`` draws are NaN, which says nothing about the IRR: its
+        quantiles raise, and its row of :attr:`summary` is NaN.
     """
 
     scenario: Scenario
@@ -41,6 +45,7 @@ class SimulationResult:
     draws: dict[str, Array]
     likely: dict[str, Any]
     seed: int
+    irr_computed: bool = True
     n_draws: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -67,7 +72,18 @@ class SimulationResult:
 
     def quantiles(self, metric: str, qs: tuple[float, ...] = QUANTILES) -> list[float]:
         """Several quantiles of ``metric`` in one partition of its draws (the same numbers
-        as :meth:`quantile` one by one, at a third of the cost for P10/P50/P90)."""
+        as :meth:`quantile` one by one, at a third of the cost for P10/P50/P90).
+
+        Raises
+        ------
+        ValueError
+            For ``irr`` when it was not computed (:attr:`irr_computed`): its NaN draws
+            would rank as "no IRR exists" and give +-inf.
+        """
+        if metric == "irr" and not self.irr_computed:
+            raise ValueError("irr: the IRR was not computed for this result (it was "
+                             "simulated with irr=False); run simulate(..., irr=True) to "
+                             "read its quantiles")
         x = self.ranked(metric)
         nan = np.isnan(x)
         if nan.any():  # np.nanquantile's result, without its per-call overhead (half the time)
@@ -87,6 +103,11 @@ class SimulationResult:
         """
         rows = []
         for key, (label, unit) in OUTPUTS.items():
+            if key == "irr" and not self.irr_computed:  # not computed: nothing to say
+                rows.append({"metric": key, "label": label, "unit": unit, "p10": np.nan,
+                             "p50": np.nan, "p90": np.nan, "mean": np.nan,
+                             "likely": np.nan, "share_defined": np.nan})
+                continue
             raw = self.draws[key]
             finite = raw[np.isfinite(raw)]
             q = self.quantiles(key, QUANTILES)
@@ -99,7 +120,10 @@ class SimulationResult:
 
     def share_defined(self, metric: str) -> float:
         """Share of draws where ``metric`` exists (for payback: the share that pays back
-        within the horizon), without building the whole :attr:`summary`."""
+        within the horizon), without building the whole :attr:`summary`; NaN for an IRR
+        that was not computed (:attr:`irr_computed`)."""
+        if metric == "irr" and not self.irr_computed:
+            return float("nan")
         raw = self.draws[metric]
         return float(np.count_nonzero(np.isfinite(raw)) / raw.size)
 
@@ -150,7 +174,9 @@ def simulate(sc: Scenario, draws: int | None = None, seed: int | None = None,
         independently (the app's "correlation off"), with the same marginal draws.
     irr : bool
         Compute the IRR of every draw (a root search per draw); ``False`` leaves it NaN
-        (the app, which shows no IRR). Every other number is the same.
+        and says so (:attr:`SimulationResult.irr_computed`: its quantiles raise rather
+        than rank NaN as "no IRR"). The app, which shows no IRR, passes ``False``. Every
+        other number is the same.
     """
     n = draws if draws is not None else sc.simulation.draws
     s = seed if seed is not None else sc.simulation.seed
@@ -160,4 +186,4 @@ def simulate(sc: Scenario, draws: int | None = None, seed: int | None = None,
     out = run_flywheel(inp, params, monthly=True, irr=irr)
     likely_raw = run_flywheel(inp, likely_params(sc), monthly=True, detail=True, irr=irr)
     likely = {k: (float(v[0]) if v.ndim == 1 else v[0]) for k, v in likely_raw.items()}
-    return SimulationResult(sc, inp, params, out, likely, s)
+    return SimulationResult(sc, inp, params, out, likely, s, irr_computed=irr)
