@@ -15,6 +15,9 @@ benchmark     published benchmarks (and possibly assumptions), not yet measured 
 assumption    judgement only
 ============  ==========================================================================
 
+A scenario with benefit cash-flow lines (TEI style, ``cash_flows``) has one more money line,
+``other_benefits``, graded by those lines' own provenance.
+
 The headline level is that of the money lines that carry at least
 :data:`MATERIAL_SHARE` of the likely benefits. ``docs/model.md`` ("Evidence") describes it.
 """
@@ -174,12 +177,20 @@ def evidence_of(sc: Scenario, likely: dict[str, float] | None = None) -> Evidenc
         level = _combine([link_kind(ln) for ln in links])
         ns = [ln.n for ln in links if ln.n and link_kind(ln) == "measured"]
         lines[line] = LineEvidence(line, level, tuple(paths), max(ns) if ns else None)
+    money_lines = MONEY_LINES
+    flows = {k: cf for k, cf in sc.cash_flows.items() if cf.kind == "benefit"}
+    if flows:  # the scenario's own benefit lines, graded by their own provenance
+        kinds = ["measured" if cf.provenance == "calibrated" else cf.provenance
+                 for cf in flows.values()]
+        lines["other_benefits"] = LineEvidence(
+            "other_benefits", _combine(kinds), tuple(f"cash_flows.{k}" for k in flows), None)
+        money_lines = (*MONEY_LINES, "other_benefits")
     if likely is None:
         from cxroi.model import evaluate
 
-        likely = {k: float(v) for k, v in evaluate(sc).items() if k in MONEY_LINES}
-    total = sum(abs(likely.get(k, 0.0)) for k in MONEY_LINES)
-    material = tuple(k for k in MONEY_LINES
+        likely = {k: float(v) for k, v in evaluate(sc).items() if k in money_lines}
+    total = sum(abs(likely.get(k, 0.0)) for k in money_lines)
+    material = tuple(k for k in money_lines
                      if total > 0 and abs(likely.get(k, 0.0)) >= MATERIAL_SHARE * total)
     if not material:  # no benefit at all: grade on what would carry it
         material = ("retention_savings", "cross_sell")

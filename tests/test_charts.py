@@ -393,3 +393,24 @@ def test_compiled_chart_shapes_are_reused_with_this_charts_rows(lead):
         assert len(report_svg._vega_cache) == n  # a hit
         assert vlc.vega_to_svg(vega) == vlc.vegalite_to_svg(second)
         assert vlc.vega_to_svg(vega) != vlc.vegalite_to_svg(first)
+
+
+def test_waterfall_shows_cash_flow_benefits_as_their_own_bar():
+    """A TEI-style case (no lever moves, the study's benefits are cash-flow lines) must not
+    pin its benefits on "Retention savings": they get their own bar, worth exactly the
+    study's PV of benefits, $7,168,371; the model's own lines stay at zero."""
+    sc = load_scenario(SCENARIOS / "tei-salesloft.yaml")
+    res = simulate(sc, draws=200, seed=5)
+    for basis in ("p50", "mean", "likely"):
+        w = charts.waterfall_data(res, basis).set_index("step")["amount"]
+        assert w["Other benefits"] == pytest.approx(7_168_371, abs=1.0), basis
+        for step in ("Retention savings", "Cross-sell", "Cost to serve", "Advocacy"):
+            assert w[step] == pytest.approx(0.0, abs=1e-6), (basis, step)
+        assert w["Costs"] == pytest.approx(-1_672_201, abs=1.0)
+        assert w["NPV"] == pytest.approx(5_496_170, abs=1.0)
+    labels = [r["step"] for r in charts.waterfall_spec(res)["datasets"][
+        charts.waterfall_spec(res)["data"]["name"]]]
+    assert labels.index("Other benefits") == labels.index("Costs") - 1
+    # a case without cash-flow lines keeps its four bars (its chart is unchanged)
+    lead_res = simulate(load_scenario(LEAD), draws=200, seed=5)
+    assert "Other benefits" not in set(charts.waterfall_data(lead_res)["step"])

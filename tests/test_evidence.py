@@ -182,3 +182,23 @@ def test_far_benchmarks_are_sampled_wider_than_their_range():
     # assumptions keep their range
     a = sc.touchpoints["complaints"].links.repeat_contacts
     assert sampling_range("repeat_contacts", a) == (a.low, a.value, a.high)
+
+
+TEI = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "tei-salesloft.yaml"
+
+
+def test_cash_flow_benefits_are_graded_by_their_own_provenance():
+    """A TEI-style case carries all its value in cash-flow lines: the evidence names them,
+    graded by the lines' own provenance, not the (zero) retention and cross-sell lines."""
+    sc = load_scenario(TEI)
+    ev = evidence_of(sc)
+    assert ev.material == ("other_benefits",)
+    assert ev.lines["other_benefits"].links == ("cash_flows.salesloft_benefits",)
+    assert ev.lines["other_benefits"].level == "benchmark" == ev.level
+    d = sc.model_dump(mode="json")
+    d["cash_flows"]["salesloft_benefits"]["provenance"] = "assumption"
+    ev = evidence_of(scenario_from_dict(d))
+    assert ev.lines["other_benefits"].level == "assumption" == ev.level
+    assert ev.phrase == "resting on stated assumptions, not yet measured in your data"
+    # a case without cash-flow lines has no such line
+    assert "other_benefits" not in evidence_of(load_scenario(LEAD)).lines

@@ -471,3 +471,28 @@ def test_pitch_words_chances_and_units_consistently():
         "under 1%", "under 1%", "1%", "50%", "over 99%", "over 99%"]
     assert [quantity(x, "days") for x in (1, 2, 1.5)] == ["1 day", "2 days", "1.5 days"]
     assert markdown_safe("$971k of retention and $1.3M") == r"\$971k of retention and \$1.3M"
+
+
+@pytest.fixture(scope="module")
+def tei_case():
+    from cxroi.report import business_case
+
+    return business_case(ROOT / "data" / "scenarios" / "tei-salesloft.yaml", draws=200, seed=3)
+
+
+def test_a_cash_flow_case_names_its_own_benefits_and_costs(tei_case):
+    """Forrester's SalesLoft study enters as cash-flow lines: PV benefits $7,168,371, PV
+    costs $1,672,201, undiscounted costs $2,004,420. The report must show them as such —
+    not as "retention savings", nor a cost of "$0 one-off + $0 a year"."""
+    summary = tei_case.summary_section().html
+    cost = _tile_html(summary, "total_costs")
+    assert _shown("$2.0M") in cost
+    assert _shown("$2.0M of cost lines") in cost  # the parts add up to the total
+    assert _shown("Other benefits (cash-flow lines) carries most of the value") in summary
+    assert "Retention savings and cross-sell margin carry" not in summary
+    benefits = tei_case.figures_section().html
+    other = _tile_html(benefits, "other_benefits")
+    assert _shown("$8.9M") in other and _shown("present value in the NPV $7.2M") in other
+    assert "benchmarks" in other  # the study's lines are a published benchmark
+    assert _shown("present value in the NPV $0") in _tile_html(benefits, "retention_savings")
+    assert tei_case.present_values["other_benefits"] == pytest.approx(7_168_371, abs=1)

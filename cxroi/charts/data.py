@@ -29,6 +29,9 @@ LINE_LABELS: dict[str, str] = {
     "cost_to_serve_savings": "Cost to serve",
     "advocacy": "Advocacy",
 }
+#: The bar of a scenario's own benefit cash-flow lines (TEI style), after the model's lines;
+#: shown only when the scenario has such a line (see :func:`waterfall_lines`).
+OTHER_BENEFITS: tuple[str, str] = ("other_benefits", "Other benefits")
 
 #: The palette: benefits green, costs red, neutral grey, range blue.
 GAIN, LOSS, TOTAL, BAND, INK, MUTED = "#1b7a4a", "#b8322a", "#23395d", "#8fb3de", "#222", "#777"
@@ -94,17 +97,34 @@ def waterfall_data(res: SimulationResult, basis: str = "p50") -> pd.DataFrame:
                         columns=["step", "kind", "amount", "end", "start"])
 
 
+def waterfall_lines(sc: Scenario) -> dict[str, str]:
+    """The benefit bars of a scenario's waterfall, in order: the model's four lines
+    (:data:`LINE_LABELS`) and, when the scenario has a benefit cash-flow line,
+    :data:`OTHER_BENEFITS` (otherwise those benefits would have no bar of their own)."""
+    if any(cf.kind == "benefit" for cf in sc.cash_flows.values()):
+        return {**LINE_LABELS, OTHER_BENEFITS[0]: OTHER_BENEFITS[1]}
+    return dict(LINE_LABELS)
+
+
 def line_present_values(res: SimulationResult, basis: str = "p50") -> dict[str, float]:
-    """Present value of each benefit line (``retention_savings`` ...) as the waterfall
-    shows it for ``basis`` (see :func:`waterfall_data`)."""
+    r"""Present value of each benefit line (``retention_savings`` ...) as the waterfall
+    shows it for ``basis`` (see :func:`waterfall_data`); with ``other_benefits``, the
+    present value of the scenario's benefit cash-flow lines, when it has one
+    (:func:`waterfall_lines`): :math:`PV_{benefits} - \sum_i PV_i` of the same draw."""
     if basis not in WATERFALL_BASES:
         raise ValueError(f"basis must be one of {', '.join(map(repr, WATERFALL_BASES))}, "
                          f"not {basis!r}")
     df = discount_factors(res.inputs.horizon, res.inputs.discount_rate)[1:]
+    other = OTHER_BENEFITS[0] in waterfall_lines(res.scenario)
     if basis == "likely":
-        return {line: float(np.mean(np.atleast_2d(res.likely[f"{line}_monthly"]) @ df))
-                for line in LINE_LABELS}
+        got = {line: float(np.mean(np.atleast_2d(res.likely[f"{line}_monthly"]) @ df))
+               for line in LINE_LABELS}
+        if other:
+            got[OTHER_BENEFITS[0]] = float(res.likely["pv_benefits"]) - sum(got.values())
+        return got
     pv = {line: res.draws[f"{line}_monthly"] @ df for line in LINE_LABELS}
+    if other:
+        pv[OTHER_BENEFITS[0]] = np.asarray(res.draws["pv_benefits"], float) - sum(pv.values())
     if basis == "mean":
         return {line: float(np.mean(v)) for line, v in pv.items()}
     npv = np.asarray(res.draws["npv"], float)
@@ -125,8 +145,8 @@ def line_present_values(res: SimulationResult, basis: str = "p50") -> dict[str, 
 def _waterfall_records(res: SimulationResult, basis: str) -> list[dict[str, Any]]:
     """:func:`waterfall_data` as a list of rows (plain floats, no pandas)."""
     pv = line_present_values(res, basis)
-    steps: list[tuple[str, str, float]] = [(label, "benefit", pv[line])
-                                           for line, label in LINE_LABELS.items()]
+    steps: list[tuple[str, str, float]] = [
+        (label, "benefit", pv[line]) for line, label in waterfall_lines(res.scenario).items()]
     steps.append(("Costs", "cost", -float(res.likely["pv_costs"])))
     rows: list[dict[str, Any]] = []
     end = 0.0

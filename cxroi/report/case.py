@@ -115,13 +115,15 @@ class BusinessCase:
         c = sc.costs
         cost = float(r.likely["total_costs"])
         pay, pay_sub = self._payback()
+        lines = float(r.likely["other_costs"])  # the scenario's cost cash-flow lines
         ev = self.evidence
         loss_sub = (f"share of {r.n_draws:,} simulations with NPV below zero"
                     + ("" if ev.measured else ", if the ranges behind it hold"))
         return [
             Tile("Cost", money(cost, cur),
-                 f"{money(c.one_off, cur)} one-off + {money(c.running_per_year, cur)} a year, "
-                 f"undiscounted; present value {money(float(r.likely['pv_costs']), cur)}",
+                 f"{money(c.one_off, cur)} one-off + {money(c.running_per_year, cur)} a year"
+                 + (f" + {money(lines, cur)} of cost lines" if lines else "")
+                 + f", undiscounted; present value {money(float(r.likely['pv_costs']), cur)}",
                  "total_costs", cost, "cost"),
             Tile("NPV", self.f("npv"), self.rng("npv"), "npv", self.q("npv"), "total",
                  note="present value"),
@@ -136,13 +138,16 @@ class BusinessCase:
         ]
 
     def benefit_tiles(self) -> list[Tile]:
-        """NPS change and the four money lines, each with its evidence and caveats."""
+        """NPS change and the four money lines (and the benefit cash-flow lines when the
+        scenario has them), each with its evidence and caveats."""
         ev, cur = self.evidence, self.scenario.currency
         h = self.scenario.finance.horizon_months
         tiles = [Tile("NPS change", self.f("nps_change") + " points", self.rng("nps_change"),
                       "nps_change", self.q("nps_change"), note=f"after {h} months",
                       evidence=ev.lines["nps"], caveats=ev.caveats_for("nps"))]
         for line, label in _BENEFITS.items():
+            if line not in self.present_values:  # other benefits: only with cash-flow lines
+                continue
             pv = self.present_values[line]
             tiles.append(Tile(
                 label, self.f(line), f"{self.rng(line)}; present value in the NPV "
@@ -368,6 +373,7 @@ _BENEFITS: dict[str, str] = {
     "cross_sell": "Cross-sell margin",
     "cost_to_serve_savings": "Cost-to-serve savings",
     "advocacy": "Advocacy (referrals)",
+    "other_benefits": "Other benefits (cash-flow lines)",
 }
 _LEVEL_LABELS: dict[str, str] = {
     "measured": "Measured in your data",
