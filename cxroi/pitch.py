@@ -23,21 +23,31 @@ if TYPE_CHECKING:
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "KRW": "₩", "JPY": "¥"}
 
 
+#: Money units, smallest first: (size, suffix, decimals shown).
+_MONEY_UNITS: tuple[tuple[float, str, int], ...] = (
+    (1.0, "", 0), (1e3, "k", 0), (1e6, "M", 1), (1e9, "B", 1), (1e12, "T", 1))
+
+
 def money(x: float, currency: str = "USD") -> str:
-    """``$1.2M``, ``$350k``, ``-$40k``, ``$900``."""
+    """``$1.2M``, ``$350k``, ``-$40k``, ``$900``, ``₩2.5T``.
+
+    The unit is the largest whose size the amount reaches, moved up one when rounding
+    would show 1,000 of it (``$999.6k`` is ``$1.0M``, never ``$1000k``); an amount that
+    rounds to zero has no minus sign.
+    """
     if x is None or not math.isfinite(x):
         return "n/a"
     sym = _SYMBOLS.get(currency, currency + " ")
-    sign = "-" if x < 0 else ""
     a = abs(x)
-    if a >= 1e9:
-        body = f"{a / 1e9:.1f}B"
-    elif a >= 1e6:
-        body = f"{a / 1e6:.1f}M"
-    elif a >= 1e3:
-        body = f"{a / 1e3:.0f}k"
-    else:
-        body = f"{a:.0f}"
+    i = max((k for k, (size, _, _) in enumerate(_MONEY_UNITS) if a >= size), default=0)
+    while True:
+        size, suffix, digits = _MONEY_UNITS[i]
+        shown = round(a / size, digits)
+        if shown < 1000 or i == len(_MONEY_UNITS) - 1:
+            break
+        i += 1
+    body = f"{a / size:,.{digits}f}{suffix}"
+    sign = "-" if x < 0 and shown > 0 else ""
     return f"{sign}{sym}{body}"
 
 

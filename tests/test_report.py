@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from markupsafe import escape
@@ -496,3 +497,31 @@ def test_a_cash_flow_case_names_its_own_benefits_and_costs(tei_case):
     assert "benchmarks" in other  # the study's lines are a published benchmark
     assert _shown("present value in the NPV $0") in _tile_html(benefits, "retention_savings")
     assert tei_case.present_values["other_benefits"] == pytest.approx(7_168_371, abs=1)
+
+
+def test_money_rounds_into_the_next_unit_and_never_shows_minus_zero():
+    """Money a CFO reads: never "$1000k" or "$1000.0M" (a reader takes them for a typo),
+    trillions of won as "₩5.0T" (as the chart axes write them), never "-$0"; every amount
+    read back lies within half its last shown digit of the true one."""
+    from cxroi.pitch import money
+
+    assert money(999_600) == "$1.0M"
+    assert money(999_499) == "$999k"
+    assert money(999.6) == "$1k"
+    assert money(999_960_000) == "$1.0B"
+    assert money(-999_600) == "-$1.0M"
+    assert money(5e12, "KRW") == "₩5.0T"
+    assert money(1.25e15, "KRW") == "₩1,250.0T"
+    assert money(-0.4) == "$0" and money(0.0) == "$0"
+    scale = {"": 1.0, "k": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+    rng = np.random.default_rng(7)
+    for x in np.concatenate([10 ** rng.uniform(0, 14, 3000), [999.5, 999_500, 9.9996e8]]):
+        for sign in (1, -1):
+            got = money(sign * x)
+            m = re.fullmatch(r"(-?)\$([\d,]+(?:\.\d)?)([kMBT]?)", got)
+            assert m, got
+            number = float(m.group(2).replace(",", ""))
+            assert number < 1000 or m.group(3) == "T", got
+            step = (0.1 if "." in m.group(2) else 1.0) * scale[m.group(3)]
+            shown = (-1 if m.group(1) else 1) * number * scale[m.group(3)]
+            assert abs(shown - sign * x) <= step / 2 + 1e-6 * x, (x, got)
