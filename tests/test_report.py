@@ -525,3 +525,58 @@ def test_money_rounds_into_the_next_unit_and_never_shows_minus_zero():
             step = (0.1 if "." in m.group(2) else 1.0) * scale[m.group(3)]
             shown = (-1 if m.group(1) else 1) * number * scale[m.group(3)]
             assert abs(shown - sign * x) <= step / 2 + 1e-6 * x, (x, got)
+
+
+def test_pitch_quotes_the_cards_numbers_and_reads_right_when_it_loses_money():
+    """The sentence says what the cards say, with their rounding (NPS to a tenth, as the
+    NPS card, the before/after table and ``cxroi run``), and a case that makes things worse
+    reads as such: the verb follows the lever's actual move, NPS falls, the money lines
+    carry their minus signs, and "never pays back" is worded as the payback card words it
+    (simulations, not "draws")."""
+    from cxroi.pitch import chance, money
+
+    sc = load_scenario(LEAD)
+    res = simulate(sc, draws=DRAWS, seed=SEED)
+    text = pitch(res)
+    assert f"lifts NPS by {fmt(res.quantile('nps_change', 0.5), 'points')} points" in text
+    worse = sc.with_lever("complaints", today=1, target=30)  # service made slower
+    res = simulate(worse, draws=DRAWS, seed=SEED)
+    text = pitch(res)
+    assert text.startswith("Raising complaint resolution time from 1 day to 30 days")
+    nps = res.quantile("nps_change", 0.5)
+    assert nps < 0 and f"lowers NPS by {fmt(-nps, 'points')[1:]} points" in text
+    ret, xs = res.quantile("retention_savings", 0.5), res.quantile("cross_sell", 0.5)
+    assert ret < 0 and xs < 0
+    assert (f"changes retention savings by {money(ret)} and cross-sell margin by "
+            f"{money(xs)}") in text
+    assert "is worth -" not in text and "lifts NPS by -" not in text
+    share = res.share_defined("payback_month")
+    assert f"no payback within 36 months ({chance(share)} of simulations pay back)" in text
+    assert "draws" not in text
+    fcr = load_scenario(ROOT / "data" / "scenarios" / "fcr-60-to-80.yaml")
+    name = next(iter(fcr.touchpoints))
+    back = fcr.with_lever(name, today=0.8, target=0.6)
+    assert pitch(simulate(back, draws=200, seed=1)).startswith(
+        "Cutting first contact resolution from 80% to 60%")
+
+
+def test_flywheel_caption_tells_the_story_the_numbers_tell():
+    """The flywheel's caption must not promise happier customers when service gets worse,
+    nor "the money funds the next turn" when the case loses money."""
+    from cxroi.report import business_case
+
+    sc = load_scenario(LEAD)
+    good = business_case(sc, draws=200, seed=3).flywheel_section().html
+    assert "customers feel better about the company" in good
+    assert "the money funds the next turn" in good
+    costly = sc.model_copy(update={"costs": sc.costs.model_copy(
+        update={"one_off": 4_000_000.0, "running_per_year": 800_000.0})})
+    case = business_case(costly, draws=200, seed=3)
+    assert case.q("npv") < 0 < case.q("nps_change")
+    text = case.flywheel_section().html
+    assert "customers feel better about the company" in text
+    assert "funds the next turn" not in text
+    assert _shown(f"the money does not cover the cost (NPV {case.f('npv')})") in text
+    worse = business_case(sc.with_lever("complaints", today=1, target=30), draws=200, seed=3)
+    text = worse.flywheel_section().html
+    assert "feel better" not in text and "customers feel worse about the company" in text

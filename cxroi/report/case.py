@@ -292,6 +292,19 @@ class BusinessCase:
         return _section("voi.html.j2", text="What to measure next", rows=rows,
                         evpi=money(float(evpi), cur) if evpi is not None else None)
 
+    def _flywheel_caption(self) -> str:
+        """The turn of the flywheel this case makes, in the direction its numbers go: how
+        customers feel (the sign of the P50 NPS change) and whether the money (the P50
+        NPV) funds the next turn."""
+        nps = round(self.q("nps_change"), 1)
+        feel = ("customers feel better about the company, behave differently" if nps > 0
+                else "customers feel worse about the company and behave accordingly" if nps < 0
+                else "customers barely notice")
+        if self.q("npv") >= 0:
+            return f"{change_phrase(self.scenario)}: {feel}, and the money funds the next turn."
+        return (f"{change_phrase(self.scenario)}: {feel}, but the money does not cover the "
+                f"cost (NPV {self.f('npv')}).")
+
     def flywheel_section(self) -> Section:
         """The flywheel as a picture, with this scenario's figures."""
         from cxroi import charts
@@ -301,8 +314,7 @@ class BusinessCase:
             "flywheel", "Flywheel", charts.flywheel_spec(self.scenario, self.result),
             "\n".join(f"{s}: {t}".replace("\n", " ") for s, t in
                       zip(charts._STAGES, labels, strict=True)),
-            f"{change_phrase(self.scenario)}: customers feel better about the company, "
-            f"behave differently, and the money funds the next turn.")
+            self._flywheel_caption())
         return _section("flywheel.html.j2", text="The flywheel", charts=(chart,))
 
     def sources_table(self) -> pd.DataFrame:
