@@ -11,7 +11,8 @@ measured      every link behind it was calibrated on the company's data (a calib
               link whose precision came mostly, ``prior_weight >= 0.5``, from a benchmark
               prior counts as a benchmark)
 mixed         some links measured here, some published benchmarks or assumptions
-benchmark     published benchmarks (and possibly assumptions), not yet measured here
+benchmark     published benchmarks (and possibly assumptions, then named: ``assumed``),
+              not yet measured here
 assumption    judgement only
 ============  ==========================================================================
 
@@ -61,6 +62,11 @@ SHORT: dict[str, str] = {
     "measured": "measured here", "mixed": "partly measured",
     "benchmark": "benchmarks", "assumption": "assumptions",
 }
+#: The ``benchmark`` level's phrase and badge when a stated assumption is among the links
+#: behind it: an assumption never reads as a published benchmark.
+ASSUMED_PHRASE = ("resting on published benchmarks and stated assumptions, not yet measured "
+                  "in your data")
+ASSUMED_SHORT = "benchmarks + assumptions"
 
 
 def link_kind(link: Link) -> str:
@@ -92,14 +98,17 @@ class LineEvidence:
     level: str
     links: tuple[str, ...]  # key paths, e.g. touchpoints.complaints.links.churn_hazard_ratio
     n: int | None
+    assumed: bool = False  # a stated assumption is among the links
 
     @property
     def phrase(self) -> str:
+        if self.level == "benchmark" and self.assumed:
+            return ASSUMED_PHRASE
         return PHRASES[self.level].format(n=_n_text(self.n))
 
     @property
     def short(self) -> str:
-        return SHORT[self.level]
+        return ASSUMED_SHORT if self.level == "benchmark" and self.assumed else SHORT[self.level]
 
 
 @dataclass(frozen=True)
@@ -113,10 +122,13 @@ class Evidence:
     material: tuple[str, ...]
     extrapolation: tuple[str, ...] = ()
     caveats: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    assumed: bool = False  # benchmark level, and an assumption carries part of the value
 
     @property
     def phrase(self) -> str:
         """``measured in your data (n=4,812 accounts)`` and the like."""
+        if self.level == "benchmark" and self.assumed:
+            return ASSUMED_PHRASE
         return PHRASES[self.level].format(n=_n_text(self.n))
 
     @property
@@ -174,16 +186,18 @@ def evidence_of(sc: Scenario, likely: dict[str, float] | None = None) -> Evidenc
         for g in _GLOBAL.get(line, ()):
             paths.append(f"links.{g}")
             links.append(getattr(sc.links, g))
-        level = _combine([link_kind(ln) for ln in links])
+        kinds = [link_kind(ln) for ln in links]
         ns = [ln.n for ln in links if ln.n and link_kind(ln) == "measured"]
-        lines[line] = LineEvidence(line, level, tuple(paths), max(ns) if ns else None)
+        lines[line] = LineEvidence(line, _combine(kinds), tuple(paths), max(ns) if ns else None,
+                                   "assumption" in kinds)
     money_lines = MONEY_LINES
     flows = {k: cf for k, cf in sc.cash_flows.items() if cf.kind == "benefit"}
     if flows:  # the scenario's own benefit lines, graded by their own provenance
         kinds = ["measured" if cf.provenance == "calibrated" else cf.provenance
                  for cf in flows.values()]
         lines["other_benefits"] = LineEvidence(
-            "other_benefits", _combine(kinds), tuple(f"cash_flows.{k}" for k in flows), None)
+            "other_benefits", _combine(kinds), tuple(f"cash_flows.{k}" for k in flows), None,
+            "assumption" in kinds)
         money_lines = (*MONEY_LINES, "other_benefits")
     if likely is None:
         from cxroi.model import evaluate
@@ -201,7 +215,8 @@ def evidence_of(sc: Scenario, likely: dict[str, float] | None = None) -> Evidenc
         caveats.setdefault(c.about, []).append(c.text)
     return Evidence(lines=lines, level=level, n=max(ns) if ns else None, material=material,
                     extrapolation=extrapolation(sc),
-                    caveats={k: tuple(v) for k, v in caveats.items()})
+                    caveats={k: tuple(v) for k, v in caveats.items()},
+                    assumed=level == "benchmark" and any(lines[m].assumed for m in material))
 
 
 def _expand(level: str) -> list[str]:
@@ -209,5 +224,5 @@ def _expand(level: str) -> list[str]:
     return ["measured", "benchmark"] if level == "mixed" else [level]
 
 
-__all__ = ["DIRECT_LINKS", "Evidence", "LEVELS", "LineEvidence", "evidence_of", "extrapolation",
-           "link_kind"]
+__all__ = ["ASSUMED_PHRASE", "ASSUMED_SHORT", "DIRECT_LINKS", "Evidence", "LEVELS",
+           "LineEvidence", "evidence_of", "extrapolation", "link_kind"]

@@ -580,3 +580,14 @@ def test_flywheel_caption_tells_the_story_the_numbers_tell():
     worse = business_case(sc.with_lever("complaints", today=1, target=30), draws=200, seed=3)
     text = worse.flywheel_section().html
     assert "feel better" not in text and "customers feel worse about the company" in text
+
+
+def test_summary_and_cards_name_the_assumptions_behind_benchmark_lines():
+    from cxroi.report import business_case
+
+    case = business_case(LEAD, draws=200, seed=3)
+    summary = case.summary_section().html
+    assert "Evidence: Published benchmarks and assumptions</span>" in summary
+    assert _shown("resting on published benchmarks and stated assumptions") in summary
+    card = _tile_html(case.figures_section().html, "cost_to_serve_savings")
+    assert ">benchmarks + assumptions</span>" in card

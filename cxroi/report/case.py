@@ -180,7 +180,8 @@ class BusinessCase:
         return _section(
             "summary.html.j2", text=pitch(r), charts=(chart,),
             name=sc.name, description=sc.description, pitch=pitch(r),
-            evidence=ev, evidence_label=_LEVEL_LABELS[ev.level],
+            evidence=ev, evidence_label=_LEVEL_LABELS[ev.level]
+            + (" and assumptions" if ev.assumed else ""),
             material=material[0].upper() + material[1:], general=ev.caveats_for("general"),
             tiles=self.key_tiles(), statistic=self.statistic)
 
