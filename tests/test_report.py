@@ -591,3 +591,18 @@ def test_summary_and_cards_name_the_assumptions_behind_benchmark_lines():
     assert _shown("resting on published benchmarks and stated assumptions") in summary
     card = _tile_html(case.figures_section().html, "cost_to_serve_savings")
     assert ">benchmarks + assumptions</span>" in card
+
+
+def test_what_to_measure_next_leads_with_the_conclusion():
+    """A CFO reads the answer first: for a case whose decision no measurement could change
+    (here one that loses money across every range) the section says nothing needs
+    measuring, instead of a bare table of zeros under a term of art."""
+    pytest.importorskip("cxroi.voi")
+    from cxroi.report import business_case
+
+    sc = load_scenario(LEAD)
+    costly = sc.model_copy(update={"costs": sc.costs.model_copy(
+        update={"one_off": 4_000_000.0, "running_per_year": 800_000.0})})
+    text = business_case(costly, draws=400, seed=3).voi_section().html
+    assert "nothing needs measuring before deciding." in text
+    assert text.index("nothing needs measuring") < text.index("<table")

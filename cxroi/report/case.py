@@ -290,8 +290,12 @@ class BusinessCase:
         rows = [{"label": str(r["label"]), "link": str(r["link"]),
                  "evppi": money(float(r["evppi"]), cur)} for _, r in table.iterrows()]
         evpi = getattr(v, "evpi", None)
+        sentence = str(getattr(v, "sentence", "") or "").strip()
+        if sentence and not sentence.endswith("."):
+            sentence += "."
         return _section("voi.html.j2", text="What to measure next", rows=rows,
-                        evpi=money(float(evpi), cur) if evpi is not None else None)
+                        evpi=money(float(evpi), cur) if evpi is not None else None,
+                        sentence=sentence)
 
     def _flywheel_caption(self) -> str:
         """The turn of the flywheel this case makes, in the direction its numbers go: how
