@@ -606,3 +606,17 @@ def test_what_to_measure_next_leads_with_the_conclusion():
     text = business_case(costly, draws=400, seed=3).voi_section().html
     assert "nothing needs measuring before deciding." in text
     assert text.index("nothing needs measuring") < text.index("<table")
+
+
+def test_terms_a_cfo_may_not_know_are_explained_where_they_first_appear():
+    """P10–P90 and TEI are not CFO vocabulary: page 1 says what the range means, and the
+    risk adjustment names the method it comes from."""
+    from cxroi.report import business_case
+
+    case = business_case(LEAD, draws=200, seed=3)
+    summary = case.summary_section().html
+    assert "8 in 10 simulations land between the two" in summary
+    assert "TEI" not in summary  # the risk-adjusted card says what it is in plain words
+    assert "after risk haircuts" in _tile_html(summary, "npv_risk_adjusted")
+    benefits = case.figures_section().html
+    assert "Total Economic Impact" in benefits

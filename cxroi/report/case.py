@@ -94,7 +94,8 @@ class BusinessCase:
         """The sentence that names the statistic every headline figure is."""
         r = self.result
         return (f"Every figure is the median (P50) of {r.n_draws:,} simulations (seed "
-                f"{r.seed}), with the P10–P90 range; benefits are totals over "
+                f"{r.seed}), with the P10–P90 range (8 in 10 simulations land between the "
+                f"two); benefits are totals over "
                 f"{self.scenario.finance.horizon_months} months, undiscounted, unless "
                 f"marked present value (discounted at "
                 f"{self.scenario.finance.discount_rate:.0%} a year).")
@@ -129,7 +130,7 @@ class BusinessCase:
                  note="present value"),
             Tile("Risk-adjusted NPV", self.f("npv_risk_adjusted"),
                  self.rng("npv_risk_adjusted"), "npv_risk_adjusted",
-                 self.q("npv_risk_adjusted"), note="present value, TEI haircuts"),
+                 self.q("npv_risk_adjusted"), note="present value, after risk haircuts"),
             Tile("ROI", self.f("roi"), f"{self.rng('roi')}; risk-adjusted "
                  f"{self.f('roi_risk_adjusted')}", "roi", self.q("roi")),
             Tile("Payback", pay, pay_sub, "payback_month", self.q("payback_month")),
@@ -203,7 +204,8 @@ class BusinessCase:
         note = (f"Risk-adjusted figures haircut retention by {risk.retention_savings:.0%}, "
                 f"cross-sell by {risk.cross_sell:.0%}, cost to serve by "
                 f"{risk.cost_to_serve_savings:.0%}, advocacy by {risk.advocacy:.0%} and add "
-                f"{risk.cost_uplift:.0%} to costs (Forrester TEI). Discount rate "
+                f"{risk.cost_uplift:.0%} to costs (the risk adjustment of Forrester's Total "
+                f"Economic Impact method, TEI). Discount rate "
                 f"{sc.finance.discount_rate:.0%} a year.")
         return _section("benefits.html.j2", text=f"Benefits over "
                         f"{sc.finance.horizon_months} months",
