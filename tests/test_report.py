@@ -19,7 +19,7 @@ import cxroi
 from cxroi.errors import ScenarioError
 from cxroi.pitch import fmt, pitch
 from cxroi.report import render_index, render_report, results_dict
-from cxroi.scenario import load_scenario
+from cxroi.scenario import load_scenario, scenario_from_dict
 from cxroi.uncertainty import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -620,3 +620,24 @@ def test_terms_a_cfo_may_not_know_are_explained_where_they_first_appear():
     assert "after risk haircuts" in _tile_html(summary, "npv_risk_adjusted")
     benefits = case.figures_section().html
     assert "Total Economic Impact" in benefits
+
+
+def test_the_data_block_says_its_currency_horizon_and_payback_share_as_cxroi_run(tmp_path):
+    """The report's results block is "the numbers of ``cxroi run --json``": a reader of a
+    won report must find "KRW" beside the amounts, the horizon they are totals over, and
+    what share of simulations pays back at all (a loss-making case's "never")."""
+    from cxroi.cli.common import result_payload
+    from cxroi.report import business_case
+    from cxroi.scenario import scenario_to_yaml
+
+    d = load_scenario(LEAD).model_dump(mode="json")
+    d.update(currency="KRW", costs={"one_off": 5.2e9, "running_per_year": 1.04e9})
+    path = tmp_path / "krw.yaml"
+    path.write_text(scenario_to_yaml(scenario_from_dict(d)), encoding="utf-8")
+    got = business_case(path, draws=300, seed=4).results_dict()
+    want = result_payload(str(path), draws=300, seed=4)
+    assert got["currency"] == want["currency"] == "KRW"
+    assert got["horizon_months"] == want["horizon_months"] == 36
+    for name, m in want["metrics"].items():
+        assert got["metrics"][name]["share_defined"] == m["share_defined"], name
+    assert got["metrics"]["payback_month"]["share_defined"] < 0.5  # it loses money

@@ -429,14 +429,19 @@ def business_case(scenario: Scenario | str | os.PathLike[str], draws: int | None
 def results_dict(res: SimulationResult) -> dict[str, Any]:
     """The numbers of a run, shaped like ``cxroi run --json``.
 
-    Keys: ``scenario``, ``pitch``, ``prob_npv_negative``, ``draws``, ``seed``,
-    ``headline`` (:func:`cxroi.pitch.headline`) and ``metrics`` (every output with
-    ``label``, ``unit``, ``p10``, ``p50``, ``p90``, ``mean``, ``likely``).
+    Keys: ``scenario``, ``currency`` (of every money figure), ``horizon_months`` (what the
+    totals are over), ``pitch``, ``prob_npv_negative``, ``draws``, ``seed``, ``headline``
+    (:func:`cxroi.pitch.headline`) and ``metrics`` (every output with ``label``, ``unit``,
+    ``p10``, ``p50``, ``p90``, ``mean``, ``likely`` and ``share_defined``, the share of
+    simulations where it exists: for ``payback_month``, the share that pays back at all).
     """
     s = res.summary
     metrics = {k: {"label": r["label"], "unit": r["unit"],
-                   **{c: float(r[c]) for c in ("p10", "p50", "p90", "mean", "likely")}}
+                   **{c: float(r[c]) for c in ("p10", "p50", "p90", "mean", "likely",
+                                               "share_defined")}}
                for k, r in s.iterrows()}
-    return _json_safe({"scenario": res.scenario.name, "pitch": pitch(res),
+    sc = res.scenario
+    return _json_safe({"scenario": sc.name, "currency": sc.currency,
+                       "horizon_months": sc.finance.horizon_months, "pitch": pitch(res),
                        "prob_npv_negative": res.prob_loss, "draws": res.n_draws,
                        "seed": res.seed, "headline": headline(res), "metrics": metrics})
