@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -414,3 +415,28 @@ def test_waterfall_shows_cash_flow_benefits_as_their_own_bar():
     # a case without cash-flow lines keeps its four bars (its chart is unchanged)
     lead_res = simulate(load_scenario(LEAD), draws=200, seed=5)
     assert "Other benefits" not in set(charts.waterfall_data(lead_res)["step"])
+
+
+def test_npv_range_of_a_case_without_spread_reads_cleanly():
+    """Forrester's study has no ranges: every simulation gives the same NPV. The marks
+    must not print "P10", "P50" and "P90" on top of one another, nor the share axis run
+    past 100%."""
+    sc = load_scenario(SCENARIOS / "tei-salesloft.yaml")
+    res = simulate(sc, draws=200, seed=5)
+    spec = charts.npv_range_spec(res)
+    texts = spec["datasets"][spec["layer"][2]["data"]["name"]]
+    assert [t["label"] for t in texts] == ["P10 = P50 = P90 $5.5M"]
+    y_axis = spec["layer"][0]["encoding"]["y"]["axis"]
+    assert max(y_axis["values"]) == 1.0
+    import vl_convert as vlc
+
+    svg = vlc.vegalite_to_svg(spec)  # every tick drawn, none beyond 100%
+    assert re.findall(r'opacity="1">(\d+%)</text>', svg) == ["0%", "20%", "40%", "60%",
+                                                              "80%", "100%"]
+    assert texts[0]["y"] > 1.0  # the label sits above the bar, in room the scale keeps
+    assert spec["layer"][0]["encoding"]["y"]["scale"]["domain"][1] > texts[0]["y"]
+    # a case with a spread keeps its three marks and Vega's own axis
+    lead_spec = charts.npv_range_spec(simulate(load_scenario(LEAD), draws=300, seed=5))
+    texts = lead_spec["datasets"][lead_spec["layer"][2]["data"]["name"]]
+    assert [t["name"] for t in texts] == ["P10", "P50", "P90"]
+    assert "values" not in lead_spec["layer"][0]["encoding"]["y"]["axis"]

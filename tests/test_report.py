@@ -641,3 +641,14 @@ def test_the_data_block_says_its_currency_horizon_and_payback_share_as_cxroi_run
     for name, m in want["metrics"].items():
         assert got["metrics"][name]["share_defined"] == m["share_defined"], name
     assert got["metrics"]["payback_month"]["share_defined"] < 0.5  # it loses money
+
+
+def test_drivers_of_a_case_no_input_moves_say_so_instead_of_an_empty_tornado(tei_case):
+    """Forrester's figures are fixed amounts: no input's range moves the NPV, so the
+    section says that in words rather than drawing eight empty bars around '$5.49617M'."""
+    html_text = tei_case.drivers_section().html
+    assert "<svg" not in html_text
+    assert _shown("No input's range moves the result (likely case NPV $5.5M)") in html_text
+    lead = __import__("cxroi.report", fromlist=["business_case"]).business_case(
+        LEAD, draws=200, seed=3).drivers_section().html
+    assert "<svg" in lead and "No input's range" not in lead

@@ -254,7 +254,10 @@ def npv_range_data(res: SimulationResult, metric: str = "npv", bins: int = 40
     dict
         ``hist`` (columns ``start``, ``end``, ``share``, ``side`` as numpy arrays; ``bins``
         rows computed with numpy, not every draw), ``marks`` (``value``, ``name``,
-        ``label``), ``label_y`` (height of each mark's label), ``axis_title`` and ``title``.
+        ``label``; one mark ``P10 = P50 = P90`` when the three read the same), ``label_y``
+        (height of each mark's label), ``y_ticks`` and ``y_domain`` (None, or when a label
+        would sit above 100%: ticks up to 100% and a scale with room for the label),
+        ``axis_title`` and ``title``.
     """
     cur = res.scenario.currency
     x = _finite(res.draws[metric])
@@ -270,10 +273,20 @@ def npv_range_data(res: SimulationResult, metric: str = "npv", bins: int = 40
             "side": np.where(mid >= 0, "gain", "loss")}
     q = np.quantile(x, [0.1, 0.5, 0.9])
     names = ["P10", "P50", "P90"]
-    marks = {"value": q, "name": names,
-             "label": [f"{n} {money(v, cur)}" for n, v in zip(names, q, strict=True)]}
     top = float(share.max()) or 1.0
-    return {"hist": hist, "marks": marks, "label_y": top * np.array([1.08, 1.18, 1.08]),
+    if money(q[0], cur) == money(q[2], cur):  # no spread to show: one mark, one label
+        marks = {"value": q[1:2], "name": ["P10 = P50 = P90"],
+                 "label": [f"P10 = P50 = P90 {money(q[1], cur)}"]}
+        label_y = top * np.array([1.08])
+    else:
+        marks = {"value": q, "name": names,
+                 "label": [f"{n} {money(v, cur)}" for n, v in zip(names, q, strict=True)]}
+        label_y = top * np.array([1.08, 1.18, 1.08])
+    # labels above a share near 100%: the scale makes room for them, the ticks stop at 100%
+    tall = bool(label_y.max() > 1.0)
+    return {"hist": hist, "marks": marks, "label_y": label_y,
+            "y_ticks": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if tall else None,
+            "y_domain": [0.0, round(float(label_y.max()) * 1.12, 3)] if tall else None,
             "axis_title": f"{'Risk-adjusted NPV' if 'risk' in metric else 'NPV'} over "
                           f"{res.scenario.finance.horizon_months} months",
             "title": f"Range of outcomes ({res.n_draws:,} simulations): "

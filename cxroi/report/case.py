@@ -263,6 +263,12 @@ class BusinessCase:
         cur = self.scenario.currency
         rows, metric = charts.tornado_rows(self.drivers, top)
         base = float(rows["base"].iloc[0]) if len(rows) else float("nan")
+        if len(rows) and not (rows["swing"].abs() > 0).any():  # fixed amounts only
+            still = (f"No input's range moves the result (likely case NPV "
+                     f"{money(base, cur)}): it rests on amounts given outright, without a "
+                     "range, so there is no tornado to draw.")
+            return _section("drivers.html.j2", text="What drives the result", still=still,
+                            breakeven=self.breakeven_items())
         text = charts.tornado_title(base, cur) + "\n" + "\n".join(
             f"{i}: low {money(lo, cur)}, high {money(hi, cur)}" for i, lo, hi in zip(
                 rows["input"][::2], rows["value"][::2], rows["value"][1::2], strict=True))
