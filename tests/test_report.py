@@ -652,3 +652,26 @@ def test_drivers_of_a_case_no_input_moves_say_so_instead_of_an_empty_tornado(tei
     lead = __import__("cxroi.report", fromlist=["business_case"]).business_case(
         LEAD, draws=200, seed=3).drivers_section().html
     assert "<svg" in lead and "No input's range" not in lead
+
+
+def test_a_figure_that_reads_negative_is_never_painted_as_a_gain():
+    """Green is for money made. A benefit line that loses money (a slower desk) must not
+    show "-$631k" in green, and a negative NPV or ROI reads in the loss colour."""
+    from cxroi.report import business_case
+
+    sc = load_scenario(LEAD)
+    lead = business_case(sc, draws=200, seed=3)
+    for t in [*lead.key_tiles(), *lead.benefit_tiles()]:
+        assert not t.negative, t.label
+    worse = business_case(sc.with_lever("complaints", today=1, target=30), draws=200, seed=3)
+    tiles = {t.metric: t for t in [*worse.key_tiles(), *worse.benefit_tiles()]}
+    for m in ("retention_savings", "cross_sell", "npv", "roi", "nps_change"):
+        assert tiles[m].value.startswith("-") and tiles[m].negative, m
+    assert not tiles["total_costs"].negative  # a cost is red already, never "negative"
+    card = _tile_html(worse.figures_section().html, "retention_savings")
+    assert card.startswith('data-metric="retention_savings"')
+    page = worse.figures_section().html
+    assert 'class="tile gain negative" data-metric="retention_savings"' in page
+    css = (ROOT / "cxroi" / "resources" / "sections.css").read_text("utf-8")
+    rules = css.index(".tile.negative .value { color: var(--loss); }")
+    assert rules > css.index(".tile.gain .value") and rules > css.index(".tile.total .value")
