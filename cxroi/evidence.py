@@ -25,6 +25,7 @@ The headline level is that of the money lines that carry at least
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -86,8 +87,28 @@ def _combine(kinds: list[str]) -> str:
     return "benchmark" if "benchmark" in kinds else "assumption"
 
 
-def _n_text(n: int | None) -> str:
-    return f" (n={n:,} accounts)" if n else ""
+def _n_text(n: int | None, unit: str = "accounts") -> str:
+    return f" (n={n:,} {unit})" if n else ""
+
+
+#: ``calibrated: 5,232 complaints, ...``: the count and what it counts, as calibration
+#: writes a link's source (:meth:`cxroi.calibrate.Calibration.source_text`).
+_COUNTED = re.compile(r"calibrated:\s*([\d,]+)\s+([A-Za-z][\w -]*?)\s*(?:\+|,|\(|$)")
+
+
+def n_unit(link: Link) -> str:
+    """What a calibrated link's ``n`` counts (``accounts``, ``complaints``, ``complaint
+    survey answers``, ``account-months``), read from its source text; ``accounts`` when
+    the source does not say (or gives another number)."""
+    m = _COUNTED.match(link.source or "")
+    if m and link.n is not None and int(m.group(1).replace(",", "")) == link.n:
+        return m.group(2).strip()
+    return "accounts"
+
+
+def _largest(counts: list[tuple[int, str]]) -> tuple[int | None, str]:
+    """The largest sample behind a line (or the headline) and what it counts."""
+    return max(counts, key=lambda c: c[0]) if counts else (None, "accounts")
 
 
 @dataclass(frozen=True)
@@ -99,12 +120,13 @@ class LineEvidence:
     links: tuple[str, ...]  # key paths, e.g. touchpoints.complaints.links.churn_hazard_ratio
     n: int | None
     assumed: bool = False  # a stated assumption is among the links
+    n_unit: str = "accounts"  # what n counts
 
     @property
     def phrase(self) -> str:
         if self.level == "benchmark" and self.assumed:
             return ASSUMED_PHRASE
-        return PHRASES[self.level].format(n=_n_text(self.n))
+        return PHRASES[self.level].format(n=_n_text(self.n, self.n_unit))
 
     @property
     def short(self) -> str:
@@ -123,13 +145,14 @@ class Evidence:
     extrapolation: tuple[str, ...] = ()
     caveats: dict[str, tuple[str, ...]] = field(default_factory=dict)
     assumed: bool = False  # benchmark level, and an assumption carries part of the value
+    n_unit: str = "accounts"  # what n counts
 
     @property
     def phrase(self) -> str:
         """``measured in your data (n=4,812 accounts)`` and the like."""
         if self.level == "benchmark" and self.assumed:
             return ASSUMED_PHRASE
-        return PHRASES[self.level].format(n=_n_text(self.n))
+        return PHRASES[self.level].format(n=_n_text(self.n, self.n_unit))
 
     @property
     def measured(self) -> bool:
@@ -187,9 +210,10 @@ def evidence_of(sc: Scenario, likely: dict[str, float] | None = None) -> Evidenc
             paths.append(f"links.{g}")
             links.append(getattr(sc.links, g))
         kinds = [link_kind(ln) for ln in links]
-        ns = [ln.n for ln in links if ln.n and link_kind(ln) == "measured"]
-        lines[line] = LineEvidence(line, _combine(kinds), tuple(paths), max(ns) if ns else None,
-                                   "assumption" in kinds)
+        n, unit = _largest([(ln.n, n_unit(ln)) for ln in links
+                            if ln.n and link_kind(ln) == "measured"])
+        lines[line] = LineEvidence(line, _combine(kinds), tuple(paths), n,
+                                   "assumption" in kinds, unit)
     money_lines = MONEY_LINES
     flows = {k: cf for k, cf in sc.cash_flows.items() if cf.kind == "benefit"}
     if flows:  # the scenario's own benefit lines, graded by their own provenance
@@ -209,14 +233,15 @@ def evidence_of(sc: Scenario, likely: dict[str, float] | None = None) -> Evidenc
     if not material:  # no benefit at all: grade on what would carry it
         material = ("retention_savings", "cross_sell")
     level = _combine([k for m in material for k in _expand(lines[m].level)])
-    ns = [lines[m].n for m in material if lines[m].n]
+    n, unit = _largest([(lines[m].n, lines[m].n_unit) for m in material if lines[m].n])
     caveats: dict[str, list[str]] = {}
     for c in sc.caveats:
         caveats.setdefault(c.about, []).append(c.text)
-    return Evidence(lines=lines, level=level, n=max(ns) if ns else None, material=material,
+    return Evidence(lines=lines, level=level, n=n, material=material,
                     extrapolation=extrapolation(sc),
                     caveats={k: tuple(v) for k, v in caveats.items()},
-                    assumed=level == "benchmark" and any(lines[m].assumed for m in material))
+                    assumed=level == "benchmark" and any(lines[m].assumed for m in material),
+                    n_unit=unit)
 
 
 def _expand(level: str) -> list[str]:
@@ -225,4 +250,4 @@ def _expand(level: str) -> list[str]:
 
 
 __all__ = ["ASSUMED_PHRASE", "ASSUMED_SHORT", "DIRECT_LINKS", "Evidence", "LEVELS",
-           "LineEvidence", "evidence_of", "extrapolation", "link_kind"]
+           "LineEvidence", "evidence_of", "extrapolation", "link_kind", "n_unit"]

@@ -227,3 +227,31 @@ def test_an_assumption_behind_a_benchmark_line_is_named():
     assert ev.level == "benchmark" and not ev.assumed
     assert ev.phrase == "resting on published benchmarks, not yet measured in your data"
     assert ev.lines["cost_to_serve_savings"].short == "benchmarks"
+
+
+def test_a_sample_size_says_what_it_counts():
+    """Calibration writes what n counts ("5,232 complaints", "370 complaint survey
+    answers", "126,414 account-months"): the evidence phrase and the sources table say the
+    same, never "5,232 accounts"."""
+    from cxroi.provenance import link_rows
+
+    d = load_scenario(LEAD).model_dump(mode="json")
+    d["touchpoints"]["complaints"]["links"]["contacts_ratio"] = _cal(
+        0.9, 0.8, 1.0, n=5232,
+        source="calibrated: 5,232 complaints, Poisson contacts ratio per doubling (demo, x)")
+    d["touchpoints"]["complaints"]["links"]["churn_hazard_ratio"] = _cal(
+        1.3, 1.2, 1.4, n=126414, prior_weight=0.2, prior_source="knox-van-oest-2014",
+        source="calibrated: 126,414 account-months + benchmark prior (knox-van-oest-2014), x")
+    sc = scenario_from_dict(d)
+    ev = evidence_of(sc)
+    assert ev.lines["cost_to_serve_savings"].phrase == \
+        "measured in your data (n=5,232 complaints)"
+    assert "(n=126,414 account-months)" in ev.lines["retention_savings"].phrase
+    rows = {r.name: r for r in link_rows(sc)}
+    assert rows["contacts_ratio"].kind_detail == "calibrated: 5,232 complaints"
+    assert rows["churn_hazard_ratio"].kind_detail.startswith(
+        "calibrated: 126,414 account-months + benchmark prior")
+    # a source that does not say what n counts keeps "accounts"
+    d["touchpoints"]["complaints"]["links"]["contacts_ratio"] = _cal(0.9, 0.8, 1.0, n=4812)
+    ev = evidence_of(scenario_from_dict(d))
+    assert ev.lines["cost_to_serve_savings"].phrase.endswith("(n=4,812 accounts)")
