@@ -675,3 +675,19 @@ def test_a_figure_that_reads_negative_is_never_painted_as_a_gain():
     css = (ROOT / "cxroi" / "resources" / "sections.css").read_text("utf-8")
     rules = css.index(".tile.negative .value { color: var(--loss); }")
     assert rules > css.index(".tile.gain .value") and rules > css.index(".tile.total .value")
+
+
+def test_page_one_cards_state_their_horizon_and_what_roi_is():
+    """An NPV or an ROI without its period is not a number a CFO can use: the cards say
+    over how many months, and what the ROI divides."""
+    from cxroi.report import business_case
+
+    sc = load_scenario(LEAD)
+    short = sc.model_copy(update={"finance": sc.finance.model_copy(
+        update={"horizon_months": 24})})
+    for case, h in ((business_case(sc, draws=200, seed=3), 36),
+                    (business_case(short, draws=200, seed=3), 24)):
+        page = case.summary_section().html
+        for metric in ("npv", "npv_risk_adjusted", "roi"):
+            assert f"over {h} months" in _tile_html(page, metric), (metric, h)
+        assert "NPV ÷ present value of costs" in _tile_html(page, "roi")

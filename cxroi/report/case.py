@@ -117,6 +117,7 @@ class BusinessCase:
         cost = float(r.likely["total_costs"])
         pay, pay_sub = self._payback()
         lines = float(r.likely["other_costs"])  # the scenario's cost cash-flow lines
+        h = sc.finance.horizon_months
         ev = self.evidence
         loss_sub = (f"share of {r.n_draws:,} simulations with NPV below zero"
                     + ("" if ev.measured else ", if the ranges behind it hold"))
@@ -127,12 +128,13 @@ class BusinessCase:
                  + f", undiscounted; present value {money(float(r.likely['pv_costs']), cur)}",
                  "total_costs", cost, "cost"),
             Tile("NPV", self.f("npv"), self.rng("npv"), "npv", self.q("npv"), "total",
-                 note="present value"),
+                 note=f"present value over {h} months"),
             Tile("Risk-adjusted NPV", self.f("npv_risk_adjusted"),
                  self.rng("npv_risk_adjusted"), "npv_risk_adjusted",
-                 self.q("npv_risk_adjusted"), note="present value, after risk haircuts"),
+                 self.q("npv_risk_adjusted"), note=f"present value over {h} months, after risk haircuts"),
             Tile("ROI", self.f("roi"), f"{self.rng('roi')}; risk-adjusted "
-                 f"{self.f('roi_risk_adjusted')}", "roi", self.q("roi")),
+                 f"{self.f('roi_risk_adjusted')}", "roi", self.q("roi"),
+                 note=f"over {h} months: NPV ÷ present value of costs"),
             Tile("Payback", pay, pay_sub, "payback_month", self.q("payback_month")),
             Tile("Chance of losing money", chance(r.prob_loss), loss_sub,
                  "prob_npv_negative", r.prob_loss, "risk"),
