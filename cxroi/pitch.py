@@ -175,6 +175,8 @@ def pitch(res: SimulationResult) -> str:
         if any("the target" in e for e in ev.extrapolation) else ""
     if h["share_paying_back"] >= 0.5 and math.isfinite(h["payback_month"]):
         payback = f"payback month {h['payback_month']:.0f}"
+        if h["npv"] < 0:  # pays back on cash, yet loses money once discounted: say why
+            payback += " on undiscounted cash"
     else:
         payback = (f"no payback within {h['horizon_months']} months "
                    f"({chance(h['share_paying_back'])} of simulations pay back)")

@@ -691,3 +691,21 @@ def test_page_one_cards_state_their_horizon_and_what_roi_is():
         for metric in ("npv", "npv_risk_adjusted", "roi"):
             assert f"over {h} months" in _tile_html(page, metric), (metric, h)
         assert "NPV ÷ present value of costs" in _tile_html(page, "roi")
+
+
+def test_a_payback_beside_a_negative_npv_says_it_is_undiscounted():
+    """NPV -$54k and "payback month 34" in one sentence look contradictory to a CFO unless
+    the payback is said to be on undiscounted cash (the NPV discounts at 10% a year)."""
+    from cxroi.report import business_case
+
+    sc = load_scenario(LEAD)
+    marginal = sc.model_copy(update={"costs": sc.costs.model_copy(
+        update={"one_off": 1_650_000.0, "running_per_year": 200_000.0})})
+    case = business_case(marginal, draws=DRAWS, seed=SEED)
+    assert case.q("npv") < 0 and case.q("payback_month") <= 36
+    text = pitch(case.result)
+    assert f"payback month {case.q('payback_month'):.0f} on undiscounted cash" in text
+    pay = _tile_html(case.summary_section().html, "payback_month")
+    assert "undiscounted cash" in pay
+    lead = pitch(simulate(sc, draws=DRAWS, seed=SEED))
+    assert "undiscounted" not in lead  # a positive NPV needs no such note in the sentence

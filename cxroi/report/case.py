@@ -135,7 +135,8 @@ class BusinessCase:
             Tile("ROI", self.f("roi"), f"{self.rng('roi')}; risk-adjusted "
                  f"{self.f('roi_risk_adjusted')}", "roi", self.q("roi"),
                  note=f"over {h} months: NPV ÷ present value of costs"),
-            Tile("Payback", pay, pay_sub, "payback_month", self.q("payback_month")),
+            Tile("Payback", pay, pay_sub, "payback_month", self.q("payback_month"),
+                 note="undiscounted cash"),
             Tile("Chance of losing money", chance(r.prob_loss), loss_sub,
                  "prob_npv_negative", r.prob_loss, "risk"),
         ]
