@@ -709,3 +709,22 @@ def test_a_payback_beside_a_negative_npv_says_it_is_undiscounted():
     assert "undiscounted cash" in pay
     lead = pitch(simulate(sc, draws=DRAWS, seed=SEED))
     assert "undiscounted" not in lead  # a positive NPV needs no such note in the sentence
+
+
+def test_the_index_says_a_loss_making_run_never_pays_back(tmp_path):
+    """In the batch index a run whose median simulation never pays back (its report's
+    payback P50 is null) reads "not within horizon", as the report's card, not "–", which
+    reads as missing data; a failed run keeps "–"."""
+    rows = [{"scenario": "Costly desk", "status": "ok", "npv_p50": -4.1e6,
+             "payback_month_p50": None, "report": "costly.html", "currency": "USD"},
+            {"scenario": "Lead", "status": "ok", "npv_p50": 1.6e6, "payback_month_p50": 15.0,
+             "report": "lead.html", "currency": "USD"},
+            {"scenario": "Broken", "status": "failed", "npv_p50": None,
+             "payback_month_p50": None, "error": "boom"}]
+    page = render_index(rows, tmp_path).read_text("utf-8")
+    cells = re.findall(r"<tr>(.*?)</tr>", page, re.S)[1:]
+    payback = [re.findall(r"<td[^>]*>([^<]*)</td>", c)[9] for c in cells]
+    assert payback == ["not within horizon", "15", "–"]
+    # and it sorts after every month that pays back
+    sorts = [re.findall(r"data-sort='([^']*)'", c)[9] for c in cells]
+    assert float(sorts[0]) > float(sorts[1])
