@@ -440,3 +440,15 @@ def test_npv_range_of_a_case_without_spread_reads_cleanly():
     texts = lead_spec["datasets"][lead_spec["layer"][2]["data"]["name"]]
     assert [t["name"] for t in texts] == ["P10", "P50", "P90"]
     assert "values" not in lead_spec["layer"][0]["encoding"]["y"]["axis"]
+
+
+def test_flywheel_investment_counts_cost_lines():
+    """The flywheel's "Investment" is what the cost card says: with the study's cost lines,
+    $2.0M over 36 months (it read "$0 over 36 months")."""
+    sc = load_scenario(SCENARIOS / "tei-salesloft.yaml")
+    res = simulate(sc, draws=100, seed=5)
+    assert charts.flywheel_labels(sc, res)[0] == "$2.0M over 36 months"
+    assert charts.flywheel_labels(sc)[0] == "$2.0M over 36 months"
+    lead = load_scenario(LEAD)
+    assert charts.flywheel_labels(lead, simulate(lead, draws=100, seed=5))[0] == \
+        "$400k over 36 months"
