@@ -11,9 +11,13 @@ measured      every link behind it was calibrated on the company's data (a calib
               link whose precision came mostly, ``prior_weight >= 0.5``, from a benchmark
               prior counts as a benchmark)
 mixed         some links measured here, some published benchmarks or assumptions
-benchmark     published benchmarks (and possibly assumptions), not yet measured here
+benchmark     published benchmarks (and possibly assumptions, then named: ``assumed``),
+              not yet measured here
 assumption    judgement only
 ============  ==========================================================================
+
+A scenario with benefit cash-flow lines (TEI style, ``cash_flows``) has one more money line,
+``other_benefits``, graded by those lines' own provenance.
 
 The headline level is that of the money lines that carry at least
 :data:`MATERIAL_SHARE` of the likely benefits. ``docs/model.md`` ("Evidence") describes it.
@@ -21,6 +25,7 @@ The headline level is that of the money lines that carry at least
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -58,6 +63,11 @@ SHORT: dict[str, str] = {
     "measured": "measured here", "mixed": "partly measured",
     "benchmark": "benchmarks", "assumption": "assumptions",
 }
+#: The ``benchmark`` level's phrase and badge when a stated assumption is among the links
+#: behind it: an assumption never reads as a published benchmark.
+ASSUMED_PHRASE = ("resting on published benchmarks and stated assumptions, not yet measured "
+                  "in your data")
+ASSUMED_SHORT = "benchmarks + assumptions"
 
 
 def link_kind(link: Link) -> str:
@@ -77,8 +87,28 @@ def _combine(kinds: list[str]) -> str:
     return "benchmark" if "benchmark" in kinds else "assumption"
 
 
-def _n_text(n: int | None) -> str:
-    return f" (n={n:,} accounts)" if n else ""
+def _n_text(n: int | None, unit: str = "accounts") -> str:
+    return f" (n={n:,} {unit})" if n else ""
+
+
+#: ``calibrated: 5,232 complaints, ...``: the count and what it counts, as calibration
+#: writes a link's source (:meth:`cxroi.calibrate.Calibration.source_text`).
+_COUNTED = re.compile(r"calibrated:\s*([\d,]+)\s+([A-Za-z][\w -]*?)\s*(?:\+|,|\(|$)")
+
+
+def n_unit(link: Link) -> str:
+    """What a calibrated link's ``n`` counts (``accounts``, ``complaints``, ``complaint
+    survey answers``, ``account-months``), read from its source text; ``accounts`` when
+    the source does not say (or gives another number)."""
+    m = _COUNTED.match(link.source or "")
+    if m and link.n is not None and int(m.group(1).replace(",", "")) == link.n:
+        return m.group(2).strip()
+    return "accounts"
+
+
+def _largest(counts: list[tuple[int, str]]) -> tuple[int | None, str]:
+    """The largest sample behind a line (or the headline) and what it counts."""
+    return max(counts, key=lambda c: c[0]) if counts else (None, "accounts")
 
 
 @dataclass(frozen=True)
@@ -89,14 +119,18 @@ class LineEvidence:
     level: str
     links: tuple[str, ...]  # key paths, e.g. touchpoints.complaints.links.churn_hazard_ratio
     n: int | None
+    assumed: bool = False  # a stated assumption is among the links
+    n_unit: str = "accounts"  # what n counts
 
     @property
     def phrase(self) -> str:
-        return PHRASES[self.level].format(n=_n_text(self.n))
+        if self.level == "benchmark" and self.assumed:
+            return ASSUMED_PHRASE
+        return PHRASES[self.level].format(n=_n_text(self.n, self.n_unit))
 
     @property
     def short(self) -> str:
-        return SHORT[self.level]
+        return ASSUMED_SHORT if self.level == "benchmark" and self.assumed else SHORT[self.level]
 
 
 @dataclass(frozen=True)
@@ -110,11 +144,15 @@ class Evidence:
     material: tuple[str, ...]
     extrapolation: tuple[str, ...] = ()
     caveats: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    assumed: bool = False  # benchmark level, and an assumption carries part of the value
+    n_unit: str = "accounts"  # what n counts
 
     @property
     def phrase(self) -> str:
         """``measured in your data (n=4,812 accounts)`` and the like."""
-        return PHRASES[self.level].format(n=_n_text(self.n))
+        if self.level == "benchmark" and self.assumed:
+            return ASSUMED_PHRASE
+        return PHRASES[self.level].format(n=_n_text(self.n, self.n_unit))
 
     @property
     def measured(self) -> bool:
@@ -171,26 +209,39 @@ def evidence_of(sc: Scenario, likely: dict[str, float] | None = None) -> Evidenc
         for g in _GLOBAL.get(line, ()):
             paths.append(f"links.{g}")
             links.append(getattr(sc.links, g))
-        level = _combine([link_kind(ln) for ln in links])
-        ns = [ln.n for ln in links if ln.n and link_kind(ln) == "measured"]
-        lines[line] = LineEvidence(line, level, tuple(paths), max(ns) if ns else None)
+        kinds = [link_kind(ln) for ln in links]
+        n, unit = _largest([(ln.n, n_unit(ln)) for ln in links
+                            if ln.n and link_kind(ln) == "measured"])
+        lines[line] = LineEvidence(line, _combine(kinds), tuple(paths), n,
+                                   "assumption" in kinds, unit)
+    money_lines = MONEY_LINES
+    flows = {k: cf for k, cf in sc.cash_flows.items() if cf.kind == "benefit"}
+    if flows:  # the scenario's own benefit lines, graded by their own provenance
+        kinds = ["measured" if cf.provenance == "calibrated" else cf.provenance
+                 for cf in flows.values()]
+        lines["other_benefits"] = LineEvidence(
+            "other_benefits", _combine(kinds), tuple(f"cash_flows.{k}" for k in flows), None,
+            "assumption" in kinds)
+        money_lines = (*MONEY_LINES, "other_benefits")
     if likely is None:
         from cxroi.model import evaluate
 
-        likely = {k: float(v) for k, v in evaluate(sc).items() if k in MONEY_LINES}
-    total = sum(abs(likely.get(k, 0.0)) for k in MONEY_LINES)
-    material = tuple(k for k in MONEY_LINES
+        likely = {k: float(v) for k, v in evaluate(sc).items() if k in money_lines}
+    total = sum(abs(likely.get(k, 0.0)) for k in money_lines)
+    material = tuple(k for k in money_lines
                      if total > 0 and abs(likely.get(k, 0.0)) >= MATERIAL_SHARE * total)
     if not material:  # no benefit at all: grade on what would carry it
         material = ("retention_savings", "cross_sell")
     level = _combine([k for m in material for k in _expand(lines[m].level)])
-    ns = [lines[m].n for m in material if lines[m].n]
+    n, unit = _largest([(lines[m].n, lines[m].n_unit) for m in material if lines[m].n])
     caveats: dict[str, list[str]] = {}
     for c in sc.caveats:
         caveats.setdefault(c.about, []).append(c.text)
-    return Evidence(lines=lines, level=level, n=max(ns) if ns else None, material=material,
+    return Evidence(lines=lines, level=level, n=n, material=material,
                     extrapolation=extrapolation(sc),
-                    caveats={k: tuple(v) for k, v in caveats.items()})
+                    caveats={k: tuple(v) for k, v in caveats.items()},
+                    assumed=level == "benchmark" and any(lines[m].assumed for m in material),
+                    n_unit=unit)
 
 
 def _expand(level: str) -> list[str]:
@@ -198,5 +249,5 @@ def _expand(level: str) -> list[str]:
     return ["measured", "benchmark"] if level == "mixed" else [level]
 
 
-__all__ = ["DIRECT_LINKS", "Evidence", "LEVELS", "LineEvidence", "evidence_of", "extrapolation",
-           "link_kind"]
+__all__ = ["ASSUMED_PHRASE", "ASSUMED_SHORT", "DIRECT_LINKS", "Evidence", "LEVELS",
+           "LineEvidence", "evidence_of", "extrapolation", "link_kind", "n_unit"]

@@ -1,6 +1,6 @@
 """The one-sentence business case, and the number formats a CFO reads.
 
-The sentence leads with the survey view ("NPS +9 points") and then, more importantly, the
+The sentence leads with the survey view ("NPS +8.2 points") and then, more importantly, the
 money: retention savings and cross-sell over the horizon, the cost, NPV with its P10-P90
 range and the chance of losing money, and the payback month. Every figure is the P50 of
 the Monte Carlo (the range is P10-P90); a probability is always worded by :func:`chance`
@@ -23,21 +23,31 @@ if TYPE_CHECKING:
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "KRW": "₩", "JPY": "¥"}
 
 
+#: Money units, smallest first: (size, suffix, decimals shown).
+_MONEY_UNITS: tuple[tuple[float, str, int], ...] = (
+    (1.0, "", 0), (1e3, "k", 0), (1e6, "M", 1), (1e9, "B", 1), (1e12, "T", 1))
+
+
 def money(x: float, currency: str = "USD") -> str:
-    """``$1.2M``, ``$350k``, ``-$40k``, ``$900``."""
+    """``$1.2M``, ``$350k``, ``-$40k``, ``$900``, ``₩2.5T``.
+
+    The unit is the largest whose size the amount reaches, moved up one when rounding
+    would show 1,000 of it (``$999.6k`` is ``$1.0M``, never ``$1000k``); an amount that
+    rounds to zero has no minus sign.
+    """
     if x is None or not math.isfinite(x):
         return "n/a"
     sym = _SYMBOLS.get(currency, currency + " ")
-    sign = "-" if x < 0 else ""
     a = abs(x)
-    if a >= 1e9:
-        body = f"{a / 1e9:.1f}B"
-    elif a >= 1e6:
-        body = f"{a / 1e6:.1f}M"
-    elif a >= 1e3:
-        body = f"{a / 1e3:.0f}k"
-    else:
-        body = f"{a:.0f}"
+    i = max((k for k, (size, _, _) in enumerate(_MONEY_UNITS) if a >= size), default=0)
+    while True:
+        size, suffix, digits = _MONEY_UNITS[i]
+        shown = round(a / size, digits)
+        if shown < 1000 or i == len(_MONEY_UNITS) - 1:
+            break
+        i += 1
+    body = f"{a / size:,.{digits}f}{suffix}"
+    sign = "-" if x < 0 and shown > 0 else ""
     return f"{sign}{sym}{body}"
 
 
@@ -65,8 +75,13 @@ def markdown_safe(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def _signed_points(x: float) -> str:
-    return f"{x:+.0f} points" if math.isfinite(x) else "n/a"
+def _nps_phrase(x: float) -> str:
+    """``lifts NPS by +8.2 points``, ``lowers NPS by 5.1 points``, ``barely moves NPS``:
+    to a tenth of a point, as the NPS card, the before/after table and ``cxroi run``."""
+    shown = FORMATS["points"](x, "")
+    if not math.isfinite(x) or float(shown) == 0:
+        return "barely moves NPS"
+    return f"lifts NPS by {shown} points" if x > 0 else f"lowers NPS by {shown[1:]} points"
 
 
 #: How to show a value of each unit (registry shared by tables, charts and reports).
@@ -108,13 +123,14 @@ def quantity(x: float, unit: str) -> str:
 
 
 def change_phrase(sc: Scenario) -> str:
-    """``Cutting complaint resolution time from 30 days to 1 day`` (levers that move)."""
+    """``Cutting complaint resolution time from 30 days to 1 day`` (levers that move; the
+    verb is the way the lever moves, whether or not that is the better way)."""
     parts = []
     for tp in sc.touchpoints.values():
         lv = tp.lever
         if lv.target == lv.today:
             continue
-        verb = "cutting" if tp.better == "lower" else "raising"
+        verb = "cutting" if lv.target < lv.today else "raising"  # the way it moves
         parts.append(f"{verb} {tp.label} from {lever_value(tp, lv.today)} "
                      f"to {lever_value(tp, lv.target)}")
     if not parts:
@@ -148,9 +164,7 @@ def pitch(res: SimulationResult) -> str:
     sc = res.scenario
     cur = sc.currency
     h = headline(res)
-    nps = h["nps_change"]
-    survey = (f"lifts NPS by {_signed_points(nps)}" if round(nps) != 0
-              else "barely moves NPS")
+    survey = _nps_phrase(h["nps_change"])
     from cxroi.evidence import evidence_of
 
     ev = evidence_of(sc, likely=res.likely)
@@ -161,13 +175,20 @@ def pitch(res: SimulationResult) -> str:
         if any("the target" in e for e in ev.extrapolation) else ""
     if h["share_paying_back"] >= 0.5 and math.isfinite(h["payback_month"]):
         payback = f"payback month {h['payback_month']:.0f}"
+        if h["npv"] < 0:  # pays back on cash, yet loses money once discounted: say why
+            payback += " on undiscounted cash"
     else:
-        payback = f"no payback within {h['horizon_months']} months in most draws"
+        payback = (f"no payback within {h['horizon_months']} months "
+                   f"({chance(h['share_paying_back'])} of simulations pay back)")
     moving = any(tp.lever.target != tp.lever.today for tp in sc.touchpoints.values())
     if moving:
-        worth = (f"{change_phrase(sc)} {survey} and, more importantly, is worth "
-                 f"{money(h['retention_savings'], cur)} of retention savings and "
-                 f"{money(h['cross_sell'], cur)} of cross-sell margin")
+        ret, xs = money(h["retention_savings"], cur), money(h["cross_sell"], cur)
+        if ret.startswith("-") or xs.startswith("-"):  # a line that loses money
+            worth = (f"{change_phrase(sc)} {survey} and, more importantly, changes retention "
+                     f"savings by {ret} and cross-sell margin by {xs}")
+        else:
+            worth = (f"{change_phrase(sc)} {survey} and, more importantly, is worth {ret} of "
+                     f"retention savings and {xs} of cross-sell margin")
         if abs(h["other_benefits"]) >= 0.5:
             worth += f" (and {money(h['other_benefits'], cur)} of other benefits)"
     else:  # a case made of its own cash-flow lines (TEI style), no lever moving

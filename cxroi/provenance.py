@@ -203,7 +203,7 @@ class LinkRow:
 def link_rows(sc: Scenario, caveats: dict[str, tuple[str, ...]] | None = None
               ) -> list[LinkRow]:
     """Every link of a scenario as a :class:`LinkRow` (touchpoint links first)."""
-    from cxroi.evidence import link_kind
+    from cxroi.evidence import link_kind, n_unit
     from cxroi.scenario import load_benchmarks
     from cxroi.uncertainty import TRANSFER, sampling_range
 
@@ -220,7 +220,7 @@ def link_rows(sc: Scenario, caveats: dict[str, tuple[str, ...]] | None = None
         detail, widened, caveat, year = "", "", "", ""
         source = link.source
         if link.provenance == "calibrated":
-            n = f"{link.n:,} accounts" if link.n else None
+            n = f"{link.n:,} {n_unit(link)}" if link.n else None
             if link.prior_weight is not None and link.prior_source:
                 prior = bench.get(link.prior_source, {}).get("source", link.prior_source)
                 detail = (f"calibrated: {n or 'company data'} + benchmark prior ({prior}, "

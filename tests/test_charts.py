@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -393,3 +394,61 @@ def test_compiled_chart_shapes_are_reused_with_this_charts_rows(lead):
         assert len(report_svg._vega_cache) == n  # a hit
         assert vlc.vega_to_svg(vega) == vlc.vegalite_to_svg(second)
         assert vlc.vega_to_svg(vega) != vlc.vegalite_to_svg(first)
+
+
+def test_waterfall_shows_cash_flow_benefits_as_their_own_bar():
+    """A TEI-style case (no lever moves, the study's benefits are cash-flow lines) must not
+    pin its benefits on "Retention savings": they get their own bar, worth exactly the
+    study's PV of benefits, $7,168,371; the model's own lines stay at zero."""
+    sc = load_scenario(SCENARIOS / "tei-salesloft.yaml")
+    res = simulate(sc, draws=200, seed=5)
+    for basis in ("p50", "mean", "likely"):
+        w = charts.waterfall_data(res, basis).set_index("step")["amount"]
+        assert w["Other benefits"] == pytest.approx(7_168_371, abs=1.0), basis
+        for step in ("Retention savings", "Cross-sell", "Cost to serve", "Advocacy"):
+            assert w[step] == pytest.approx(0.0, abs=1e-6), (basis, step)
+        assert w["Costs"] == pytest.approx(-1_672_201, abs=1.0)
+        assert w["NPV"] == pytest.approx(5_496_170, abs=1.0)
+    labels = [r["step"] for r in charts.waterfall_spec(res)["datasets"][
+        charts.waterfall_spec(res)["data"]["name"]]]
+    assert labels.index("Other benefits") == labels.index("Costs") - 1
+    # a case without cash-flow lines keeps its four bars (its chart is unchanged)
+    lead_res = simulate(load_scenario(LEAD), draws=200, seed=5)
+    assert "Other benefits" not in set(charts.waterfall_data(lead_res)["step"])
+
+
+def test_npv_range_of_a_case_without_spread_reads_cleanly():
+    """Forrester's study has no ranges: every simulation gives the same NPV. The marks
+    must not print "P10", "P50" and "P90" on top of one another, nor the share axis run
+    past 100%."""
+    sc = load_scenario(SCENARIOS / "tei-salesloft.yaml")
+    res = simulate(sc, draws=200, seed=5)
+    spec = charts.npv_range_spec(res)
+    texts = spec["datasets"][spec["layer"][2]["data"]["name"]]
+    assert [t["label"] for t in texts] == ["P10 = P50 = P90 $5.5M"]
+    y_axis = spec["layer"][0]["encoding"]["y"]["axis"]
+    assert max(y_axis["values"]) == 1.0
+    import vl_convert as vlc
+
+    svg = vlc.vegalite_to_svg(spec)  # every tick drawn, none beyond 100%
+    assert re.findall(r'opacity="1">(\d+%)</text>', svg) == ["0%", "20%", "40%", "60%",
+                                                              "80%", "100%"]
+    assert texts[0]["y"] > 1.0  # the label sits above the bar, in room the scale keeps
+    assert spec["layer"][0]["encoding"]["y"]["scale"]["domain"][1] > texts[0]["y"]
+    # a case with a spread keeps its three marks and Vega's own axis
+    lead_spec = charts.npv_range_spec(simulate(load_scenario(LEAD), draws=300, seed=5))
+    texts = lead_spec["datasets"][lead_spec["layer"][2]["data"]["name"]]
+    assert [t["name"] for t in texts] == ["P10", "P50", "P90"]
+    assert "values" not in lead_spec["layer"][0]["encoding"]["y"]["axis"]
+
+
+def test_flywheel_investment_counts_cost_lines():
+    """The flywheel's "Investment" is what the cost card says: with the study's cost lines,
+    $2.0M over 36 months (it read "$0 over 36 months")."""
+    sc = load_scenario(SCENARIOS / "tei-salesloft.yaml")
+    res = simulate(sc, draws=100, seed=5)
+    assert charts.flywheel_labels(sc, res)[0] == "$2.0M over 36 months"
+    assert charts.flywheel_labels(sc)[0] == "$2.0M over 36 months"
+    lead = load_scenario(LEAD)
+    assert charts.flywheel_labels(lead, simulate(lead, draws=100, seed=5))[0] == \
+        "$400k over 36 months"

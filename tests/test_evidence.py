@@ -134,7 +134,8 @@ def test_link_kind():
 def test_pitch_says_what_the_money_rests_on():
     sc = load_scenario(LEAD)
     text = pitch(simulate(sc, draws=500, seed=1))
-    assert "published benchmarks, not yet measured in your data" in text
+    # its lines rest on benchmarks and two stated assumptions: both named
+    assert "published benchmarks and stated assumptions, not yet measured in your data" in text
     assert "if those ranges hold" in text
     d = sc.model_dump(mode="json")
     for name in ("churn_hazard_ratio", "expansion_rate_ratio", "contacts_ratio"):
@@ -182,3 +183,75 @@ def test_far_benchmarks_are_sampled_wider_than_their_range():
     # assumptions keep their range
     a = sc.touchpoints["complaints"].links.repeat_contacts
     assert sampling_range("repeat_contacts", a) == (a.low, a.value, a.high)
+
+
+TEI = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "tei-salesloft.yaml"
+
+
+def test_cash_flow_benefits_are_graded_by_their_own_provenance():
+    """A TEI-style case carries all its value in cash-flow lines: the evidence names them,
+    graded by the lines' own provenance, not the (zero) retention and cross-sell lines."""
+    sc = load_scenario(TEI)
+    ev = evidence_of(sc)
+    assert ev.material == ("other_benefits",)
+    assert ev.lines["other_benefits"].links == ("cash_flows.salesloft_benefits",)
+    assert ev.lines["other_benefits"].level == "benchmark" == ev.level
+    d = sc.model_dump(mode="json")
+    d["cash_flows"]["salesloft_benefits"]["provenance"] = "assumption"
+    ev = evidence_of(scenario_from_dict(d))
+    assert ev.lines["other_benefits"].level == "assumption" == ev.level
+    assert ev.phrase == "resting on stated assumptions, not yet measured in your data"
+    # a case without cash-flow lines has no such line
+    assert "other_benefits" not in evidence_of(load_scenario(LEAD)).lines
+
+
+def test_an_assumption_behind_a_benchmark_line_is_named():
+    """The lead case's lines rest on published benchmarks *and* stated assumptions (30% of
+    complaints end well today, one extra contact after a bad one): the sentence and the
+    badges say both, never "benchmarks" alone. The level stays ``benchmark`` (nothing is
+    measured here); a case resting on benchmarks only keeps the plain wording."""
+    sc = load_scenario(LEAD)
+    ev = evidence_of(sc)
+    assert ev.level == "benchmark" and ev.assumed
+    assert ev.phrase == ("resting on published benchmarks and stated assumptions, not yet "
+                         "measured in your data")
+    ctc = ev.lines["cost_to_serve_savings"]  # share today, repeat contacts: assumptions
+    assert ctc.level == "benchmark" and ctc.assumed
+    assert ctc.short == "benchmarks + assumptions" and "stated assumptions" in ctc.phrase
+    assert "and stated assumptions" in pitch(simulate(sc, draws=300, seed=1))
+    d = sc.model_dump(mode="json")
+    for link in d["touchpoints"]["complaints"]["links"].values():
+        if link and link["provenance"] == "assumption":
+            link.update(provenance="benchmark", source="tarp-complaint-loyalty")
+    ev = evidence_of(scenario_from_dict(d))
+    assert ev.level == "benchmark" and not ev.assumed
+    assert ev.phrase == "resting on published benchmarks, not yet measured in your data"
+    assert ev.lines["cost_to_serve_savings"].short == "benchmarks"
+
+
+def test_a_sample_size_says_what_it_counts():
+    """Calibration writes what n counts ("5,232 complaints", "370 complaint survey
+    answers", "126,414 account-months"): the evidence phrase and the sources table say the
+    same, never "5,232 accounts"."""
+    from cxroi.provenance import link_rows
+
+    d = load_scenario(LEAD).model_dump(mode="json")
+    d["touchpoints"]["complaints"]["links"]["contacts_ratio"] = _cal(
+        0.9, 0.8, 1.0, n=5232,
+        source="calibrated: 5,232 complaints, Poisson contacts ratio per doubling (demo, x)")
+    d["touchpoints"]["complaints"]["links"]["churn_hazard_ratio"] = _cal(
+        1.3, 1.2, 1.4, n=126414, prior_weight=0.2, prior_source="knox-van-oest-2014",
+        source="calibrated: 126,414 account-months + benchmark prior (knox-van-oest-2014), x")
+    sc = scenario_from_dict(d)
+    ev = evidence_of(sc)
+    assert ev.lines["cost_to_serve_savings"].phrase == \
+        "measured in your data (n=5,232 complaints)"
+    assert "(n=126,414 account-months)" in ev.lines["retention_savings"].phrase
+    rows = {r.name: r for r in link_rows(sc)}
+    assert rows["contacts_ratio"].kind_detail == "calibrated: 5,232 complaints"
+    assert rows["churn_hazard_ratio"].kind_detail.startswith(
+        "calibrated: 126,414 account-months + benchmark prior")
+    # a source that does not say what n counts keeps "accounts"
+    d["touchpoints"]["complaints"]["links"]["contacts_ratio"] = _cal(0.9, 0.8, 1.0, n=4812)
+    ev = evidence_of(scenario_from_dict(d))
+    assert ev.lines["cost_to_serve_savings"].phrase.endswith("(n=4,812 accounts)")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from markupsafe import escape
@@ -18,7 +19,7 @@ import cxroi
 from cxroi.errors import ScenarioError
 from cxroi.pitch import fmt, pitch
 from cxroi.report import render_index, render_report, results_dict
-from cxroi.scenario import load_scenario
+from cxroi.scenario import load_scenario, scenario_from_dict
 from cxroi.uncertainty import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -471,3 +472,259 @@ def test_pitch_words_chances_and_units_consistently():
         "under 1%", "under 1%", "1%", "50%", "over 99%", "over 99%"]
     assert [quantity(x, "days") for x in (1, 2, 1.5)] == ["1 day", "2 days", "1.5 days"]
     assert markdown_safe("$971k of retention and $1.3M") == r"\$971k of retention and \$1.3M"
+
+
+@pytest.fixture(scope="module")
+def tei_case():
+    from cxroi.report import business_case
+
+    return business_case(ROOT / "data" / "scenarios" / "tei-salesloft.yaml", draws=200, seed=3)
+
+
+def test_a_cash_flow_case_names_its_own_benefits_and_costs(tei_case):
+    """Forrester's SalesLoft study enters as cash-flow lines: PV benefits $7,168,371, PV
+    costs $1,672,201, undiscounted costs $2,004,420. The report must show them as such —
+    not as "retention savings", nor a cost of "$0 one-off + $0 a year"."""
+    summary = tei_case.summary_section().html
+    cost = _tile_html(summary, "total_costs")
+    assert _shown("$2.0M") in cost
+    assert _shown("$2.0M of cost lines") in cost  # the parts add up to the total
+    assert _shown("Other benefits (cash-flow lines) carries most of the value") in summary
+    assert "Retention savings and cross-sell margin carry" not in summary
+    benefits = tei_case.figures_section().html
+    other = _tile_html(benefits, "other_benefits")
+    assert _shown("$8.9M") in other and _shown("present value in the NPV $7.2M") in other
+    assert "benchmarks" in other  # the study's lines are a published benchmark
+    assert _shown("present value in the NPV $0") in _tile_html(benefits, "retention_savings")
+    assert tei_case.present_values["other_benefits"] == pytest.approx(7_168_371, abs=1)
+
+
+def test_money_rounds_into_the_next_unit_and_never_shows_minus_zero():
+    """Money a CFO reads: never "$1000k" or "$1000.0M" (a reader takes them for a typo),
+    trillions of won as "₩5.0T" (as the chart axes write them), never "-$0"; every amount
+    read back lies within half its last shown digit of the true one."""
+    from cxroi.pitch import money
+
+    assert money(999_600) == "$1.0M"
+    assert money(999_499) == "$999k"
+    assert money(999.6) == "$1k"
+    assert money(999_960_000) == "$1.0B"
+    assert money(-999_600) == "-$1.0M"
+    assert money(5e12, "KRW") == "₩5.0T"
+    assert money(1.25e15, "KRW") == "₩1,250.0T"
+    assert money(-0.4) == "$0" and money(0.0) == "$0"
+    scale = {"": 1.0, "k": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+    rng = np.random.default_rng(7)
+    for x in np.concatenate([10 ** rng.uniform(0, 14, 3000), [999.5, 999_500, 9.9996e8]]):
+        for sign in (1, -1):
+            got = money(sign * x)
+            m = re.fullmatch(r"(-?)\$([\d,]+(?:\.\d)?)([kMBT]?)", got)
+            assert m, got
+            number = float(m.group(2).replace(",", ""))
+            assert number < 1000 or m.group(3) == "T", got
+            step = (0.1 if "." in m.group(2) else 1.0) * scale[m.group(3)]
+            shown = (-1 if m.group(1) else 1) * number * scale[m.group(3)]
+            assert abs(shown - sign * x) <= step / 2 + 1e-6 * x, (x, got)
+
+
+def test_pitch_quotes_the_cards_numbers_and_reads_right_when_it_loses_money():
+    """The sentence says what the cards say, with their rounding (NPS to a tenth, as the
+    NPS card, the before/after table and ``cxroi run``), and a case that makes things worse
+    reads as such: the verb follows the lever's actual move, NPS falls, the money lines
+    carry their minus signs, and "never pays back" is worded as the payback card words it
+    (simulations, not "draws")."""
+    from cxroi.pitch import chance, money
+
+    sc = load_scenario(LEAD)
+    res = simulate(sc, draws=DRAWS, seed=SEED)
+    text = pitch(res)
+    assert f"lifts NPS by {fmt(res.quantile('nps_change', 0.5), 'points')} points" in text
+    worse = sc.with_lever("complaints", today=1, target=30)  # service made slower
+    res = simulate(worse, draws=DRAWS, seed=SEED)
+    text = pitch(res)
+    assert text.startswith("Raising complaint resolution time from 1 day to 30 days")
+    nps = res.quantile("nps_change", 0.5)
+    assert nps < 0 and f"lowers NPS by {fmt(-nps, 'points')[1:]} points" in text
+    ret, xs = res.quantile("retention_savings", 0.5), res.quantile("cross_sell", 0.5)
+    assert ret < 0 and xs < 0
+    assert (f"changes retention savings by {money(ret)} and cross-sell margin by "
+            f"{money(xs)}") in text
+    assert "is worth -" not in text and "lifts NPS by -" not in text
+    share = res.share_defined("payback_month")
+    assert f"no payback within 36 months ({chance(share)} of simulations pay back)" in text
+    assert "draws" not in text
+    fcr = load_scenario(ROOT / "data" / "scenarios" / "fcr-60-to-80.yaml")
+    name = next(iter(fcr.touchpoints))
+    back = fcr.with_lever(name, today=0.8, target=0.6)
+    assert pitch(simulate(back, draws=200, seed=1)).startswith(
+        "Cutting first contact resolution from 80% to 60%")
+
+
+def test_flywheel_caption_tells_the_story_the_numbers_tell():
+    """The flywheel's caption must not promise happier customers when service gets worse,
+    nor "the money funds the next turn" when the case loses money."""
+    from cxroi.report import business_case
+
+    sc = load_scenario(LEAD)
+    good = business_case(sc, draws=200, seed=3).flywheel_section().html
+    assert "customers feel better about the company" in good
+    assert "the money funds the next turn" in good
+    costly = sc.model_copy(update={"costs": sc.costs.model_copy(
+        update={"one_off": 4_000_000.0, "running_per_year": 800_000.0})})
+    case = business_case(costly, draws=200, seed=3)
+    assert case.q("npv") < 0 < case.q("nps_change")
+    text = case.flywheel_section().html
+    assert "customers feel better about the company" in text
+    assert "funds the next turn" not in text
+    assert _shown(f"the money does not cover the cost (NPV {case.f('npv')})") in text
+    worse = business_case(sc.with_lever("complaints", today=1, target=30), draws=200, seed=3)
+    text = worse.flywheel_section().html
+    assert "feel better" not in text and "customers feel worse about the company" in text
+
+
+def test_summary_and_cards_name_the_assumptions_behind_benchmark_lines():
+    from cxroi.report import business_case
+
+    case = business_case(LEAD, draws=200, seed=3)
+    summary = case.summary_section().html
+    assert "Evidence: Published benchmarks and assumptions</span>" in summary
+    assert _shown("resting on published benchmarks and stated assumptions") in summary
+    card = _tile_html(case.figures_section().html, "cost_to_serve_savings")
+    assert ">benchmarks + assumptions</span>" in card
+
+
+def test_what_to_measure_next_leads_with_the_conclusion():
+    """A CFO reads the answer first: for a case whose decision no measurement could change
+    (here one that loses money across every range) the section says nothing needs
+    measuring, instead of a bare table of zeros under a term of art."""
+    pytest.importorskip("cxroi.voi")
+    from cxroi.report import business_case
+
+    sc = load_scenario(LEAD)
+    costly = sc.model_copy(update={"costs": sc.costs.model_copy(
+        update={"one_off": 4_000_000.0, "running_per_year": 800_000.0})})
+    text = business_case(costly, draws=400, seed=3).voi_section().html
+    assert "nothing needs measuring before deciding." in text
+    assert text.index("nothing needs measuring") < text.index("<table")
+
+
+def test_terms_a_cfo_may_not_know_are_explained_where_they_first_appear():
+    """P10–P90 and TEI are not CFO vocabulary: page 1 says what the range means, and the
+    risk adjustment names the method it comes from."""
+    from cxroi.report import business_case
+
+    case = business_case(LEAD, draws=200, seed=3)
+    summary = case.summary_section().html
+    assert "8 in 10 simulations land between the two" in summary
+    assert "TEI" not in summary  # the risk-adjusted card says what it is in plain words
+    assert "after risk haircuts" in _tile_html(summary, "npv_risk_adjusted")
+    benefits = case.figures_section().html
+    assert "Total Economic Impact" in benefits
+
+
+def test_the_data_block_says_its_currency_horizon_and_payback_share_as_cxroi_run(tmp_path):
+    """The report's results block is "the numbers of ``cxroi run --json``": a reader of a
+    won report must find "KRW" beside the amounts, the horizon they are totals over, and
+    what share of simulations pays back at all (a loss-making case's "never")."""
+    from cxroi.cli.common import result_payload
+    from cxroi.report import business_case
+    from cxroi.scenario import scenario_to_yaml
+
+    d = load_scenario(LEAD).model_dump(mode="json")
+    d.update(currency="KRW", costs={"one_off": 5.2e9, "running_per_year": 1.04e9})
+    path = tmp_path / "krw.yaml"
+    path.write_text(scenario_to_yaml(scenario_from_dict(d)), encoding="utf-8")
+    got = business_case(path, draws=300, seed=4).results_dict()
+    want = result_payload(str(path), draws=300, seed=4)
+    assert got["currency"] == want["currency"] == "KRW"
+    assert got["horizon_months"] == want["horizon_months"] == 36
+    for name, m in want["metrics"].items():
+        assert got["metrics"][name]["share_defined"] == m["share_defined"], name
+    assert got["metrics"]["payback_month"]["share_defined"] < 0.5  # it loses money
+
+
+def test_drivers_of_a_case_no_input_moves_say_so_instead_of_an_empty_tornado(tei_case):
+    """Forrester's figures are fixed amounts: no input's range moves the NPV, so the
+    section says that in words rather than drawing eight empty bars around '$5.49617M'."""
+    html_text = tei_case.drivers_section().html
+    assert "<svg" not in html_text
+    assert _shown("No input's range moves the result (likely case NPV $5.5M)") in html_text
+    lead = __import__("cxroi.report", fromlist=["business_case"]).business_case(
+        LEAD, draws=200, seed=3).drivers_section().html
+    assert "<svg" in lead and "No input's range" not in lead
+
+
+def test_a_figure_that_reads_negative_is_never_painted_as_a_gain():
+    """Green is for money made. A benefit line that loses money (a slower desk) must not
+    show "-$631k" in green, and a negative NPV or ROI reads in the loss colour."""
+    from cxroi.report import business_case
+
+    sc = load_scenario(LEAD)
+    lead = business_case(sc, draws=200, seed=3)
+    for t in [*lead.key_tiles(), *lead.benefit_tiles()]:
+        assert not t.negative, t.label
+    worse = business_case(sc.with_lever("complaints", today=1, target=30), draws=200, seed=3)
+    tiles = {t.metric: t for t in [*worse.key_tiles(), *worse.benefit_tiles()]}
+    for m in ("retention_savings", "cross_sell", "npv", "roi", "nps_change"):
+        assert tiles[m].value.startswith("-") and tiles[m].negative, m
+    assert not tiles["total_costs"].negative  # a cost is red already, never "negative"
+    card = _tile_html(worse.figures_section().html, "retention_savings")
+    assert card.startswith('data-metric="retention_savings"')
+    page = worse.figures_section().html
+    assert 'class="tile gain negative" data-metric="retention_savings"' in page
+    css = (ROOT / "cxroi" / "resources" / "sections.css").read_text("utf-8")
+    rules = css.index(".tile.negative .value { color: var(--loss); }")
+    assert rules > css.index(".tile.gain .value") and rules > css.index(".tile.total .value")
+
+
+def test_page_one_cards_state_their_horizon_and_what_roi_is():
+    """An NPV or an ROI without its period is not a number a CFO can use: the cards say
+    over how many months, and what the ROI divides."""
+    from cxroi.report import business_case
+
+    sc = load_scenario(LEAD)
+    short = sc.model_copy(update={"finance": sc.finance.model_copy(
+        update={"horizon_months": 24})})
+    for case, h in ((business_case(sc, draws=200, seed=3), 36),
+                    (business_case(short, draws=200, seed=3), 24)):
+        page = case.summary_section().html
+        for metric in ("npv", "npv_risk_adjusted", "roi"):
+            assert f"over {h} months" in _tile_html(page, metric), (metric, h)
+        assert "NPV ÷ present value of costs" in _tile_html(page, "roi")
+
+
+def test_a_payback_beside_a_negative_npv_says_it_is_undiscounted():
+    """NPV -$54k and "payback month 34" in one sentence look contradictory to a CFO unless
+    the payback is said to be on undiscounted cash (the NPV discounts at 10% a year)."""
+    from cxroi.report import business_case
+
+    sc = load_scenario(LEAD)
+    marginal = sc.model_copy(update={"costs": sc.costs.model_copy(
+        update={"one_off": 1_650_000.0, "running_per_year": 200_000.0})})
+    case = business_case(marginal, draws=DRAWS, seed=SEED)
+    assert case.q("npv") < 0 and case.q("payback_month") <= 36
+    text = pitch(case.result)
+    assert f"payback month {case.q('payback_month'):.0f} on undiscounted cash" in text
+    pay = _tile_html(case.summary_section().html, "payback_month")
+    assert "undiscounted cash" in pay
+    lead = pitch(simulate(sc, draws=DRAWS, seed=SEED))
+    assert "undiscounted" not in lead  # a positive NPV needs no such note in the sentence
+
+
+def test_the_index_says_a_loss_making_run_never_pays_back(tmp_path):
+    """In the batch index a run whose median simulation never pays back (its report's
+    payback P50 is null) reads "not within horizon", as the report's card, not "–", which
+    reads as missing data; a failed run keeps "–"."""
+    rows = [{"scenario": "Costly desk", "status": "ok", "npv_p50": -4.1e6,
+             "payback_month_p50": None, "report": "costly.html", "currency": "USD"},
+            {"scenario": "Lead", "status": "ok", "npv_p50": 1.6e6, "payback_month_p50": 15.0,
+             "report": "lead.html", "currency": "USD"},
+            {"scenario": "Broken", "status": "failed", "npv_p50": None,
+             "payback_month_p50": None, "error": "boom"}]
+    page = render_index(rows, tmp_path).read_text("utf-8")
+    cells = re.findall(r"<tr>(.*?)</tr>", page, re.S)[1:]
+    payback = [re.findall(r"<td[^>]*>([^<]*)</td>", c)[9] for c in cells]
+    assert payback == ["not within horizon", "15", "–"]
+    # and it sorts after every month that pays back
+    sorts = [re.findall(r"data-sort='([^']*)'", c)[9] for c in cells]
+    assert float(sorts[0]) > float(sorts[1])

@@ -37,6 +37,7 @@ from cxroi.charts.data import (
     LOSS,
     MEDIAN_BAND,
     MUTED,
+    OTHER_BENEFITS,
     TOTAL,
     WATERFALL_BASES,
     _finite,
@@ -51,6 +52,7 @@ from cxroi.charts.data import (
     tornado_rows,
     tornado_title,
     waterfall_data,
+    waterfall_lines,
     waterfall_title,
 )
 from cxroi.charts.specs import (
@@ -67,12 +69,12 @@ from cxroi.charts.specs import (
 
 __all__ = [
     "BAND", "GAIN", "INK", "LINE_LABELS", "LINK_LABELS", "LOSS", "MEDIAN_BAND", "MUTED",
-    "TOTAL", "WATERFALL_BASES", "cash_flow_chart", "cash_flow_spec", "flywheel_chart",
-    "flywheel_labels", "flywheel_layout", "flywheel_spec", "line_present_values",
-    "metric_validity_chart", "money_axis", "npv_range_chart", "npv_range_data",
-    "npv_range_spec", "portfolio_chart", "tornado_axis_title", "tornado_chart",
-    "tornado_rows", "tornado_spec", "tornado_title", "waterfall_chart", "waterfall_data",
-    "waterfall_spec", "waterfall_title",
+    "OTHER_BENEFITS", "TOTAL", "WATERFALL_BASES", "cash_flow_chart", "cash_flow_spec",
+    "flywheel_chart", "flywheel_labels", "flywheel_layout", "flywheel_spec",
+    "line_present_values", "metric_validity_chart", "money_axis", "npv_range_chart",
+    "npv_range_data", "npv_range_spec", "portfolio_chart", "tornado_axis_title",
+    "tornado_chart", "tornado_rows", "tornado_spec", "tornado_title", "waterfall_chart",
+    "waterfall_data", "waterfall_lines", "waterfall_spec", "waterfall_title",
     # kept importable for callers of the one-module version
     "_CONFIG_SPEC", "_FONT", "_STAGES", "_STAGE_COLORS", "_config", "_config_spec",
     "_dataset", "_finite", "_money_axis_spec", "_money_expr", "_tornado_records",

@@ -93,7 +93,12 @@ def npv_range_chart(res: SimulationResult, metric: str = "npv", bins: int = 40,
     bars = alt.Chart(hist).mark_rect(stroke="white", strokeWidth=0.5).encode(
         x=alt.X("start:Q", axis=axis, scale=alt.Scale(zero=False, nice=False)),
         x2="end:Q",
-        y=alt.Y("share:Q", axis=alt.Axis(title="Share of simulations", format="%")),
+        y=(alt.Y("share:Q", axis=alt.Axis(title="Share of simulations", format="%"))
+           if d["y_ticks"] is None else
+           alt.Y("share:Q", axis=alt.Axis(title="Share of simulations", format="%",
+                                          values=list(d["y_ticks"]),
+                                          tickCount=len(d["y_ticks"])),
+                 scale=alt.Scale(domain=list(d["y_domain"]), nice=False))),
         y2=alt.datum(0),
         color=alt.Color("side:N", scale=alt.Scale(domain=["gain", "loss"],
                                                   range=[GAIN, LOSS]), legend=None),

@@ -29,6 +29,9 @@ LINE_LABELS: dict[str, str] = {
     "cost_to_serve_savings": "Cost to serve",
     "advocacy": "Advocacy",
 }
+#: The bar of a scenario's own benefit cash-flow lines (TEI style), after the model's lines;
+#: shown only when the scenario has such a line (see :func:`waterfall_lines`).
+OTHER_BENEFITS: tuple[str, str] = ("other_benefits", "Other benefits")
 
 #: The palette: benefits green, costs red, neutral grey, range blue.
 GAIN, LOSS, TOTAL, BAND, INK, MUTED = "#1b7a4a", "#b8322a", "#23395d", "#8fb3de", "#222", "#777"
@@ -94,17 +97,34 @@ def waterfall_data(res: SimulationResult, basis: str = "p50") -> pd.DataFrame:
                         columns=["step", "kind", "amount", "end", "start"])
 
 
+def waterfall_lines(sc: Scenario) -> dict[str, str]:
+    """The benefit bars of a scenario's waterfall, in order: the model's four lines
+    (:data:`LINE_LABELS`) and, when the scenario has a benefit cash-flow line,
+    :data:`OTHER_BENEFITS` (otherwise those benefits would have no bar of their own)."""
+    if any(cf.kind == "benefit" for cf in sc.cash_flows.values()):
+        return {**LINE_LABELS, OTHER_BENEFITS[0]: OTHER_BENEFITS[1]}
+    return dict(LINE_LABELS)
+
+
 def line_present_values(res: SimulationResult, basis: str = "p50") -> dict[str, float]:
-    """Present value of each benefit line (``retention_savings`` ...) as the waterfall
-    shows it for ``basis`` (see :func:`waterfall_data`)."""
+    r"""Present value of each benefit line (``retention_savings`` ...) as the waterfall
+    shows it for ``basis`` (see :func:`waterfall_data`); with ``other_benefits``, the
+    present value of the scenario's benefit cash-flow lines, when it has one
+    (:func:`waterfall_lines`): :math:`PV_{benefits} - \sum_i PV_i` of the same draw."""
     if basis not in WATERFALL_BASES:
         raise ValueError(f"basis must be one of {', '.join(map(repr, WATERFALL_BASES))}, "
                          f"not {basis!r}")
     df = discount_factors(res.inputs.horizon, res.inputs.discount_rate)[1:]
+    other = OTHER_BENEFITS[0] in waterfall_lines(res.scenario)
     if basis == "likely":
-        return {line: float(np.mean(np.atleast_2d(res.likely[f"{line}_monthly"]) @ df))
-                for line in LINE_LABELS}
+        got = {line: float(np.mean(np.atleast_2d(res.likely[f"{line}_monthly"]) @ df))
+               for line in LINE_LABELS}
+        if other:
+            got[OTHER_BENEFITS[0]] = float(res.likely["pv_benefits"]) - sum(got.values())
+        return got
     pv = {line: res.draws[f"{line}_monthly"] @ df for line in LINE_LABELS}
+    if other:
+        pv[OTHER_BENEFITS[0]] = np.asarray(res.draws["pv_benefits"], float) - sum(pv.values())
     if basis == "mean":
         return {line: float(np.mean(v)) for line, v in pv.items()}
     npv = np.asarray(res.draws["npv"], float)
@@ -125,8 +145,8 @@ def line_present_values(res: SimulationResult, basis: str = "p50") -> dict[str, 
 def _waterfall_records(res: SimulationResult, basis: str) -> list[dict[str, Any]]:
     """:func:`waterfall_data` as a list of rows (plain floats, no pandas)."""
     pv = line_present_values(res, basis)
-    steps: list[tuple[str, str, float]] = [(label, "benefit", pv[line])
-                                           for line, label in LINE_LABELS.items()]
+    steps: list[tuple[str, str, float]] = [
+        (label, "benefit", pv[line]) for line, label in waterfall_lines(res.scenario).items()]
     steps.append(("Costs", "cost", -float(res.likely["pv_costs"])))
     rows: list[dict[str, Any]] = []
     end = 0.0
@@ -204,7 +224,13 @@ _STAGE_COLORS = ("#23395d", "#3b6fc9", "#8e44ad", "#c9793b", "#1b7a4a")
 def flywheel_labels(sc: Scenario, res: SimulationResult | None = None) -> list[str]:
     """One short line of scenario figures per flywheel stage."""
     cur = sc.currency
-    cost = sc.costs.one_off + sc.costs.running_per_year * sc.finance.horizon_months / 12
+    h = sc.finance.horizon_months
+    if res is not None:  # what the cost card says: one-off, running and cost lines
+        cost = float(res.likely["total_costs"])
+    else:
+        cost = sc.costs.one_off + sc.costs.running_per_year * h / 12 + sum(
+            x for cf in sc.cash_flows.values() if cf.kind == "cost"
+            for i, x in enumerate(cf.likely) if i * (12 if cf.by == "year" else 1) <= h)
     levers = [f"{tp.label}\n{lever_value(tp, tp.lever.today)} → "
               f"{lever_value(tp, tp.lever.target)}" for tp in sc.touchpoints.values()
               if tp.lever.today != tp.lever.target] or ["no lever moves"]
@@ -234,7 +260,10 @@ def npv_range_data(res: SimulationResult, metric: str = "npv", bins: int = 40
     dict
         ``hist`` (columns ``start``, ``end``, ``share``, ``side`` as numpy arrays; ``bins``
         rows computed with numpy, not every draw), ``marks`` (``value``, ``name``,
-        ``label``), ``label_y`` (height of each mark's label), ``axis_title`` and ``title``.
+        ``label``; one mark ``P10 = P50 = P90`` when the three read the same), ``label_y``
+        (height of each mark's label), ``y_ticks`` and ``y_domain`` (None, or when a label
+        would sit above 100%: ticks up to 100% and a scale with room for the label),
+        ``axis_title`` and ``title``.
     """
     cur = res.scenario.currency
     x = _finite(res.draws[metric])
@@ -250,10 +279,20 @@ def npv_range_data(res: SimulationResult, metric: str = "npv", bins: int = 40
             "side": np.where(mid >= 0, "gain", "loss")}
     q = np.quantile(x, [0.1, 0.5, 0.9])
     names = ["P10", "P50", "P90"]
-    marks = {"value": q, "name": names,
-             "label": [f"{n} {money(v, cur)}" for n, v in zip(names, q, strict=True)]}
     top = float(share.max()) or 1.0
-    return {"hist": hist, "marks": marks, "label_y": top * np.array([1.08, 1.18, 1.08]),
+    if money(q[0], cur) == money(q[2], cur):  # no spread to show: one mark, one label
+        marks = {"value": q[1:2], "name": ["P10 = P50 = P90"],
+                 "label": [f"P10 = P50 = P90 {money(q[1], cur)}"]}
+        label_y = top * np.array([1.08])
+    else:
+        marks = {"value": q, "name": names,
+                 "label": [f"{n} {money(v, cur)}" for n, v in zip(names, q, strict=True)]}
+        label_y = top * np.array([1.08, 1.18, 1.08])
+    # labels above a share near 100%: the scale makes room for them, the ticks stop at 100%
+    tall = bool(label_y.max() > 1.0)
+    return {"hist": hist, "marks": marks, "label_y": label_y,
+            "y_ticks": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if tall else None,
+            "y_domain": [0.0, round(float(label_y.max()) * 1.12, 3)] if tall else None,
             "axis_title": f"{'Risk-adjusted NPV' if 'risk' in metric else 'NPV'} over "
                           f"{res.scenario.finance.horizon_months} months",
             "title": f"Range of outcomes ({res.n_draws:,} simulations): "

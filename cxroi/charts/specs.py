@@ -205,6 +205,17 @@ def tornado_spec(tornado_df: pd.DataFrame, currency: str = "USD", top: int = 10,
 
 
 
+def _share_y(d: dict[str, Any]) -> dict[str, Any]:
+    """The share axis of the NPV range: Vega's own, or ticks to 100% with room above."""
+    y: dict[str, Any] = {"axis": {"format": "%", "title": "Share of simulations"},
+                         "field": "share", "type": "quantitative"}
+    if d["y_ticks"] is not None:
+        # every tick shown (without tickCount Vega thins explicit values out)
+        y["axis"].update(values=list(d["y_ticks"]), tickCount=len(d["y_ticks"]))
+        y["scale"] = {"domain": list(d["y_domain"]), "nice": False}
+    return y
+
+
 def npv_range_spec(res: SimulationResult, metric: str = "npv", bins: int = 40,
                    width: int = 560, height: int = 200) -> dict[str, Any]:
     """:func:`npv_range_chart` as a Vega-Lite mapping (without ``$schema``)."""
@@ -224,8 +235,7 @@ def npv_range_spec(res: SimulationResult, metric: str = "npv", bins: int = 40,
                             "field": "start", "scale": {"nice": False, "zero": False},
                             "type": "quantitative"},
                       "x2": {"field": "end"},
-                      "y": {"axis": {"format": "%", "title": "Share of simulations"},
-                            "field": "share", "type": "quantitative"},
+                      "y": _share_y(d),
                       "y2": {"datum": 0}}},
         {"data": marks_ref, "mark": {"type": "rule", "color": INK, "strokeDash": [4, 3]},
          "encoding": {"x": {"field": "value", "type": "quantitative"}}},

@@ -94,7 +94,8 @@ class BusinessCase:
         """The sentence that names the statistic every headline figure is."""
         r = self.result
         return (f"Every figure is the median (P50) of {r.n_draws:,} simulations (seed "
-                f"{r.seed}), with the P10–P90 range; benefits are totals over "
+                f"{r.seed}), with the P10–P90 range (8 in 10 simulations land between the "
+                f"two); benefits are totals over "
                 f"{self.scenario.finance.horizon_months} months, undiscounted, unless "
                 f"marked present value (discounted at "
                 f"{self.scenario.finance.discount_rate:.0%} a year).")
@@ -115,34 +116,42 @@ class BusinessCase:
         c = sc.costs
         cost = float(r.likely["total_costs"])
         pay, pay_sub = self._payback()
+        lines = float(r.likely["other_costs"])  # the scenario's cost cash-flow lines
+        h = sc.finance.horizon_months
         ev = self.evidence
         loss_sub = (f"share of {r.n_draws:,} simulations with NPV below zero"
                     + ("" if ev.measured else ", if the ranges behind it hold"))
         return [
             Tile("Cost", money(cost, cur),
-                 f"{money(c.one_off, cur)} one-off + {money(c.running_per_year, cur)} a year, "
-                 f"undiscounted; present value {money(float(r.likely['pv_costs']), cur)}",
+                 f"{money(c.one_off, cur)} one-off + {money(c.running_per_year, cur)} a year"
+                 + (f" + {money(lines, cur)} of cost lines" if lines else "")
+                 + f", undiscounted; present value {money(float(r.likely['pv_costs']), cur)}",
                  "total_costs", cost, "cost"),
             Tile("NPV", self.f("npv"), self.rng("npv"), "npv", self.q("npv"), "total",
-                 note="present value"),
+                 note=f"present value over {h} months"),
             Tile("Risk-adjusted NPV", self.f("npv_risk_adjusted"),
                  self.rng("npv_risk_adjusted"), "npv_risk_adjusted",
-                 self.q("npv_risk_adjusted"), note="present value, TEI haircuts"),
+                 self.q("npv_risk_adjusted"), note=f"present value over {h} months, after risk haircuts"),
             Tile("ROI", self.f("roi"), f"{self.rng('roi')}; risk-adjusted "
-                 f"{self.f('roi_risk_adjusted')}", "roi", self.q("roi")),
-            Tile("Payback", pay, pay_sub, "payback_month", self.q("payback_month")),
+                 f"{self.f('roi_risk_adjusted')}", "roi", self.q("roi"),
+                 note=f"over {h} months: NPV ÷ present value of costs"),
+            Tile("Payback", pay, pay_sub, "payback_month", self.q("payback_month"),
+                 note="undiscounted cash"),
             Tile("Chance of losing money", chance(r.prob_loss), loss_sub,
                  "prob_npv_negative", r.prob_loss, "risk"),
         ]
 
     def benefit_tiles(self) -> list[Tile]:
-        """NPS change and the four money lines, each with its evidence and caveats."""
+        """NPS change and the four money lines (and the benefit cash-flow lines when the
+        scenario has them), each with its evidence and caveats."""
         ev, cur = self.evidence, self.scenario.currency
         h = self.scenario.finance.horizon_months
         tiles = [Tile("NPS change", self.f("nps_change") + " points", self.rng("nps_change"),
                       "nps_change", self.q("nps_change"), note=f"after {h} months",
                       evidence=ev.lines["nps"], caveats=ev.caveats_for("nps"))]
         for line, label in _BENEFITS.items():
+            if line not in self.present_values:  # other benefits: only with cash-flow lines
+                continue
             pv = self.present_values[line]
             tiles.append(Tile(
                 label, self.f(line), f"{self.rng(line)}; present value in the NPV "
@@ -175,7 +184,8 @@ class BusinessCase:
         return _section(
             "summary.html.j2", text=pitch(r), charts=(chart,),
             name=sc.name, description=sc.description, pitch=pitch(r),
-            evidence=ev, evidence_label=_LEVEL_LABELS[ev.level],
+            evidence=ev, evidence_label=_LEVEL_LABELS[ev.level]
+            + (" and assumptions" if ev.assumed else ""),
             material=material[0].upper() + material[1:], general=ev.caveats_for("general"),
             tiles=self.key_tiles(), statistic=self.statistic)
 
@@ -197,7 +207,8 @@ class BusinessCase:
         note = (f"Risk-adjusted figures haircut retention by {risk.retention_savings:.0%}, "
                 f"cross-sell by {risk.cross_sell:.0%}, cost to serve by "
                 f"{risk.cost_to_serve_savings:.0%}, advocacy by {risk.advocacy:.0%} and add "
-                f"{risk.cost_uplift:.0%} to costs (Forrester TEI). Discount rate "
+                f"{risk.cost_uplift:.0%} to costs (the risk adjustment of Forrester's Total "
+                f"Economic Impact method, TEI). Discount rate "
                 f"{sc.finance.discount_rate:.0%} a year.")
         return _section("benefits.html.j2", text=f"Benefits over "
                         f"{sc.finance.horizon_months} months",
@@ -255,6 +266,12 @@ class BusinessCase:
         cur = self.scenario.currency
         rows, metric = charts.tornado_rows(self.drivers, top)
         base = float(rows["base"].iloc[0]) if len(rows) else float("nan")
+        if len(rows) and not (rows["swing"].abs() > 0).any():  # fixed amounts only
+            still = (f"No input's range moves the result (likely case NPV "
+                     f"{money(base, cur)}): it rests on amounts given outright, without a "
+                     "range, so there is no tornado to draw.")
+            return _section("drivers.html.j2", text="What drives the result", still=still,
+                            breakeven=self.breakeven_items())
         text = charts.tornado_title(base, cur) + "\n" + "\n".join(
             f"{i}: low {money(lo, cur)}, high {money(hi, cur)}" for i, lo, hi in zip(
                 rows["input"][::2], rows["value"][::2], rows["value"][1::2], strict=True))
@@ -284,8 +301,25 @@ class BusinessCase:
         rows = [{"label": str(r["label"]), "link": str(r["link"]),
                  "evppi": money(float(r["evppi"]), cur)} for _, r in table.iterrows()]
         evpi = getattr(v, "evpi", None)
+        sentence = str(getattr(v, "sentence", "") or "").strip()
+        if sentence and not sentence.endswith("."):
+            sentence += "."
         return _section("voi.html.j2", text="What to measure next", rows=rows,
-                        evpi=money(float(evpi), cur) if evpi is not None else None)
+                        evpi=money(float(evpi), cur) if evpi is not None else None,
+                        sentence=sentence)
+
+    def _flywheel_caption(self) -> str:
+        """The turn of the flywheel this case makes, in the direction its numbers go: how
+        customers feel (the sign of the P50 NPS change) and whether the money (the P50
+        NPV) funds the next turn."""
+        nps = round(self.q("nps_change"), 1)
+        feel = ("customers feel better about the company, behave differently" if nps > 0
+                else "customers feel worse about the company and behave accordingly" if nps < 0
+                else "customers barely notice")
+        if self.q("npv") >= 0:
+            return f"{change_phrase(self.scenario)}: {feel}, and the money funds the next turn."
+        return (f"{change_phrase(self.scenario)}: {feel}, but the money does not cover the "
+                f"cost (NPV {self.f('npv')}).")
 
     def flywheel_section(self) -> Section:
         """The flywheel as a picture, with this scenario's figures."""
@@ -296,8 +330,7 @@ class BusinessCase:
             "flywheel", "Flywheel", charts.flywheel_spec(self.scenario, self.result),
             "\n".join(f"{s}: {t}".replace("\n", " ") for s, t in
                       zip(charts._STAGES, labels, strict=True)),
-            f"{change_phrase(self.scenario)}: customers feel better about the company, "
-            f"behave differently, and the money funds the next turn.")
+            self._flywheel_caption())
         return _section("flywheel.html.j2", text="The flywheel", charts=(chart,))
 
     def sources_table(self) -> pd.DataFrame:
@@ -368,6 +401,7 @@ _BENEFITS: dict[str, str] = {
     "cross_sell": "Cross-sell margin",
     "cost_to_serve_savings": "Cost-to-serve savings",
     "advocacy": "Advocacy (referrals)",
+    "other_benefits": "Other benefits (cash-flow lines)",
 }
 _LEVEL_LABELS: dict[str, str] = {
     "measured": "Measured in your data",
@@ -404,14 +438,19 @@ def business_case(scenario: Scenario | str | os.PathLike[str], draws: int | None
 def results_dict(res: SimulationResult) -> dict[str, Any]:
     """The numbers of a run, shaped like ``cxroi run --json``.
 
-    Keys: ``scenario``, ``pitch``, ``prob_npv_negative``, ``draws``, ``seed``,
-    ``headline`` (:func:`cxroi.pitch.headline`) and ``metrics`` (every output with
-    ``label``, ``unit``, ``p10``, ``p50``, ``p90``, ``mean``, ``likely``).
+    Keys: ``scenario``, ``currency`` (of every money figure), ``horizon_months`` (what the
+    totals are over), ``pitch``, ``prob_npv_negative``, ``draws``, ``seed``, ``headline``
+    (:func:`cxroi.pitch.headline`) and ``metrics`` (every output with ``label``, ``unit``,
+    ``p10``, ``p50``, ``p90``, ``mean``, ``likely`` and ``share_defined``, the share of
+    simulations where it exists: for ``payback_month``, the share that pays back at all).
     """
     s = res.summary
     metrics = {k: {"label": r["label"], "unit": r["unit"],
-                   **{c: float(r[c]) for c in ("p10", "p50", "p90", "mean", "likely")}}
+                   **{c: float(r[c]) for c in ("p10", "p50", "p90", "mean", "likely",
+                                               "share_defined")}}
                for k, r in s.iterrows()}
-    return _json_safe({"scenario": res.scenario.name, "pitch": pitch(res),
+    sc = res.scenario
+    return _json_safe({"scenario": sc.name, "currency": sc.currency,
+                       "horizon_months": sc.finance.horizon_months, "pitch": pitch(res),
                        "prob_npv_negative": res.prob_loss, "draws": res.n_draws,
                        "seed": res.seed, "headline": headline(res), "metrics": metrics})

@@ -55,6 +55,18 @@ document.querySelectorAll('th[data-col]').forEach(function (th) {
 """
 
 
+#: Where a run that never pays back sorts in the payback column: after every month.
+_NEVER = 1e9
+
+
+def _ran(rec: Mapping[str, Any]) -> bool:
+    """Did the run give its figures (its NPV is a number)? Then a missing payback month
+    means the median simulation does not pay back within the horizon, not missing data."""
+    npv = rec.get("npv_p50")
+    return (rec.get("status") in {"ok", "skipped"} and isinstance(npv, int | float)
+            and not isinstance(npv, bool) and math.isfinite(npv))
+
+
 def render_index(results: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: Path,
                  title: str = "cxroi batch", filename: str = "index.html",
                  batches: Iterable[Mapping[str, Any]] | None = None) -> Path:
@@ -110,7 +122,10 @@ def render_index(results: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: P
                 cells.append(f"<td data-sort='{_e(text)}'{cls}>{_e(text)}</td>")
             else:
                 ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                if not ok:
+                never = not ok and unit == "month" and _ran(rec)
+                if never:  # the median simulation does not pay back within the horizon
+                    shown, v, ok = fmt(math.inf, unit, cur), _NEVER, True
+                elif not ok:
                     shown = "–"
                 elif unit == "chance":  # the report's wording: under 1%, 12%, over 99%
                     shown = chance(float(v))

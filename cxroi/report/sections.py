@@ -84,6 +84,12 @@ class Tile:
     caveats: tuple[str, ...] = ()
 
     @property
+    def negative(self) -> bool:
+        """Does the figure read as negative (shown with a minus sign)? Painted in the loss
+        colour then, never green; the cost card is red already and not marked."""
+        return self.cls != "cost" and self.value.lstrip().startswith(("-", "−"))
+
+    @property
     def raw_attr(self) -> str | None:
         return repr(float(self.raw)) if self.raw is not None and math.isfinite(self.raw) \
             else None

@@ -151,6 +151,25 @@ def test_no_horizontal_overflow(browser, reports, name, width):
         page.close()
 
 
+@pytest.mark.parametrize("width", [320, 360])
+def test_small_phones_keep_badges_inside_their_cards(browser, reports, width):
+    """The evidence badges ("benchmarks + assumptions", "Evidence: Published benchmarks
+    and assumptions") wrap inside their box on the smallest phones instead of pushing the
+    page sideways."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(reports["complaints-30-to-1"].resolve().as_uri())
+        scroll, inner, out = page.evaluate("""() => [
+            document.documentElement.scrollWidth, window.innerWidth,
+            [...document.querySelectorAll('.tile .badge, .evidence .badge')].filter(b => {
+                const t = b.closest('.tile, .evidence').getBoundingClientRect();
+                return b.getBoundingClientRect().right > t.right + 0.5; }).length]""")
+        assert out == 0, f"{out} badges stick out of their card at {width} px"
+        assert scroll <= inner, f"the report is {scroll} px wide at {width} px"
+    finally:
+        page.close()
+
+
 def test_reports_are_self_contained_and_small(reports):
     for name in NAMES:
         text = reports[name].read_text("utf-8")
