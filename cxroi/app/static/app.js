@@ -25,7 +25,7 @@
   const CHARTS = ["cash_flow", "waterfall", "tornado"];
   const st = {
     session: boot.session, file: null, base: null, controls: [], corr: true, ncorr: 0,
-    seq: 0, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
+    seq: 0, loads: 0, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
     voiTimer: null, voiSeq: 0, voiLate: null, lastOk: false, busyTimer: null,
     late: {},  // chart name -> the newest data of a chart out of sight, drawn when seen
   };
@@ -160,18 +160,21 @@
       placeSlider(c, spec.display);
       row.append(el("span", "cx-ctl-label", spec.label), range, input, el("span", "cx-ctl-unit", spec.unit));
       range.addEventListener("input", () => {   // dragging: the box follows, nothing is sent
-        const v = spec.kind === "log" ? Math.pow(10, Number(range.value)) : Number(range.value);
+        // the last position reaches the slider's end (its steps, counted from the start,
+        // need not land on it: a log slider to 365 days stopped at 363)
+        const at = Number(range.value) + Number(range.step) > Number(range.max)
+          ? Number(range.max) : Number(range.value);
+        const v = spec.kind === "log" ? Math.pow(10, at) : at;
         c.display = roundDisplay(v, spec.kind);
         input.value = String(c.display);
       });
       range.addEventListener("change", (ev) => commit(c, ev.timeStamp));
       const typed = (ev) => {
-        const x = Number(String(input.value).trim().replace(/,/g, ""));
-        if (String(input.value).trim() === "" || !isFinite(x)) {
-          showText(spec.group + " · " + spec.label + ": type a number (" + spec.unit + ").");
-          return;
-        }
-        c.display = spec.kind === "int" ? Math.round(x) : x;
+        const got = parseTyped(input.value, spec);
+        if (got.error) { showText(spec.group + " · " + spec.label + ": " + got.error); return; }
+        c.display = spec.kind === "int" ? Math.round(got.value) : got.value;
+        const shown = String(c.display);  // the box shows the number computed (30.4 -> 30)
+        if (input.value !== shown) input.value = shown;
         placeSlider(c, c.display);
         commit(c, ev.timeStamp);
       };
@@ -180,6 +183,32 @@
       box.appendChild(row);
       st.controls.push(c);
     }
+  }
+  // A number as people type it: "1,500" or "$450k" for money, "20%" in a box in %.
+  // A comma that is not a thousands separator ("1,5") is not guessed at: it is 1.5 in
+  // much of Europe and a typo for 15 or 1,500 elsewhere.
+  function parseTyped(text, spec) {
+    let t = String(text).trim().replace(/\s+/g, "");
+    const hint = spec.key[0] === "costs" ? ", e.g. 400000 or 400k" : "";
+    if (spec.unit.charAt(0) === "%") t = t.replace(/%$/, "");
+    let times = 1;
+    if (spec.key[0] === "costs") {
+      t = t.replace(/^([-+]?)[$€£¥]/, "$1");
+      const m = /^(.*\d)([kKmM])$/.exec(t);
+      if (m) { t = m[1]; times = m[2].toLowerCase() === "k" ? 1e3 : 1e6; }
+    }
+    if (t.includes(",")) {
+      if (!/^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$/.test(t)) {
+        return { error: "write decimals with a point, e.g. 1.5 (a comma only separates " +
+                        "thousands, as in 1,500)." };
+      }
+      t = t.replace(/,/g, "");
+    }
+    const x = Number(t);
+    if (t === "" || !/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t) || !isFinite(x)) {
+      return { error: "type a number (" + spec.unit + ")" + hint + "." };
+    }
+    return { value: Number((x * times).toPrecision(15)) };
   }
   function commit(c, t0) {
     if (c.display === c.sent && st.lastOk) return;  // Enter then blur: one update
@@ -209,7 +238,7 @@
     // dim the cards only when an answer is slow (a restyle and repaint of the whole
     // results column twice per update is not worth it for a quick one)
     if (!st.busyTimer) st.busyTimer = setTimeout(() => document.body.classList.add("cx-updating"), 250);
-    const data = currentData();
+    const data = currentData(), base = st.base;
     let out;
     try {
       out = await api("compute", { seq: job.seq, file: st.file, data, correlated: st.corr });
@@ -229,6 +258,9 @@
     clearTimeout(st.busyTimer); st.busyTimer = null;
     document.body.classList.remove("cx-updating");
     if (out.superseded) return;
+    // another scenario was picked while this was computed: its numbers are not the ones
+    // the page now shows the controls of
+    if (base !== st.base) return;
     if (out.message !== null) await apply(out, data, job, t1);
   }
   async function apply(out, data, job, t1) {
@@ -434,9 +466,10 @@
     if (current) p.value = current;
   }
   async function load(file, t0) {
-    const tAsk = performance.now();
+    const tAsk = performance.now(), mine = ++st.loads;
     const out = await api("load", { file, correlated: st.corr });
     if (!stats.firstLoad) stats.firstLoad = { asked: tAsk, answered: performance.now() };
+    if (mine !== st.loads) return;  // another scenario was picked meanwhile
     if (!out.ok) {
       showMessage(out.message);
       if (st.file) $("cx-picker").value = st.file;

@@ -1,0 +1,114 @@
+"""The app as a CX leader uses it (a fresh-eyes review, December 2026): switching the
+scenario while an update is on its way, and values typed the way people type them.
+
+Each test failed on the code before its fix: an update of the scenario left behind that
+answered after the new scenario had loaded put the old scenario's numbers under the new
+one's controls; "1,5" (a decimal comma) was read as 15; a whole-number box kept "12.4"
+while the model ran 12.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import APP_TIMEOUT_MS
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = ".cx-ctl-touchpoints-complaints-lever-target"
+FCR_TODAY = ".cx-ctl-touchpoints-first-contact-resolution-lever-today"
+#: Holds every answer to an update (api/compute) back by ``window.cxDelay`` ms: a busy
+#: server, made deterministic.
+SLOW_UPDATES = """window.cxDelay = 0; { const plain = window.fetch;
+  window.fetch = async (url, opts) => { const r = await plain(url, opts);
+    if (String(url).endsWith('api/compute') && window.cxDelay)
+      await new Promise((ok) => setTimeout(ok, window.cxDelay));
+    return r; }; }"""
+
+
+def cxroi_run(path: Path) -> dict[str, Any]:
+    """``cxroi run --json`` of a scenario file, with its own draws and seed."""
+    out = subprocess.run([sys.executable, "-m", "cxroi.cli", "run", str(path), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(out.stdout)
+
+
+def open_slow(browser: Any, url: str) -> Any:
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.add_init_script(SLOW_UPDATES)
+    page.goto(url, timeout=APP_TIMEOUT_MS)
+    page.wait_for_selector(".cx-card[data-metric=npv]", timeout=APP_TIMEOUT_MS)
+    return page
+
+
+def updates(page: Any) -> int:
+    return int(page.evaluate("window.cxStats.updates.length"))
+
+
+def test_switching_scenario_while_an_update_is_computed_shows_the_new_scenario(
+        browser: Any, app_server: Any) -> None:
+    fcr = cxroi_run(app_server.scenario_dir / "fcr-60-to-80.yaml")
+    page = open_slow(browser, app_server.url)
+    try:
+        page.evaluate("window.cxDelay = 1500")
+        box = page.locator(f"{TARGET} .cx-box")
+        box.fill("3")
+        box.press("Enter")  # the complaints case with 3 days: its answer comes in 1.5 s
+        n = updates(page)
+        page.locator("#cx-picker").select_option("fcr-60-to-80.yaml")
+        page.locator(FCR_TODAY).wait_for()
+        page.wait_for_function(f"() => window.cxStats.updates.length > {n}")
+        page.wait_for_timeout(2500)  # the complaints answer has arrived meanwhile
+        assert page.locator("#cx-picker").input_value() == "fcr-60-to-80.yaml"
+        npv = float(page.locator(".cx-card[data-metric=npv]").get_attribute("data-p50"))
+        assert npv == pytest.approx(fcr["metrics"]["npv"]["p50"], rel=1e-9)
+        assert page.locator("#cx-pitch-text").inner_text() == fcr["pitch"]
+        assert page.locator(".cx-message").count() == 0
+    finally:
+        page.close()
+
+
+def test_typed_values_are_read_as_a_person_means_them(browser: Any, app_server: Any) -> None:
+    page = open_slow(browser, app_server.url)
+    box = page.locator(f"{TARGET} .cx-box")
+    try:
+        # a decimal comma is not a thousands separator: 1,5 days is not 15 days
+        npv = page.locator(".cx-card[data-metric=npv]").get_attribute("data-p50")
+        box.fill("1,5")
+        box.press("Enter")
+        page.wait_for_timeout(1500)
+        text = page.inner_text("body")
+        assert page.locator(f"{TARGET} input[type=range]").input_value() != "1.175", \
+            "1,5 was read as 15 days"
+        assert "1.5" in page.locator(".cx-message").inner_text()  # says how to write it
+        assert page.locator(".cx-card[data-metric=npv]").get_attribute("data-p50") == npv
+        assert "Traceback" not in text
+        # thousands separators, a currency sign, k for thousands, a % sign in a % box
+        for row, typed, shown in ((".cx-ctl-costs-one-off", "400,000", "400000"),
+                                  (".cx-ctl-costs-one-off", "$450k", "450000"),
+                                  (".cx-ctl-finance-risk-retention-savings", "20%", "20")):
+            n = updates(page)
+            b = page.locator(f"{row} .cx-box")
+            b.fill(typed)
+            b.press("Enter")
+            page.wait_for_function(f"() => window.cxStats.updates.length > {n}")
+            assert page.locator(".cx-message").count() == 0, typed
+            assert b.input_value() == shown, typed  # the box shows the number computed
+        # a whole-number box shows the whole number the model runs
+        for row, typed, shown in ((".cx-ctl-finance-horizon-months", "30.4", "30"),
+                                  (f"{TARGET.replace('target', 'ramp-months')}", "2.6", "3")):
+            n = updates(page)
+            b = page.locator(f"{row} .cx-box")
+            b.fill(typed)
+            b.press("Enter")
+            page.wait_for_function(f"() => window.cxStats.updates.length > {n}")
+            assert b.input_value() == shown
+    finally:
+        page.close()
