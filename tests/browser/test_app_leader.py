@@ -3,7 +3,8 @@ scenario while an update is on its way, and values typed the way people type the
 
 Each test failed on the code before its fix: an update of the scenario left behind that
 answered after the new scenario had loaded put the old scenario's numbers under the new
-one's controls; "1,5" (a decimal comma) was read as 15; a whole-number box kept "12.4"
+one's controls, and while a scenario picked was on its way the old one's numbers showed
+undimmed beside the new name; "1,5" (a decimal comma) was read as 15; a whole-number box kept "12.4"
 while the model ran 12.
 """
 
@@ -23,12 +24,14 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = ".cx-ctl-touchpoints-complaints-lever-target"
 FCR_TODAY = ".cx-ctl-touchpoints-first-contact-resolution-lever-today"
-#: Holds every answer to an update (api/compute) back by ``window.cxDelay`` ms: a busy
-#: server, made deterministic.
-SLOW_UPDATES = """window.cxDelay = 0; { const plain = window.fetch;
+#: Holds every answer to an update (api/compute) back by ``window.cxDelay`` ms, and to a
+#: scenario picked (api/load) by ``window.cxLoadDelay`` ms: a busy server, made
+#: deterministic.
+SLOW_UPDATES = """window.cxDelay = 0; window.cxLoadDelay = 0; { const plain = window.fetch;
   window.fetch = async (url, opts) => { const r = await plain(url, opts);
-    if (String(url).endsWith('api/compute') && window.cxDelay)
-      await new Promise((ok) => setTimeout(ok, window.cxDelay));
+    const ms = String(url).endsWith('api/compute') ? window.cxDelay
+      : String(url).endsWith('api/load') ? window.cxLoadDelay : 0;
+    if (ms) await new Promise((ok) => setTimeout(ok, ms));
     return r; }; }"""
 
 
@@ -110,5 +113,53 @@ def test_typed_values_are_read_as_a_person_means_them(browser: Any, app_server: 
             b.press("Enter")
             page.wait_for_function(f"() => window.cxStats.updates.length > {n}")
             assert b.input_value() == shown
+    finally:
+        page.close()
+
+
+def test_the_old_numbers_are_dimmed_while_a_picked_scenario_is_on_its_way(
+        browser: Any, app_server: Any) -> None:
+    page = open_slow(browser, app_server.url)
+    try:
+        results = page.locator(".cx-results")
+        assert results.evaluate("(e) => getComputedStyle(e).opacity") == "1"
+        page.evaluate("window.cxLoadDelay = 2000")
+        page.locator("#cx-picker").select_option("fcr-60-to-80.yaml")
+        page.wait_for_timeout(800)  # the old scenario's numbers are still on the page
+        assert float(results.evaluate("(e) => getComputedStyle(e).opacity")) < 0.6
+        assert results.get_attribute("aria-busy") == "true"
+        page.locator(FCR_TODAY).wait_for()
+        page.wait_for_function("() => getComputedStyle("
+                               "document.querySelector('.cx-results')).opacity === '1'")
+        assert results.get_attribute("aria-busy") != "true"
+    finally:
+        page.close()
+
+
+def test_every_slider_says_what_it_is_and_its_value_in_words(browser: Any,
+                                                             app_server: Any) -> None:
+    """A keyboard or screen-reader user hears "Complaint resolution time Target, 1 days",
+    not an unnamed slider at 0 (a log slider's position is the exponent)."""
+    page = open_slow(browser, app_server.url)
+    try:
+        rows = page.eval_on_selector_all(".cx-ctl", """rows => rows.map((r) => ({
+            label: r.querySelector('input[type=range]').getAttribute('aria-label'),
+            text: r.querySelector('input[type=range]').getAttribute('aria-valuetext'),
+            box: r.querySelector('.cx-box').getAttribute('aria-label'),
+            value: r.querySelector('.cx-box').value,
+            unit: r.querySelector('.cx-ctl-unit').textContent}))""")
+        assert rows
+        for r in rows:
+            assert r["label"] == r["box"], r
+            assert r["text"] == f"{r['value']} {r['unit']}", r
+        # the keyboard moves the slider: End takes it to its maximum, the words follow
+        today = TARGET.replace("target", "today")
+        rng = page.locator(f"{today} input[type=range]")
+        rng.focus()
+        n = updates(page)
+        page.keyboard.press("End")
+        page.wait_for_function(f"() => window.cxStats.updates.length > {n}")
+        assert page.locator(f"{today} .cx-box").input_value() == "365"  # not 363
+        assert rng.get_attribute("aria-valuetext") == "365 days"
     finally:
         page.close()

@@ -25,7 +25,7 @@
   const CHARTS = ["cash_flow", "waterfall", "tornado"];
   const st = {
     session: boot.session, file: null, base: null, controls: [], corr: true, ncorr: 0,
-    seq: 0, loads: 0, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
+    seq: 0, loads: 0, loadTimer: null, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
     voiTimer: null, voiSeq: 0, voiLate: null, lastOk: false, busyTimer: null,
     late: {},  // chart name -> the newest data of a chart out of sight, drawn when seen
   };
@@ -156,8 +156,12 @@
       const input = el("input", "cx-box");
       input.type = "text"; input.inputMode = "decimal"; input.value = String(spec.display);
       input.setAttribute("aria-label", spec.group + " " + spec.label);
+      // the slider's name and its value in words (a log slider's position is an exponent)
+      range.setAttribute("aria-label", spec.group + " " + spec.label);
+      const words = () => range.setAttribute("aria-valuetext", input.value + " " + spec.unit);
       const c = { spec, range, box: input, display: spec.display, sent: spec.display };
       placeSlider(c, spec.display);
+      words();
       row.append(el("span", "cx-ctl-label", spec.label), range, input, el("span", "cx-ctl-unit", spec.unit));
       range.addEventListener("input", () => {   // dragging: the box follows, nothing is sent
         // the last position reaches the slider's end (its steps, counted from the start,
@@ -167,6 +171,7 @@
         const v = spec.kind === "log" ? Math.pow(10, at) : at;
         c.display = roundDisplay(v, spec.kind);
         input.value = String(c.display);
+        words();
       });
       range.addEventListener("change", (ev) => commit(c, ev.timeStamp));
       const typed = (ev) => {
@@ -175,6 +180,7 @@
         c.display = spec.kind === "int" ? Math.round(got.value) : got.value;
         const shown = String(c.display);  // the box shows the number computed (30.4 -> 30)
         if (input.value !== shown) input.value = shown;
+        words();
         placeSlider(c, c.display);
         commit(c, ev.timeStamp);
       };
@@ -467,11 +473,29 @@
   }
   async function load(file, t0) {
     const tAsk = performance.now(), mine = ++st.loads;
-    const out = await api("load", { file, correlated: st.corr });
+    // until the picked scenario is in, the numbers on the page are the old scenario's:
+    // greyed (after 250 ms, so a quick answer does not flash) and marked busy
+    const results = document.querySelector(".cx-results");
+    results.setAttribute("aria-busy", "true");
+    clearTimeout(st.loadTimer);
+    st.loadTimer = setTimeout(() => document.body.classList.add("cx-loading"), 250);
+    let out;
+    try {
+      out = await api("load", { file, correlated: st.corr });
+    } catch (e) {
+      out = { ok: false, message: null };
+      showText("The app server cannot be reached. Is `cxroi app` still running?");
+    } finally {
+      if (mine === st.loads) {
+        clearTimeout(st.loadTimer);
+        document.body.classList.remove("cx-loading");
+        results.removeAttribute("aria-busy");
+      }
+    }
     if (!stats.firstLoad) stats.firstLoad = { asked: tAsk, answered: performance.now() };
     if (mine !== st.loads) return;  // another scenario was picked meanwhile
     if (!out.ok) {
-      showMessage(out.message);
+      if (out.message !== null) showMessage(out.message);
       if (st.file) $("cx-picker").value = st.file;
       return;
     }
