@@ -93,6 +93,9 @@ def test_typed_values_are_read_as_a_person_means_them(browser: Any, app_server: 
         assert "1.5" in page.locator(".cx-message").inner_text()  # says how to write it
         assert page.locator(".cx-card[data-metric=npv]").get_attribute("data-p50") == npv
         assert "Traceback" not in text
+        box.fill("1")  # back to the number it had: the flag goes, nothing to compute
+        box.press("Enter")
+        page.locator(".cx-message").wait_for(state="detached")
         # thousands separators, a currency sign, k for thousands, a % sign in a % box
         for row, typed, shown in ((".cx-ctl-costs-one-off", "400,000", "400000"),
                                   (".cx-ctl-costs-one-off", "$450k", "450000"),
@@ -161,5 +164,37 @@ def test_every_slider_says_what_it_is_and_its_value_in_words(browser: Any,
         page.wait_for_function(f"() => window.cxStats.updates.length > {n}")
         assert page.locator(f"{today} .cx-box").input_value() == "365"  # not 363
         assert rng.get_attribute("aria-valuetext") == "365 days"
+    finally:
+        page.close()
+
+
+def test_a_box_that_is_not_a_number_stays_flagged_until_it_is_fixed(browser: Any,
+                                                                    app_server: Any) -> None:
+    """Text that is not a number in one box, then a change elsewhere: the numbers are
+    computed with that box's last number, and the page keeps saying so (it used to clear
+    the message, leaving "lots" in the box beside numbers computed with 250000, and save
+    250000 as the scenario)."""
+    page = open_slow(browser, app_server.url)
+    one_off = page.locator(".cx-ctl-costs-one-off .cx-box")
+    try:
+        one_off.fill("lots")
+        one_off.press("Enter")
+        msg = page.locator(".cx-message")
+        assert "One-off" in msg.inner_text()
+        assert one_off.get_attribute("aria-invalid") == "true"
+        n = updates(page)
+        target = page.locator(f"{TARGET} .cx-box")
+        target.fill("3")
+        target.press("Enter")
+        page.wait_for_function(f"() => window.cxStats.updates.length > {n}")
+        assert "One-off" in msg.inner_text() and "250000" in msg.inner_text()
+        page.locator(".cx-save-name").fill("Not like this")
+        page.locator("button.cx-save").click()
+        page.locator(".cx-save-status").get_by_text("Fix the inputs first").wait_for()
+        assert not (app_server.scenario_dir / "not-like-this.yaml").exists()
+        one_off.fill("250000")  # the number it had: nothing to compute, the flag goes
+        one_off.press("Enter")
+        msg.wait_for(state="detached")
+        assert one_off.get_attribute("aria-invalid") is None
     finally:
         page.close()

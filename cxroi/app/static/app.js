@@ -176,7 +176,13 @@
       range.addEventListener("change", (ev) => commit(c, ev.timeStamp));
       const typed = (ev) => {
         const got = parseTyped(input.value, spec);
-        if (got.error) { showText(spec.group + " · " + spec.label + ": " + got.error); return; }
+        if (got.error) {  // flagged until it is fixed: the numbers keep its last number
+          c.bad = got.error;
+          input.setAttribute("aria-invalid", "true");
+          showBad();
+          return;
+        }
+        if (c.bad) { delete c.bad; input.removeAttribute("aria-invalid"); }
         c.display = spec.kind === "int" ? Math.round(got.value) : got.value;
         const shown = String(c.display);  // the box shows the number computed (30.4 -> 30)
         if (input.value !== shown) input.value = shown;
@@ -216,8 +222,24 @@
     }
     return { value: Number((x * times).toPrecision(15)) };
   }
+  // Boxes holding text that is not a number: said on the page (with the number the
+  // results use instead) until each is fixed, whatever else is computed meanwhile.
+  function showBad() {
+    const bad = st.controls.filter((c) => c.bad);
+    if (!bad.length) { showMessage(null); return; }
+    showText(bad.map((c) => c.spec.group + " · " + c.spec.label + ": " + c.bad +
+                     " The numbers use " + c.display + " " + c.spec.unit + ".").join(" "));
+  }
+  function anyBad(id) {
+    if (!st.controls.some((c) => c.bad)) return false;
+    status(id, "cx-bad", "Fix the inputs first: a box holds text that is not a number.");
+    return true;
+  }
   function commit(c, t0) {
-    if (c.display === c.sent && st.lastOk) return;  // Enter then blur: one update
+    if (c.display === c.sent && st.lastOk) {  // Enter then blur: one update
+      if (!st.inflight) showBad();
+      return;
+    }
     c.sent = c.display;
     compute(t0);
   }
@@ -275,7 +297,7 @@
       st.lastOk = false;
       return;
     }
-    showMessage(null);
+    showBad();  // clears the message, unless a box still holds text that is not a number
     st.lastOk = true;
     st.key = out.key;
     st.updates += 1;
@@ -530,6 +552,7 @@
     if (extra) box.appendChild(extra);
   }
   $("cx-save").addEventListener("click", async () => {
+    if (anyBad("cx-save-status")) return;
     if (!st.lastOk) { status("cx-save-status", "cx-bad", "Fix the inputs first: only a valid scenario can be saved."); return; }
     const out = await api("save", { data: currentData(), name: $("cx-save-name").value });
     if (!out.ok) { status("cx-save-status", "cx-bad", out.message); return; }
@@ -540,6 +563,7 @@
     status("cx-save-status", "cx-ok", "Saved to " + out.path, more);
   });
   $("cx-report").addEventListener("click", async () => {
+    if (anyBad("cx-report-status")) return;
     if (!st.lastOk) { status("cx-report-status", "cx-bad", "Fix the inputs first: the report is made from a valid scenario."); return; }
     const btn = $("cx-report");
     btn.disabled = true;
