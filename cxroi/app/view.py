@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 CARDS: tuple[tuple[str, str], ...] = (
     ("npv", "discounted, over the horizon"),
     ("npv_risk_adjusted", "after the risk haircuts"),
-    ("roi", "PV of benefits over PV of costs"),
+    ("roi", "(PV of benefits − PV of costs) / PV of costs"),
     ("payback_month", "when cumulative cash turns positive"),
     ("retention_savings", "margin kept from customers who stay"),
     ("cross_sell", "margin from customers buying more"),

@@ -1,0 +1,44 @@
+"""What the app's cards say a number is must be what the model computes.
+
+The ROI card's note read "PV of benefits over PV of costs" (the benefit-cost ratio, 517 %
+for the lead demo) beside the model's ROI, net benefit over cost (Forrester's ROI, 417 %):
+a CFO who checks the card against its note finds them a whole 100 points apart.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cxroi.app.view import cards_html
+from cxroi.scenario import load_scenario
+from cxroi.uncertainty import simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+LEAD = ROOT / "data" / "scenarios" / "complaints-30-to-1.yaml"
+
+
+def card_note(cards: str, metric: str) -> str:
+    m = re.search(rf"data-metric='{metric}'.*?<div class='cx-card-note'>([^<]*)</div>", cards,
+                  re.S)
+    assert m, metric
+    return html.unescape(m.group(1))
+
+
+def test_the_roi_card_says_how_its_roi_is_computed() -> None:
+    sc = load_scenario(LEAD)
+    res = simulate(sc, draws=400)
+    # the model's ROI, on every draw: (PV benefits - PV costs) / PV costs
+    d = res.draws
+    ok = d["pv_costs"] > 0
+    assert np.allclose(d["roi"][ok], (d["pv_benefits"][ok] - d["pv_costs"][ok])
+                       / d["pv_costs"][ok], rtol=1e-12)
+    note = card_note(cards_html(sc, res, 0), "roi")
+    assert note == "(PV of benefits − PV of costs) / PV of costs"
+    # and not the benefit-cost ratio, which is one (100 points) more
+    lk = res.likely
+    assert lk["pv_benefits"] / lk["pv_costs"] == pytest.approx(lk["roi"] + 1)
