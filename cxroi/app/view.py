@@ -38,6 +38,10 @@ CARDS: tuple[tuple[str, str], ...] = (
     ("csat_change", "at target, 1-5 scale"),
 )
 
+#: Cards of benefit lines: undiscounted totals over the horizon (as in the pitch), which
+#: their notes say (the waterfall shows the same lines' present values).
+BENEFIT_LINES: tuple[str, ...] = ("retention_savings", "cross_sell", "cost_to_serve_savings")
+
 #: Which links each card rests on (the others rest on all of them).
 CARD_LINKS: dict[str, tuple[str, ...]] = {
     "retention_savings": ("positive_share_today", "odds_ratio", "churn_gap"),
@@ -204,6 +208,8 @@ def cards_html(sc: Scenario, res: SimulationResult, update: int,
                 rng += f" (pays back in {share * 100:.0f}% of simulations)"
         if metric == "npv":
             note = f"{note}; {chance(res.prob_loss)} chance it loses money"
+        elif metric in BENEFIT_LINES:  # the waterfall beside them shows present values
+            note = f"{note}; total over {h} months, not discounted"
         level, basis = card_evidence(ev, metric)
         badge = (f"<a class='cx-prov cx-ev-{level}' href='#cx-provenance' "
                  f"title='{_e(chr(10).join(basis))}'>{_e(EVIDENCE[level][0])}</a>")
