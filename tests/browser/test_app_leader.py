@@ -198,3 +198,33 @@ def test_a_box_that_is_not_a_number_stays_flagged_until_it_is_fixed(browser: Any
         assert one_off.get_attribute("aria-invalid") is None
     finally:
         page.close()
+
+
+def test_numbers_of_the_last_valid_inputs_are_greyed_while_the_inputs_are_refused(
+        browser: Any, app_server: Any) -> None:
+    """A target worse than today is refused; the cards, the pitch (with its Copy button)
+    and the charts still show the last valid inputs' numbers, which the message says:
+    they are greyed meanwhile, so they are not read (or pasted into a deck) as the
+    answer to what the boxes now hold."""
+    page = open_slow(browser, app_server.url)
+    opacity = ("() => ['.cx-cards', '.cx-pitch', '.cx-charts'].map((s) => "
+               "Number(getComputedStyle(document.querySelector(s)).opacity))")
+    target = page.locator(f"{TARGET} .cx-box")
+    try:
+        assert page.evaluate(opacity) == [1, 1, 1]
+        target.fill("45")
+        target.press("Enter")
+        page.locator(".cx-message").wait_for()
+        assert "last valid inputs" in page.locator(".cx-message").inner_text()
+        page.wait_for_function(f"() => ({opacity})().every((o) => o < 0.6)")
+        n = updates(page)
+        target.fill("2")
+        target.press("Enter")
+        page.wait_for_function(f"() => window.cxStats.updates.length > {n}")
+        page.wait_for_function(f"() => ({opacity})().every((o) => o === 1)")
+        # text that is not a number: the results keep the box's last number, greyed too
+        target.fill("soon")
+        target.press("Enter")
+        page.wait_for_function(f"() => ({opacity})().every((o) => o < 0.6)")
+    finally:
+        page.close()

@@ -224,8 +224,17 @@
   }
   // Boxes holding text that is not a number: said on the page (with the number the
   // results use instead) until each is fixed, whatever else is computed meanwhile.
+  // While inputs are refused (or a box holds text that is not a number) the numbers on
+  // the page are the last valid inputs': greyed, so they are not read, or their pitch
+  // copied, as the answer to what the boxes hold.
+  function greyed(on) {
+    if (document.body.classList.contains("cx-invalid") !== on) {
+      document.body.classList.toggle("cx-invalid", on);
+    }
+  }
   function showBad() {
     const bad = st.controls.filter((c) => c.bad);
+    greyed(bad.length > 0 || !st.lastOk);
     if (!bad.length) { showMessage(null); return; }
     showText(bad.map((c) => c.spec.group + " · " + c.spec.label + ": " + c.bad +
                      " The numbers use " + c.display + " " + c.spec.unit + ".").join(" "));
@@ -295,10 +304,11 @@
     if (!out.ok) {
       if (out.busy) showText(out.message); else showMessage(out.message);
       st.lastOk = false;
+      greyed(true);
       return;
     }
-    showBad();  // clears the message, unless a box still holds text that is not a number
     st.lastOk = true;
+    showBad();  // clears the message, unless a box still holds text that is not a number
     st.key = out.key;
     st.updates += 1;
     if (out.cards !== st.cards) { patchHTML($("cx-cards"), out.cards); st.cards = out.cards; }
