@@ -25,7 +25,8 @@
   const CHARTS = ["cash_flow", "waterfall", "tornado"];
   const st = {
     session: boot.session, file: null, base: null, controls: [], corr: true, ncorr: 0,
-    seq: 0, loads: 0, loadTimer: null, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
+    seq: 0, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
+    loads: 0, loadTimer: null,  // scenarios picked (the newest is shown), greying timer
     voiTimer: null, voiSeq: 0, voiLate: null, lastOk: false, busyTimer: null,
     late: {},  // chart name -> the newest data of a chart out of sight, drawn when seen
   };
@@ -222,8 +223,6 @@
     }
     return { value: Number((x * times).toPrecision(15)) };
   }
-  // Boxes holding text that is not a number: said on the page (with the number the
-  // results use instead) until each is fixed, whatever else is computed meanwhile.
   // While inputs are refused (or a box holds text that is not a number) the numbers on
   // the page are the last valid inputs': greyed, so they are not read, or their pitch
   // copied, as the answer to what the boxes hold.
@@ -232,6 +231,8 @@
       document.body.classList.toggle("cx-invalid", on);
     }
   }
+  // Boxes holding text that is not a number: said on the page (with the number the
+  // results use instead) until each is fixed, whatever else is computed meanwhile.
   function showBad() {
     const bad = st.controls.filter((c) => c.bad);
     greyed(bad.length > 0 || !st.lastOk);
