@@ -228,3 +228,32 @@ def test_numbers_of_the_last_valid_inputs_are_greyed_while_the_inputs_are_refuse
         page.wait_for_function(f"() => ({opacity})().every((o) => o < 0.6)")
     finally:
         page.close()
+
+
+def test_a_refusal_and_a_box_that_is_not_a_number_are_both_said(browser: Any,
+                                                                app_server: Any) -> None:
+    """The server refuses a discount rate of 150 %; then a box gets "1,2": the page says
+    both (the second message used to replace the first, while the rate was still
+    refused)."""
+    page = open_slow(browser, app_server.url)
+    msg = page.locator("#cx-message")
+    try:
+        rate = page.locator(".cx-ctl-finance-discount-rate .cx-box")
+        rate.fill("150")
+        rate.press("Enter")
+        page.locator(".cx-message").get_by_text("Discount rate").first.wait_for()
+        one_off = page.locator(".cx-ctl-costs-one-off .cx-box")
+        one_off.fill("1,2")
+        one_off.press("Enter")
+        page.wait_for_function("() => document.querySelector('#cx-message')"
+                               ".innerText.includes('One-off')")
+        text = msg.inner_text()
+        assert "Discount rate" in text and "150%" in text, text
+        assert "One-off" in text and "1.5" in text, text
+        one_off.fill("250000")  # fixed: the refusal of the rate is still said
+        one_off.press("Enter")
+        page.wait_for_function("() => !document.querySelector('#cx-message')"
+                               ".innerText.includes('One-off')")
+        assert "Discount rate" in msg.inner_text()
+    finally:
+        page.close()

@@ -26,6 +26,7 @@
   const st = {
     session: boot.session, file: null, base: null, controls: [], corr: true, ncorr: 0,
     seq: 0, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
+    refused: null,  // the server's message refusing the last inputs sent
     loads: 0, loadTimer: null,  // scenarios picked (the newest is shown), greying timer
     voiTimer: null, voiSeq: 0, voiLate: null, lastOk: false, busyTimer: null,
     late: {},  // chart name -> the newest data of a chart out of sight, drawn when seen
@@ -92,12 +93,13 @@
       }
     }
   }
-  function showText(text) {
+  function textHTML(text) {
     const d = document.createElement("div");
     d.className = "cx-message";
     d.textContent = text;
-    showMessage(d.outerHTML);
+    return d.outerHTML;
   }
+  function showText(text) { showMessage(textHTML(text)); }
 
   // ------------------------------------------------------------------ controls --
   function roundDisplay(x, kind) {
@@ -232,13 +234,18 @@
     }
   }
   // Boxes holding text that is not a number: said on the page (with the number the
-  // results use instead) until each is fixed, whatever else is computed meanwhile.
+  // results use instead) until each is fixed, whatever else is computed meanwhile, after
+  // the server's refusal of the inputs when the last answer was one (st.refused).
   function showBad() {
     const bad = st.controls.filter((c) => c.bad);
     greyed(bad.length > 0 || !st.lastOk);
-    if (!bad.length) { showMessage(null); return; }
-    showText(bad.map((c) => c.spec.group + " · " + c.spec.label + ": " + c.bad +
-                     " The numbers use " + c.display + " " + c.spec.unit + ".").join(" "));
+    let html = st.lastOk ? "" : st.refused || "";
+    if (bad.length) {
+      html += textHTML(bad.map((c) => c.spec.group + " · " + c.spec.label + ": " + c.bad +
+                               " The numbers use " + c.display + " " + c.spec.unit + ".")
+        .join(" "));
+    }
+    showMessage(html || null);
   }
   function anyBad(id) {
     if (!st.controls.some((c) => c.bad)) return false;
@@ -303,9 +310,9 @@
   }
   async function apply(out, data, job, t1) {
     if (!out.ok) {
-      if (out.busy) showText(out.message); else showMessage(out.message);
       st.lastOk = false;
-      greyed(true);
+      st.refused = out.busy ? textHTML(out.message) : out.message;
+      showBad();  // the refusal, and any box that holds text that is not a number
       return;
     }
     st.lastOk = true;
