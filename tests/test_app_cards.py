@@ -55,3 +55,21 @@ def test_a_benefit_card_says_it_is_an_undiscounted_total(line: str) -> None:
     assert np.allclose(res.draws[line], total, rtol=1e-12)  # what the card's P50 is of
     note = card_note(cards_html(sc, res, 0), line)
     assert note.endswith(f"total over {sc.finance.horizon_months} months, not discounted"), note
+
+
+def test_roi_without_a_programme_cost_says_why_it_has_no_value() -> None:
+    """With no cost (one-off and running both 0) ROI is not defined (a division by a
+    present value of 0, NaN in every draw): the card said "n/a" and "P10–P90: n/a to
+    n/a"; it says why."""
+    from cxroi.app import tasks
+
+    data = load_scenario(LEAD).model_dump(mode="json")
+    data["costs"].update(one_off=0, running_per_year=0)
+    out = tasks.compute(data, LEAD.name, str(LEAD.parent))
+    assert out["ok"]
+    m = re.search(r"data-metric='roi'.*?<div class='cx-card-value'>([^<]*)</div>"
+                  r"<div class='cx-card-range'>([^<]*)</div>", out["cards"], re.S)
+    assert m
+    value, rng = html.unescape(m.group(1)), html.unescape(m.group(2))
+    assert value == "n/a"
+    assert "n/a to n/a" not in rng and "no programme cost" in rng, rng

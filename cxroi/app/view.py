@@ -200,6 +200,8 @@ def cards_html(sc: Scenario, res: SimulationResult, update: int,
         if metric == "payback_month" and share < 0.5:
             value = f"not within {h} months"
             rng = f"pays back in {share * 100:.0f}% of simulations"
+        elif metric == "roi" and share == 0:  # (PV b - PV c) / PV c with PV c = 0
+            value, rng = "n/a", "no programme cost: ROI is not defined"
         else:
             value = _fmt(v["p50"], unit, cur)
             rng = (f"P10–P90: {_fmt(v['p10'], unit, cur)} to "
