@@ -257,3 +257,37 @@ def test_a_refusal_and_a_box_that_is_not_a_number_are_both_said(browser: Any,
         assert "Discount rate" in msg.inner_text()
     finally:
         page.close()
+
+
+def test_a_reload_keeps_the_scenario_and_the_values_on_screen(browser: Any,
+                                                              app_server: Any) -> None:
+    """Reloading the page (by accident, or because it seemed stuck) brings back the
+    scenario picked and the values typed, with their numbers; it used to start again from
+    the lead scenario, losing every value not saved. A new tab starts afresh."""
+    page = open_slow(browser, app_server.url)
+    try:
+        n = updates(page)
+        page.locator("#cx-picker").select_option("fcr-60-to-80.yaml")
+        page.wait_for_function(f"() => window.cxStats.updates.length > {n}")
+        target = page.locator(".cx-ctl-touchpoints-first-contact-resolution-lever-target "
+                              ".cx-box")
+        n = updates(page)
+        target.fill("75")
+        target.press("Enter")
+        page.wait_for_function(f"() => window.cxStats.updates.length > {n}")
+        npv = page.locator(".cx-card[data-metric=npv]").get_attribute("data-p50")
+        page.reload()
+        page.wait_for_selector(".cx-card[data-metric=npv]", timeout=APP_TIMEOUT_MS)
+        page.wait_for_function(
+            "(v) => document.querySelector('.cx-card[data-metric=npv]').dataset.p50 === v",
+            arg=npv)
+        assert page.locator("#cx-picker").input_value() == "fcr-60-to-80.yaml"
+        assert target.input_value() == "75"
+        assert page.locator(".cx-message").count() == 0
+        fresh = open_slow(browser, app_server.url)  # another tab: the lead scenario
+        try:
+            assert fresh.locator("#cx-picker").input_value() == "complaints-30-to-1.yaml"
+        finally:
+            fresh.close()
+    finally:
+        page.close()

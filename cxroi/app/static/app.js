@@ -162,7 +162,7 @@
       // the slider's name and its value in words (a log slider's position is an exponent)
       range.setAttribute("aria-label", spec.group + " " + spec.label);
       const words = () => range.setAttribute("aria-valuetext", input.value + " " + spec.unit);
-      const c = { spec, range, box: input, display: spec.display, sent: spec.display };
+      const c = { spec, range, box: input, display: spec.display, sent: spec.display, words };
       placeSlider(c, spec.display);
       words();
       row.append(el("span", "cx-ctl-label", spec.label), range, input, el("span", "cx-ctl-unit", spec.unit));
@@ -318,6 +318,7 @@
     st.lastOk = true;
     showBad();  // clears the message, unless a box still holds text that is not a number
     st.key = out.key;
+    remember();
     st.updates += 1;
     if (out.cards !== st.cards) { patchHTML($("cx-cards"), out.cards); st.cards = out.cards; }
     const grid = $("cx-cards").firstElementChild;
@@ -617,8 +618,40 @@
   // left (its session is closed on the server): it starts again as a new page
   window.addEventListener("pageshow", (ev) => { if (ev.persisted) location.reload(); });
 
-  fillPicker(boot.files, boot.lead);
-  const first = boot.files.find((f) => f.file === boot.lead) ||
+  // ------------------------------------------------------------------- reload --
+  // What is on screen survives a reload of this tab (sessionStorage: this tab's, gone
+  // with it): the scenario picked and each control's value, put back once the scenario
+  // has loaded. A new tab starts from the lead scenario.
+  const KEEP = "cx-app-state";
+  function remember() {
+    try {
+      const values = {};
+      for (const c of st.controls) values[c.spec.path] = c.display;
+      sessionStorage.setItem(KEEP, JSON.stringify({ file: st.file, corr: st.corr, values }));
+    } catch (e) { /* storage switched off: nothing is kept */ }
+  }
+  function recalled() {
+    try { return JSON.parse(sessionStorage.getItem(KEEP) || "null"); } catch (e) { return null; }
+  }
+  function restore(kept) {
+    if (!kept || st.file !== kept.file || !kept.values) return;  // another pick meanwhile
+    let changed = false;
+    for (const c of st.controls) {
+      const v = kept.values[c.spec.path];
+      if (typeof v !== "number" || !isFinite(v) || v === c.display) continue;
+      c.display = v; c.sent = v; c.box.value = String(v);
+      placeSlider(c, v); c.words();
+      changed = true;
+    }
+    if (changed) compute();
+  }
+
+  const kept = recalled();
+  const again = kept && boot.files.find((f) => f.file === kept.file && f.kind !== "Needs fixing");
+  fillPicker(boot.files, again ? again.file : boot.lead);
+  const first = again || boot.files.find((f) => f.file === boot.lead) ||
     boot.files.find((f) => f.kind !== "Needs fixing") || boot.files[0];
-  if (first) load(first.file); else showText("No scenario files in the scenario folder.");
+  if (again && typeof kept.corr === "boolean") st.corr = kept.corr;
+  if (first) load(first.file).then(() => { if (again) restore(kept); });
+  else showText("No scenario files in the scenario folder.");
 })();
