@@ -280,8 +280,8 @@ def control_label(specs: Iterable[Any], where: str) -> str:
 
 #: A number written in a problem's text (not part of a word, a key path or a percentage).
 _NUMBER = re.compile(r"(?<![\w.%])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w%]|\.\w)")
-#: Fixes written for a scenario file that do not fit the app's boxes (which take a
-#: percentage where the file takes a share), by the control's unit.
+#: Fixes written for a scenario file that do not fit the app's boxes, which take a
+#: percentage where the file takes a share (:func:`_control_fix` replaces them).
 _FILE_ONLY_FIX = re.compile(r"as a share|plain number such as 0\.")
 
 
