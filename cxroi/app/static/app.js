@@ -17,6 +17,12 @@
  * small on purpose: with twenty colleagues on one machine (or a slow laptop), the page's
  * own CPU time is most of an update's time.
  * window.cxStats keeps the timing of every update (release -> numbers and charts drawn).
+ *
+ * What a person sees is always what the boxes hold, or says it is not: an answer for a
+ * scenario no longer picked is dropped; the old scenario's numbers are greyed while a new
+ * one loads, and the last valid numbers while the inputs are refused or a box holds text
+ * that is not a number (flagged until fixed); a reload of the tab puts back the scenario
+ * and the values on screen (docs/app.md, "What is on the page").
  */
 (function () {
   "use strict";
