@@ -214,7 +214,8 @@ def _problems(probs: list[Problem], base: Scenario | None, title: str | None = N
     specs = control_specs(base) if base is not None else []
     return {"ok": False,
             "problems": [{"where": p.where, "message": p.message, "fix": p.fix} for p in probs],
-            "message": problems_html(probs, lambda w: control_label(specs, w), base, title)}
+            "message": problems_html(probs, lambda w: control_label(specs, w), base, title,
+                                     specs=specs)}
 
 
 def _validate(data: Any, source: str | None, scenario_dir: str

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 CARDS: tuple[tuple[str, str], ...] = (
     ("npv", "discounted, over the horizon"),
     ("npv_risk_adjusted", "after the risk haircuts"),
-    ("roi", "PV of benefits over PV of costs"),
+    ("roi", "(PV of benefits − PV of costs) / PV of costs"),
     ("payback_month", "when cumulative cash turns positive"),
     ("retention_savings", "margin kept from customers who stay"),
     ("cross_sell", "margin from customers buying more"),
@@ -37,6 +37,10 @@ CARDS: tuple[tuple[str, str], ...] = (
     ("nps_change", "at target, accounts-weighted"),
     ("csat_change", "at target, 1-5 scale"),
 )
+
+#: Cards of benefit lines: undiscounted totals over the horizon (as in the pitch), which
+#: their notes say (the waterfall shows the same lines' present values).
+BENEFIT_LINES: tuple[str, ...] = ("retention_savings", "cross_sell", "cost_to_serve_savings")
 
 #: Which links each card rests on (the others rest on all of them).
 CARD_LINKS: dict[str, tuple[str, ...]] = {
@@ -196,6 +200,8 @@ def cards_html(sc: Scenario, res: SimulationResult, update: int,
         if metric == "payback_month" and share < 0.5:
             value = f"not within {h} months"
             rng = f"pays back in {share * 100:.0f}% of simulations"
+        elif metric == "roi" and share == 0:  # (PV b - PV c) / PV c with PV c = 0
+            value, rng = "n/a", "no programme cost: ROI is not defined"
         else:
             value = _fmt(v["p50"], unit, cur)
             rng = (f"P10–P90: {_fmt(v['p10'], unit, cur)} to "
@@ -204,6 +210,8 @@ def cards_html(sc: Scenario, res: SimulationResult, update: int,
                 rng += f" (pays back in {share * 100:.0f}% of simulations)"
         if metric == "npv":
             note = f"{note}; {chance(res.prob_loss)} chance it loses money"
+        elif metric in BENEFIT_LINES:  # the waterfall beside them shows present values
+            note = f"{note}; total over {h} months, not discounted"
         level, basis = card_evidence(ev, metric)
         badge = (f"<a class='cx-prov cx-ev-{level}' href='#cx-provenance' "
                  f"title='{_e(chr(10).join(basis))}'>{_e(EVIDENCE[level][0])}</a>")
@@ -252,20 +260,70 @@ def provenance_html(sc: Scenario) -> str:
         + "".join(rows) + "</table></details>")
 
 
-def control_label(specs: Iterable[Any], where: str) -> str:
-    """``Complaint resolution time · Target`` for a problem at
-    ``touchpoints.complaints.lever.target``: the control a person sees (``where`` itself
-    when no control matches)."""
+def control_for(specs: Iterable[Any], where: str) -> Any:
+    """The control (:class:`~cxroi.app.controls.ControlSpec`) a problem at ``where`` is
+    about, e.g. ``touchpoints.complaints.lever.target``; None when no control matches."""
     best = None
     for s in specs:
         if where == s.path or where.startswith(s.path + "."):
             best = s
+    return best
+
+
+def control_label(specs: Iterable[Any], where: str) -> str:
+    """``Complaint resolution time · Target`` for a problem at
+    ``touchpoints.complaints.lever.target``: the control a person sees (``where`` itself
+    when no control matches)."""
+    best = control_for(specs, where)
     return where if best is None else f"{best.group} · {best.label}"
+
+
+#: A number written in a problem's text (not part of a word, a key path or a percentage).
+_NUMBER = re.compile(r"(?<![\w.%])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w%]|\.\w)")
+#: Fixes written for a scenario file that do not fit the app's boxes, which take a
+#: percentage where the file takes a share (:func:`_control_fix` replaces them).
+_FILE_ONLY_FIX = re.compile(r"as a share|plain number such as 0\.")
+
+
+def in_control_words(text: str, specs: Iterable[Any], spec: Any = None) -> str:
+    r"""``text`` (a problem's message or fix) in the words and units of the app's controls.
+
+    Key paths of controls (``finance.horizon_months``) become the names a person sees
+    (``Finance · Horizon``); when the problem is about a control shown in other units than
+    the scenario file's (``spec.scale`` :math:`\ne 1`, shares shown as percentages), every
+    number becomes the number in the box, :math:`x_\text{shown} = x \cdot \text{scale}`
+    (``target 0.8 is worse than today (1.0)`` -> ``target 80% is worse than today
+    (100%)``), so that the fix can be typed as it reads.
+    """
+    specs = list(specs)
+    for s in sorted(specs, key=lambda s: -len(s.path)):
+        text = re.sub(rf"(?<![\w.]){re.escape(s.path)}(?![\w])", f"{s.group} · {s.label}",
+                      text)
+    text = text.replace("(a log2 scale needs a positive value)", "(above zero)")
+    if spec is not None and spec.scale != 1 and spec.kind != "int":
+        unit = "%" if spec.unit.startswith("%") else f" {spec.unit}"
+
+        def shown(m: re.Match[str]) -> str:
+            return f"{round(float(m.group(0)) * spec.scale, 9):g}{unit}"
+
+        text = _NUMBER.sub(shown, text)
+    return text
+
+
+def _control_fix(fix: str, specs: list[Any], spec: Any) -> str:
+    """The fix of a problem about ``spec`` as the app's box takes it: a fix written for the
+    scenario file's shares ("give ... as a share, e.g. 0.10 for 10%") becomes one for
+    the percentage the box takes; any other in the control's words
+    (:func:`in_control_words`)."""
+    if spec is not None and spec.scale != 1 and _FILE_ONLY_FIX.search(fix):
+        return (f"type a percentage, e.g. 10 for 10% (the slider runs from "
+                f"{round(spec.lo, 9):g} to {round(spec.hi, 9):g}{spec.unit})")
+    return in_control_words(fix, specs, spec)
 
 
 def problems_html(problems: Iterable[Problem], label_for: Callable[[str], str],
                   sc: Scenario | None = None, title: str | None = None,
-                  kept: bool = True) -> str:
+                  kept: bool = True, specs: Iterable[Any] = ()) -> str:
     """A plain message listing what is wrong, each naming the control and the fix.
 
     Parameters
@@ -280,14 +338,22 @@ def problems_html(problems: Iterable[Problem], label_for: Callable[[str], str],
         The heading (default "These inputs cannot be used yet").
     kept : bool
         Whether a last good result stays on screen (then the message says so).
+    specs : iterable of ControlSpec
+        The controls on screen: key paths in the text become their names, and the
+        numbers of a problem about a control shown as a percentage are written as
+        percentages (:func:`in_control_words`).
     """
+    specs = list(specs)
     names = {tp.metric: tp.label for tp in sc.touchpoints.values()} if sc is not None else {}
     items = []
     for p in problems:
         msg = p.message
         for metric, label in names.items():
             msg = msg.replace(metric, label)
-        fix = f" <i>Fix:</i> {_e(p.fix[:1].upper() + p.fix[1:])}." if p.fix else ""
+        spec = control_for(specs, p.where)
+        msg = in_control_words(msg, specs, spec)
+        fix_text = _control_fix(p.fix, specs, spec) if p.fix else ""
+        fix = f" <i>Fix:</i> {_e(fix_text[:1].upper() + fix_text[1:])}." if fix_text else ""
         items.append(f"<li><b>{_e(label_for(p.where))}</b>: {_e(msg)}.{fix}</li>")
     head = title or "These inputs cannot be used yet"
     note = " The numbers below are from the last valid inputs." if kept else ""

@@ -366,7 +366,8 @@ class CxApp:
     def _show_problems(self, problems: Iterable[Problem], title: str | None = None) -> None:
         self.problems = list(problems)
         self.message.value = problems_html(self.problems, self._label_for, self.base, title,
-                                           kept=self.result is not None)
+                                           kept=self.result is not None,
+                                           specs=[c.spec for c in self.controls])
         self.message.layout.display = None
 
     def _show_text(self, text: str) -> None:

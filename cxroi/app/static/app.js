@@ -17,6 +17,12 @@
  * small on purpose: with twenty colleagues on one machine (or a slow laptop), the page's
  * own CPU time is most of an update's time.
  * window.cxStats keeps the timing of every update (release -> numbers and charts drawn).
+ *
+ * What a person sees is always what the boxes hold, or says it is not: an answer for a
+ * scenario no longer picked is dropped; the old scenario's numbers are greyed while a new
+ * one loads, and the last valid numbers while the inputs are refused or a box holds text
+ * that is not a number (flagged until fixed); a reload of the tab puts back the scenario
+ * and the values on screen (docs/app.md, "What is on the page").
  */
 (function () {
   "use strict";
@@ -26,6 +32,8 @@
   const st = {
     session: boot.session, file: null, base: null, controls: [], corr: true, ncorr: 0,
     seq: 0, inflight: false, pending: null, key: null, updates: 0, views: {}, specs: {},
+    refused: null,  // the server's message refusing the last inputs sent
+    loads: 0, loadTimer: null,  // scenarios picked (the newest is shown), greying timer
     voiTimer: null, voiSeq: 0, voiLate: null, lastOk: false, busyTimer: null,
     late: {},  // chart name -> the newest data of a chart out of sight, drawn when seen
   };
@@ -91,12 +99,13 @@
       }
     }
   }
-  function showText(text) {
+  function textHTML(text) {
     const d = document.createElement("div");
     d.className = "cx-message";
     d.textContent = text;
-    showMessage(d.outerHTML);
+    return d.outerHTML;
   }
+  function showText(text) { showMessage(textHTML(text)); }
 
   // ------------------------------------------------------------------ controls --
   function roundDisplay(x, kind) {
@@ -156,22 +165,37 @@
       const input = el("input", "cx-box");
       input.type = "text"; input.inputMode = "decimal"; input.value = String(spec.display);
       input.setAttribute("aria-label", spec.group + " " + spec.label);
-      const c = { spec, range, box: input, display: spec.display, sent: spec.display };
+      // the slider's name and its value in words (a log slider's position is an exponent)
+      range.setAttribute("aria-label", spec.group + " " + spec.label);
+      const words = () => range.setAttribute("aria-valuetext", input.value + " " + spec.unit);
+      const c = { spec, range, box: input, display: spec.display, sent: spec.display, words };
       placeSlider(c, spec.display);
+      words();
       row.append(el("span", "cx-ctl-label", spec.label), range, input, el("span", "cx-ctl-unit", spec.unit));
       range.addEventListener("input", () => {   // dragging: the box follows, nothing is sent
-        const v = spec.kind === "log" ? Math.pow(10, Number(range.value)) : Number(range.value);
+        // the last position reaches the slider's end (its steps, counted from the start,
+        // need not land on it: a log slider to 365 days stopped at 363)
+        const at = Number(range.value) + Number(range.step) > Number(range.max)
+          ? Number(range.max) : Number(range.value);
+        const v = spec.kind === "log" ? Math.pow(10, at) : at;
         c.display = roundDisplay(v, spec.kind);
         input.value = String(c.display);
+        words();
       });
       range.addEventListener("change", (ev) => commit(c, ev.timeStamp));
       const typed = (ev) => {
-        const x = Number(String(input.value).trim().replace(/,/g, ""));
-        if (String(input.value).trim() === "" || !isFinite(x)) {
-          showText(spec.group + " · " + spec.label + ": type a number (" + spec.unit + ").");
+        const got = parseTyped(input.value, spec);
+        if (got.error) {  // flagged until it is fixed: the numbers keep its last number
+          c.bad = got.error;
+          input.setAttribute("aria-invalid", "true");
+          showBad();
           return;
         }
-        c.display = spec.kind === "int" ? Math.round(x) : x;
+        if (c.bad) { delete c.bad; input.removeAttribute("aria-invalid"); }
+        c.display = spec.kind === "int" ? Math.round(got.value) : got.value;
+        const shown = String(c.display);  // the box shows the number computed (30.4 -> 30)
+        if (input.value !== shown) input.value = shown;
+        words();
         placeSlider(c, c.display);
         commit(c, ev.timeStamp);
       };
@@ -181,8 +205,64 @@
       st.controls.push(c);
     }
   }
+  // A number as people type it: "1,500" or "$450k" for money, "20%" in a box in %.
+  // A comma that is not a thousands separator ("1,5") is not guessed at: it is 1.5 in
+  // much of Europe and a typo for 15 or 1,500 elsewhere.
+  function parseTyped(text, spec) {
+    let t = String(text).trim().replace(/\s+/g, "");
+    const hint = spec.key[0] === "costs" ? ", e.g. 400000 or 400k" : "";
+    if (spec.unit.charAt(0) === "%") t = t.replace(/%$/, "");
+    let times = 1;
+    if (spec.key[0] === "costs") {
+      t = t.replace(/^([-+]?)[$€£¥]/, "$1");
+      const m = /^(.*\d)([kKmM])$/.exec(t);
+      if (m) { t = m[1]; times = m[2].toLowerCase() === "k" ? 1e3 : 1e6; }
+    }
+    if (t.includes(",")) {
+      if (!/^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$/.test(t)) {
+        return { error: "write decimals with a point, e.g. 1.5 (a comma only separates " +
+                        "thousands, as in 1,500)." };
+      }
+      t = t.replace(/,/g, "");
+    }
+    const x = Number(t);
+    if (t === "" || !/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t) || !isFinite(x)) {
+      return { error: "type a number (" + spec.unit + ")" + hint + "." };
+    }
+    return { value: Number((x * times).toPrecision(15)) };
+  }
+  // While inputs are refused (or a box holds text that is not a number) the numbers on
+  // the page are the last valid inputs': greyed, so they are not read, or their pitch
+  // copied, as the answer to what the boxes hold.
+  function greyed(on) {
+    if (document.body.classList.contains("cx-invalid") !== on) {
+      document.body.classList.toggle("cx-invalid", on);
+    }
+  }
+  // Boxes holding text that is not a number: said on the page (with the number the
+  // results use instead) until each is fixed, whatever else is computed meanwhile, after
+  // the server's refusal of the inputs when the last answer was one (st.refused).
+  function showBad() {
+    const bad = st.controls.filter((c) => c.bad);
+    greyed(bad.length > 0 || !st.lastOk);
+    let html = st.lastOk ? "" : st.refused || "";
+    if (bad.length) {
+      html += textHTML(bad.map((c) => c.spec.group + " · " + c.spec.label + ": " + c.bad +
+                               " The numbers use " + c.display + " " + c.spec.unit + ".")
+        .join(" "));
+    }
+    showMessage(html || null);
+  }
+  function anyBad(id) {
+    if (!st.controls.some((c) => c.bad)) return false;
+    status(id, "cx-bad", "Fix the inputs first: a box holds text that is not a number.");
+    return true;
+  }
   function commit(c, t0) {
-    if (c.display === c.sent && st.lastOk) return;  // Enter then blur: one update
+    if (c.display === c.sent && st.lastOk) {  // Enter then blur: one update
+      if (!st.inflight) showBad();
+      return;
+    }
     c.sent = c.display;
     compute(t0);
   }
@@ -209,7 +289,7 @@
     // dim the cards only when an answer is slow (a restyle and repaint of the whole
     // results column twice per update is not worth it for a quick one)
     if (!st.busyTimer) st.busyTimer = setTimeout(() => document.body.classList.add("cx-updating"), 250);
-    const data = currentData();
+    const data = currentData(), base = st.base;
     let out;
     try {
       out = await api("compute", { seq: job.seq, file: st.file, data, correlated: st.corr });
@@ -229,17 +309,22 @@
     clearTimeout(st.busyTimer); st.busyTimer = null;
     document.body.classList.remove("cx-updating");
     if (out.superseded) return;
+    // another scenario was picked while this was computed: its numbers are not the ones
+    // the page now shows the controls of
+    if (base !== st.base) return;
     if (out.message !== null) await apply(out, data, job, t1);
   }
   async function apply(out, data, job, t1) {
     if (!out.ok) {
-      if (out.busy) showText(out.message); else showMessage(out.message);
       st.lastOk = false;
+      st.refused = out.busy ? textHTML(out.message) : out.message;
+      showBad();  // the refusal, and any box that holds text that is not a number
       return;
     }
-    showMessage(null);
     st.lastOk = true;
+    showBad();  // clears the message, unless a box still holds text that is not a number
     st.key = out.key;
+    remember();
     st.updates += 1;
     if (out.cards !== st.cards) { patchHTML($("cx-cards"), out.cards); st.cards = out.cards; }
     const grid = $("cx-cards").firstElementChild;
@@ -434,11 +519,30 @@
     if (current) p.value = current;
   }
   async function load(file, t0) {
-    const tAsk = performance.now();
-    const out = await api("load", { file, correlated: st.corr });
+    const tAsk = performance.now(), mine = ++st.loads;
+    // until the picked scenario is in, the numbers on the page are the old scenario's:
+    // greyed (after 250 ms, so a quick answer does not flash) and marked busy
+    const results = document.querySelector(".cx-results");
+    results.setAttribute("aria-busy", "true");
+    clearTimeout(st.loadTimer);
+    st.loadTimer = setTimeout(() => document.body.classList.add("cx-loading"), 250);
+    let out;
+    try {
+      out = await api("load", { file, correlated: st.corr });
+    } catch (e) {
+      out = { ok: false, message: null };
+      showText("The app server cannot be reached. Is `cxroi app` still running?");
+    } finally {
+      if (mine === st.loads) {
+        clearTimeout(st.loadTimer);
+        document.body.classList.remove("cx-loading");
+        results.removeAttribute("aria-busy");
+      }
+    }
     if (!stats.firstLoad) stats.firstLoad = { asked: tAsk, answered: performance.now() };
+    if (mine !== st.loads) return;  // another scenario was picked meanwhile
     if (!out.ok) {
-      showMessage(out.message);
+      if (out.message !== null) showMessage(out.message);
       if (st.file) $("cx-picker").value = st.file;
       return;
     }
@@ -473,6 +577,7 @@
     if (extra) box.appendChild(extra);
   }
   $("cx-save").addEventListener("click", async () => {
+    if (anyBad("cx-save-status")) return;
     if (!st.lastOk) { status("cx-save-status", "cx-bad", "Fix the inputs first: only a valid scenario can be saved."); return; }
     const out = await api("save", { data: currentData(), name: $("cx-save-name").value });
     if (!out.ok) { status("cx-save-status", "cx-bad", out.message); return; }
@@ -483,6 +588,7 @@
     status("cx-save-status", "cx-ok", "Saved to " + out.path, more);
   });
   $("cx-report").addEventListener("click", async () => {
+    if (anyBad("cx-report-status")) return;
     if (!st.lastOk) { status("cx-report-status", "cx-bad", "Fix the inputs first: the report is made from a valid scenario."); return; }
     const btn = $("cx-report");
     btn.disabled = true;
@@ -518,8 +624,40 @@
   // left (its session is closed on the server): it starts again as a new page
   window.addEventListener("pageshow", (ev) => { if (ev.persisted) location.reload(); });
 
-  fillPicker(boot.files, boot.lead);
-  const first = boot.files.find((f) => f.file === boot.lead) ||
+  // ------------------------------------------------------------------- reload --
+  // What is on screen survives a reload of this tab (sessionStorage: this tab's, gone
+  // with it): the scenario picked and each control's value, put back once the scenario
+  // has loaded. A new tab starts from the lead scenario.
+  const KEEP = "cx-app-state";
+  function remember() {
+    try {
+      const values = {};
+      for (const c of st.controls) values[c.spec.path] = c.display;
+      sessionStorage.setItem(KEEP, JSON.stringify({ file: st.file, corr: st.corr, values }));
+    } catch (e) { /* storage switched off: nothing is kept */ }
+  }
+  function recalled() {
+    try { return JSON.parse(sessionStorage.getItem(KEEP) || "null"); } catch (e) { return null; }
+  }
+  function restore(kept) {
+    if (!kept || st.file !== kept.file || !kept.values) return;  // another pick meanwhile
+    let changed = false;
+    for (const c of st.controls) {
+      const v = kept.values[c.spec.path];
+      if (typeof v !== "number" || !isFinite(v) || v === c.display) continue;
+      c.display = v; c.sent = v; c.box.value = String(v);
+      placeSlider(c, v); c.words();
+      changed = true;
+    }
+    if (changed) compute();
+  }
+
+  const kept = recalled();
+  const again = kept && boot.files.find((f) => f.file === kept.file && f.kind !== "Needs fixing");
+  fillPicker(boot.files, again ? again.file : boot.lead);
+  const first = again || boot.files.find((f) => f.file === boot.lead) ||
     boot.files.find((f) => f.kind !== "Needs fixing") || boot.files[0];
-  if (first) load(first.file); else showText("No scenario files in the scenario folder.");
+  if (again && typeof kept.corr === "boolean") st.corr = kept.corr;
+  if (first) load(first.file).then(() => { if (again) restore(kept); });
+  else showText("No scenario files in the scenario folder.");
 })();
