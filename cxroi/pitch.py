@@ -191,8 +191,12 @@ def pitch(res: SimulationResult) -> str:
                      f"retention savings and {xs} of cross-sell margin")
         if abs(h["other_benefits"]) >= 0.5:
             worth += f" (and {money(h['other_benefits'], cur)} of other benefits)"
-    else:  # a case made of its own cash-flow lines (TEI style), no lever moving
+    elif abs(h["other_benefits"]) >= 0.5:  # its own cash-flow lines (TEI style), no lever
         worth = f"{sc.name} is worth {money(h['other_benefits'], cur)} of benefits"
+    else:  # nothing moves: the scenario's name would claim a change that is not made
+        where = ", ".join(f"{tp.label} at {lever_value(tp, tp.lever.today)}"
+                          for tp in sc.touchpoints.values())
+        worth = f"{change_phrase(sc)} ({where}) brings no benefits"
     return (
         f"{worth} over {h['horizon_months']} months, "
         f"for {money(h['total_costs'], cur)}: NPV {money(h['npv'], cur)} "

@@ -560,6 +560,20 @@ def test_pitch_quotes_the_cards_numbers_and_reads_right_when_it_loses_money():
         "Cutting first contact resolution from 80% to 60%")
 
 
+
+def test_a_case_where_no_lever_moves_does_not_claim_the_change_of_its_name():
+    """With every lever at today's value the sentence says nothing moves and there are no
+    benefits, not "Complaints resolved in 1 day instead of 30 is worth $0"; a case of its
+    own cash-flow lines (the TEI study) still quotes them."""
+    sc = load_scenario(LEAD)
+    still = sc.with_lever("complaints", target=sc.touchpoints["complaints"].lever.today)
+    text = pitch(simulate(still, draws=200, seed=1))
+    assert text.startswith("Leaving every lever where it is (complaint resolution time at "
+                           "30 days) brings no benefits over 36 months, for $")
+    assert sc.name not in text
+    tei = load_scenario(ROOT / "data" / "scenarios" / "tei-salesloft.yaml")
+    assert pitch(simulate(tei, draws=200, seed=1)).startswith(f"{tei.name} is worth $")
+
 def test_flywheel_caption_tells_the_story_the_numbers_tell():
     """The flywheel's caption must not promise happier customers when service gets worse,
     nor "the money funds the next turn" when the case loses money."""
