@@ -73,3 +73,28 @@ def test_roi_without_a_programme_cost_says_why_it_has_no_value() -> None:
     value, rng = html.unescape(m.group(1)), html.unescape(m.group(2))
     assert value == "n/a"
     assert "n/a to n/a" not in rng and "no programme cost" in rng, rng
+
+
+def test_a_card_resting_on_benchmarks_and_assumptions_says_both() -> None:
+    """The report's badge says "benchmarks + assumptions" where a stated assumption is
+    among a number's links; the app's card badge says the same, never "published
+    benchmarks" alone for such a number, and keeps it for a number on benchmarks only."""
+    from cxroi.evidence import ASSUMED_SHORT, evidence_of
+
+    sc = load_scenario(LEAD)
+    res = simulate(sc, draws=300)
+    ev = evidence_of(sc, likely=res.likely)
+    cards = cards_html(sc, res, 0, ev)
+    badges = dict(re.findall(r"data-metric='(\w+)'.*?class='cx-prov[^>]*>([^<]*)</a>", cards,
+                             re.S))
+    from cxroi.app.view import CARD_EVIDENCE
+
+    seen = set()
+    for metric, line in CARD_EVIDENCE.items():
+        le = ev.lines[line] if line else ev
+        if le.level != "benchmark":
+            continue
+        want = ASSUMED_SHORT if le.assumed else "published benchmarks"
+        assert html.unescape(badges[metric]) == want, metric
+        seen.add(le.assumed)
+    assert True in seen  # the lead demo has such a number

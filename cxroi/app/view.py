@@ -177,6 +177,20 @@ def card_evidence(ev: Evidence, metric: str) -> tuple[str, list[str]]:
     return le.level, basis
 
 
+def badge_text(ev: Evidence, metric: str) -> str:
+    """The words of a card's evidence badge: :data:`EVIDENCE`'s, except that a number
+    resting on published benchmarks and a stated assumption says both
+    (:data:`cxroi.evidence.ASSUMED_SHORT`, as the report's badge), so an assumption never
+    reads as a published benchmark."""
+    from cxroi.evidence import ASSUMED_SHORT
+
+    line = CARD_EVIDENCE.get(metric)
+    le = ev.lines[line] if line is not None else ev
+    if le.level == "benchmark" and le.assumed:
+        return ASSUMED_SHORT
+    return EVIDENCE[le.level][0]
+
+
 def cards_html(sc: Scenario, res: SimulationResult, update: int,
                ev: Evidence | None = None) -> str:
     """The result cards: P50, P10-P90 range, a note and the evidence badge of each number.
@@ -214,7 +228,7 @@ def cards_html(sc: Scenario, res: SimulationResult, update: int,
             note = f"{note}; total over {h} months, not discounted"
         level, basis = card_evidence(ev, metric)
         badge = (f"<a class='cx-prov cx-ev-{level}' href='#cx-provenance' "
-                 f"title='{_e(chr(10).join(basis))}'>{_e(EVIDENCE[level][0])}</a>")
+                 f"title='{_e(chr(10).join(basis))}'>{_e(badge_text(ev, metric))}</a>")
         neg = " cx-neg" if unit == "money" and v["p50"] < 0 else ""
         parts.append(
             f"<div class='cx-card' data-metric='{metric}' data-p50='{v['p50']!r}' "
