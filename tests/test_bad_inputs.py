@@ -583,6 +583,16 @@ for id, m, match in [
     ("not-a-mapping", "- accounts\n- tickets\n", r"\(top level\): the mapping is not a set of keys"),
     ("bad-yaml", "tables:\n  accounts: {columns: [\n", r"mapping\.yaml: .*line \d+: not valid YAML"),
     ("latin1-mapping", "name: Société Générale\n".encode("latin-1"), r"mapping\.yaml: .*not a UTF-8 text file"),
+    # YAML read strictly: a key given twice, a date that is no date (PyYAML's ValueError
+    # was reported as "not a UTF-8 text file")
+    ("duplicate-key", "options:\n  touchpoint: complaints\n  touchpoint: fcr\n",
+     r"mapping\.yaml: .*line 3: not valid YAML: duplicate key 'touchpoint'"),
+    ("impossible-date", "options:\n  window_start: 2023-13-01\n",
+     r"mapping\.yaml: .*line 2: not valid YAML: '2023-13-01' is not a valid date"),
+    ("window-start-not-a-date", {"options": {"window_start": "soon"}},
+     r"options\.window_start: not a date \('soon'\).*Fix: write it as YYYY-MM-DD"),
+    ("window-end-before-start", "options:\n  window_start: 2025-01-01\n  window_end: 2024-01-01\n",
+     r"options\.window_end: 2024-01-01 is before options\.window_start 2025-01-01"),
 ]:
     add(f"mapping-{id}", data_case(None, mapping=m), match)
 
@@ -658,12 +668,21 @@ for id, text, match in [
     ("draws-text", f"initiatives: [{LEAD}]\ndraws: lots\n", r"batch\.yaml: .*draws"),
     ("segment-costs-word", f"initiatives: [{LEAD}]\nsegment_costs: half\n", r"batch\.yaml: .*segment_costs"),
     ("latin1", "name: Réclamations\n".encode("latin-1"), r"batch\.yaml"),
+    ("duplicate-variant", f"initiatives: [{LEAD}]\nvariants:\n  v: {{}}\n  v: {{}}\n",
+     r"batch\.yaml line 4: not valid YAML \(duplicate key 'v'"),
+    ("impossible-date", f"initiatives: [{LEAD}]\ndata_fingerprint: 2024-02-30\n",
+     r"batch\.yaml line 2: not valid YAML \('2024-02-30' is not a valid date"),
 ]:
     def _b(tmp: Path, text: str | bytes = text) -> list[str]:
         p = tmp / "batch.yaml"
         p.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
         return ["batch", str(p), "--out", str(tmp / "out"), "--workers", "1", "--no-progress"]
     add(f"batch-{id}", _b, match)
+
+
+# ---- scenario files: YAML read strictly ----------------------------------------------
+add("scenario-impossible-date", scen_case(text="as_of: 2024-13-01\n" + LEAD.read_text("utf-8")),
+    r"line 1, column 8: YAML syntax: '2024-13-01' is not a valid date")
 
 
 def _batch_empty_folder(tmp: Path) -> list[str]:

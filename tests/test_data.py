@@ -264,3 +264,15 @@ def test_arrow_key_helpers_equal_pandas_lookups():
         assert duplicated(v).tolist() == (vals.duplicated(keep=False) & vals.notna()).tolist()
     assert positions(pd.Series([5, 7, 9]), pd.Series(["9", "5"], dtype="string[pyarrow]")).tolist() == [1, -1, 0]
     assert not duplicated(keys).any()
+
+
+def test_window_dates_as_the_docs_write_them(tmp_path):
+    """``options.window_start: 2023-01-01`` unquoted (docs/calibration.md's example) is a
+    YAML date: it was refused ("input should be a valid string"); it is read as the date."""
+    p = tmp_path / "m.yaml"
+    p.write_text("options:\n  window_start: 2023-01-01\n  window_end: 2025-12-31\n")
+    m = load_mapping(p)
+    assert (m.options.window_start, m.options.window_end) == ("2023-01-01", "2025-12-31")
+    assert pd.Timestamp(m.options.window_start) == pd.Timestamp(2023, 1, 1)
+    quoted = mapping_from_dict({"options": {"window_start": "2023-01-01"}})
+    assert quoted.options.window_start == m.options.window_start

@@ -120,6 +120,26 @@ def test_initiative_file_problems_all_at_once(demo: dict, tmp_path: Path) -> Non
     assert res.exit_code == 2 and "Traceback" not in res.output
 
 
+def test_initiative_yaml_is_read_strictly(demo: dict, tmp_path: Path) -> None:
+    """A group given two go-live dates, or a date that is no date, written unquoted as an
+    analyst types them: named errors at their line, not the last value silently kept or a
+    crash (PyYAML's ValueError)."""
+    good = _write_ini(demo, tmp_path).read_text()
+    first = next(iter(yaml.safe_load(good)["go_live"]))
+    twice = tmp_path / "twice.yaml"
+    lines = good.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{first}:"))
+    twice.write_text("\n".join([*lines[:at + 1], f"  {first}: 2024-09-01", *lines[at + 1:]]) + "\n")
+    with pytest.raises(InitiativeError, match=rf"line {at + 2}, column 3: not valid YAML: "
+                                              rf"duplicate key '{first}'.*Fix:"):
+        load_initiative(twice)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("\n".join([*lines[:at], f"  {first}: 2024-13-01", *lines[at + 1:]]) + "\n")
+    with pytest.raises(InitiativeError, match=r"not valid YAML: '2024-13-01' is not a valid date"):
+        load_initiative(bad)
+    _cli_exit_2(demo, bad, "2024-13-01", "YYYY-MM-DD")
+
+
 def test_every_measure_error_is_a_cxroi_error() -> None:
     for cls in (GoLiveOutsideDataError, NoPrePeriodError, NoControlGroupError, InitiativeError):
         assert issubclass(cls, CxroiError)

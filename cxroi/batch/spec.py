@@ -14,7 +14,7 @@ import yaml
 
 from cxroi.batch.results import slug
 from cxroi.errors import BatchError
-from cxroi.scenario import scenario_files
+from cxroi.scenario import load_yaml, scenario_files
 
 SPEC_KEYS = {"name", "initiatives", "segments", "segment_costs", "variants", "draws", "seed",
              "data_fingerprint", "timeout", "notebook"}
@@ -22,7 +22,7 @@ SPEC_KEYS = {"name", "initiatives", "segments", "segment_costs", "variants", "dr
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
