@@ -225,6 +225,16 @@ def test_missing_expansion_products_are_not_zero():
     sc = c.to_scenario()
     base = {s.name: s for s in c.base.segments}
     assert all(s.expansion_rate == base[s.name].expansion_rate > 0 for s in sc.segments)
+    # no expansion was seen, so the chain's expansion_gap was not measured either: it was
+    # written "calibrated" (a fit on all-zero expansions, 0.0 (0.0 to 0.0), prior weight
+    # 100%) and the evidence said cross-sell was "partly measured in your data"
+    assert "expansion_gap" not in c.links and "churn_gap" in c.links
+    assert any(x["about"] == "expansion_gap" and "not estimated" in x["text"] for x in c.caveats)
+    gap = sc.touchpoints["complaints"].links.expansion_gap
+    base_gap = c.base.touchpoints["complaints"].links.expansion_gap
+    assert gap.provenance != "calibrated" and gap.value == base_gap.value
+    assert "expansion_gap" not in set(c.summary["name"])
+    assert not any("to the expected expansions" in v for v in c.verdicts)
 
 
 def test_all_churned_is_a_named_error():

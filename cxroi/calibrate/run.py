@@ -198,12 +198,13 @@ def _fit_chain(cal: Calibration, prep: Prepared, gap_window: int) -> None:
               f"outcomes (p(T)) of complaints resolved in the {bg.churn_window} months before, adjusted for segment "
               "and size; gap = negative minus positive, summed over the window; sandwich 95% interval clustered "
               "by account, outcome-curve uncertainty included", "distributed-lag gap")
-        _link(cal, "expansion_gap", bg.expansion_gap_, *bg.expansion_gap_ci_, bg.n_account_months_,
-              "account-months",
-              f"distributed-lag linear model of monthly expansions on the expected numbers of positive and negative "
-              f"outcomes of complaints resolved in the {bg.expansion_window} months before, adjusted for segment "
-              "and size; gap = positive minus negative, summed over the window; sandwich 95% interval clustered "
-              "by account, outcome-curve uncertainty included", "distributed-lag gap")
+        if bg.expansion_measured_:  # else kept from the base scenario, with a caveat (below)
+            _link(cal, "expansion_gap", bg.expansion_gap_, *bg.expansion_gap_ci_, bg.n_account_months_,
+                  "account-months",
+                  f"distributed-lag linear model of monthly expansions on the expected numbers of positive and "
+                  f"negative outcomes of complaints resolved in the {bg.expansion_window} months before, adjusted "
+                  "for segment and size; gap = positive minus negative, summed over the window; sandwich 95% "
+                  "interval clustered by account, outcome-curve uncertainty included", "distributed-lag gap")
         rc = f.get("resolution_churn")
         if rc is not None:
             hr, lo, hi = bg.implied_hazard_ratio()
