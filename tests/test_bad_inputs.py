@@ -395,6 +395,19 @@ for id, edit, match in [
     ("no-account-churned", assign(E, "end_date", lambda df: pd.NaT),
      r"accounts, all 150 rows: no account has an end_date.*Fix: export the accounts that left"),
     ("accounts-header-only", lambda fr: fr.__setitem__(E, fr[E].iloc[:0]), r"accounts: the table has no rows"),
+    # one stray date set the data window: an order in 2099 made calibration run for
+    # hours; a ticket typed in 2000 moved the window's start and the headline with it
+    ("order-dated-2099", set_col("orders", "date", [5], "2099-01-01"),
+     r"orders row 7, column date: date far from the rest of the data \['2099-01-01'\] \(the other "
+     r"dates run from \w{3} 20\d\d to \w{3} 20\d\d; no date in the \d+ months between\).*"
+     r"Fix: correct the date"),
+    ("ticket-opened-in-2000", set_col("tickets", "opened_at", [5], "2000-01-01 09:00"),
+     r"tickets row 7, column opened_at: date far from the rest of the data \['2000-01-01'\].*"
+     r"options\.window_start"),
+    ("end-date-placeholder-2099", assign(E, "end_date", lambda df: df["end_date"].where(
+        df["end_date"].notna() | (df.index > 30), pd.Timestamp("2099-12-31"))),
+     r"accounts rows .*column end_date: date far from the rest of the data \['2099-12-31'\].*"
+     r"Fix: .*end_date is empty while the account is active"),
     ("missing-revenue-column", lambda fr: fr.__setitem__(E, fr[E].drop(columns="revenue")),
      r"accounts \(.*accounts\.csv\): missing column 'revenue'"),
     ("missing-tickets-column-typo", lambda fr: fr.__setitem__("tickets", fr["tickets"].rename(

@@ -276,3 +276,25 @@ def test_window_dates_as_the_docs_write_them(tmp_path):
     assert pd.Timestamp(m.options.window_start) == pd.Timestamp(2023, 1, 1)
     quoted = mapping_from_dict({"options": {"window_start": "2023-01-01"}})
     assert quoted.options.window_start == m.options.window_start
+
+
+def test_stray_dates_named_but_history_and_a_chosen_window_are_not(frames):
+    """One date far from the others is a problem (it would set the data window); an account
+    that left long before the events, or a stray outside options.window_start, is not."""
+    from cxroi.data.mapping import Options
+
+    f = copy(frames)
+    f["tickets"].loc[4, "opened_at"] = pd.Timestamp("2001-03-01")
+    with pytest.raises(DataError, match=r"tickets record 5, column opened_at: date far from the "
+                                        r"rest of the data \['2001-03-01'\]"):
+        from_frames(f)
+    first = min(f[t][c].min() for t, c in [("tickets", "resolved_at"), ("orders", "date"),
+                                           ("surveys", "sent_at")])
+    ok = from_frames(f, Mapping(options=Options(window_start=str(first.date()))))
+    assert len(ok.tables["tickets"]) == len(f["tickets"])
+    g = copy(frames)
+    a = g["accounts"]
+    gone = a.index[a["end_date"].notna()][:2]
+    a.loc[gone, "start_date"] = pd.Timestamp("2009-01-01")
+    a.loc[gone, "end_date"] = pd.Timestamp("2012-06-30")
+    assert from_frames(g).tables["accounts"]["end_date"].min() == pd.Timestamp("2012-06-30")
