@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from cxroi.cli import app
 from cxroi.errors import (
     CxroiError,
+    DataError,
     GoLiveOutsideDataError,
     InitiativeError,
     NoControlGroupError,
@@ -138,6 +139,24 @@ def test_initiative_yaml_is_read_strictly(demo: dict, tmp_path: Path) -> None:
     with pytest.raises(InitiativeError, match=r"not valid YAML: '2024-13-01' is not a valid date"):
         load_initiative(bad)
     _cli_exit_2(demo, bad, "2024-13-01", "YYYY-MM-DD")
+
+
+def test_group_by_column_missing_from_the_data_points_at_the_initiative(demo: dict,
+                                                                        tmp_path: Path) -> None:
+    """Data without the initiative's group_by column (here: the calibration demo's tables,
+    which have no account teams): the fix said "remove it from keep", a key the analyst
+    never wrote (measure keeps the group_by column itself)."""
+    p = _write_ini(demo, tmp_path)
+    data = ROOT / "data" / "demo"
+    with pytest.raises(DataError, match=r"group_by \(.*I\.yaml\): the accounts data have no column 'team'\. "
+                                        r"Fix: set group_by in .*I\.yaml to one of the accounts' "
+                                        r"columns \(e\.g\. `group_by: segment`\)") as exc:
+        measure(data, p)
+    assert "keep" not in str(exc.value)
+    res = runner.invoke(app, ["measure", str(data), "--initiative", str(p),
+                              "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "group_by" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_every_measure_error_is_a_cxroi_error() -> None:
