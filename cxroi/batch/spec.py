@@ -127,8 +127,10 @@ def load_spec(spec: Path) -> BatchSpec:
         v = data.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1
                               and key != "seed"):
+            example = {"draws": "`draws: 2000`", "seed": "`seed: 7` (0 or more)",
+                       "timeout": "`timeout: 600` (seconds a notebook cell may take)"}[key]
             raise BatchError(f"{spec}: `{key}` must be a whole number (got {v!r}). "
-                             "Fix: e.g. `draws: 2000`")
+                             f"Fix: e.g. {example}")
     nb = data.get("notebook")
     return BatchSpec(
         name=str(data.get("name") or f"cxroi batch: {spec.stem}"), initiatives=initiatives,
