@@ -373,6 +373,14 @@ for id, edit, match in [
     ("account-id-empty", set_col(E, "account_id", [0], ""), r"accounts row 2, column account_id: missing value"),
     ("start-date-garbage", set_col(E, "start_date", [1], "32/13/2024"), r"accounts row 3, column start_date: unparseable date"),
     ("start-date-words", set_col(E, "start_date", [2], "last spring"), r"accounts row 4, column start_date: unparseable date"),
+    # Excel's serial day numbers (a date column left as General) and Unix seconds: no
+    # format under dates: reads them, so the fix said what cannot work
+    ("start-date-excel-serial", set_col(E, "start_date", [1, 2], 45292),
+     r"accounts rows 3, 4, column start_date: unparseable date \['45292', '45292'\]\. Fix: these "
+     r"look like Excel serial day numbers \(45292 is 2024-01-01\)"),
+    ("order-date-unix-seconds", set_col("orders", "date", [0], 1704067200),
+     r"orders row 2, column date: unparseable date \['1704067200'\]\. Fix: these look like "
+     r"Unix time in seconds \(1704067200 is 2024-01-01\)"),
     ("end-before-start", assign(E, "end_date", lambda df: df["start_date"] - pd.Timedelta(days=30)),
      r"column end_date: ended before it started"),
     ("resolved-before-opened", assign("tickets", "resolved_at",

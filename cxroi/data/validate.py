@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +152,7 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
             if bad.any():
                 ex = s[bad].astype(str).head(3).tolist()
                 probs.append(Problem(f"{table} {_rows_text(rows[bad], word)}, column {col}",
-                                     f"unparseable date {ex}",
-                                     f"use YYYY-MM-DD, or give the format under "
-                                     f"tables.{table}.dates.{col} (e.g. '%d/%m/%Y')"))
+                                     f"unparseable date {ex}", _date_fix(ex, table, col)))
         if not spec.nullable:
             miss = empty
             if miss.any():
@@ -193,6 +192,27 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
             s = _apply_codes(s, tm.codes[extra])
         out[extra] = s
     return pd.DataFrame({k: v.array if isinstance(v, pd.Series) else v for k, v in out.items()}, copy=False)
+
+
+_SERIAL = re.compile(r"\d{5}(\.0+)?")  # Excel's day numbers: 1955-2173
+_UNIX = re.compile(r"\d{9,10}(\.0+)?")  # seconds since 1970: 1973-2286
+
+
+def _date_fix(examples: list[str], table: str, col: str) -> str:
+    """The fix of unparseable dates; numbers get the fix no date format can give."""
+    where = f"tables.{table}.dates.{col}"
+    if all(_SERIAL.fullmatch(x) for x in examples):
+        first = int(float(examples[0]))
+        day = (pd.Timestamp("1899-12-30") + pd.Timedelta(days=first)).date()
+        return (f"these look like Excel serial day numbers ({first} is {day}): format the "
+                "column as dates in Excel (Format Cells > Date) before saving, or convert "
+                "them (date = 1899-12-30 + the number of days)")
+    if all(_UNIX.fullmatch(x) for x in examples):
+        first = int(float(examples[0]))
+        day = pd.Timestamp(first, unit="s").date()
+        return (f"these look like Unix time in seconds ({first} is {day}): export the "
+                "column as dates (YYYY-MM-DD), or convert it before loading")
+    return f"use YYYY-MM-DD, or give the format under {where} (e.g. '%d/%m/%Y')"
 
 
 def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list[Problem]
