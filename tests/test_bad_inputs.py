@@ -607,9 +607,9 @@ for id, m, match in [
     # YAML read strictly: a key given twice, a date that is no date (PyYAML's ValueError
     # was reported as "not a UTF-8 text file")
     ("duplicate-key", "options:\n  touchpoint: complaints\n  touchpoint: fcr\n",
-     r"mapping\.yaml: .*line 3: not valid YAML: duplicate key 'touchpoint'"),
+     r"mapping\.yaml: .*line 3: not valid YAML: duplicate key 'touchpoint'.*Fix: keep one of the two"),
     ("impossible-date", "options:\n  window_start: 2023-13-01\n",
-     r"mapping\.yaml: .*line 2: not valid YAML: '2023-13-01' is not a valid date"),
+     r"mapping\.yaml: .*line 2: not valid YAML: '2023-13-01' is not a valid date.*Fix: correct the date"),
     ("window-start-not-a-date", {"options": {"window_start": "soon"}},
      r"options\.window_start: not a date \('soon'\).*Fix: write it as YYYY-MM-DD"),
     ("window-end-before-start", "options:\n  window_start: 2025-01-01\n  window_end: 2024-01-01\n",
@@ -690,7 +690,7 @@ for id, text, match in [
     ("segment-costs-word", f"initiatives: [{LEAD}]\nsegment_costs: half\n", r"batch\.yaml: .*segment_costs"),
     ("latin1", "name: Réclamations\n".encode("latin-1"), r"batch\.yaml"),
     ("duplicate-variant", f"initiatives: [{LEAD}]\nvariants:\n  v: {{}}\n  v: {{}}\n",
-     r"batch\.yaml line 4: not valid YAML \(duplicate key 'v'"),
+     r"batch\.yaml line 4: not valid YAML \(duplicate key 'v'.*Fix: keep one of the two"),
     ("impossible-date", f"initiatives: [{LEAD}]\ndata_fingerprint: 2024-02-30\n",
      r"batch\.yaml line 2: not valid YAML \('2024-02-30' is not a valid date"),
 ]:
@@ -703,7 +703,8 @@ for id, text, match in [
 
 # ---- scenario files: YAML read strictly ----------------------------------------------
 add("scenario-impossible-date", scen_case(text="as_of: 2024-13-01\n" + LEAD.read_text("utf-8")),
-    r"line 1, column 8: YAML syntax: '2024-13-01' is not a valid date")
+    r"line 1, column 8: YAML syntax: '2024-13-01' is not a valid date.*Fix: correct the date "
+    r"\(YYYY-MM-DD\), or quote it")
 
 
 def _batch_empty_folder(tmp: Path) -> list[str]:

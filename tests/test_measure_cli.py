@@ -132,7 +132,7 @@ def test_initiative_yaml_is_read_strictly(demo: dict, tmp_path: Path) -> None:
     at = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{first}:"))
     twice.write_text("\n".join([*lines[:at + 1], f"  {first}: 2024-09-01", *lines[at + 1:]]) + "\n")
     with pytest.raises(InitiativeError, match=rf"line {at + 2}, column 3: not valid YAML: "
-                                              rf"duplicate key '{first}'.*Fix:"):
+                                              rf"duplicate key '{first}'.*Fix: keep one of the two"):
         load_initiative(twice)
     bad = tmp_path / "bad.yaml"
     bad.write_text("\n".join([*lines[:at], f"  {first}: 2024-13-01", *lines[at + 1:]]) + "\n")

@@ -14,7 +14,7 @@ import yaml
 
 from cxroi.batch.results import slug
 from cxroi.errors import BatchError
-from cxroi.scenario import load_yaml, scenario_files
+from cxroi.scenario import load_yaml, scenario_files, yaml_fix
 
 SPEC_KEYS = {"name", "initiatives", "segments", "segment_costs", "variants", "draws", "seed",
              "data_fingerprint", "timeout", "notebook"}
@@ -27,7 +27,7 @@ def _read_yaml(path: Path) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise BatchError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)}). "
-                         "Fix: check indentation and colons") from None
+                         f"Fix: {yaml_fix(exc)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BatchError(f"{path}: cannot read the file ({exc}). Fix: check the path") from None
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from cxroi.data.contract import CONTRACT, CUSTOMERS_SHAPE, TABLES_SHAPE
 from cxroi.errors import DataError, Problem
-from cxroi.scenario.loading import load_yaml
+from cxroi.scenario.loading import load_yaml, yaml_fix
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def load_mapping(path: str | os.PathLike[str] | None) -> Mapping:
         where = f"line {mark.line + 1}" if mark else "(file)"
         problem = getattr(exc, "problem", None)
         raise DataError(str(p), [Problem(where, "not valid YAML" + (f": {problem}" if problem else ""),
-                                         "check indentation and colons")]) from None
+                                         yaml_fix(exc))]) from None
     m = mapping_from_dict(raw, str(p))
     m._source = str(p)
     return m

@@ -33,7 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cxroi.errors import InitiativeError, Problem
-from cxroi.scenario.loading import load_yaml
+from cxroi.scenario.loading import load_yaml, yaml_fix
 
 #: Outcomes cxroi can measure, with the words a CX leader uses.
 OUTCOMES: dict[str, str] = {
@@ -193,7 +193,7 @@ def load_initiative(path: str | os.PathLike[str]) -> Initiative:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         problem = getattr(exc, "problem", None)
         raise InitiativeError(str(p), [Problem(where, "not valid YAML" + (f": {problem}" if problem else ""),
-                                               "check indentation and colons")]) from None
+                                               yaml_fix(exc))]) from None
     except UnicodeDecodeError:
         raise InitiativeError(str(p), [Problem("(file)", "not a UTF-8 text file",
                                                "save the initiative file as UTF-8 YAML")]) from None

@@ -34,6 +34,7 @@ from cxroi.scenario.loading import (
     scenario_files,
     scenario_from_dict,
     scenario_to_yaml,
+    yaml_fix,
 )
 from cxroi.scenario.schema import (
     CashFlow,
@@ -63,5 +64,5 @@ __all__ = [
     "Simulation", "StrictYamlLoader", "Touchpoint", "TouchpointLinks", "Volume", "check_scenario",
     "correlation_matrix", "load_benchmarks", "load_scenario", "load_yaml", "rank_to_normal",
     "save_scenario", "sbg_churn_next_year", "scenario_files", "scenario_from_dict",
-    "scenario_to_yaml",
+    "scenario_to_yaml", "yaml_fix",
 ]

@@ -51,6 +51,16 @@ StrictYamlLoader.add_constructor("tag:yaml.org,2002:timestamp",
 _YamlLoader = StrictYamlLoader  # the former private name
 
 
+def yaml_fix(exc: yaml.YAMLError) -> str:
+    """The fix of a YAML error: a key given twice and an impossible date have their own."""
+    problem = str(getattr(exc, "problem", "") or "")
+    if problem.startswith("duplicate key"):
+        return "keep one of the two (YAML would silently use the last)"
+    if "is not a valid date" in problem:
+        return "correct the date (YYYY-MM-DD), or quote it to keep it as text"
+    return "check indentation and colons"
+
+
 def load_yaml(text: str) -> Any:
     """Parse YAML text with :class:`StrictYamlLoader` (duplicate keys and impossible dates
     are ``yaml.YAMLError`` s with a line, like any syntax error)."""
@@ -104,7 +114,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         msg = getattr(exc, "problem", None) or "not valid YAML"
         raise ScenarioError(str(p), [Problem(where, f"YAML syntax: {msg}",
-                                             "check indentation and colons")]) from None
+                                             yaml_fix(exc))]) from None
     except UnicodeDecodeError:
         raise ScenarioError(str(p), [Problem("(file)", "not a UTF-8 text file",
                                              "save the scenario as UTF-8 YAML")]) from None
