@@ -254,6 +254,13 @@ def test_spec_errors_name_the_file_and_the_fix(tmp_path):
         load_spec(bad)
     with pytest.raises(BatchError, match="no such batch file"):
         load_spec(tmp_path / "missing.yaml")
+    # `segments: all`, which the error below offers, is the whole scenario
+    bad.write_text(f"initiatives: [{SCENARIOS / 'complaints-30-to-1.yaml'}]\nsegments: all\n",
+                   encoding="utf-8")
+    assert load_spec(bad).segments == ["all"]
+    bad.write_text("initiatives: [x.yaml]\nsegments: Enterprise\n", encoding="utf-8")
+    with pytest.raises(BatchError, match=r"`segments` must be a list of segment names \(or `all`\)"):
+        load_spec(bad)
     # the fix names the key at fault (it said "e.g. `draws: 2000`" for timeout and seed)
     for key, value, fix in (("timeout", -1, r"Fix: e\.g\. `timeout: 600` \(seconds"),
                             ("seed", "abc", r"Fix: e\.g\. `seed: 7`"),

@@ -108,6 +108,8 @@ def load_spec(spec: Path) -> BatchSpec:
         else:
             initiatives.append((str(name) if name else p.stem, p))
     segments = data.get("segments") or ["all"]
+    if segments == "all":  # as the message below allows
+        segments = ["all"]
     if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
         raise BatchError(f"{spec}: `segments` must be a list of segment names (or `all`). "
                          "Fix: e.g. `segments: [all, Enterprise]`")
