@@ -3,6 +3,7 @@ exit 2), the money comparison, the updated scenario and the executive HTML repor
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import re
 from pathlib import Path
@@ -157,6 +158,23 @@ def test_group_by_column_missing_from_the_data_points_at_the_initiative(demo: di
                               "--out", str(tmp_path / "out")])
     assert res.exit_code == 2 and "group_by" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_mid_month_go_live_says_which_month_counts_as_the_first_after(demo: dict,
+                                                                        tmp_path: Path) -> None:
+    """The panel is monthly: a go-live on the 20th makes its whole month the first month
+    after. That was silent (the same numbers as the 1st, nothing said); it is a note now,
+    and the numbers are those of the 1st of the month."""
+    go = yaml.safe_load(demo["ini"].read_text())["go_live"]
+    g, day = next(iter(go.items()))
+    d = _dt.date.fromisoformat(str(day))
+    mid = _write_ini(demo, tmp_path, go_live={**go, g: d.replace(day=20).isoformat()})
+    m = measure(demo["data"], mid)
+    said = [n for n in m.notes if "mid-month" in n]
+    assert len(said) == 1 and f"{g}" in said[0] and f"{d:%b %Y} counts as the first month after" \
+        in said[0], m.notes
+    assert not [n for n in demo["m"].notes if "mid-month" in n]
+    assert m.outcomes["leaving"].effect.estimate == demo["m"].outcomes["leaving"].effect.estimate
 
 
 def test_every_measure_error_is_a_cxroi_error() -> None:

@@ -286,6 +286,12 @@ def build_panel(data: CompanyData, ini: Initiative, source: str = "<initiative>"
         cells["contacts"] = np.nan
 
     go_live = _resolve_go_live(ini, list(groups_all), months, source)
+    dates = ini.go_live if isinstance(ini.go_live, dict) else {"everyone": ini.go_live}
+    mid = {g: d for g, d in dates.items() if d.day != 1}
+    if mid:  # the panel is monthly: say which month counts as the first one after
+        notes.append("; ".join(f"{g} went live mid-month ({d.isoformat()}): {d:%b %Y} counts as "
+                               "the first month after" for g, d in sorted(mid.items()))
+                     + " (the data are counted by calendar month)")
     accounts = pd.DataFrame({"account_id": acc["account_id"].to_numpy(), "group": group,
                              "segment": acc["segment"].astype(str).to_numpy(),
                              "revenue": acc["revenue"].to_numpy(float)})
