@@ -310,3 +310,22 @@ def test_poisson_fit_equals_statsmodels_glm_with_clustered_errors(with_offset):
     np.testing.assert_allclose(table["coef"].to_numpy(), ref.params.to_numpy(), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(table["se"].to_numpy(), ref.bse.to_numpy(), rtol=1e-6)
     assert fit.n == g and abs(fit.log_ratio - 0.3) < 4 * fit.se
+
+
+def test_segments_not_in_the_base_scenario_say_where_their_margin_comes_from():
+    """Data segments the base scenario does not have (Gold / Silver / Bronze against
+    Enterprise / Mid-market / SMB) took the base's account-weighted gross margin and cost
+    per contact without a word; a caveat now names them, the values and the fix."""
+    f = _frames()
+    rename = {"Enterprise": "Gold", "Mid-market": "Silver", "SMB": "Bronze"}
+    f["accounts"]["segment"] = f["accounts"]["segment"].map(rename)
+    c = calibrate(f, n_boot=10)
+    sc = c.to_scenario()
+    w = np.array([s.accounts for s in c.base.segments], float)
+    margin = float(np.dot(w / w.sum(), [s.gross_margin for s in c.base.segments]))
+    assert all(s.gross_margin == pytest.approx(margin) for s in sc.segments)
+    text = " ".join(x["text"] for x in c.caveats if x["about"] == "general")
+    assert "Bronze, Gold, Silver" in text and "Enterprise, Mid-market, SMB" in text, text
+    assert f"{margin:.1%}" in text and "codes" in text
+    same = calibrate(_frames(), n_boot=10)  # the base's own segment names: nothing to say
+    assert not any("not in the base scenario" in x["text"] for x in same.caveats)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxroi.calibrate.baselines import BaselineFitter
+from cxroi.calibrate.baselines import BaselineFitter, _base_segment
 from cxroi.calibrate.calibration import Calibration, LinkEstimate
 from cxroi.calibrate.churn import ResolutionChurnFitter
 from cxroi.calibrate.contacts import ContactsFitter
@@ -120,6 +120,26 @@ def _segment_caveats(cal: Calibration) -> None:
             cal.caveat("retention_savings", (
                 f"Segment {s}: only {leavers} accounts left in the data window, too few to estimate its churn well "
                 f"({r['churn']:.1%}, 95% CI {r['churn_low']:.1%}-{r['churn_high']:.1%})."))
+
+
+def _unmatched_segments_caveat(cal: Calibration) -> None:
+    """Data segments the base scenario lacks take its account-weighted gross margin and cost
+    per contact (the data hold neither): say so, with the values and the fix."""
+    base = cal.base
+    if base is None or cal.baselines is None or not len(cal.baselines):
+        return
+    known = {s.name.casefold() for s in base.segments}
+    new = sorted({str(x) for x in cal.baselines["segment"] if str(x).casefold() not in known})
+    if not new:
+        return
+    avg = _base_segment(base, new[0])  # not a base name: the base's account-weighted average
+    cpc = avg["volumes"].get(cal.data.options.touchpoint, {}).get("cost_per_contact")
+    what = f"gross margin {avg['gross_margin']:.1%}" + (f" and cost per contact {cpc:,.2f}" if cpc else "")
+    cal.caveat("general", (
+        f"Segment{'s' if len(new) > 1 else ''} {', '.join(new)} {'are' if len(new) > 1 else 'is'} not in the base "
+        f"scenario ({', '.join(s.name for s in base.segments)}): {what} are the base's account-weighted averages "
+        "(the data do not hold them). Fix: set them per segment in the calibrated scenario, or map the data's "
+        "segments to the base's names (tables.accounts.codes.segment in the mapping)."))
 
 
 def _link(cal: Calibration, name: str, value: float, low: float, high: float, n: int, unit: str, method: str,
@@ -277,6 +297,7 @@ def _calibrate_tables(cal: Calibration, seed: int, gap_window: int = 12, n_boot:
     cal.baselines = bf.table_
     _rate_basis_notes(cal, bf)
     _segment_caveats(cal)
+    _unmatched_segments_caveat(cal)
     if "survey_gap" in f and bf.table_["promoters_raw"].notna().any():
         sg = f["survey_gap"]
         cal.notes.append(f"Baseline NPS is the response-bias-corrected NPS of all active accounts "
