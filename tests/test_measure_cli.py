@@ -177,6 +177,25 @@ def test_a_mid_month_go_live_says_which_month_counts_as_the_first_after(demo: di
     assert m.outcomes["leaving"].effect.estimate == demo["m"].outcomes["leaving"].effect.estimate
 
 
+def test_touchpoint_must_measure_the_lever_the_data_give(demo: dict, tmp_path: Path) -> None:
+    """The lever is measured from the tickets (resolution days); a business case whose
+    touchpoint is first-contact resolution (a share) took the days' change as "-3.37 steps"
+    of 0.1 share and wrote links from it. It is an InitiativeError naming the touchpoints
+    that measure resolution days."""
+    fcr = ROOT / "data" / "scenarios" / "fcr-60-to-80.yaml"
+    p = _write_ini(demo, tmp_path, scenario=str(fcr), touchpoint="first_contact_resolution")
+    with pytest.raises(InitiativeError, match=r"touchpoint: 'first_contact_resolution' measures "
+                                              r"first_contact_resolution, not resolution_days.*"
+                                              r"Fix: use a business case with a touchpoint of "
+                                              r"metric resolution_days"):
+        measure(demo["data"], p)
+    programme = ROOT / "data" / "scenarios" / "cx-programme.yaml"
+    q = _write_ini(demo, tmp_path, scenario=str(programme), touchpoint="first_contact_resolution")
+    with pytest.raises(InitiativeError, match=r"Fix: did you mean 'complaints' \(metric resolution_days\)"):
+        measure(demo["data"], q)
+    _cli_exit_2(demo, p, "first_contact_resolution", "resolution_days")
+
+
 def test_every_measure_error_is_a_cxroi_error() -> None:
     for cls in (GoLiveOutsideDataError, NoPrePeriodError, NoControlGroupError, InitiativeError):
         assert issubclass(cls, CxroiError)

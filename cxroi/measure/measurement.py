@@ -282,6 +282,15 @@ def measure(data: str | os.PathLike[str] | CompanyData,
             "touchpoint", f"the scenario {ini.scenario} has no touchpoint '{ini.touchpoint}'",
             f"did you mean '{close[0]}'?" if close else
             f"use one of {', '.join(sc.touchpoints)}")])
+    metric = sc.touchpoints[ini.touchpoint].metric
+    if metric != ini.lever:  # the lever measured from the data must be the touchpoint's
+        fits = [k for k, tp in sc.touchpoints.items() if tp.metric == ini.lever]
+        raise InitiativeError(source, [Problem(
+            "touchpoint", f"'{ini.touchpoint}' measures {metric}, not {ini.lever} (the lever "
+            "measured from the data)",
+            f"did you mean '{fits[0]}' (metric {ini.lever})?" if fits else
+            f"use a business case with a touchpoint of metric {ini.lever} (scenario: in "
+            "the initiative file)")])
     try:
         cd = data if isinstance(data, CompanyData) else load(data, _mapping_with_group(mapping, ini.group_by))
     except DataError as exc:
