@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -329,3 +330,24 @@ def test_segments_not_in_the_base_scenario_say_where_their_margin_comes_from():
     assert f"{margin:.1%}" in text and "codes" in text
     same = calibrate(_frames(), n_boot=10)  # the base's own segment names: nothing to say
     assert not any("not in the base scenario" in x["text"] for x in same.caveats)
+
+
+def test_the_tickets_touchpoint_must_measure_resolution_time():
+    """A base scenario without a resolution-time touchpoint: the first error sent the
+    analyst to options.touchpoint: first_contact_resolution, which then failed as
+    "lever.today: 29.4 is outside the metric's range" (days written into a share)."""
+    from cxroi.data import Mapping
+    from cxroi.data.mapping import Options
+
+    root = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+    c = calibrate(_frames(), base_scenario=root / "fcr-60-to-80.yaml", n_boot=10)
+    with pytest.raises(CalibrationError, match=r"no touchpoint 'complaints'.*Fix: use a base "
+                                               r"scenario with a touchpoint of metric resolution_days"):
+        c.to_scenario()
+    m = Mapping(options=Options(touchpoint="first_contact_resolution"))
+    c = calibrate(_frames(), m, base_scenario=root / "cx-programme.yaml", n_boot=10)
+    with pytest.raises(CalibrationError, match=r"touchpoint 'first_contact_resolution' measures "
+                                               r"first_contact_resolution, but the tickets give "
+                                               r"resolution time.*Fix: set options\.touchpoint in "
+                                               r"the mapping to complaints"):
+        c.to_scenario()
