@@ -332,6 +332,10 @@ add("cli-unknown-command", lambda tmp: ["rnu"], r"rnu", fix=False)
 add("cli-app-port-0", lambda tmp: ["app", "--port", "0"], r"--port", fix=False)
 add("cli-app-port-huge", lambda tmp: ["app", "--port", "70000"], r"--port", fix=False)
 add("cli-demo-draws-0", lambda tmp: ["demo", "--draws", "0"], r"--draws", fix=False)
+for w in ("0", "-2"):  # were taken silently (as the default)
+    add(f"cli-batch-workers-{w}", lambda tmp, w=w: ["batch", str(LEAD), "--out", str(tmp / "out"),
+                                                    "--workers", w, "--no-progress"],
+        r"--workers.*greater than or equal to 1", fix=False)
 
 
 def _base_folder(tmp: Path) -> list[str]:
