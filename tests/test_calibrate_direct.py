@@ -351,3 +351,16 @@ def test_the_tickets_touchpoint_must_measure_resolution_time():
                                                r"resolution time.*Fix: set options\.touchpoint in "
                                                r"the mapping to complaints"):
         c.to_scenario()
+
+
+def test_a_calibrated_base_says_its_links_carry_no_benchmark_prior():
+    """Calibrating again from a calibrated scenario: its calibrated chain links are no
+    benchmark, so they give no prior and the new estimates stand on the data alone
+    (churn_gap went from 0.028, prior weight 97%, to 0.120 on the same data) - silently."""
+    first = calibrate(_frames(), n_boot=10)
+    assert not any("itself calibrated" in x["text"] for x in first.caveats)
+    again = calibrate(_frames(), base_scenario=first.to_scenario(), n_boot=10)
+    text = " ".join(x["text"] for x in again.caveats if x["about"] == "general")
+    assert "itself calibrated" in text and "churn_gap" in text and "no benchmark prior" in text, text
+    assert "Fix: calibrate from the scenario it was calibrated from" in text
+    assert again.to_scenario().touchpoints["complaints"].links.churn_gap.prior_weight in (None, 0.0)

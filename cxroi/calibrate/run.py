@@ -142,6 +142,25 @@ def _unmatched_segments_caveat(cal: Calibration) -> None:
         "segments to the base's names (tables.accounts.codes.segment in the mapping)."))
 
 
+def _calibrated_base_caveat(cal: Calibration) -> None:
+    """A base scenario that is itself calibrated: its calibrated chain links are no benchmark
+    and give no prior (:func:`cxroi.calibrate.priors.link_prior`), so the new estimates of
+    them stand on these data alone. Said, with the fix."""
+    base, tp_name = cal.base, cal.data.options.touchpoint
+    if base is None or tp_name not in base.touchpoints:
+        return
+    links = base.touchpoints[tp_name].links
+    chain = [k for k in TouchpointLinks.model_fields if k not in LINK_LINE]
+    own = [k for k in chain if getattr(links, k, None) is not None
+           and getattr(links, k).provenance == "calibrated" and k in cal.links]
+    if own:
+        cal.caveat("general", (
+            f"The base scenario ({base.name}) is itself calibrated: its calibrated links ({', '.join(own)}) are "
+            "no benchmark, so they give no benchmark prior and this calibration's estimates of them stand on the data "
+            "alone. Fix: calibrate from the scenario it was calibrated from (e.g. "
+            "data/scenarios/complaints-30-to-1.yaml) to keep the benchmark priors."))
+
+
 def _link(cal: Calibration, name: str, value: float, low: float, high: float, n: int, unit: str, method: str,
           short: str, window: WindowChoice | None = None) -> None:
     cal.links[name] = LinkEstimate(float(value), float(low), float(high), int(n), unit, method, short, window)
@@ -298,6 +317,7 @@ def _calibrate_tables(cal: Calibration, seed: int, gap_window: int = 12, n_boot:
     _rate_basis_notes(cal, bf)
     _segment_caveats(cal)
     _unmatched_segments_caveat(cal)
+    _calibrated_base_caveat(cal)
     if "survey_gap" in f and bf.table_["promoters_raw"].notna().any():
         sg = f["survey_gap"]
         cal.notes.append(f"Baseline NPS is the response-bias-corrected NPS of all active accounts "
