@@ -1011,6 +1011,20 @@ def test_dates_in_two_orders_are_a_named_problem(tmp_path: Path) -> None:
         load(write_tables(tmp_path / "data", fr))
 
 
+def test_a_date_impossible_both_ways_is_not_called_two_orders(tmp_path: Path) -> None:
+    """13/31/2020 is neither day-first nor month-first: it was reported as "dates in two
+    orders: day first in row 9 (e.g. '13/31/2020'), month first in row 9 (e.g.
+    '13/31/2020')" beside its real problem; only the real one is said now."""
+    fr = frames()
+    fr[E]["start_date"] = fr[E]["start_date"].astype(object)
+    fr[E].loc[7, "start_date"] = "13/31/2020"
+    with pytest.raises(CxroiError) as exc:
+        load(write_tables(tmp_path / "data", fr))
+    text = str(exc.value)
+    assert "accounts row 9, column start_date: unparseable date ['13/31/2020']" in text, text
+    assert "two orders" not in text and "1 problem" in text, text
+
+
 def test_day_first_dates_are_read_day_first_without_a_mapping(tmp_path: Path) -> None:
     fr = frames()
     start = pd.to_datetime(fr[E]["start_date"])
