@@ -196,6 +196,19 @@ def test_touchpoint_must_measure_the_lever_the_data_give(demo: dict, tmp_path: P
     _cli_exit_2(demo, p, "first_contact_resolution", "resolution_days")
 
 
+def test_exclude_names_only_groups_the_data_have(demo: dict, tmp_path: Path) -> None:
+    """A typo under exclude: (T04x for T04) left the group in, as a control, without a word;
+    it is an InitiativeError with a did-you-mean, like a go_live group."""
+    go = yaml.safe_load(demo["ini"].read_text())["go_live"]
+    never = sorted(set(demo["m"].panel.accounts["group"]) - set(go))[0]  # a group not reached
+    typo = never + "x"
+    p = _write_ini(demo, tmp_path, exclude=[typo])
+    with pytest.raises(InitiativeError, match=rf"exclude: no accounts in group '{typo}'.*"
+                                              rf"Fix: did you mean '{never}'\?"):
+        measure(demo["data"], p)
+    _cli_exit_2(demo, p, f"'{typo}'")
+
+
 def test_every_measure_error_is_a_cxroi_error() -> None:
     for cls in (GoLiveOutsideDataError, NoPrePeriodError, NoControlGroupError, InitiativeError):
         assert issubclass(cls, CxroiError)

@@ -195,6 +195,14 @@ def build_panel(data: CompanyData, ini: Initiative, source: str = "<initiative>"
             "group_by", f"the accounts table has no column '{group_col}'",
             f"did you mean '{close[0]}'?" if close else
             "name an accounts column, and list it under tables.accounts.keep in the mapping")])
+    present = acc[group_col].dropna().astype(str).unique().tolist()
+    unknown = [g for g in ini.exclude if g not in set(present)]
+    if unknown:  # a typo would leave the group in, as a control
+        raise InitiativeError(source, [Problem(
+            "exclude", f"no accounts in group '{g}'",
+            f"did you mean '{close[0]}'?" if (close := difflib.get_close_matches(g, present, n=1))
+            else f"use a value of the accounts column '{group_col}' (e.g. "
+                 f"{', '.join(sorted(present)[:4])})") for g in unknown])
     excluded = acc[group_col].astype(str).isin(ini.exclude).to_numpy()
     acc = acc[~excluded].reset_index(drop=True)
     group = acc[group_col].astype(str).fillna("(none)").to_numpy()
