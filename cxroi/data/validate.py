@@ -240,6 +240,26 @@ def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list
                 probs.append(Problem(f"{table} {_rows_text(t[table]['_row'].to_numpy()[unknown], words[table])}, column {col}",
                                      f"unknown {noun} {ids} ({table} of {noun}s not in the {other} table)",
                                      f"add the {noun}s to {other}, or remove these rows"))
+    if ("surveys", "ticket_id") in key_rows and ("surveys", "account_id") in key_rows \
+            and "account_id" in t.get("tickets", {}):
+        # a survey after a complaint belongs to the complaint's account
+        pos = key_rows[("surveys", "ticket_id")][0]
+        known = np.flatnonzero(pos >= 0)
+        theirs = t["tickets"]["account_id"].array.take(pos[known])
+        mine = t["surveys"]["account_id"].array.take(known)
+        other = pd.Series(theirs != mine).fillna(False).to_numpy(dtype=bool)
+        if other.any():
+            rows = known[other]
+            first = int(rows[0])
+            tid = t["surveys"]["ticket_id"].iloc[first]
+            owner = t["tickets"]["account_id"].iloc[int(pos[first])]
+            trow = int(t["tickets"]["_row"].iloc[int(pos[first])])
+            probs.append(Problem(
+                f"surveys {_rows_text(t['surveys']['_row'].to_numpy()[rows], words['surveys'])}, column account_id",
+                f"the survey's ticket ['{tid}'] is another account's (tickets {words['tickets']} {trow}: "
+                f"'{owner}')",
+                "a survey after a complaint belongs to the complaint's account: check how the export "
+                "joined surveys to tickets (or leave ticket_id empty for a relationship survey)"))
     pairs = [("tickets", "opened_at", "resolved_at", "resolved before opened",
               "check the two dates (swapped? day and month mixed up? set tables.tickets.dates)"),
              ("accounts", "start_date", "end_date", "ended before it started",
