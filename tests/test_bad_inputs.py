@@ -739,6 +739,21 @@ add("batch-missing", lambda tmp: ["batch", str(tmp / "nope.yaml"), "--out", str(
 # --------------------------------------------------------------------------------------
 
 
+def test_calibrate_refuses_to_overwrite_its_base_scenario(tmp_path: Path) -> None:
+    """`--out` the same file as `--base` replaced the hand-written business case (its
+    benchmark links and their citations) with the calibrated scenario, silently."""
+    base = tmp_path / "case.yaml"
+    base.write_bytes(LEAD.read_bytes())
+    res = runner.invoke(app, ["calibrate", str(ROOT / "data" / "demo"), "--base", str(base),
+                              "--out", str(tmp_path / "." / "case.yaml"), "--n-boot", "20"])
+    assert res.exit_code == 2, res.output
+    assert re.search(r"--out .*case\.yaml is the base scenario.*Fix: write the calibrated "
+                     r"scenario to another file, e.g\. --out .*calibrated-case\.yaml", res.output,
+                     re.S), res.output
+    assert base.read_bytes() == LEAD.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.yaml"]
+
+
 def test_catalogue_is_large_enough() -> None:
     assert len(CASES) + len(APP_CASES) >= 150, len(CASES) + len(APP_CASES)
 

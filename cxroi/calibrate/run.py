@@ -444,6 +444,12 @@ def run_calibration(data: Path, mapping: Path | None, out: Path, base: Path | No
         The data are valid but a needed fit cannot be made, or no base scenario is found.
     """
     data, out = Path(data), Path(out)
+    base_file = DEFAULT_BASE if base is None else Path(base) if not isinstance(base, Scenario) else None
+    if base_file is not None and base_file.is_file() and out.exists() and out.resolve() == base_file.resolve():
+        raise CalibrationError(
+            f"--out {out} is the base scenario: writing it would replace the business case (its benchmark links "
+            "and their sources) with the calibrated scenario. Fix: write the calibrated scenario to another file, "
+            f"e.g. --out {out.with_name('calibrated-' + out.name)}")
     company = load(data, mapping)
     base_sc = _resolve_base(base)
     if base_sc is None:
