@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -207,6 +208,23 @@ def test_exclude_names_only_groups_the_data_have(demo: dict, tmp_path: Path) -> 
                                               rf"Fix: did you mean '{never}'\?"):
         measure(demo["data"], p)
     _cli_exit_2(demo, p, f"'{typo}'")
+
+
+def test_a_lever_that_cannot_be_measured_is_not_called_unchanged(demo: dict,
+                                                                 tmp_path: Path) -> None:
+    """No resolved ticket: the lever is not measured; the note said "the lever did not
+    measurably change", which the data cannot tell."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(demo["data"], data)
+    tk = pd.read_csv(data / "tickets.csv", dtype=str, keep_default_na=False)
+    tk["resolved_at"] = ""
+    tk.to_csv(data / "tickets.csv", index=False)
+    m = measure(data, demo["ini"])
+    text = " ".join(m.notes)
+    assert "did not measurably change" not in text, text
+    assert "could not be measured" in text and "no resolved tickets" in text, text
 
 
 def test_every_measure_error_is_a_cxroi_error() -> None:

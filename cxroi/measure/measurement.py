@@ -319,7 +319,9 @@ def measure(data: str | os.PathLike[str] | CompanyData,
                          {k: v.post_mean for k, v in outcomes.items()},
                          list(reached["segment"]), design, what, ini.draws, ini.seed)
     if not ups:
-        notes.append("the lever did not measurably change, so no link could be updated per unit "
+        why = ("the lever did not measurably change" if "lever" in outcomes else
+               "the lever could not be measured (no resolved tickets)")
+        notes.append(f"{why}, so no link could be updated per unit "
                      "of the lever; the updated scenario keeps the business case's links")
     about = {"leaving": "retention_savings", "buying_more": "cross_sell",
              "contacts": "cost_to_serve_savings", "nps": "nps", "csat": "csat", "lever": "general"}
