@@ -119,6 +119,14 @@ CUSTOMERS_MAPPING = {"shape": "customers", "tables": {"customers": {"columns": {
     "complaint": "Complain"}}}}
 
 
+def _survey_of_another_account(fr: dict[str, pd.DataFrame]) -> None:
+    """The first survey (one after a complaint) filed under an account not the ticket's."""
+    s, t = fr["surveys"], fr["tickets"]
+    assert pd.notna(s.loc[0, "ticket_id"])
+    own = t.loc[t["ticket_id"] == s.loc[0, "ticket_id"], "account_id"].iloc[0]
+    s.loc[0, "account_id"] = next(a for a in fr["accounts"]["account_id"] if a != own)
+
+
 def set_col(table: str, col: str, rows: slice | list[int], value: Any) -> Callable[[dict], None]:
     def edit(fr: dict[str, pd.DataFrame]) -> None:
         df = fr[table]
@@ -332,6 +340,10 @@ add("cli-unknown-command", lambda tmp: ["rnu"], r"rnu", fix=False)
 add("cli-app-port-0", lambda tmp: ["app", "--port", "0"], r"--port", fix=False)
 add("cli-app-port-huge", lambda tmp: ["app", "--port", "70000"], r"--port", fix=False)
 add("cli-demo-draws-0", lambda tmp: ["demo", "--draws", "0"], r"--draws", fix=False)
+for w in ("0", "-2"):  # were taken silently (as the default)
+    add(f"cli-batch-workers-{w}", lambda tmp, w=w: ["batch", str(LEAD), "--out", str(tmp / "out"),
+                                                    "--workers", w, "--no-progress"],
+        r"--workers.*greater than or equal to 1", fix=False)
 
 
 def _base_folder(tmp: Path) -> list[str]:
@@ -373,6 +385,14 @@ for id, edit, match in [
     ("account-id-empty", set_col(E, "account_id", [0], ""), r"accounts row 2, column account_id: missing value"),
     ("start-date-garbage", set_col(E, "start_date", [1], "32/13/2024"), r"accounts row 3, column start_date: unparseable date"),
     ("start-date-words", set_col(E, "start_date", [2], "last spring"), r"accounts row 4, column start_date: unparseable date"),
+    # Excel's serial day numbers (a date column left as General) and Unix seconds: no
+    # format under dates: reads them, so the fix said what cannot work
+    ("start-date-excel-serial", set_col(E, "start_date", [1, 2], 45292),
+     r"accounts rows 3, 4, column start_date: unparseable date \['45292', '45292'\]\. Fix: these "
+     r"look like Excel serial day numbers \(45292 is 2024-01-01\)"),
+    ("order-date-unix-seconds", set_col("orders", "date", [0], 1704067200),
+     r"orders row 2, column date: unparseable date \['1704067200'\]\. Fix: these look like "
+     r"Unix time in seconds \(1704067200 is 2024-01-01\)"),
     ("end-before-start", assign(E, "end_date", lambda df: df["start_date"] - pd.Timedelta(days=30)),
      r"column end_date: ended before it started"),
     ("resolved-before-opened", assign("tickets", "resolved_at",
@@ -381,6 +401,11 @@ for id, edit, match in [
      r"tickets row 2, column account_id: unknown account \['A999999'\]"),
     ("unknown-account-in-orders", set_col("orders", "account_id", [1], "ZZZ"), r"orders row 3, column account_id: unknown account"),
     ("unknown-ticket-in-surveys", set_col("surveys", "ticket_id", [0], "T-NOPE"), r"surveys row 2, column ticket_id: unknown ticket"),
+    # a survey after a complaint filed under another account (a shifted join in the
+    # export) was taken as it came
+    ("survey-of-another-accounts-ticket", _survey_of_another_account,
+     r"surveys row 2, column account_id: the survey's ticket \['.+'\] is another account's "
+     r"\(tickets row \d+: '.+'\).*Fix: "),
     ("nps-11", set_col("surveys", "nps", [0], 11), r"surveys row 2, column nps: NPS outside 0-10"),
     ("nps-text", set_col("surveys", "nps", [0], "promoter"), r"surveys row 2, column nps: wrong type"),
     ("csat-0", set_col("surveys", "csat", [0], 0), r"surveys row 2, column csat: csat outside 1-5"),
@@ -395,6 +420,19 @@ for id, edit, match in [
     ("no-account-churned", assign(E, "end_date", lambda df: pd.NaT),
      r"accounts, all 150 rows: no account has an end_date.*Fix: export the accounts that left"),
     ("accounts-header-only", lambda fr: fr.__setitem__(E, fr[E].iloc[:0]), r"accounts: the table has no rows"),
+    # one stray date set the data window: an order in 2099 made calibration run for
+    # hours; a ticket typed in 2000 moved the window's start and the headline with it
+    ("order-dated-2099", set_col("orders", "date", [5], "2099-01-01"),
+     r"orders row 7, column date: date far from the rest of the data \['2099-01-01'\] \(the other "
+     r"dates run from \w{3} 20\d\d to \w{3} 20\d\d; no date in the \d+ months between\).*"
+     r"Fix: correct the date"),
+    ("ticket-opened-in-2000", set_col("tickets", "opened_at", [5], "2000-01-01 09:00"),
+     r"tickets row 7, column opened_at: date far from the rest of the data \['2000-01-01'\].*"
+     r"options\.window_start"),
+    ("end-date-placeholder-2099", assign(E, "end_date", lambda df: df["end_date"].where(
+        df["end_date"].notna() | (df.index > 30), pd.Timestamp("2099-12-31"))),
+     r"accounts rows .*column end_date: date far from the rest of the data \['2099-12-31'\].*"
+     r"Fix: .*end_date is empty while the account is active"),
     ("missing-revenue-column", lambda fr: fr.__setitem__(E, fr[E].drop(columns="revenue")),
      r"accounts \(.*accounts\.csv\): missing column 'revenue'"),
     ("missing-tickets-column-typo", lambda fr: fr.__setitem__("tickets", fr["tickets"].rename(
@@ -583,6 +621,16 @@ for id, m, match in [
     ("not-a-mapping", "- accounts\n- tickets\n", r"\(top level\): the mapping is not a set of keys"),
     ("bad-yaml", "tables:\n  accounts: {columns: [\n", r"mapping\.yaml: .*line \d+: not valid YAML"),
     ("latin1-mapping", "name: Société Générale\n".encode("latin-1"), r"mapping\.yaml: .*not a UTF-8 text file"),
+    # YAML read strictly: a key given twice, a date that is no date (PyYAML's ValueError
+    # was reported as "not a UTF-8 text file")
+    ("duplicate-key", "options:\n  touchpoint: complaints\n  touchpoint: fcr\n",
+     r"mapping\.yaml: .*line 3: not valid YAML: duplicate key 'touchpoint'.*Fix: keep one of the two"),
+    ("impossible-date", "options:\n  window_start: 2023-13-01\n",
+     r"mapping\.yaml: .*line 2: not valid YAML: '2023-13-01' is not a valid date.*Fix: correct the date"),
+    ("window-start-not-a-date", {"options": {"window_start": "soon"}},
+     r"options\.window_start: not a date \('soon'\).*Fix: write it as YYYY-MM-DD"),
+    ("window-end-before-start", "options:\n  window_start: 2025-01-01\n  window_end: 2024-01-01\n",
+     r"options\.window_end: 2024-01-01 is before options\.window_start 2025-01-01"),
 ]:
     add(f"mapping-{id}", data_case(None, mapping=m), match)
 
@@ -658,12 +706,22 @@ for id, text, match in [
     ("draws-text", f"initiatives: [{LEAD}]\ndraws: lots\n", r"batch\.yaml: .*draws"),
     ("segment-costs-word", f"initiatives: [{LEAD}]\nsegment_costs: half\n", r"batch\.yaml: .*segment_costs"),
     ("latin1", "name: Réclamations\n".encode("latin-1"), r"batch\.yaml"),
+    ("duplicate-variant", f"initiatives: [{LEAD}]\nvariants:\n  v: {{}}\n  v: {{}}\n",
+     r"batch\.yaml line 4: not valid YAML \(duplicate key 'v'.*Fix: keep one of the two"),
+    ("impossible-date", f"initiatives: [{LEAD}]\ndata_fingerprint: 2024-02-30\n",
+     r"batch\.yaml line 2: not valid YAML \('2024-02-30' is not a valid date"),
 ]:
     def _b(tmp: Path, text: str | bytes = text) -> list[str]:
         p = tmp / "batch.yaml"
         p.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
         return ["batch", str(p), "--out", str(tmp / "out"), "--workers", "1", "--no-progress"]
     add(f"batch-{id}", _b, match)
+
+
+# ---- scenario files: YAML read strictly ----------------------------------------------
+add("scenario-impossible-date", scen_case(text="as_of: 2024-13-01\n" + LEAD.read_text("utf-8")),
+    r"line 1, column 8: YAML syntax: '2024-13-01' is not a valid date.*Fix: correct the date "
+    r"\(YYYY-MM-DD\), or quote it")
 
 
 def _batch_empty_folder(tmp: Path) -> list[str]:
@@ -679,6 +737,21 @@ add("batch-missing", lambda tmp: ["batch", str(tmp / "nope.yaml"), "--out", str(
 # --------------------------------------------------------------------------------------
 # The tests
 # --------------------------------------------------------------------------------------
+
+
+def test_calibrate_refuses_to_overwrite_its_base_scenario(tmp_path: Path) -> None:
+    """`--out` the same file as `--base` replaced the hand-written business case (its
+    benchmark links and their citations) with the calibrated scenario, silently."""
+    base = tmp_path / "case.yaml"
+    base.write_bytes(LEAD.read_bytes())
+    res = runner.invoke(app, ["calibrate", str(ROOT / "data" / "demo"), "--base", str(base),
+                              "--out", str(tmp_path / "." / "case.yaml"), "--n-boot", "20"])
+    assert res.exit_code == 2, res.output
+    assert re.search(r"--out .*case\.yaml is the base scenario.*Fix: write the calibrated "
+                     r"scenario to another file, e.g\. --out .*calibrated-case\.yaml", res.output,
+                     re.S), res.output
+    assert base.read_bytes() == LEAD.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.yaml"]
 
 
 def test_catalogue_is_large_enough() -> None:
@@ -964,6 +1037,20 @@ def test_dates_in_two_orders_are_a_named_problem(tmp_path: Path) -> None:
     fr[E]["start_date"] = txt
     with pytest.raises(CxroiError, match=r"accounts column start_date: dates in two orders"):
         load(write_tables(tmp_path / "data", fr))
+
+
+def test_a_date_impossible_both_ways_is_not_called_two_orders(tmp_path: Path) -> None:
+    """13/31/2020 is neither day-first nor month-first: it was reported as "dates in two
+    orders: day first in row 9 (e.g. '13/31/2020'), month first in row 9 (e.g.
+    '13/31/2020')" beside its real problem; only the real one is said now."""
+    fr = frames()
+    fr[E]["start_date"] = fr[E]["start_date"].astype(object)
+    fr[E].loc[7, "start_date"] = "13/31/2020"
+    with pytest.raises(CxroiError) as exc:
+        load(write_tables(tmp_path / "data", fr))
+    text = str(exc.value)
+    assert "accounts row 9, column start_date: unparseable date ['13/31/2020']" in text, text
+    assert "two orders" not in text and "1 problem" in text, text
 
 
 def test_day_first_dates_are_read_day_first_without_a_mapping(tmp_path: Path) -> None:

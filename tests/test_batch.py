@@ -254,6 +254,20 @@ def test_spec_errors_name_the_file_and_the_fix(tmp_path):
         load_spec(bad)
     with pytest.raises(BatchError, match="no such batch file"):
         load_spec(tmp_path / "missing.yaml")
+    # `segments: all`, which the error below offers, is the whole scenario
+    bad.write_text(f"initiatives: [{SCENARIOS / 'complaints-30-to-1.yaml'}]\nsegments: all\n",
+                   encoding="utf-8")
+    assert load_spec(bad).segments == ["all"]
+    bad.write_text("initiatives: [x.yaml]\nsegments: Enterprise\n", encoding="utf-8")
+    with pytest.raises(BatchError, match=r"`segments` must be a list of segment names \(or `all`\)"):
+        load_spec(bad)
+    # the fix names the key at fault (it said "e.g. `draws: 2000`" for timeout and seed)
+    for key, value, fix in (("timeout", -1, r"Fix: e\.g\. `timeout: 600` \(seconds"),
+                            ("seed", "abc", r"Fix: e\.g\. `seed: 7`"),
+                            ("draws", 0, r"Fix: e\.g\. `draws: 2000`")):
+        bad.write_text(f"initiatives: [x.yaml]\n{key}: {value}\n", encoding="utf-8")
+        with pytest.raises(BatchError, match=rf"`{key}` must be a whole number.*{fix}"):
+            load_spec(bad)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(BatchError, match="no scenario files"):
@@ -380,9 +394,17 @@ def test_scaling_a_whole_number_field_keeps_it_whole_or_says_how_to_round():
         "accounts"] == accounts + 10
     for bad, msg in (({"times": "x"}, "`times` must be a number"),
                      ({"times": 2, "round": "sideways"}, "`round` must be one of"),
-                     ({"times": float("inf")}, "`times` must be a number")):
+                     ({"times": float("inf")}, "`times` must be a number"),
+                     # a misspelt scale replaced the number by the mapping, and the run
+                     # failed on "input should be a valid number", the typo unnamed
+                     ({"time": 2}, r"'segments\.0\.accounts': \{'time': 2\} is not a number: "
+                                   r"unknown key 'time' \(did you mean 'times'\?\)"),
+                     ({"times": 2, "rounding": "up"}, r"unknown key 'rounding' \(did you mean "
+                                                      r"'round'\?\).*\{times: k\}")):
         with pytest.raises(OverrideError, match=msg):
             apply_overrides(d, {"segments.0.accounts": bad})
+    with pytest.raises(OverrideError, match=r"'costs\.one_off': \{'plus': 1, 'extra': 1\}"):
+        apply_overrides(d, {"costs.one_off": {"plus": 1, "extra": 1}})
 
 
 def test_a_fractional_whole_number_is_a_failed_run_naming_the_variant(tmp_path):
@@ -395,6 +417,7 @@ def test_a_fractional_whole_number_is_a_failed_run_naming_the_variant(tmp_path):
     assert runs["plan"].error is None
     err = runs["x1.25"].error
     assert "variant 'x1.25'" in err and "whole-number field" in err and "round" in err
+    assert err.count("Fix:") == 1, err  # its own fix, not the generic one after it
 
 
 # -- indexes: this batch's and the folder's ------------------------------------------

@@ -25,7 +25,12 @@ from cxroi.errors import CalibrationError
 from cxroi.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
-ECOMMERCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ecommerce_churn.xlsx"
+#: CI keeps the shared data next to the checkout (../shared/data); the helpers' worktrees
+#: (/work/wt/<name>) find it at /work/shared/data.
+ECOMMERCE = next((d / "ecommerce_churn.xlsx" for d in (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data", Path("/work/shared/data"))
+    if (d / "ecommerce_churn.xlsx").is_file()),
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ecommerce_churn.xlsx")
 LINKS = ["positive_share_today", "odds_ratio", "churn_gap", "expansion_gap", "repeat_contacts",
          "nps_gap", "csat_gap"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -225,6 +226,16 @@ def test_missing_expansion_products_are_not_zero():
     sc = c.to_scenario()
     base = {s.name: s for s in c.base.segments}
     assert all(s.expansion_rate == base[s.name].expansion_rate > 0 for s in sc.segments)
+    # no expansion was seen, so the chain's expansion_gap was not measured either: it was
+    # written "calibrated" (a fit on all-zero expansions, 0.0 (0.0 to 0.0), prior weight
+    # 100%) and the evidence said cross-sell was "partly measured in your data"
+    assert "expansion_gap" not in c.links and "churn_gap" in c.links
+    assert any(x["about"] == "expansion_gap" and "not estimated" in x["text"] for x in c.caveats)
+    gap = sc.touchpoints["complaints"].links.expansion_gap
+    base_gap = c.base.touchpoints["complaints"].links.expansion_gap
+    assert gap.provenance != "calibrated" and gap.value == base_gap.value
+    assert "expansion_gap" not in set(c.summary["name"])
+    assert not any("to the expected expansions" in v for v in c.verdicts)
 
 
 def test_all_churned_is_a_named_error():
@@ -300,3 +311,56 @@ def test_poisson_fit_equals_statsmodels_glm_with_clustered_errors(with_offset):
     np.testing.assert_allclose(table["coef"].to_numpy(), ref.params.to_numpy(), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(table["se"].to_numpy(), ref.bse.to_numpy(), rtol=1e-6)
     assert fit.n == g and abs(fit.log_ratio - 0.3) < 4 * fit.se
+
+
+def test_segments_not_in_the_base_scenario_say_where_their_margin_comes_from():
+    """Data segments the base scenario does not have (Gold / Silver / Bronze against
+    Enterprise / Mid-market / SMB) took the base's account-weighted gross margin and cost
+    per contact without a word; a caveat now names them, the values and the fix."""
+    f = _frames()
+    rename = {"Enterprise": "Gold", "Mid-market": "Silver", "SMB": "Bronze"}
+    f["accounts"]["segment"] = f["accounts"]["segment"].map(rename)
+    c = calibrate(f, n_boot=10)
+    sc = c.to_scenario()
+    w = np.array([s.accounts for s in c.base.segments], float)
+    margin = float(np.dot(w / w.sum(), [s.gross_margin for s in c.base.segments]))
+    assert all(s.gross_margin == pytest.approx(margin) for s in sc.segments)
+    text = " ".join(x["text"] for x in c.caveats if x["about"] == "general")
+    assert "Bronze, Gold, Silver" in text and "Enterprise, Mid-market, SMB" in text, text
+    assert f"{margin:.1%}" in text and "codes" in text
+    same = calibrate(_frames(), n_boot=10)  # the base's own segment names: nothing to say
+    assert not any("not in the base scenario" in x["text"] for x in same.caveats)
+
+
+def test_the_tickets_touchpoint_must_measure_resolution_time():
+    """A base scenario without a resolution-time touchpoint: the first error sent the
+    analyst to options.touchpoint: first_contact_resolution, which then failed as
+    "lever.today: 29.4 is outside the metric's range" (days written into a share)."""
+    from cxroi.data import Mapping
+    from cxroi.data.mapping import Options
+
+    root = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+    c = calibrate(_frames(), base_scenario=root / "fcr-60-to-80.yaml", n_boot=10)
+    with pytest.raises(CalibrationError, match=r"no touchpoint 'complaints'.*Fix: use a base "
+                                               r"scenario with a touchpoint of metric resolution_days"):
+        c.to_scenario()
+    m = Mapping(options=Options(touchpoint="first_contact_resolution"))
+    c = calibrate(_frames(), m, base_scenario=root / "cx-programme.yaml", n_boot=10)
+    with pytest.raises(CalibrationError, match=r"touchpoint 'first_contact_resolution' measures "
+                                               r"first_contact_resolution, but the tickets give "
+                                               r"resolution time.*Fix: set options\.touchpoint in "
+                                               r"the mapping to complaints"):
+        c.to_scenario()
+
+
+def test_a_calibrated_base_says_its_links_carry_no_benchmark_prior():
+    """Calibrating again from a calibrated scenario: its calibrated chain links are no
+    benchmark, so they give no prior and the new estimates stand on the data alone
+    (churn_gap went from 0.028, prior weight 97%, to 0.120 on the same data) - silently."""
+    first = calibrate(_frames(), n_boot=10)
+    assert not any("itself calibrated" in x["text"] for x in first.caveats)
+    again = calibrate(_frames(), base_scenario=first.to_scenario(), n_boot=10)
+    text = " ".join(x["text"] for x in again.caveats if x["about"] == "general")
+    assert "itself calibrated" in text and "churn_gap" in text and "no benchmark prior" in text, text
+    assert "Fix: calibrate from the scenario it was calibrated from" in text
+    assert again.to_scenario().touchpoints["complaints"].links.churn_gap.prior_weight in (None, 0.0)

@@ -264,3 +264,37 @@ def test_arrow_key_helpers_equal_pandas_lookups():
         assert duplicated(v).tolist() == (vals.duplicated(keep=False) & vals.notna()).tolist()
     assert positions(pd.Series([5, 7, 9]), pd.Series(["9", "5"], dtype="string[pyarrow]")).tolist() == [1, -1, 0]
     assert not duplicated(keys).any()
+
+
+def test_window_dates_as_the_docs_write_them(tmp_path):
+    """``options.window_start: 2023-01-01`` unquoted (docs/calibration.md's example) is a
+    YAML date: it was refused ("input should be a valid string"); it is read as the date."""
+    p = tmp_path / "m.yaml"
+    p.write_text("options:\n  window_start: 2023-01-01\n  window_end: 2025-12-31\n")
+    m = load_mapping(p)
+    assert (m.options.window_start, m.options.window_end) == ("2023-01-01", "2025-12-31")
+    assert pd.Timestamp(m.options.window_start) == pd.Timestamp(2023, 1, 1)
+    quoted = mapping_from_dict({"options": {"window_start": "2023-01-01"}})
+    assert quoted.options.window_start == m.options.window_start
+
+
+def test_stray_dates_named_but_history_and_a_chosen_window_are_not(frames):
+    """One date far from the others is a problem (it would set the data window); an account
+    that left long before the events, or a stray outside options.window_start, is not."""
+    from cxroi.data.mapping import Options
+
+    f = copy(frames)
+    f["tickets"].loc[4, "opened_at"] = pd.Timestamp("2001-03-01")
+    with pytest.raises(DataError, match=r"tickets record 5, column opened_at: date far from the "
+                                        r"rest of the data \['2001-03-01'\]"):
+        from_frames(f)
+    first = min(f[t][c].min() for t, c in [("tickets", "resolved_at"), ("orders", "date"),
+                                           ("surveys", "sent_at")])
+    ok = from_frames(f, Mapping(options=Options(window_start=str(first.date()))))
+    assert len(ok.tables["tickets"]) == len(f["tickets"])
+    g = copy(frames)
+    a = g["accounts"]
+    gone = a.index[a["end_date"].notna()][:2]
+    a.loc[gone, "start_date"] = pd.Timestamp("2009-01-01")
+    a.loc[gone, "end_date"] = pd.Timestamp("2012-06-30")
+    assert from_frames(g).tables["accounts"]["end_date"].min() == pd.Timestamp("2012-06-30")

@@ -3,11 +3,13 @@ exit 2), the money comparison, the updated scenario and the executive HTML repor
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -15,6 +17,7 @@ from typer.testing import CliRunner
 from cxroi.cli import app
 from cxroi.errors import (
     CxroiError,
+    DataError,
     GoLiveOutsideDataError,
     InitiativeError,
     NoControlGroupError,
@@ -118,6 +121,110 @@ def test_initiative_file_problems_all_at_once(demo: dict, tmp_path: Path) -> Non
         measure(demo["data"], unknown)
     res = runner.invoke(app, ["measure", str(demo["data"]), "--initiative", str(p)])
     assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+def test_initiative_yaml_is_read_strictly(demo: dict, tmp_path: Path) -> None:
+    """A group given two go-live dates, or a date that is no date, written unquoted as an
+    analyst types them: named errors at their line, not the last value silently kept or a
+    crash (PyYAML's ValueError)."""
+    good = _write_ini(demo, tmp_path).read_text()
+    first = next(iter(yaml.safe_load(good)["go_live"]))
+    twice = tmp_path / "twice.yaml"
+    lines = good.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{first}:"))
+    twice.write_text("\n".join([*lines[:at + 1], f"  {first}: 2024-09-01", *lines[at + 1:]]) + "\n")
+    with pytest.raises(InitiativeError, match=rf"line {at + 2}, column 3: not valid YAML: "
+                                              rf"duplicate key '{first}'.*Fix: keep one of the two"):
+        load_initiative(twice)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("\n".join([*lines[:at], f"  {first}: 2024-13-01", *lines[at + 1:]]) + "\n")
+    with pytest.raises(InitiativeError, match=r"not valid YAML: '2024-13-01' is not a valid date"):
+        load_initiative(bad)
+    _cli_exit_2(demo, bad, "2024-13-01", "YYYY-MM-DD")
+
+
+def test_group_by_column_missing_from_the_data_points_at_the_initiative(demo: dict,
+                                                                        tmp_path: Path) -> None:
+    """Data without the initiative's group_by column (here: the calibration demo's tables,
+    which have no account teams): the fix said "remove it from keep", a key the analyst
+    never wrote (measure keeps the group_by column itself)."""
+    p = _write_ini(demo, tmp_path)
+    data = ROOT / "data" / "demo"
+    with pytest.raises(DataError, match=r"group_by \(.*I\.yaml\): the accounts data have no column 'team'\. "
+                                        r"Fix: set group_by in .*I\.yaml to one of the accounts' "
+                                        r"columns \(e\.g\. `group_by: segment`\)") as exc:
+        measure(data, p)
+    assert "keep" not in str(exc.value)
+    res = runner.invoke(app, ["measure", str(data), "--initiative", str(p),
+                              "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "group_by" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_mid_month_go_live_says_which_month_counts_as_the_first_after(demo: dict,
+                                                                        tmp_path: Path) -> None:
+    """The panel is monthly: a go-live on the 20th makes its whole month the first month
+    after. That was silent (the same numbers as the 1st, nothing said); it is a note now,
+    and the numbers are those of the 1st of the month."""
+    go = yaml.safe_load(demo["ini"].read_text())["go_live"]
+    g, day = next(iter(go.items()))
+    d = _dt.date.fromisoformat(str(day))
+    mid = _write_ini(demo, tmp_path, go_live={**go, g: d.replace(day=20).isoformat()})
+    m = measure(demo["data"], mid)
+    said = [n for n in m.notes if "mid-month" in n]
+    assert len(said) == 1 and f"{g}" in said[0] and f"{d:%b %Y} counts as the first month after" \
+        in said[0], m.notes
+    assert not [n for n in demo["m"].notes if "mid-month" in n]
+    assert m.outcomes["leaving"].effect.estimate == demo["m"].outcomes["leaving"].effect.estimate
+
+
+def test_touchpoint_must_measure_the_lever_the_data_give(demo: dict, tmp_path: Path) -> None:
+    """The lever is measured from the tickets (resolution days); a business case whose
+    touchpoint is first-contact resolution (a share) took the days' change as "-3.37 steps"
+    of 0.1 share and wrote links from it. It is an InitiativeError naming the touchpoints
+    that measure resolution days."""
+    fcr = ROOT / "data" / "scenarios" / "fcr-60-to-80.yaml"
+    p = _write_ini(demo, tmp_path, scenario=str(fcr), touchpoint="first_contact_resolution")
+    with pytest.raises(InitiativeError, match=r"touchpoint: 'first_contact_resolution' measures "
+                                              r"first_contact_resolution, not resolution_days.*"
+                                              r"Fix: use a business case with a touchpoint of "
+                                              r"metric resolution_days"):
+        measure(demo["data"], p)
+    programme = ROOT / "data" / "scenarios" / "cx-programme.yaml"
+    q = _write_ini(demo, tmp_path, scenario=str(programme), touchpoint="first_contact_resolution")
+    with pytest.raises(InitiativeError, match=r"Fix: did you mean 'complaints' \(metric resolution_days\)"):
+        measure(demo["data"], q)
+    _cli_exit_2(demo, p, "first_contact_resolution", "resolution_days")
+
+
+def test_exclude_names_only_groups_the_data_have(demo: dict, tmp_path: Path) -> None:
+    """A typo under exclude: (T04x for T04) left the group in, as a control, without a word;
+    it is an InitiativeError with a did-you-mean, like a go_live group."""
+    go = yaml.safe_load(demo["ini"].read_text())["go_live"]
+    never = sorted(set(demo["m"].panel.accounts["group"]) - set(go))[0]  # a group not reached
+    typo = never + "x"
+    p = _write_ini(demo, tmp_path, exclude=[typo])
+    with pytest.raises(InitiativeError, match=rf"exclude: no accounts in group '{typo}'.*"
+                                              rf"Fix: did you mean '{never}'\?"):
+        measure(demo["data"], p)
+    _cli_exit_2(demo, p, f"'{typo}'")
+
+
+def test_a_lever_that_cannot_be_measured_is_not_called_unchanged(demo: dict,
+                                                                 tmp_path: Path) -> None:
+    """No resolved ticket: the lever is not measured; the note said "the lever did not
+    measurably change", which the data cannot tell."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(demo["data"], data)
+    tk = pd.read_csv(data / "tickets.csv", dtype=str, keep_default_na=False)
+    tk["resolved_at"] = ""
+    tk.to_csv(data / "tickets.csv", index=False)
+    m = measure(data, demo["ini"])
+    text = " ".join(m.notes)
+    assert "did not measurably change" not in text, text
+    assert "could not be measured" in text and "no resolved tickets" in text, text
 
 
 def test_every_measure_error_is_a_cxroi_error() -> None:

@@ -134,6 +134,21 @@ def _scaled(cur: Any, value: dict[str, Any], where: str, integer: bool) -> int |
         "the value itself" % nums[0])
 
 
+def _not_a_misspelt_scale(cur: Any, value: Any, where: str) -> None:
+    """A mapping given for a number (``{time: 2}``, ``{times: 2, rounding: up}``) is a scale
+    with a misspelt key: it would replace the number and fail later, the typo unnamed."""
+    if not isinstance(value, dict) or isinstance(cur, bool) or not isinstance(cur, int | float):
+        return
+    unknown = [str(k) for k in value if k not in _SCALE_KEYS]
+    what = "; ".join(
+        f"unknown key '{k}'" + (f" (did you mean '{c[0]}'?)"
+                                if (c := difflib.get_close_matches(k, sorted(_SCALE_KEYS), n=1))
+                                else "") for k in unknown) or "no `times` or `plus`"
+    raise OverrideError(f"'{where}': {value!r} is not a number: {what}. Fix: give the value "
+                        "itself, or scale it with {times: k}, {plus: k} (and round: nearest, "
+                        "up or down for a whole-number field)")
+
+
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """A copy of a scenario mapping with ``key.path: value`` overrides applied.
 
@@ -164,6 +179,7 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
                                          at if at == where else f"{at}' (from '{where}",
                                          _is_integer_field(trail))
             else:
+                _not_a_misspelt_scale(container[key], value, where)
                 container[key] = copy.deepcopy(value)
             _follow_interval(container, key, value if is_scale else None, overrides)
     return out
@@ -263,9 +279,10 @@ def plan(spec: BatchSpec, notebook_text: str) -> list[PlannedRun]:
                             text = texts[data_key] = scenario_to_yaml(sc)
                         name, cur = sc.name, sc.currency
                     except KeyError as exc:
-                        error = (f"{path}: variant '{variant}', segment '{segment}': "
-                                 f"{exc.args[0]}. Fix: correct the batch file's overrides or "
-                                 f"segments")
+                        said = str(exc.args[0])
+                        error = (f"{path}: variant '{variant}', segment '{segment}': {said}"
+                                 + ("" if "Fix:" in said else  # its own fix, not two
+                                    ". Fix: correct the batch file's overrides or segments"))
                     except CxroiError as exc:
                         error = str(exc)
                         if variant != "base" or segment != "all":

@@ -14,7 +14,7 @@ import yaml
 
 from cxroi.batch.results import slug
 from cxroi.errors import BatchError
-from cxroi.scenario import scenario_files
+from cxroi.scenario import load_yaml, scenario_files, yaml_fix
 
 SPEC_KEYS = {"name", "initiatives", "segments", "segment_costs", "variants", "draws", "seed",
              "data_fingerprint", "timeout", "notebook"}
@@ -22,12 +22,12 @@ SPEC_KEYS = {"name", "initiatives", "segments", "segment_costs", "variants", "dr
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise BatchError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)}). "
-                         "Fix: check indentation and colons") from None
+                         f"Fix: {yaml_fix(exc)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BatchError(f"{path}: cannot read the file ({exc}). Fix: check the path") from None
 
@@ -108,6 +108,8 @@ def load_spec(spec: Path) -> BatchSpec:
         else:
             initiatives.append((str(name) if name else p.stem, p))
     segments = data.get("segments") or ["all"]
+    if segments == "all":  # as the message below allows
+        segments = ["all"]
     if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
         raise BatchError(f"{spec}: `segments` must be a list of segment names (or `all`). "
                          "Fix: e.g. `segments: [all, Enterprise]`")
@@ -127,8 +129,10 @@ def load_spec(spec: Path) -> BatchSpec:
         v = data.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1
                               and key != "seed"):
+            example = {"draws": "`draws: 2000`", "seed": "`seed: 7` (0 or more)",
+                       "timeout": "`timeout: 600` (seconds a notebook cell may take)"}[key]
             raise BatchError(f"{spec}: `{key}` must be a whole number (got {v!r}). "
-                             "Fix: e.g. `draws: 2000`")
+                             f"Fix: e.g. {example}")
     nb = data.get("notebook")
     return BatchSpec(
         name=str(data.get("name") or f"cxroi batch: {spec.stem}"), initiatives=initiatives,

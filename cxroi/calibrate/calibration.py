@@ -199,10 +199,18 @@ class Calibration:
             raise CalibrationError("to_scenario needs a base scenario (its costs, margins and other links)")
         tp_name = self.data.options.touchpoint
         d = base.model_dump(mode="json")
-        if tp_name not in d["touchpoints"]:
-            raise CalibrationError(
-                f"the base scenario has no touchpoint '{tp_name}': set options.touchpoint in the mapping "
-                f"to one of {', '.join(d['touchpoints'])}")
+        tps = d["touchpoints"]
+        days = "resolution_days"  # what the tickets measure (tables shape)
+        metric = tps[tp_name]["metric"] if tp_name in tps else None
+        if metric is None or (self.data.shape == "tables" and metric != days):
+            fits = [k for k, t in tps.items() if t["metric"] == days] if self.data.shape == "tables" else list(tps)
+            what = (f"the base scenario has no touchpoint '{tp_name}'" if metric is None else
+                    f"the base scenario's touchpoint '{tp_name}' measures {metric}, but the tickets give "
+                    f"resolution time ({days})")
+            fix = (f"set options.touchpoint in the mapping to {' or '.join(fits)}" if fits else
+                   f"use a base scenario with a touchpoint of metric {days} (--base "
+                   "data/scenarios/complaints-30-to-1.yaml)")
+            raise CalibrationError(f"{what}. Fix: {fix}")
         tp = d["touchpoints"][tp_name]
         notes: list[str] = []
         if self.today is not None and np.isfinite(self.today):

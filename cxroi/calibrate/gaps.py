@@ -228,6 +228,9 @@ class BehaviourGapFitter:
         ea, em = e["acc"].to_numpy(), e["m"].to_numpy()
         ein = (em >= entry[ea]) & (em <= exit_m[ea])
         expand = np.bincount(ea[ein] * M + em[ein], minlength=n * M).astype(float).reshape(n, M)
+        # no expansion at all (no orders, or none of the expansion products): the fit of an
+        # all-zero outcome is 0 (0 to 0), not a measurement
+        self.expansion_measured_ = bool(expand.any())
         self.theta_, self.theta_cov_ = theta, h_inv
         self.today_ = prep.today
         if self.churn_window == self.expansion_window:  # one design serves both outcomes
@@ -330,12 +333,14 @@ class BehaviourGapFitter:
     def verdict(self) -> str:
         g, (lo, hi) = self.churn_gap_, self.churn_gap_ci_
         ge, (elo, ehi) = self.expansion_gap_, self.expansion_gap_ci_
+        expansion = (f"; one that ends well rather than badly adds {ge * 100:.1f} points ({elo * 100:.1f} to "
+                     f"{ehi * 100:.1f}) to the expected expansions within {self.expansion_window} months"
+                     if self.expansion_measured_ else
+                     " (no account bought more in the data, so its effect on buying more is not measured)")
         return (f"A complaint that ends badly rather than well adds {g * 100:.1f} points (95% CI {lo * 100:.1f} to "
                 f"{hi * 100:.1f}) to the chance the account leaves within the {self.churn_window} months from its "
-                f"resolution; one that ends well rather than badly adds {ge * 100:.1f} points ({elo * 100:.1f} to "
-                f"{ehi * 100:.1f}) to the expected expansions within {self.expansion_window} months "
-                f"({self.n_account_months_:,} account-months, {self.n_complaints_:,} complaints; both outcomes may "
-                f"move churn and expansion, only resolution time separates them).")
+                f"resolution{expansion} ({self.n_account_months_:,} account-months, {self.n_complaints_:,} "
+                "complaints; both outcomes may move churn and expansion, only resolution time separates them).")
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -347,10 +352,10 @@ class BehaviourGapFitter:
                  f"A negative rather than positive complaint outcome adds {g * 100:.1f} points ({lo * 100:.1f} to "
                  f"{hi * 100:.1f}) to the probability of leaving, summed over the {self.churn_window} months "
                  "from resolution."),
-            _row("expansion_gap", ge, elo, ehi, self.n_account_months_,
-                 f"A positive rather than negative complaint outcome adds {ge * 100:.1f} points ({elo * 100:.1f} to "
-                 f"{ehi * 100:.1f}) to the expected expansions, summed over the {self.expansion_window} months "
-                 "from resolution."),
+            *([_row("expansion_gap", ge, elo, ehi, self.n_account_months_,
+                    f"A positive rather than negative complaint outcome adds {ge * 100:.1f} points "
+                    f"({elo * 100:.1f} to {ehi * 100:.1f}) to the expected expansions, summed over the "
+                    f"{self.expansion_window} months from resolution.")] if self.expansion_measured_ else []),
             _row("resolution -> churn: hazard ratio per doubling implied by the links", hr, hlo, hhi,
                  self.n_account_months_, self.compare_with_cox(None).split(";")[0] + "."),
         ])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxroi.calibrate.baselines import BaselineFitter
+from cxroi.calibrate.baselines import BaselineFitter, _base_segment
 from cxroi.calibrate.calibration import Calibration, LinkEstimate
 from cxroi.calibrate.churn import ResolutionChurnFitter
 from cxroi.calibrate.contacts import ContactsFitter
@@ -122,6 +122,45 @@ def _segment_caveats(cal: Calibration) -> None:
                 f"({r['churn']:.1%}, 95% CI {r['churn_low']:.1%}-{r['churn_high']:.1%})."))
 
 
+def _unmatched_segments_caveat(cal: Calibration) -> None:
+    """Data segments the base scenario lacks take its account-weighted gross margin and cost
+    per contact (the data hold neither): say so, with the values and the fix."""
+    base = cal.base
+    if base is None or cal.baselines is None or not len(cal.baselines):
+        return
+    known = {s.name.casefold() for s in base.segments}
+    new = sorted({str(x) for x in cal.baselines["segment"] if str(x).casefold() not in known})
+    if not new:
+        return
+    avg = _base_segment(base, new[0])  # not a base name: the base's account-weighted average
+    cpc = avg["volumes"].get(cal.data.options.touchpoint, {}).get("cost_per_contact")
+    what = f"gross margin {avg['gross_margin']:.1%}" + (f" and cost per contact {cpc:,.2f}" if cpc else "")
+    cal.caveat("general", (
+        f"Segment{'s' if len(new) > 1 else ''} {', '.join(new)} {'are' if len(new) > 1 else 'is'} not in the base "
+        f"scenario ({', '.join(s.name for s in base.segments)}): {what} are the base's account-weighted averages "
+        "(the data do not hold them). Fix: set them per segment in the calibrated scenario, or map the data's "
+        "segments to the base's names (tables.accounts.codes.segment in the mapping)."))
+
+
+def _calibrated_base_caveat(cal: Calibration) -> None:
+    """A base scenario that is itself calibrated: its calibrated chain links are no benchmark
+    and give no prior (:func:`cxroi.calibrate.priors.link_prior`), so the new estimates of
+    them stand on these data alone. Said, with the fix."""
+    base, tp_name = cal.base, cal.data.options.touchpoint
+    if base is None or tp_name not in base.touchpoints:
+        return
+    links = base.touchpoints[tp_name].links
+    chain = [k for k in TouchpointLinks.model_fields if k not in LINK_LINE]
+    own = [k for k in chain if getattr(links, k, None) is not None
+           and getattr(links, k).provenance == "calibrated" and k in cal.links]
+    if own:
+        cal.caveat("general", (
+            f"The base scenario ({base.name}) is itself calibrated: its calibrated links ({', '.join(own)}) are "
+            "no benchmark, so they give no benchmark prior and this calibration's estimates of them stand on the data "
+            "alone. Fix: calibrate from the scenario it was calibrated from (e.g. "
+            "data/scenarios/complaints-30-to-1.yaml) to keep the benchmark priors."))
+
+
 def _link(cal: Calibration, name: str, value: float, low: float, high: float, n: int, unit: str, method: str,
           short: str, window: WindowChoice | None = None) -> None:
     cal.links[name] = LinkEstimate(float(value), float(low), float(high), int(n), unit, method, short, window)
@@ -198,12 +237,13 @@ def _fit_chain(cal: Calibration, prep: Prepared, gap_window: int) -> None:
               f"outcomes (p(T)) of complaints resolved in the {bg.churn_window} months before, adjusted for segment "
               "and size; gap = negative minus positive, summed over the window; sandwich 95% interval clustered "
               "by account, outcome-curve uncertainty included", "distributed-lag gap")
-        _link(cal, "expansion_gap", bg.expansion_gap_, *bg.expansion_gap_ci_, bg.n_account_months_,
-              "account-months",
-              f"distributed-lag linear model of monthly expansions on the expected numbers of positive and negative "
-              f"outcomes of complaints resolved in the {bg.expansion_window} months before, adjusted for segment "
-              "and size; gap = positive minus negative, summed over the window; sandwich 95% interval clustered "
-              "by account, outcome-curve uncertainty included", "distributed-lag gap")
+        if bg.expansion_measured_:  # else kept from the base scenario, with a caveat (below)
+            _link(cal, "expansion_gap", bg.expansion_gap_, *bg.expansion_gap_ci_, bg.n_account_months_,
+                  "account-months",
+                  f"distributed-lag linear model of monthly expansions on the expected numbers of positive and "
+                  f"negative outcomes of complaints resolved in the {bg.expansion_window} months before, adjusted "
+                  "for segment and size; gap = positive minus negative, summed over the window; sandwich 95% "
+                  "interval clustered by account, outcome-curve uncertainty included", "distributed-lag gap")
         rc = f.get("resolution_churn")
         if rc is not None:
             hr, lo, hi = bg.implied_hazard_ratio()
@@ -276,6 +316,8 @@ def _calibrate_tables(cal: Calibration, seed: int, gap_window: int = 12, n_boot:
     cal.baselines = bf.table_
     _rate_basis_notes(cal, bf)
     _segment_caveats(cal)
+    _unmatched_segments_caveat(cal)
+    _calibrated_base_caveat(cal)
     if "survey_gap" in f and bf.table_["promoters_raw"].notna().any():
         sg = f["survey_gap"]
         cal.notes.append(f"Baseline NPS is the response-bias-corrected NPS of all active accounts "
@@ -402,6 +444,12 @@ def run_calibration(data: Path, mapping: Path | None, out: Path, base: Path | No
         The data are valid but a needed fit cannot be made, or no base scenario is found.
     """
     data, out = Path(data), Path(out)
+    base_file = DEFAULT_BASE if base is None else Path(base) if not isinstance(base, Scenario) else None
+    if base_file is not None and base_file.is_file() and out.exists() and out.resolve() == base_file.resolve():
+        raise CalibrationError(
+            f"--out {out} is the base scenario: writing it would replace the business case (its benchmark links "
+            "and their sources) with the calibrated scenario. Fix: write the calibrated scenario to another file, "
+            f"e.g. --out {out.with_name('calibrated-' + out.name)}")
     company = load(data, mapping)
     base_sc = _resolve_base(base)
     if base_sc is None:

@@ -175,7 +175,7 @@ def demo(
 def batch(
     spec: Annotated[Path, typer.Argument(help="Batch YAML file or a folder of scenarios")],
     out_dir: Annotated[Path, typer.Option("--out", help="Where reports go")] = Path("reports"),
-    workers: Annotated[int | None, typer.Option(help="Parallel workers (default: cores)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Parallel workers, 1 or more (default: cores)")] = None,
     scheduler: Annotated[str | None, typer.Option(
         envvar="CXROI_SCHEDULER",
         help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (or set CXROI_SCHEDULER)")] = None,

@@ -153,8 +153,10 @@ def _parse_dates(s: pd.Series, fmt: str | None, dayfirst: bool, txt: pd.Series |
             dtype=float, na_value=np.nan)
         day_first = np.zeros(len(s), bool)
         month_first = np.zeros(len(s), bool)
-        day_first[np.flatnonzero(bad)] = np.nan_to_num(first) > 12
-        month_first[np.flatnonzero(bad)] = np.nan_to_num(second) > 12
+        first, second = np.nan_to_num(first), np.nan_to_num(second)
+        # a value impossible both ways (13/31/2020) is no evidence of an order: unparseable
+        day_first[np.flatnonzero(bad)] = (first > 12) & (second <= 12)
+        month_first[np.flatnonzero(bad)] = (second > 12) & (first <= 12)
         if day_first.any() and month_first.any():
             conflict = (day_first, month_first)
         use_dayfirst = dayfirst or bool(day_first.any())

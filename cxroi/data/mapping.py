@@ -5,6 +5,7 @@ date formats and codes adapt a company's own files to the contract.
 from __future__ import annotations
 
 import codecs
+import datetime as _dt
 import difflib
 import logging
 import os
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from cxroi.data.contract import CONTRACT, CUSTOMERS_SHAPE, TABLES_SHAPE
 from cxroi.errors import DataError, Problem
+from cxroi.scenario.loading import load_yaml, yaml_fix
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,13 @@ class Options(_Strict):
     window_start: str | None = None
     window_end: str | None = None
 
+    @field_validator("window_start", "window_end", mode="before")
+    @classmethod
+    def _date_as_text(cls, v: Any) -> Any:
+        """``window_start: 2023-01-01`` unquoted (as docs/calibration.md writes it) is a
+        YAML date: kept as its ISO text (checked as a date by :func:`mapping_from_dict`)."""
+        return v.isoformat() if isinstance(v, _dt.date) else v
+
 
 class Mapping(_Strict):
     """A mapping file: which shape, which files, renames, dates, codes and options."""
@@ -125,8 +134,8 @@ def load_mapping(path: str | os.PathLike[str] | None) -> Mapping:
         raise DataError(str(p), [Problem("(file)", "mapping file not found",
                                          "check the path; examples are in data/mappings/")])
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except (UnicodeDecodeError, ValueError):
+        raw = load_yaml(p.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
         raise DataError(str(p), [Problem("(file)", "not a UTF-8 text file",
                                          "save the mapping as UTF-8 YAML")]) from None
     except OSError as exc:
@@ -135,8 +144,9 @@ def load_mapping(path: str | os.PathLike[str] | None) -> Mapping:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
-        raise DataError(str(p), [Problem(where, "not valid YAML",
-                                         "check indentation and colons")]) from None
+        problem = getattr(exc, "problem", None)
+        raise DataError(str(p), [Problem(where, "not valid YAML" + (f": {problem}" if problem else ""),
+                                         yaml_fix(exc))]) from None
     m = mapping_from_dict(raw, str(p))
     m._source = str(p)
     return m
@@ -206,8 +216,34 @@ def mapping_from_dict(raw: Any, source: str = "<mapping>") -> Mapping:
                                      f"'{col}' is not a column of the {tname} contract",
                                      f"did you mean '{close[0]}'?" if close else
                                      f"use one of {', '.join(CONTRACT[tname])}, or list it under keep"))
+    if m is not None:
+        probs.extend(_window_problems(m.options))
     if probs or m is None:
         raise DataError(source, probs)
     return m
+
+
+def _window_problems(opts: Options) -> list[Problem]:
+    """``options.window_start`` / ``window_end``: dates, the start before the end."""
+    import pandas as pd
+
+    probs: list[Problem] = []
+    when: dict[str, pd.Timestamp] = {}
+    for key in ("window_start", "window_end"):
+        text = getattr(opts, key)
+        if text is None:
+            continue
+        try:
+            when[key] = pd.Timestamp(text)
+        except (ValueError, TypeError, OverflowError):
+            probs.append(Problem(f"options.{key}", f"not a date ({text!r})",
+                                 "write it as YYYY-MM-DD, e.g. 2023-01-01, or leave it out "
+                                 "(default: the data's first and last dates)"))
+    if len(when) == 2 and when["window_end"] < when["window_start"]:
+        probs.append(Problem("options.window_end",
+                             f"{opts.window_end} is before options.window_start "
+                             f"{opts.window_start}",
+                             "swap the two dates, or leave one out"))
+    return probs
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +152,7 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
             if bad.any():
                 ex = s[bad].astype(str).head(3).tolist()
                 probs.append(Problem(f"{table} {_rows_text(rows[bad], word)}, column {col}",
-                                     f"unparseable date {ex}",
-                                     f"use YYYY-MM-DD, or give the format under "
-                                     f"tables.{table}.dates.{col} (e.g. '%d/%m/%Y')"))
+                                     f"unparseable date {ex}", _date_fix(ex, table, col)))
         if not spec.nullable:
             miss = empty
             if miss.any():
@@ -195,6 +194,27 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
     return pd.DataFrame({k: v.array if isinstance(v, pd.Series) else v for k, v in out.items()}, copy=False)
 
 
+_SERIAL = re.compile(r"\d{5}(\.0+)?")  # Excel's day numbers: 1955-2173
+_UNIX = re.compile(r"\d{9,10}(\.0+)?")  # seconds since 1970: 1973-2286
+
+
+def _date_fix(examples: list[str], table: str, col: str) -> str:
+    """The fix of unparseable dates; numbers get the fix no date format can give."""
+    where = f"tables.{table}.dates.{col}"
+    if all(_SERIAL.fullmatch(x) for x in examples):
+        first = int(float(examples[0]))
+        day = (pd.Timestamp("1899-12-30") + pd.Timedelta(days=first)).date()
+        return (f"these look like Excel serial day numbers ({first} is {day}): format the "
+                "column as dates in Excel (Format Cells > Date) before saving, or convert "
+                "them (date = 1899-12-30 + the number of days)")
+    if all(_UNIX.fullmatch(x) for x in examples):
+        first = int(float(examples[0]))
+        day = pd.Timestamp(first, unit="s").date()
+        return (f"these look like Unix time in seconds ({first} is {day}): export the "
+                "column as dates (YYYY-MM-DD), or convert it before loading")
+    return f"use YYYY-MM-DD, or give the format under {where} (e.g. '%d/%m/%Y')"
+
+
 def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list[Problem]
                   ) -> dict[tuple[str, str], tuple[np.ndarray, Any, Any]]:
     """Unique ids, known foreign keys and date order; returns the foreign keys' rows
@@ -220,6 +240,26 @@ def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list
                 probs.append(Problem(f"{table} {_rows_text(t[table]['_row'].to_numpy()[unknown], words[table])}, column {col}",
                                      f"unknown {noun} {ids} ({table} of {noun}s not in the {other} table)",
                                      f"add the {noun}s to {other}, or remove these rows"))
+    if ("surveys", "ticket_id") in key_rows and ("surveys", "account_id") in key_rows \
+            and "account_id" in t.get("tickets", {}):
+        # a survey after a complaint belongs to the complaint's account
+        pos = key_rows[("surveys", "ticket_id")][0]
+        known = np.flatnonzero(pos >= 0)
+        theirs = t["tickets"]["account_id"].array.take(pos[known])
+        mine = t["surveys"]["account_id"].array.take(known)
+        other = pd.Series(theirs != mine).fillna(False).to_numpy(dtype=bool)
+        if other.any():
+            rows = known[other]
+            first = int(rows[0])
+            tid = t["surveys"]["ticket_id"].iloc[first]
+            owner = t["tickets"]["account_id"].iloc[int(pos[first])]
+            trow = int(t["tickets"]["_row"].iloc[int(pos[first])])
+            probs.append(Problem(
+                f"surveys {_rows_text(t['surveys']['_row'].to_numpy()[rows], words['surveys'])}, column account_id",
+                f"the survey's ticket ['{tid}'] is another account's (tickets {words['tickets']} {trow}: "
+                f"'{owner}')",
+                "a survey after a complaint belongs to the complaint's account: check how the export "
+                "joined surveys to tickets (or leave ticket_id empty for a relationship survey)"))
     pairs = [("tickets", "opened_at", "resolved_at", "resolved before opened",
               "check the two dates (swapped? day and month mixed up? set tables.tickets.dates)"),
              ("accounts", "start_date", "end_date", "ended before it started",
@@ -233,6 +273,92 @@ def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list
                 probs.append(Problem(f"{table} {_rows_text(t[table]['_row'].to_numpy()[bad], words[table])}, column {b}",
                                      msg, fix))
     return key_rows
+
+
+#: Dates of events (the data window is their span); accounts' start dates may lie long before.
+_EVENT_DATES = (("tickets", "opened_at"), ("tickets", "resolved_at"), ("surveys", "sent_at"),
+                ("surveys", "responded_at"), ("orders", "date"), ("accounts", "end_date"))
+#: A stretch of this many months without any event date, with at most ``STRAY_SHARE`` of the
+#: dates on its far side, marks those dates as strays (a typo in the year, a placeholder).
+STRAY_GAP_MONTHS = 12
+STRAY_SHARE = 0.01
+
+
+def _stray_dates(t: dict[str, pd.DataFrame], words: dict[str, str], opts: Options,
+                 probs: list[Problem]) -> None:
+    """Event dates far from all the others: one of them would set the data window (the
+    first and last event dates) and with it every rate and link (an order typed in 2099
+    made the window 900 months long; a ticket typed in 2000 moved its start 23 years).
+
+    The event dates are counted by day (``np.bincount``: linear in rows), the days by month;
+    the months split into runs wherever at least ``STRAY_GAP_MONTHS`` months hold no date;
+    a run other than the largest that holds at most ``STRAY_SHARE`` of the dates is a
+    problem naming its rows (ten million tickets: about 0.6 s).
+    Dates outside ``options.window_start`` / ``window_end`` are left out of the fits anyway
+    and are not looked at, nor are end dates before the first event (such accounts are
+    left out as "ended before the data window").
+    """
+    day_ns, nat = 86_400_000_000_000, np.iinfo(np.int64).min
+    lo = pd.Timestamp(opts.window_start).value if opts.window_start else None
+    hi = pd.Timestamp(opts.window_end).value if opts.window_end else None
+    cols: list[tuple[str, str, np.ndarray, np.ndarray]] = []  # table, column, ok, day
+    for table, col in _EVENT_DATES:
+        if table in t and col in t[table] and pd.api.types.is_datetime64_any_dtype(t[table][col]):
+            ns = t[table][col].to_numpy(dtype="datetime64[ns]").view(np.int64)
+            ok = ns != nat
+            if col == "end_date" and cols:  # accounts that left before the first event: left out
+                ok &= ns >= min((int(day[k].min()) for _, _, k, day in cols if k.any()),
+                                default=nat // day_ns) * day_ns
+            if lo is not None:
+                ok &= ns >= lo
+            if hi is not None:
+                ok &= ns <= hi
+            cols.append((table, col, ok, np.floor_divide(ns, day_ns)))
+    if sum(int(ok.sum()) for _, _, ok, _ in cols) < 2:
+        return
+    d0 = min(int(day[ok].min()) for _, _, ok, day in cols if ok.any())
+    span = max(int(day[ok].max()) for _, _, ok, day in cols if ok.any()) - d0 + 1
+    per_day = np.zeros(span, dtype=np.int64)
+    for _, _, ok, day in cols:
+        per_day += np.bincount(day[ok] - d0, minlength=span)
+    days = np.flatnonzero(per_day)
+    month_of_day = (days + d0).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    months, at = np.unique(month_of_day, return_inverse=True)
+    counts = np.bincount(at, weights=per_day[days])
+    run = np.concatenate([[0], np.cumsum(np.diff(months) > STRAY_GAP_MONTHS)])
+    if run[-1] == 0:
+        return
+    per_run = np.bincount(run, weights=counts)
+    main = int(np.argmax(per_run))
+    stray_run = (per_run <= STRAY_SHARE * per_run.sum()) & (np.arange(len(per_run)) != main)
+    if not stray_run.any():
+        return
+    stray_day = np.zeros(span, dtype=bool)
+    stray_day[days] = stray_run[run[at]]
+    body = months[run == main]
+
+    def month_text(m: int) -> str:
+        return pd.Timestamp(np.datetime64(int(m), "M")).strftime("%b %Y")
+
+    for table, col, ok, day in cols:
+        bad = np.zeros(len(ok), dtype=bool)
+        bad[ok] = stray_day[day[ok] - d0]
+        if not bad.any():
+            continue
+        d = t[table][col][bad]
+        ex = d.dt.strftime("%Y-%m-%d").drop_duplicates().head(3).tolist()
+        m = int(np.datetime64(d.iloc[0], "M").astype(np.int64))
+        gap = int(body[0] - m - 1) if m < body[0] else int(m - body[-1] - 1)
+        fix = ("end_date is empty while the account is active (a placeholder such as 2099-12-31 "
+               "is not a leaving date); correct it or leave it empty"
+               if col == "end_date" else
+               "correct the date (a typo in the year?) or remove the row; to study only part of "
+               "the data, set options.window_start / window_end in the mapping")
+        probs.append(Problem(
+            f"{table} {_rows_text(t[table]['_row'].to_numpy()[bad], words[table])}, column {col}",
+            f"date far from the rest of the data {ex} (the other dates run from "
+            f"{month_text(body[0])} to {month_text(body[-1])}; no date in the {gap} months "
+            "between)", fix))
 
 
 def _churn_checks(t: dict[str, pd.DataFrame], probs: list[Problem]) -> list[Problem]:
@@ -301,6 +427,8 @@ def validate(raw: dict[str, _Raw], mapping: Mapping, source: str) -> CompanyData
         r.frame = r.frame.iloc[:0]  # typed now: let the file's columns go (memory at scale)
         pa.default_memory_pool().release_unused()
     key_rows = _cross_checks(tables, words, probs)
+    if mapping.shape == "tables":
+        _stray_dates(tables, words, mapping.options, probs)
     caveats = _churn_checks(tables, probs)
     if mapping.shape == "customers" and "customers" in tables and len(tables["customers"]) == 0:
         probs.append(Problem("customers", "the table has no rows", "export the data rows too"))

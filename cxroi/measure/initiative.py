@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cxroi.errors import InitiativeError, Problem
+from cxroi.scenario.loading import load_yaml, yaml_fix
 
 #: Outcomes cxroi can measure, with the words a CX leader uses.
 OUTCOMES: dict[str, str] = {
@@ -186,12 +187,16 @@ def load_initiative(path: str | os.PathLike[str]) -> Initiative:
                                                "check the path; an example is "
                                                "data/initiatives/demo-rollout.yaml")])
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = load_yaml(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise InitiativeError(str(p), [Problem(where, "not valid YAML",
-                                               "check indentation and colons")]) from None
+        problem = getattr(exc, "problem", None)
+        raise InitiativeError(str(p), [Problem(where, "not valid YAML" + (f": {problem}" if problem else ""),
+                                               yaml_fix(exc))]) from None
+    except UnicodeDecodeError:
+        raise InitiativeError(str(p), [Problem("(file)", "not a UTF-8 text file",
+                                               "save the initiative file as UTF-8 YAML")]) from None
     if isinstance(raw, dict) and isinstance(raw.get("go_live"), dict):
         raw = {**raw, "go_live": {str(k): v for k, v in raw["go_live"].items()}}
     if isinstance(raw, dict) and isinstance(raw.get("exclude"), list):

@@ -24,7 +24,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from cxroi.data import CONTRACT, CompanyData, Mapping, TableMapping, load, load_mapping
-from cxroi.errors import InitiativeError, NoControlGroupError, Problem
+from cxroi.errors import DataError, InitiativeError, NoControlGroupError, Problem
 from cxroi.measure.did import Estimate, StaggeredDiD, naive_before_after
 from cxroi.measure.initiative import Initiative, load_initiative
 from cxroi.measure.its import InterruptedTimeSeries, company_series, naive_its
@@ -142,6 +142,22 @@ def _mapping_with_group(mapping: str | os.PathLike[str] | Mapping | None, group_
         return m
     tm = tm.model_copy(update={"keep": [*tm.keep, group_by]})
     return m.model_copy(update={"tables": {**m.tables, "accounts": tm}})
+
+
+def _group_by_named(exc: DataError, ini: Initiative, source: str,
+                    mapping: str | os.PathLike[str] | Mapping | None) -> DataError:
+    """The data's problem "missing column 'team' (listed under keep)" when ``keep`` is not
+    the analyst's but :func:`_mapping_with_group`'s: said as the initiative's ``group_by``."""
+    m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    if not ini.group_by or ini.group_by in m.tables.get("accounts", TableMapping()).keep:
+        return exc
+    said = f"missing column '{ini.group_by}' (listed under keep)"
+    probs = [Problem(f"group_by ({source})", f"the accounts data have no column '{ini.group_by}'",
+                     (f"{p.fix} Otherwise set" if p.fix.startswith("did you mean") else "set")
+                     + f" group_by in {source} to one of the accounts' columns (e.g. "
+                     "`group_by: segment`)")
+             if p.message == said else p for p in exc.problems]
+    return DataError(exc.source, probs)
 
 
 def _lever_by_group(data: CompanyData, panel: Panel, alpha: float = 0.05) -> pd.DataFrame:
@@ -266,7 +282,19 @@ def measure(data: str | os.PathLike[str] | CompanyData,
             "touchpoint", f"the scenario {ini.scenario} has no touchpoint '{ini.touchpoint}'",
             f"did you mean '{close[0]}'?" if close else
             f"use one of {', '.join(sc.touchpoints)}")])
-    cd = data if isinstance(data, CompanyData) else load(data, _mapping_with_group(mapping, ini.group_by))
+    metric = sc.touchpoints[ini.touchpoint].metric
+    if metric != ini.lever:  # the lever measured from the data must be the touchpoint's
+        fits = [k for k, tp in sc.touchpoints.items() if tp.metric == ini.lever]
+        raise InitiativeError(source, [Problem(
+            "touchpoint", f"'{ini.touchpoint}' measures {metric}, not {ini.lever} (the lever "
+            "measured from the data)",
+            f"did you mean '{fits[0]}' (metric {ini.lever})?" if fits else
+            f"use a business case with a touchpoint of metric {ini.lever} (scenario: in "
+            "the initiative file)")])
+    try:
+        cd = data if isinstance(data, CompanyData) else load(data, _mapping_with_group(mapping, ini.group_by))
+    except DataError as exc:
+        raise _group_by_named(exc, ini, source, mapping) from None
     panel = build_panel(cd, ini, source)
     design, why = choose_design(panel, ini)
     outcomes: dict[str, OutcomeResult] = {}
@@ -291,7 +319,9 @@ def measure(data: str | os.PathLike[str] | CompanyData,
                          {k: v.post_mean for k, v in outcomes.items()},
                          list(reached["segment"]), design, what, ini.draws, ini.seed)
     if not ups:
-        notes.append("the lever did not measurably change, so no link could be updated per unit "
+        why = ("the lever did not measurably change" if "lever" in outcomes else
+               "the lever could not be measured (no resolved tickets)")
+        notes.append(f"{why}, so no link could be updated per unit "
                      "of the lever; the updated scenario keeps the business case's links")
     about = {"leaving": "retention_savings", "buying_more": "cross_sell",
              "contacts": "cost_to_serve_savings", "nps": "nps", "csat": "csat", "lever": "general"}

@@ -195,6 +195,14 @@ def build_panel(data: CompanyData, ini: Initiative, source: str = "<initiative>"
             "group_by", f"the accounts table has no column '{group_col}'",
             f"did you mean '{close[0]}'?" if close else
             "name an accounts column, and list it under tables.accounts.keep in the mapping")])
+    present = acc[group_col].dropna().astype(str).unique().tolist()
+    unknown = [g for g in ini.exclude if g not in set(present)]
+    if unknown:  # a typo would leave the group in, as a control
+        raise InitiativeError(source, [Problem(
+            "exclude", f"no accounts in group '{g}'",
+            f"did you mean '{close[0]}'?" if (close := difflib.get_close_matches(g, present, n=1))
+            else f"use a value of the accounts column '{group_col}' (e.g. "
+                 f"{', '.join(sorted(present)[:4])})") for g in unknown])
     excluded = acc[group_col].astype(str).isin(ini.exclude).to_numpy()
     acc = acc[~excluded].reset_index(drop=True)
     group = acc[group_col].astype(str).fillna("(none)").to_numpy()
@@ -286,6 +294,12 @@ def build_panel(data: CompanyData, ini: Initiative, source: str = "<initiative>"
         cells["contacts"] = np.nan
 
     go_live = _resolve_go_live(ini, list(groups_all), months, source)
+    dates = ini.go_live if isinstance(ini.go_live, dict) else {"everyone": ini.go_live}
+    mid = {g: d for g, d in dates.items() if d.day != 1}
+    if mid:  # the panel is monthly: say which month counts as the first one after
+        notes.append("; ".join(f"{g} went live mid-month ({d.isoformat()}): {d:%b %Y} counts as "
+                               "the first month after" for g, d in sorted(mid.items()))
+                     + " (the data are counted by calendar month)")
     accounts = pd.DataFrame({"account_id": acc["account_id"].to_numpy(), "group": group,
                              "segment": acc["segment"].astype(str).to_numpy(),
                              "revenue": acc["revenue"].to_numpy(float)})

@@ -27,11 +27,14 @@ from cxroi.scenario.checks import (
     sbg_churn_next_year,
 )
 from cxroi.scenario.loading import (
+    StrictYamlLoader,
     load_scenario,
+    load_yaml,
     save_scenario,
     scenario_files,
     scenario_from_dict,
     scenario_to_yaml,
+    yaml_fix,
 )
 from cxroi.scenario.schema import (
     CashFlow,
@@ -58,8 +61,8 @@ __all__ = [
     "CAVEAT_TOPICS", "DIRECT_LINKS", "LINK_DOMAINS", "RATE_INTERVALS", "WINDOW_LINKS",
     "CashFlow", "Caveat", "Correlation", "Costs", "Finance", "GlobalLinks", "Lever", "Link",
     "Observed", "Provenance", "Retention", "Risk", "Scenario", "ScenarioError", "Segment",
-    "Simulation", "Touchpoint", "TouchpointLinks", "Volume", "check_scenario",
-    "correlation_matrix", "load_benchmarks", "load_scenario", "rank_to_normal",
+    "Simulation", "StrictYamlLoader", "Touchpoint", "TouchpointLinks", "Volume", "check_scenario",
+    "correlation_matrix", "load_benchmarks", "load_scenario", "load_yaml", "rank_to_normal",
     "save_scenario", "sbg_churn_next_year", "scenario_files", "scenario_from_dict",
-    "scenario_to_yaml",
+    "scenario_to_yaml", "yaml_fix",
 ]

@@ -17,9 +17,14 @@ from cxroi.scenario.checks import _problem_from_pydantic, check_scenario
 from cxroi.scenario.schema import Scenario
 
 
-class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's safe loader when available (about 8x faster) that refuses duplicate keys,
-    which YAML would otherwise resolve silently to the last value."""
+class StrictYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's safe loader when available (about 8x faster), strict where YAML is lenient.
+
+    It refuses a key given twice in one mapping (YAML would resolve it silently to the last
+    value) and turns a date-looking value that is no date (``2024-13-01``) into a YAML
+    error at its line, where PyYAML raises a bare ``ValueError``. Every cxroi input file
+    (scenarios, batch files, mappings, initiative files) is read with it: :func:`load_yaml`.
+    """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -31,6 +36,35 @@ class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
                     key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{node.value}' is not a valid date ({exc}); write it as "
+                "YYYY-MM-DD", node.start_mark) from None
+
+
+StrictYamlLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                 StrictYamlLoader.construct_yaml_timestamp)
+_YamlLoader = StrictYamlLoader  # the former private name
+
+
+def yaml_fix(exc: yaml.YAMLError) -> str:
+    """The fix of a YAML error: a key given twice and an impossible date have their own."""
+    problem = str(getattr(exc, "problem", "") or "")
+    if problem.startswith("duplicate key"):
+        return "keep one of the two (YAML would silently use the last)"
+    if "is not a valid date" in problem:
+        return "correct the date (YYYY-MM-DD), or quote it to keep it as text"
+    return "check indentation and colons"
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text with :class:`StrictYamlLoader` (duplicate keys and impossible dates
+    are ``yaml.YAMLError`` s with a line, like any syntax error)."""
+    return yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 (a safe loader)
 
 
 def scenario_files(folder: str | os.PathLike[str]) -> list[Path]:
@@ -74,13 +108,13 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         raise ScenarioError(str(p), [Problem("(file)", "file not found",
                                              "check the path; examples are in data/scenarios/")])
     try:
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_YamlLoader)  # noqa: S506
+        data = load_yaml(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         msg = getattr(exc, "problem", None) or "not valid YAML"
         raise ScenarioError(str(p), [Problem(where, f"YAML syntax: {msg}",
-                                             "check indentation and colons")]) from None
+                                             yaml_fix(exc))]) from None
     except UnicodeDecodeError:
         raise ScenarioError(str(p), [Problem("(file)", "not a UTF-8 text file",
                                              "save the scenario as UTF-8 YAML")]) from None
