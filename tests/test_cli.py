@@ -23,6 +23,14 @@ def test_run_prints_table_and_pitch() -> None:
     assert res.exit_code == 0, res.output
     assert "Retention savings" in res.output and "Risk-adjusted NPV" in res.output
     assert "Cutting complaint resolution time from 30 days to 1 day" in res.output
+    # the chance of a loss worded as the report and the pitch word it, not "1.3%" beside "1%"
+    from cxroi.pitch import chance
+    from cxroi.scenario import load_scenario
+    from cxroi.uncertainty import simulate
+
+    p = simulate(load_scenario(LEAD), draws=400).prob_loss
+    assert f"Chance of losing money (NPV < 0): {chance(p)}" in res.output
+    assert "P(NPV < 0) =" not in res.output
 
 
 def test_run_json_equals_simulation() -> None:

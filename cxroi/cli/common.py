@@ -254,7 +254,7 @@ def result_payload(path: str, draws: int | None = None, seed: int | None = None,
 
 
 def _print_result(payload: dict[str, Any]) -> None:
-    from cxroi.pitch import fmt, lever_value
+    from cxroi.pitch import chance, fmt, lever_value
     from cxroi.scenario import load_scenario
 
     cur = payload["currency"]
@@ -268,7 +268,8 @@ def _print_result(payload: dict[str, Any]) -> None:
                 for k in ("p10", "p50", "p90", "likely")]
         table.add_row(escape(m["label"]), *(escape(fmt(v, m["unit"], cur)) for v in vals))
     console.print(table)
-    console.print(f"P(NPV < 0) = {payload['prob_npv_negative']:.1%}")
+    # worded as the report and the pitch word it (under 1% / 12% / over 99%)
+    console.print(f"Chance of losing money (NPV < 0): {chance(payload['prob_npv_negative'])}")
     floored = payload["share_draws_churn_floored"]
     if floored:
         console.print(f"[yellow]warning:[/] in {floored:.0%} of draws the links claim more churn "
