@@ -48,17 +48,25 @@ class PortfolioError(CxroiError):
 
 
 def cost_of(sc: Scenario, basis: str = "total") -> float:
-    """The cost of one initiative counted against the budget (see :data:`COST_BASES`)."""
+    """The cost of one initiative counted against the budget (see :data:`COST_BASES`):
+    its one-off and running costs and its own cost lines (TEI style, at their likely
+    amounts, placed on the months as the model places them: month 0 is up front)."""
     c, h = sc.costs, sc.finance.horizon_months
+    lines = np.zeros(h + 1)  # the cost lines by month
+    if sc.cash_flows:
+        from cxroi.cashflow import cash_flow_params
+
+        lines = cash_flow_params(sc, {k: np.asarray([cf.likely], float)
+                                      for k, cf in sc.cash_flows.items()})["cash_costs"][0]
     if basis == "total":
-        return c.one_off + c.running_per_year * h / 12
+        return float(c.one_off + c.running_per_year * h / 12 + lines.sum())
     if basis == "one_off":
-        return c.one_off
+        return float(c.one_off + lines[0])
     if basis == "first_year":
-        return c.one_off + c.running_per_year * min(h, 12) / 12
+        return float(c.one_off + c.running_per_year * min(h, 12) / 12 + lines[:13].sum())
     if basis == "pv":
         df = discount_factors(h, sc.finance.discount_rate)
-        return float(c.one_off + c.running_per_year / 12 * df[1:].sum())
+        return float(c.one_off + c.running_per_year / 12 * df[1:].sum() + lines @ df)
     raise PortfolioError(f"cost basis '{basis}' is not known. Fix: use one of "
                          f"{', '.join(COST_BASES)}")
 

@@ -110,3 +110,16 @@ def test_overlapping_initiatives_are_flagged() -> None:
     alone = rank_portfolio([folder / "complaints-30-to-1.yaml", folder / "fcr-60-to-80.yaml"],
                            budget=1e9, draws=200, seed=1)
     assert alone.overlaps == ()
+
+
+@pytest.mark.parametrize("name", ["tei-salesloft", "complaints-30-to-1", "cx-programme"])
+def test_cost_counted_against_the_budget_is_the_models_cost(name: str) -> None:
+    """The whole cost and its present value are what the model charges the case (its own
+    cost lines included: the TEI study's $2.0M was counted as free against a budget)."""
+    from cxroi.uncertainty import simulate
+
+    sc = load_scenario(SCENARIOS / f"{name}.yaml")
+    likely = simulate(sc, draws=100).likely
+    assert cost_of(sc, "total") == pytest.approx(float(likely["total_costs"]), rel=1e-12)
+    assert cost_of(sc, "pv") == pytest.approx(float(likely["pv_costs"]), rel=1e-12)
+    assert cost_of(sc, "one_off") <= cost_of(sc, "first_year") <= cost_of(sc, "total")

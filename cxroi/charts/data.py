@@ -224,13 +224,12 @@ _STAGE_COLORS = ("#23395d", "#3b6fc9", "#8e44ad", "#c9793b", "#1b7a4a")
 def flywheel_labels(sc: Scenario, res: SimulationResult | None = None) -> list[str]:
     """One short line of scenario figures per flywheel stage."""
     cur = sc.currency
-    h = sc.finance.horizon_months
     if res is not None:  # what the cost card says: one-off, running and cost lines
         cost = float(res.likely["total_costs"])
     else:
-        cost = sc.costs.one_off + sc.costs.running_per_year * h / 12 + sum(
-            x for cf in sc.cash_flows.values() if cf.kind == "cost"
-            for i, x in enumerate(cf.likely) if i * (12 if cf.by == "year" else 1) <= h)
+        from cxroi.portfolio import cost_of
+
+        cost = cost_of(sc, "total")
     levers = [f"{tp.label}\n{lever_value(tp, tp.lever.today)} → "
               f"{lever_value(tp, tp.lever.target)}" for tp in sc.touchpoints.values()
               if tp.lever.today != tp.lever.target] or ["no lever moves"]
