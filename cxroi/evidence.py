@@ -111,8 +111,35 @@ def _largest(counts: list[tuple[int, str]]) -> tuple[int | None, str]:
     return max(counts, key=lambda c: c[0]) if counts else (None, "accounts")
 
 
+class _Worded:
+    """The words of an evidence level, shared by a line and the headline: a ``benchmark``
+    level with a stated assumption among its links names the assumptions
+    (:data:`ASSUMED_PHRASE`, :data:`ASSUMED_SHORT`), so an assumption never reads as a
+    published benchmark."""
+
+    level: str
+    n: int | None
+    assumed: bool
+    n_unit: str
+
+    @property
+    def names_assumptions(self) -> bool:
+        return self.level == "benchmark" and self.assumed
+
+    @property
+    def phrase(self) -> str:
+        """``measured in your data (n=4,812 accounts)`` and the like."""
+        if self.names_assumptions:
+            return ASSUMED_PHRASE
+        return PHRASES[self.level].format(n=_n_text(self.n, self.n_unit))
+
+    @property
+    def short(self) -> str:
+        return ASSUMED_SHORT if self.names_assumptions else SHORT[self.level]
+
+
 @dataclass(frozen=True)
-class LineEvidence:
+class LineEvidence(_Worded):
     """Evidence behind one money line (or ``nps`` / ``csat``)."""
 
     line: str
@@ -122,19 +149,9 @@ class LineEvidence:
     assumed: bool = False  # a stated assumption is among the links
     n_unit: str = "accounts"  # what n counts
 
-    @property
-    def phrase(self) -> str:
-        if self.level == "benchmark" and self.assumed:
-            return ASSUMED_PHRASE
-        return PHRASES[self.level].format(n=_n_text(self.n, self.n_unit))
-
-    @property
-    def short(self) -> str:
-        return ASSUMED_SHORT if self.level == "benchmark" and self.assumed else SHORT[self.level]
-
 
 @dataclass(frozen=True)
-class Evidence:
+class Evidence(_Worded):
     """Evidence levels of a scenario's money lines and headline, with extrapolation flags
     and the scenario's caveats grouped by what they are about."""
 
@@ -146,13 +163,6 @@ class Evidence:
     caveats: dict[str, tuple[str, ...]] = field(default_factory=dict)
     assumed: bool = False  # benchmark level, and an assumption carries part of the value
     n_unit: str = "accounts"  # what n counts
-
-    @property
-    def phrase(self) -> str:
-        """``measured in your data (n=4,812 accounts)`` and the like."""
-        if self.level == "benchmark" and self.assumed:
-            return ASSUMED_PHRASE
-        return PHRASES[self.level].format(n=_n_text(self.n, self.n_unit))
 
     @property
     def measured(self) -> bool:

@@ -182,13 +182,9 @@ def badge_text(ev: Evidence, metric: str) -> str:
     resting on published benchmarks and a stated assumption says both
     (:data:`cxroi.evidence.ASSUMED_SHORT`, as the report's badge), so an assumption never
     reads as a published benchmark."""
-    from cxroi.evidence import ASSUMED_SHORT
-
     line = CARD_EVIDENCE.get(metric)
     le = ev.lines[line] if line is not None else ev
-    if le.level == "benchmark" and le.assumed:
-        return ASSUMED_SHORT
-    return EVIDENCE[le.level][0]
+    return le.short if le.names_assumptions else EVIDENCE[le.level][0]
 
 
 def cards_html(sc: Scenario, res: SimulationResult, update: int,

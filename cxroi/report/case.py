@@ -185,7 +185,7 @@ class BusinessCase:
             "summary.html.j2", text=pitch(r), charts=(chart,),
             name=sc.name, description=sc.description, pitch=pitch(r),
             evidence=ev, evidence_label=_LEVEL_LABELS[ev.level]
-            + (" and assumptions" if ev.assumed else ""),
+            + (" and assumptions" if ev.names_assumptions else ""),
             material=material[0].upper() + material[1:], general=ev.caveats_for("general"),
             tiles=self.key_tiles(), statistic=self.statistic)
 
