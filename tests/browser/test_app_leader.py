@@ -200,6 +200,28 @@ def test_a_box_that_is_not_a_number_stays_flagged_until_it_is_fixed(browser: Any
         page.close()
 
 
+def test_moving_the_slider_of_a_flagged_box_clears_its_flag(browser: Any,
+                                                            app_server: Any) -> None:
+    """Text that is not a number in a box, then its slider dragged: the box holds the
+    slider's number, so the flag and the message go and Save works again (they stayed
+    until the box was retyped)."""
+    page = open_slow(browser, app_server.url)
+    row = page.locator(".cx-ctl-costs-one-off")
+    one_off = row.locator(".cx-box")
+    try:
+        one_off.fill("lots")
+        one_off.press("Enter")
+        assert one_off.get_attribute("aria-invalid") == "true"
+        n = updates(page)
+        row.locator("input[type=range]").focus()
+        page.keyboard.press("ArrowRight")  # input, then change: the box follows the slider
+        page.wait_for_function(f"() => window.cxStats.updates.length > {n}")
+        assert one_off.get_attribute("aria-invalid") is None
+        assert float(one_off.input_value()) > 0
+        page.locator(".cx-message").wait_for(state="detached")
+    finally:
+        page.close()
+
 def test_numbers_of_the_last_valid_inputs_are_greyed_while_the_inputs_are_refused(
         browser: Any, app_server: Any) -> None:
     """A target worse than today is refused; the cards, the pitch (with its Copy button)

@@ -180,6 +180,7 @@
         const v = spec.kind === "log" ? Math.pow(10, at) : at;
         c.display = roundDisplay(v, spec.kind);
         input.value = String(c.display);
+        clearBad(c);  // the box holds a number again
         words();
       });
       range.addEventListener("change", (ev) => commit(c, ev.timeStamp));
@@ -191,7 +192,7 @@
           showBad();
           return;
         }
-        if (c.bad) { delete c.bad; input.removeAttribute("aria-invalid"); }
+        clearBad(c);
         c.display = spec.kind === "int" ? Math.round(got.value) : got.value;
         const shown = String(c.display);  // the box shows the number computed (30.4 -> 30)
         if (input.value !== shown) input.value = shown;
@@ -252,6 +253,9 @@
         .join(" "));
     }
     showMessage(html || null);
+  }
+  function clearBad(c) {
+    if (c.bad) { delete c.bad; c.box.removeAttribute("aria-invalid"); }
   }
   function anyBad(id) {
     if (!st.controls.some((c) => c.bad)) return false;
