@@ -240,14 +240,16 @@ def _cross_checks(t: dict[str, pd.DataFrame], words: dict[str, str], probs: list
                 probs.append(Problem(f"{table} {_rows_text(t[table]['_row'].to_numpy()[unknown], words[table])}, column {col}",
                                      f"unknown {noun} {ids} ({table} of {noun}s not in the {other} table)",
                                      f"add the {noun}s to {other}, or remove these rows"))
-    if ("surveys", "ticket_id") in key_rows and ("surveys", "account_id") in key_rows \
-            and "account_id" in t.get("tickets", {}):
-        # a survey after a complaint belongs to the complaint's account
+    if all(k in key_rows for k in (("surveys", "ticket_id"), ("surveys", "account_id"),
+                                   ("tickets", "account_id"))):
+        # a survey after a complaint belongs to the complaint's account: compared as the
+        # account rows both ids were matched to above (ids are unique; an unknown id is
+        # reported above, not again here)
         pos = key_rows[("surveys", "ticket_id")][0]
         known = np.flatnonzero(pos >= 0)
-        theirs = t["tickets"]["account_id"].array.take(pos[known])
-        mine = t["surveys"]["account_id"].array.take(known)
-        other = pd.Series(theirs != mine).fillna(False).to_numpy(dtype=bool)
+        theirs = key_rows[("tickets", "account_id")][0][pos[known]]
+        mine = key_rows[("surveys", "account_id")][0][known]
+        other = (theirs != mine) & (theirs >= 0) & (mine >= 0)
         if other.any():
             rows = known[other]
             first = int(rows[0])
