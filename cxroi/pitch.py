@@ -78,8 +78,10 @@ def markdown_safe(text: str) -> str:
 def _nps_phrase(x: float) -> str:
     """``lifts NPS by +8.2 points``, ``lowers NPS by 5.1 points``, ``barely moves NPS``:
     to a tenth of a point, as the NPS card, the before/after table and ``cxroi run``."""
+    if not math.isfinite(x):  # not known, which is not "barely moves"
+        return "leaves NPS unknown"
     shown = FORMATS["points"](x, "")
-    if not math.isfinite(x) or float(shown) == 0:
+    if float(shown) == 0:
         return "barely moves NPS"
     return f"lifts NPS by {shown} points" if x > 0 else f"lowers NPS by {shown[1:]} points"
 

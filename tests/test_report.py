@@ -742,3 +742,14 @@ def test_the_index_says_a_loss_making_run_never_pays_back(tmp_path):
     # and it sorts after every month that pays back
     sorts = [re.findall(r"data-sort='([^']*)'", c)[9] for c in cells]
     assert float(sorts[0]) > float(sorts[1])
+
+
+def test_the_nps_phrase_says_a_rise_a_fall_nothing_or_not_known():
+    """To a tenth of a point, as the NPS card: +0.04 is "barely moves", an NPS change that
+    is not known is said to be unknown, not "barely moves"."""
+    from cxroi.pitch import _nps_phrase
+
+    assert _nps_phrase(8.24) == "lifts NPS by +8.2 points"
+    assert _nps_phrase(-5.06) == "lowers NPS by 5.1 points"
+    assert _nps_phrase(0.04) == _nps_phrase(-0.04) == "barely moves NPS"
+    assert _nps_phrase(float("nan")) == "leaves NPS unknown"

@@ -194,7 +194,7 @@ def _prepare_table(table: str, raw: _Raw, tm: TableMapping, probs: list[Problem]
     return pd.DataFrame({k: v.array if isinstance(v, pd.Series) else v for k, v in out.items()}, copy=False)
 
 
-_SERIAL = re.compile(r"\d{5}(\.0+)?")  # Excel's day numbers: 1955-2173
+_SERIAL = re.compile(r"\d{5}(\.0+)?")  # Excel's day numbers: 1927-2173
 _UNIX = re.compile(r"\d{9,10}(\.0+)?")  # seconds since 1970: 1973-2286
 
 

@@ -48,7 +48,6 @@ class StrictYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: 
 
 StrictYamlLoader.add_constructor("tag:yaml.org,2002:timestamp",
                                  StrictYamlLoader.construct_yaml_timestamp)
-_YamlLoader = StrictYamlLoader  # the former private name
 
 
 def yaml_fix(exc: yaml.YAMLError) -> str:
