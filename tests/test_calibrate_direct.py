@@ -364,3 +364,21 @@ def test_a_calibrated_base_says_its_links_carry_no_benchmark_prior():
     assert "itself calibrated" in text and "churn_gap" in text and "no benchmark prior" in text, text
     assert "Fix: calibrate from the scenario it was calibrated from" in text
     assert again.to_scenario().touchpoints["complaints"].links.churn_gap.prior_weight in (None, 0.0)
+
+
+def test_calibrate_command_checks_the_touchpoint_before_the_fits(tmp_path, monkeypatch):
+    """``cxroi calibrate`` with a base without a resolution-time touchpoint says so before
+    fitting (a million accounts take about a minute), and writes nothing."""
+    import cxroi.calibrate.run as run
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before the base scenario was checked")
+
+    monkeypatch.setattr(run, "calibrate", no_fit)
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "calibrated.yaml"
+    with pytest.raises(CalibrationError, match=r"no touchpoint 'complaints'.*Fix: use a base "
+                                               r"scenario with a touchpoint of metric resolution_days"):
+        run.run_calibration(root / "data" / "demo", None, out,
+                            base=root / "data" / "scenarios" / "fcr-60-to-80.yaml")
+    assert not out.exists()

@@ -91,6 +91,26 @@ class Written:
     note: str
 
 
+def check_touchpoint(base: Scenario, data: CompanyData) -> None:
+    """The base scenario has the touchpoint the data calibrate (``options.touchpoint``),
+    and with tickets (the tables shape) it measures resolution time; else a
+    :class:`CalibrationError` naming the touchpoints that would do. Checked before the
+    fits (a million accounts take about a minute) and again when the scenario is written."""
+    tp_name = data.options.touchpoint
+    tps = base.touchpoints
+    days = "resolution_days"  # what the tickets measure (tables shape)
+    metric = tps[tp_name].metric if tp_name in tps else None
+    if metric is None or (data.shape == "tables" and metric != days):
+        fits = [k for k, t in tps.items() if t.metric == days] if data.shape == "tables" else list(tps)
+        what = (f"the base scenario has no touchpoint '{tp_name}'" if metric is None else
+                f"the base scenario's touchpoint '{tp_name}' measures {metric}, but the tickets give "
+                f"resolution time ({days})")
+        fix = (f"set options.touchpoint in the mapping to {' or '.join(fits)}" if fits else
+               f"use a base scenario with a touchpoint of metric {days} (--base "
+               "data/scenarios/complaints-30-to-1.yaml)")
+        raise CalibrationError(f"{what}. Fix: {fix}")
+
+
 @dataclass
 class Calibration:
     """Everything calibration found, ready for a scenario and a report.
@@ -198,19 +218,8 @@ class Calibration:
         if base is None:
             raise CalibrationError("to_scenario needs a base scenario (its costs, margins and other links)")
         tp_name = self.data.options.touchpoint
+        check_touchpoint(base, self.data)
         d = base.model_dump(mode="json")
-        tps = d["touchpoints"]
-        days = "resolution_days"  # what the tickets measure (tables shape)
-        metric = tps[tp_name]["metric"] if tp_name in tps else None
-        if metric is None or (self.data.shape == "tables" and metric != days):
-            fits = [k for k, t in tps.items() if t["metric"] == days] if self.data.shape == "tables" else list(tps)
-            what = (f"the base scenario has no touchpoint '{tp_name}'" if metric is None else
-                    f"the base scenario's touchpoint '{tp_name}' measures {metric}, but the tickets give "
-                    f"resolution time ({days})")
-            fix = (f"set options.touchpoint in the mapping to {' or '.join(fits)}" if fits else
-                   f"use a base scenario with a touchpoint of metric {days} (--base "
-                   "data/scenarios/complaints-30-to-1.yaml)")
-            raise CalibrationError(f"{what}. Fix: {fix}")
         tp = d["touchpoints"][tp_name]
         notes: list[str] = []
         if self.today is not None and np.isfinite(self.today):

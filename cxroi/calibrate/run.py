@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cxroi.calibrate.baselines import BaselineFitter, _base_segment
-from cxroi.calibrate.calibration import Calibration, LinkEstimate
+from cxroi.calibrate.calibration import Calibration, LinkEstimate, check_touchpoint
 from cxroi.calibrate.churn import ResolutionChurnFitter
 from cxroi.calibrate.contacts import ContactsFitter
 from cxroi.calibrate.customers import ComplaintChurnFitter, CustomerBaselineFitter
@@ -455,6 +455,7 @@ def run_calibration(data: Path, mapping: Path | None, out: Path, base: Path | No
     if base_sc is None:
         raise CalibrationError("no base scenario: pass --base data/scenarios/complaints-30-to-1.yaml (it supplies "
                                "costs, margins and any link the data cannot estimate)")
+    check_touchpoint(base_sc, company)  # the scenario is written from it: before the fits, not after
     cal = calibrate(company, base_scenario=base_sc, n_boot=n_boot, seed=seed, max_fit_accounts=max_fit_accounts,
                     keep_tables=False)  # the data are loaded here: nobody else needs the tables
     sc = cal.to_scenario(base_sc)
