@@ -132,22 +132,27 @@ def _window(data: CompanyData) -> tuple[pd.Timestamp, int]:
     return start, int(n)
 
 
+def _known_groups(names: list[str], groups: list[str], where: str, column: str | None,
+                  source: str) -> None:
+    """Every name is a group of the accounts' ``column``; else an :class:`InitiativeError`
+    with a problem per unknown name at ``where`` (``{g}`` is the name) and a did-you-mean."""
+    known = set(groups)
+    probs = [Problem(where.format(g=g), f"no accounts in group '{g}'",
+                     f"did you mean '{close[0]}'?" if (close := difflib.get_close_matches(
+                         g, groups, n=1)) else
+                     f"use a value of the accounts column '{column}' (e.g. "
+                     f"{', '.join(groups[:4])})") for g in names if g not in known]
+    if probs:
+        raise InitiativeError(source, probs)
+
+
 def _resolve_go_live(ini: Initiative, groups: list[str], months: pd.DatetimeIndex,
                      source: str) -> dict[str, int]:
     first, last = months[0].date(), (months[-1] + pd.offsets.MonthEnd(0)).date()
     span = f"{months[0]:%d %b %Y} to {last:%d %b %Y}"
     dates: dict[str, _dt.date]
     if isinstance(ini.go_live, dict):
-        unknown = [g for g in ini.go_live if g not in groups]
-        if unknown:
-            probs = []
-            for g in unknown:
-                close = difflib.get_close_matches(g, groups, n=1)
-                fix = (f"did you mean '{close[0]}'?" if close else
-                       f"use a value of the accounts column '{ini.group_by}' "
-                       f"(e.g. {', '.join(groups[:4])})")
-                probs.append(Problem(f"go_live.{g}", f"no accounts in group '{g}'", fix))
-            raise InitiativeError(source, probs)
+        _known_groups(list(ini.go_live), groups, "go_live.{g}", ini.group_by, source)
         dates = dict(ini.go_live)
     else:
         dates = {g: ini.go_live for g in groups}
@@ -195,14 +200,9 @@ def build_panel(data: CompanyData, ini: Initiative, source: str = "<initiative>"
             "group_by", f"the accounts table has no column '{group_col}'",
             f"did you mean '{close[0]}'?" if close else
             "name an accounts column, and list it under tables.accounts.keep in the mapping")])
-    present = acc[group_col].dropna().astype(str).unique().tolist()
-    unknown = [g for g in ini.exclude if g not in set(present)]
-    if unknown:  # a typo would leave the group in, as a control
-        raise InitiativeError(source, [Problem(
-            "exclude", f"no accounts in group '{g}'",
-            f"did you mean '{close[0]}'?" if (close := difflib.get_close_matches(g, present, n=1))
-            else f"use a value of the accounts column '{group_col}' (e.g. "
-                 f"{', '.join(sorted(present)[:4])})") for g in unknown])
+    present = sorted(acc[group_col].dropna().astype(str).unique().tolist())
+    # a typo would leave the group in, as a control
+    _known_groups(list(ini.exclude), present, "exclude", group_col, source)
     excluded = acc[group_col].astype(str).isin(ini.exclude).to_numpy()
     acc = acc[~excluded].reset_index(drop=True)
     group = acc[group_col].astype(str).fillna("(none)").to_numpy()
