@@ -171,21 +171,34 @@ def conditional_mean(x: Array, y: Array) -> Array:
     if x.ndim == 1 and cols[0][2] < 5:
         inv = cols[0][1]
         return (np.bincount(inv, weights=y) / np.bincount(inv))[inv]
-    if x.ndim == 1 and cols[0][2] == n and KNOTS[0] + 4 < n // 10:  # a spline fits
-        return _conditional_mean_no_ties(cols[0][1], y)
     dummies = [np.eye(k)[inv][:, 1:] for _, inv, k in cols if k < 5]
     smooth = [(u, inv, k) for u, inv, k in cols if k >= 5]
+    if x.ndim == 1 and cols[0][2] == n:
+        # one link without ties: its design is the rank grid's with the rows permuted,
+        # B = P G, so B'B = G'G (cached, _grid_design), B'y = G'z with z = y in rank order,
+        # and the fit is P G c: the same least squares, a third of the time (to rounding)
+        inv = cols[0][1]
+        target = np.empty(n)
+        target[inv] = y
+
+        def design(m: int) -> tuple[Array, Array]:
+            return _grid_design(n, m)
+    else:
+        inv, target = None, y
+
+        def design(m: int) -> tuple[Array, Array]:
+            b = np.column_stack([np.ones(n), *dummies,
+                                 *(_rank_basis(u, iv, k, m)[:, 1:] for u, iv, k in smooth)])
+            return b, b.T @ b
     best: tuple[float, Array] | None = None
     for m in KNOTS if len(cols) == 1 else GROUP_KNOTS:
         p = 1 + sum(d.shape[1] for d in dummies) + len(smooth) * (m + 3)
         if smooth and p >= min(min(k for _, _, k in cols if k >= 5), n // 10):
             break
-        basis = np.column_stack([np.ones(n), *dummies,
-                                 *(_rank_basis(u, inv, k, m)[:, 1:] for u, inv, k in smooth)])
+        basis, gram = design(m)
         # normal equations: B-spline bases are well conditioned and p is small
-        coef = np.linalg.lstsq(basis.T @ basis, basis.T @ y, rcond=None)[0]
-        fit = basis @ coef
-        gcv = n * float(np.sum((y - fit) ** 2)) / (n - p) ** 2
+        fit = basis @ np.linalg.lstsq(gram, basis.T @ target, rcond=None)[0]
+        gcv = n * float(np.sum((target - fit) ** 2)) / (n - p) ** 2
         if best is None or gcv < best[0]:
             best = (gcv, fit)
         if not smooth:
@@ -193,34 +206,7 @@ def conditional_mean(x: Array, y: Array) -> Array:
     if best is None:  # too few draws for a spline: straight lines
         basis = np.column_stack([np.ones(n), *dummies, *(u for u, _, _ in smooth)])
         return basis @ np.linalg.lstsq(basis, y, rcond=None)[0]
-    return best[1]
-
-
-def _conditional_mean_no_ties(inv: Array, y: Array) -> Array:
-    r""":func:`conditional_mean` of one link without ties, computed in rank order.
-
-    Its design matrix is the rank grid's :math:`G` with rows permuted, :math:`B = PG`, so
-    :math:`B^\top B = G^\top G` (cached, :func:`_grid_design`), :math:`B^\top y = G^\top z`
-    with :math:`z = P^\top y` (``y`` in rank order) and the fit is :math:`P\,Gc`: the same
-    least squares and GCV as building :math:`B` for every number of knots, a third of the
-    time (the same numbers to about 1e-13, rounding only). Needs enough draws for the
-    fewest knots (:func:`conditional_mean` checks; with fewer it fits a straight line).
-    """
-    n = inv.size
-    z = np.empty(n)
-    z[inv] = y  # y in the link's rank order
-    best: tuple[float, Array] | None = None
-    for m in KNOTS:
-        p = m + 4
-        if p >= n // 10:
-            break
-        design, gram = _grid_design(n, m)
-        fit = design @ np.linalg.lstsq(gram, design.T @ z, rcond=None)[0]
-        gcv = n * float(np.sum((z - fit) ** 2)) / (n - p) ** 2
-        if best is None or gcv < best[0]:
-            best = (gcv, fit)
-    assert best is not None  # the caller checked that the fewest knots fit
-    return best[1][inv]
+    return best[1] if inv is None else best[1][inv]
 
 
 def _evppi(x: Array, nb: Array) -> float:
