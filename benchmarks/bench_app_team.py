@@ -50,7 +50,6 @@ from bench_app import (  # noqa: E402
     WAIT_UPDATE,
     cumprod_reference,
     descendant_processes,
-    descendants_cpu_seconds,
     machine_cpu_seconds,
     wait_until,
 )
@@ -64,19 +63,24 @@ CHROMIUM_ARGS = [*_ONE_PERSON_ARGS, "--disable-renderer-backgrounding",
                  "--disable-background-timer-throttling"]
 
 
-def browser_cpu_by_kind(exclude: set[int]) -> dict[str, float]:
-    """CPU seconds used so far by this benchmark's Chromium processes, by kind: the pages'
-    ``renderer`` processes, the ``gpu-process`` (the display compositor: with
-    ``--disable-gpu`` it draws every frame in software), the ``browser`` process (input
-    events, the DevTools protocol Playwright speaks, network) and ``other`` (utility
-    processes: the network service, storage), from /proc; ``exclude`` as
-    :func:`bench_app.descendants_cpu_seconds` (the app server and its workers)."""
-    out = dict.fromkeys(("renderer", "gpu-process", "browser", "other"), 0.0)
+def browser_cpu(exclude: set[int]) -> tuple[float, float, dict[str, float]]:
+    """CPU seconds used so far by this benchmark's child processes, from one walk of /proc
+    (:func:`bench_app.descendant_processes`; ``exclude``: the app server and its workers):
+    all of them, the Playwright driver's alone (the processes that are not Chromium's), and
+    Chromium's by kind: the pages' ``renderer`` processes, the ``gpu-process`` (the display
+    compositor: with ``--disable-gpu`` it draws every frame in software), the ``browser``
+    process (input events, the DevTools protocol Playwright speaks, network) and ``other``
+    (utility processes: the network service, storage)."""
+    kinds = dict.fromkeys(("renderer", "gpu-process", "browser", "other"), 0.0)
+    total = driver = 0.0
     for cpu, name, cmd in descendant_processes(exclude).values():
+        total += cpu
         if name.startswith("chrom"):
             typ = next((a[7:].decode() for a in cmd if a.startswith(b"--type=")), "browser")
-            out[typ if typ in ("renderer", "gpu-process", "browser") else "other"] += cpu
-    return out
+            kinds[typ if typ in ("renderer", "gpu-process", "browser") else "other"] += cpu
+        else:
+            driver += cpu
+    return total, driver, kinds
 
 
 async def wait_warm(server: Any, most: float = 60.0) -> None:
@@ -162,8 +166,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                                                   args=CHROMIUM_ARGS)
                 app_pids = set(server.pids())
                 cpu0, machine0 = server.cpu_seconds(), machine_cpu_seconds()
-                browser0 = descendants_cpu_seconds(app_pids)
-                driver0 = descendants_cpu_seconds(app_pids, driver_only=True)
+                browser0, driver0, _ = browser_cpu(app_pids)
                 t0 = time.perf_counter()
                 first = await open_page(browser, server.url, t0)
                 rss_one = server.rss_mb()
@@ -174,8 +177,7 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                 interactive = [r[2] for r in rest]
                 open_wall = time.perf_counter() - t0
                 cpu1, machine1 = server.cpu_seconds(), machine_cpu_seconds()
-                browser1 = descendants_cpu_seconds(app_pids)
-                driver1 = descendants_cpu_seconds(app_pids, driver_only=True)
+                browser1, driver1, kinds1 = browser_cpu(app_pids)
                 rss_all = server.rss_mb()
                 status = server.status()
                 try:  # one more visitor than the cap
@@ -183,15 +185,12 @@ async def run(sessions: int, moves: int, workers: int | None, pause: tuple[float
                     busy = None
                 except urllib.error.HTTPError as exc:
                     busy = {"status": exc.code, "busy_page": b"busy" in exc.read()}
-                kinds1 = browser_cpu_by_kind(app_pids)
                 t_moves = time.perf_counter()
                 await asyncio.gather(*[person(pg, moves, i, pause) for i, (_, pg, _) in
                                        enumerate(opened)])
                 moves_s = time.perf_counter() - t_moves
                 cpu2, machine2 = server.cpu_seconds(), machine_cpu_seconds()
-                browser2 = descendants_cpu_seconds(app_pids)
-                driver2 = descendants_cpu_seconds(app_pids, driver_only=True)
-                kinds2 = browser_cpu_by_kind(app_pids)
+                browser2, driver2, kinds2 = browser_cpu(app_pids)
                 ups = []
                 for _, pg, _ in opened:
                     ups += (await pg.evaluate(  # `at`: the release, ms since the epoch
