@@ -225,7 +225,7 @@ def evidence_of(sc: Scenario, likely: dict[str, float] | None = None) -> Evidenc
         lines[line] = LineEvidence(line, _combine(kinds), tuple(paths), n,
                                    "assumption" in kinds, unit)
     money_lines = MONEY_LINES
-    flows = {k: cf for k, cf in sc.cash_flows.items() if cf.kind == "benefit"}
+    flows = sc.benefit_flows()
     if flows:  # the scenario's own benefit lines, graded by their own provenance
         kinds = ["measured" if cf.provenance == "calibrated" else cf.provenance
                  for cf in flows.values()]

@@ -101,7 +101,7 @@ def waterfall_lines(sc: Scenario) -> dict[str, str]:
     """The benefit bars of a scenario's waterfall, in order: the model's four lines
     (:data:`LINE_LABELS`) and, when the scenario has a benefit cash-flow line,
     :data:`OTHER_BENEFITS` (otherwise those benefits would have no bar of their own)."""
-    if any(cf.kind == "benefit" for cf in sc.cash_flows.values()):
+    if sc.benefit_flows():
         return {**LINE_LABELS, OTHER_BENEFITS[0]: OTHER_BENEFITS[1]}
     return dict(LINE_LABELS)
 

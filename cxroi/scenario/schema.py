@@ -284,6 +284,11 @@ class Scenario(_Frozen):
         new_tp = tp.model_copy(update={"links": tp.links.model_copy(update={link: new_link})})
         return self.model_copy(update={"touchpoints": {**self.touchpoints, name: new_tp}})
 
+    def benefit_flows(self) -> dict[str, CashFlow]:
+        """The scenario's own benefit cash-flow lines (TEI style), by name: the waterfall's
+        "other benefits" bar and the evidence of that line rest on them."""
+        return {k: cf for k, cf in self.cash_flows.items() if cf.kind == "benefit"}
+
     def link_paths(self) -> dict[str, Link]:
         """Every link of the scenario by key path, e.g. ``touchpoints.complaints.links.churn_gap``."""
         out = {
