@@ -291,10 +291,14 @@ def measure(data: str | os.PathLike[str] | CompanyData,
             f"did you mean '{fits[0]}' (metric {ini.lever})?" if fits else
             f"use a business case with a touchpoint of metric {ini.lever} (scenario: in "
             "the initiative file)")])
-    try:
-        cd = data if isinstance(data, CompanyData) else load(data, _mapping_with_group(mapping, ini.group_by))
-    except DataError as exc:
-        raise _group_by_named(exc, ini, source, mapping) from None
+    if isinstance(data, CompanyData):
+        cd = data
+    else:
+        m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)  # read once
+        try:
+            cd = load(data, _mapping_with_group(m, ini.group_by))
+        except DataError as exc:
+            raise _group_by_named(exc, ini, source, m) from None
     panel = build_panel(cd, ini, source)
     design, why = choose_design(panel, ini)
     outcomes: dict[str, OutcomeResult] = {}
