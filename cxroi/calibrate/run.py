@@ -128,11 +128,11 @@ def _unmatched_segments_caveat(cal: Calibration) -> None:
     base = cal.base
     if base is None or cal.baselines is None or not len(cal.baselines):
         return
-    known = {s.name.casefold() for s in base.segments}
-    new = sorted({str(x) for x in cal.baselines["segment"] if str(x).casefold() not in known})
+    info = {s: _base_segment(base, s) for s in sorted({str(x) for x in cal.baselines["segment"]})}
+    new = [s for s, seg in info.items() if not seg["_matched"]]
     if not new:
         return
-    avg = _base_segment(base, new[0])  # not a base name: the base's account-weighted average
+    avg = info[new[0]]  # not a base name: the base's account-weighted average
     cpc = avg["volumes"].get(cal.data.options.touchpoint, {}).get("cost_per_contact")
     what = f"gross margin {avg['gross_margin']:.1%}" + (f" and cost per contact {cpc:,.2f}" if cpc else "")
     cal.caveat("general", (
